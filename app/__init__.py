@@ -1,0 +1,1 @@
+"""Segments: a multi-tenant service that keeps user segments, over GraphQL."""

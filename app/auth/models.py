@@ -1,0 +1,46 @@
+"""Sites (tenants) and their API keys."""
+
+from __future__ import annotations
+
+import enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(enum.Enum):
+    ADMIN = "ADMIN"
+    WRITER = "WRITER"
+    READER = "READER"
+
+    @property
+    def rank(self) -> int:
+        return {"READER": 1, "WRITER": 2, "ADMIN": 3}[self.value]
+
+
+class Site(Model):
+    id = fields.BigIntField(primary_key=True)
+    slug = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "sites"
+
+
+class ApiKey(Model):
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    site_id: int
+    name = fields.CharField(max_length=100)
+    role = fields.CharEnumField(Role, max_length=10)
+    prefix = fields.CharField(max_length=16)
+    key_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_keys"

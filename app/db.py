@@ -1,0 +1,88 @@
+"""The ORM configuration shared by the app, migrations and tests, and dialect helpers.
+
+Raw SQL in this project is written with ``$1``-style placeholders; ``sql()`` rewrites
+them for SQLite. Every other difference between the two backends lives here too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+MODEL_MODULES = [
+    "app.auth.models",
+    "app.members.models",
+    "app.companies.models",
+    "app.segments.models",
+    "app.memberships.models",
+    "app.events.models",
+]
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def normalize_url(url: str) -> str:
+    """Accept postgresql:// and the pool size defaults a server needs."""
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if url.startswith("postgres://") and "maxsize=" not in url:
+        url += ("&" if "?" in url else "?") + "minsize=2&maxsize=20"
+    return url
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    url = normalize_url(database_url)
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://").split("?", 1)[0]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def conn(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:
+    """The given connection (a transaction's) or the default one."""
+    return connection if connection is not None else Tortoise.get_connection("default")
+
+
+def is_postgres(connection: BaseDBAsyncClient | None = None) -> bool:
+    return conn(connection).capabilities.dialect == "postgres"
+
+
+def sql(text: str, connection: BaseDBAsyncClient | None = None) -> str:
+    """Rewrite ``$n`` placeholders for SQLite, which takes ``?n``."""
+    if is_postgres(connection):
+        return text
+    return _PLACEHOLDER.sub(r"?\1", text)
+
+
+async def fetch(
+    text: str, params: Sequence[Any] = (), connection: BaseDBAsyncClient | None = None
+) -> list[dict[str, Any]]:
+    """Rows of a raw query as dicts."""
+    c = conn(connection)
+    return list(await c.execute_query_dict(sql(text, c), list(params)))
+
+
+async def execute(
+    text: str, params: Sequence[Any] = (), connection: BaseDBAsyncClient | None = None
+) -> int:
+    """Run a raw statement; returns the number of rows it touched."""
+    c = conn(connection)
+    count, _ = await c.execute_query(sql(text, c), list(params))
+    return int(count)

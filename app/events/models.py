@@ -1,0 +1,36 @@
+"""The audit trail of segments."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class EventKind(enum.Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+    MEMBERS_ADDED = "MEMBERS_ADDED"
+    MEMBERS_REMOVED = "MEMBERS_REMOVED"
+    COMPANIES_ADDED = "COMPANIES_ADDED"
+    COMPANIES_REMOVED = "COMPANIES_REMOVED"
+    EMAIL_SENT = "EMAIL_SENT"
+
+
+class SegmentEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    # not a foreign key: the trail of a deleted segment outlives it
+    segment_id = fields.BigIntField()
+    kind = fields.CharEnumField(EventKind, max_length=20)
+    actor = fields.CharField(max_length=100)
+    count = fields.IntField(default=0)
+    sample_ids: Any = fields.JSONField(default=list)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "segment_events"
+        indexes = (("segment_id", "at"), ("site_id", "at"))

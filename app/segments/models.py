@@ -1,0 +1,39 @@
+"""Segments: named groups of members and companies."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class SegmentType(enum.Enum):
+    STATIC = "STATIC"
+    DYNAMIC = "DYNAMIC"
+
+
+class Segment(Model):
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
+    )
+    site_id: int
+    name = fields.CharField(max_length=200)
+    description = fields.TextField(null=True)
+    type = fields.CharEnumField(SegmentType, max_length=10, default=SegmentType.STATIC)
+    is_active = fields.BooleanField(default=True)
+    starts_at = fields.DatetimeField(null=True)
+    ends_at = fields.DatetimeField(null=True)
+    rule = fields.TextField(null=True)
+    # the parsed rule, so that evaluation never parses again
+    rule_ast: Any = fields.JSONField(null=True)
+    # per-segment salt for percent(): a different stable slice of members per segment
+    salt = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "segments"
+        unique_together = (("site", "name"),)
