@@ -86,3 +86,25 @@ async def execute(
     c = conn(connection)
     count, _ = await c.execute_query(sql(text, c), list(params))
     return int(count)
+
+
+async def migrate_database(database_url: str) -> None:
+    """Bring the database up to the newest migration (creating it on SQLite)."""
+    from tortoise.migrations.api import migrate
+
+    await migrate(config=tortoise_config(database_url))
+    await Tortoise.close_connections()
+
+
+async def create_postgres_database(database_url: str) -> None:
+    """Create the PostgreSQL database the URL names, if it does not exist."""
+    import asyncpg
+
+    base, _, name = normalize_url(database_url).split("?", 1)[0].rpartition("/")
+    admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres")
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()

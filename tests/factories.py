@@ -1,0 +1,94 @@
+"""Factories for sites, keys, members, companies and segments; each test makes its own data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app.auth.models import Role, Site
+from app.auth.service import create_key, create_site
+
+
+@dataclass
+class Api:
+    """A GraphQL caller bound to one site and key."""
+
+    client: httpx.AsyncClient
+    site: Site
+    key: str
+    role: Role
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The whole response body: data and errors."""
+        body: dict[str, Any] = (await self.post(query, variables)).json()
+        return body
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The data of a response that must have no errors."""
+        body = await self.raw(query, variables)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def with_role(self, role: Role) -> Api:
+        """Another key of the same site."""
+        _, secret = await create_key(site_id=self.site.id, name=f"{role.value.lower()}-key", role=role)
+        return Api(self.client, self.site, secret, role)
+
+
+async def make_api(client: httpx.AsyncClient, *, slug: str, role: Role = Role.ADMIN) -> Api:
+    site = await create_site(slug=slug, name=slug.title())
+    _, secret = await create_key(site_id=site.id, name="test-admin", role=role)
+    return Api(client, site, secret, role)
+
+
+UPSERT_MEMBERS = """
+mutation($members: [MemberInput!]!) {
+  upsertMembers(members: $members) { created updated userErrors { field message code } }
+}
+"""
+
+UPSERT_COMPANIES = """
+mutation($companies: [CompanyInput!]!) {
+  upsertCompanies(companies: $companies) { created updated userErrors { field message code } }
+}
+"""
+
+CREATE_SEGMENT = """
+mutation($input: CreateSegmentInput!) {
+  createSegment(input: $input) {
+    segment { id name type isActive status memberCount companyCount }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+async def members(api: Api, *ids: str, **fields: Any) -> None:
+    """Upsert members with the given ids (and the same extra fields each)."""
+    data = await api.query(UPSERT_MEMBERS, {"members": [{"id": i, **fields} for i in ids]})
+    assert data["upsertMembers"]["userErrors"] == []
+
+
+async def companies(api: Api, *ids: str, **fields: Any) -> None:
+    rows = [{"id": i, "name": fields.get("name", f"Company {i}"), **fields} for i in ids]
+    data = await api.query(UPSERT_COMPANIES, {"companies": rows})
+    assert data["upsertCompanies"]["userErrors"] == []
+
+
+async def segment(api: Api, name: str, **fields: Any) -> dict[str, Any]:
+    """Create a segment; returns its fields (id, name, type, status, counts)."""
+    data = await api.query(CREATE_SEGMENT, {"input": {"name": name, **fields}})
+    payload = data["createSegment"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    result: dict[str, Any] = payload["segment"]
+    return result
