@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ MODEL_MODULES = [
     "app.segments.models",
     "app.memberships.models",
     "app.events.models",
+    "app.idempotency.models",
 ]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -71,6 +73,18 @@ def sql(text: str, connection: BaseDBAsyncClient | None = None) -> str:
     return _PLACEHOLDER.sub(r"?\1", text)
 
 
+def ts(value: datetime, connection: BaseDBAsyncClient | None = None) -> Any:
+    """A timestamp parameter: a datetime for asyncpg, the text Tortoise writes for SQLite."""
+    value = value.astimezone(UTC)
+    return value if is_postgres(connection) else str(value)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching text anywhere, with LIKE's wildcards escaped (ESCAPE '\\')."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 async def fetch(
     text: str, params: Sequence[Any] = (), connection: BaseDBAsyncClient | None = None
 ) -> list[dict[str, Any]]:
@@ -108,3 +122,11 @@ async def create_postgres_database(database_url: str) -> None:
             await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A timestamp read by raw SQL: asyncpg gives datetimes, SQLite the text Tortoise wrote."""
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -48,7 +48,8 @@ def _new_secret() -> str:
 async def create_site(*, slug: str, name: str | None = None) -> Site:
     if not _SLUG.match(slug):
         raise DomainError(
-            ErrorCode.INVALID, "slug must be 1-64 of a-z, 0-9 and '-', starting with a letter or digit"
+            ErrorCode.INVALID,
+            "slug must be 1-64 of a-z, 0-9 and '-', starting with a letter or digit",
         )
     if await Site.filter(slug=slug).exists():
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"site {slug!r} already exists")

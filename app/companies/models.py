@@ -17,7 +17,7 @@ class Company(Model):
     external_id = fields.CharField(max_length=255)
     name = fields.CharField(max_length=255)
     plan = fields.CharField(max_length=100, null=True)
-    attributes: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    attributes: dict[str, Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -30,7 +30,7 @@ class Member(Model):
         "models.Company", related_name=False, null=True, on_delete=fields.SET_NULL, db_index=True
     )
     company_id: int | None
-    attributes: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    attributes: dict[str, Any] = fields.JSONField(default=dict)
     bucket = fields.SmallIntField()
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

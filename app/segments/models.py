@@ -37,3 +37,10 @@ class Segment(Model):
     class Meta:
         table = "segments"
         unique_together = (("site", "name"),)
+
+
+class SegmentStatus(enum.Enum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    SCHEDULED = "SCHEDULED"
+    EXPIRED = "EXPIRED"

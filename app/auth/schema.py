@@ -1,0 +1,58 @@
+"""Who am I, and key management (ADMIN only)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.auth import service
+from app.auth.models import Role
+from app.auth.types import ApiKeyPayload, ApiKeyType, Viewer
+from app.errors import DomainError
+from app.graphql.context import Info
+from app.graphql.errors import user_errors
+from app.graphql.inputs import DeletePayload
+
+
+@strawberry.type
+class AuthQueries:
+    @strawberry.field
+    async def viewer(self, info: Info) -> Viewer:
+        v = info.context.viewer
+        return Viewer(
+            site_id=strawberry.ID(str(v.site_id)),
+            site_name=v.site_name,
+            key_name=v.key_name,
+            role=v.role,
+        )
+
+    @strawberry.field(description="The site's API keys (ADMIN only).")
+    async def api_keys(self, info: Info) -> list[ApiKeyType]:
+        viewer = info.context.require(Role.ADMIN)
+        return [ApiKeyType.from_model(k) for k in await service.list_keys(site_id=viewer.site_id)]
+
+
+@strawberry.type
+class AuthMutations:
+    @strawberry.mutation(
+        description="Make a key for this site (ADMIN only); the secret is shown once."
+    )
+    async def create_api_key(self, info: Info, name: str, role: Role) -> ApiKeyPayload:
+        viewer = info.context.require(Role.ADMIN)
+        try:
+            key, secret = await service.create_key(site_id=viewer.site_id, name=name, role=role)
+        except DomainError as e:
+            return ApiKeyPayload(api_key=None, secret=None, user_errors=user_errors(e))
+        return ApiKeyPayload(api_key=ApiKeyType.from_model(key), secret=secret, user_errors=[])
+
+    @strawberry.mutation(description="Revoke a key of this site (ADMIN only).")
+    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        viewer = info.context.require(Role.ADMIN)
+        try:
+            key_id = int(id)
+        except ValueError:
+            key_id = 0
+        try:
+            await service.revoke_key(site_id=viewer.site_id, key_id=key_id)
+        except DomainError as e:
+            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        return DeletePayload(deleted_id=id, user_errors=[])

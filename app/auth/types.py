@@ -1,0 +1,51 @@
+"""GraphQL types of the caller and its keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.auth.models import ApiKey
+from app.auth.models import Role
+from app.graphql.errors import UserError
+
+strawberry.enum(Role, name="Role")
+
+
+@strawberry.type
+class Viewer:
+    site_id: strawberry.ID
+    site_name: str
+    key_name: str
+    role: Role
+
+
+@strawberry.type(name="ApiKey")
+class ApiKeyType:
+    id: strawberry.ID
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, k: ApiKey) -> ApiKeyType:
+        return cls(
+            id=strawberry.ID(str(k.id)),
+            name=k.name,
+            role=k.role,
+            prefix=k.prefix,
+            created_at=k.created_at,
+            last_used_at=k.last_used_at,
+            revoked_at=k.revoked_at,
+        )
+
+
+@strawberry.type
+class ApiKeyPayload:
+    api_key: ApiKeyType | None
+    secret: str | None = strawberry.field(description="Shown once, never again.")
+    user_errors: list[UserError]

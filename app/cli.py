@@ -1,0 +1,171 @@
+"""`segments serve | migrate | sites | keys`: run the service and administer it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise import Tortoise
+
+from app.auth import service as auth
+from app.auth.models import ApiKey, Role, Site
+from app.db import create_postgres_database, migrate_database, tortoise_config
+from app.errors import DomainError
+from app.settings import get_settings
+
+DEFAULT_SITE = "default"
+
+
+@asynccontextmanager
+async def _database() -> AsyncIterator[None]:
+    await Tortoise.init(config=tortoise_config(get_settings().database_url))
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
+async def _migrate() -> None:
+    url = get_settings().database_url
+    if url.startswith(("postgres://", "postgresql://")):
+        await create_postgres_database(url)
+    await migrate_database(url)
+
+
+async def _bootstrap() -> None:
+    """On a database with no site yet: make one and an ADMIN key, and print the key once."""
+    async with _database():
+        if await Site.exists():
+            return
+        site = await auth.create_site(slug=DEFAULT_SITE, name="Default site")
+        _, secret = await auth.create_key(site_id=site.id, name="admin", role=Role.ADMIN)
+    bar = "=" * 72
+    print(
+        f"{bar}\nFirst start: created site '{DEFAULT_SITE}' and an ADMIN key (shown only once):\n\n"
+        f"    {secret}\n\nIn GraphiQL, set the header:  "
+        f'{{"Authorization": "Bearer {secret}"}}\n{bar}',
+        flush=True,
+    )
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    asyncio.run(_migrate())
+    asyncio.run(_bootstrap())
+    print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+async def _sites_create(args: argparse.Namespace) -> None:
+    async with _database():
+        site = await auth.create_site(slug=args.slug, name=args.name)
+        print(f"created site {site.slug} (id {site.id})")
+
+
+async def _sites_list(args: argparse.Namespace) -> None:
+    async with _database():
+        for site in await Site.all().order_by("id"):
+            print(f"{site.id}\t{site.slug}\t{site.name}")
+
+
+async def _keys_create(args: argparse.Namespace) -> None:
+    async with _database():
+        site = await auth.get_site_by_slug(args.site)
+        key, secret = await auth.create_key(site_id=site.id, name=args.name, role=Role(args.role))
+        print(
+            f"created {key.role.value} key {key.name!r} (id {key.id}) for site {site.slug}:",
+            file=sys.stderr,
+        )
+        print(secret)
+
+
+async def _keys_list(args: argparse.Namespace) -> None:
+    async with _database():
+        site = await auth.get_site_by_slug(args.site)
+        for key in await auth.list_keys(site_id=site.id):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            print(f"{key.id}\t{key.prefix}…\t{key.role.value}\t{key.name}\t{state}")
+
+
+async def _keys_revoke(args: argparse.Namespace) -> None:
+    async with _database():
+        site = await auth.get_site_by_slug(args.site)
+        key = await ApiKey.filter(site_id=site.id, prefix=args.key).first()
+        key_id = key.id if key else int(args.key) if args.key.isdigit() else 0
+        revoked = await auth.revoke_key(site_id=site.id, key_id=key_id)
+        print(f"revoked key {revoked.name!r} (id {revoked.id})")
+
+
+def _run(
+    fn: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
+) -> Callable[[argparse.Namespace], None]:
+    def run(args: argparse.Namespace) -> None:
+        try:
+            asyncio.run(fn(args))
+        except DomainError as e:
+            print(f"error: {e.message}", file=sys.stderr)
+            raise SystemExit(1) from e
+
+    return run
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="segments", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, then run the server (GraphiQL at /graphql)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=_serve)
+
+    migrate = sub.add_parser("migrate", help="bring the database to the newest schema")
+    migrate.set_defaults(func=lambda args: asyncio.run(_migrate()))
+
+    sites = sub.add_parser("sites", help="manage sites (tenants)").add_subparsers(
+        dest="action", required=True
+    )
+    create = sites.add_parser("create")
+    create.add_argument("slug")
+    create.add_argument("--name")
+    create.set_defaults(func=_run(_sites_create))
+    sites.add_parser("list").set_defaults(func=_run(_sites_list))
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    kc = keys.add_parser("create", help="make a key; prints the secret once")
+    kc.add_argument("--site", required=True)
+    kc.add_argument("--role", required=True, choices=[r.value for r in Role])
+    kc.add_argument("--name", required=True)
+    kc.set_defaults(func=_run(_keys_create))
+    kl = keys.add_parser("list")
+    kl.add_argument("--site", required=True)
+    kl.set_defaults(func=_run(_keys_list))
+    kr = keys.add_parser("revoke", help="revoke a key by id or prefix")
+    kr.add_argument("key", help="the key's id or its prefix")
+    kr.add_argument("--site", required=True)
+    kr.set_defaults(func=_run(_keys_revoke))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

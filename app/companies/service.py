@@ -1,0 +1,150 @@
+"""Companies: lookups, listing and upserts with attribute merging."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from app.companies.models import Company
+from app.db import is_postgres
+from app.errors import DomainError, ErrorCode
+from app.members.service import UNSET, check_external_id, merge_attributes
+
+MAX_NAME_LENGTH = 255
+MAX_PLAN_LENGTH = 100
+
+
+@dataclass
+class CompanyData:
+    external_id: str
+    name: str
+    plan: Any = UNSET
+    attributes: Any = UNSET
+    line: list[str] = field(default_factory=list)
+
+
+def _check(data: CompanyData) -> None:
+    data.external_id = check_external_id(data.external_id, [*data.line, "id"])
+    data.name = data.name.strip()
+    if not data.name or len(data.name) > MAX_NAME_LENGTH:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"name must be 1 to {MAX_NAME_LENGTH} characters",
+            [*data.line, "name"],
+        )
+    if isinstance(data.plan, str) and len(data.plan) > MAX_PLAN_LENGTH:
+        raise DomainError(
+            ErrorCode.INVALID, f"plan is over {MAX_PLAN_LENGTH} characters", [*data.line, "plan"]
+        )
+    if data.attributes not in (UNSET, None) and not isinstance(data.attributes, dict):
+        raise DomainError(
+            ErrorCode.INVALID, "attributes must be a JSON object", [*data.line, "attributes"]
+        )
+
+
+async def get(*, site_id: int, external_id: str) -> Company | None:
+    return await Company.filter(site_id=site_id, external_id=external_id).first()
+
+
+async def get_many(*, site_id: int, external_ids: Sequence[str]) -> list[Company]:
+    """The companies with these ids, in the order asked; unknown ids left out."""
+    unique = list(dict.fromkeys(external_ids))
+    found: dict[str, Company] = {}
+    for start in range(0, len(unique), 5000):
+        for c in await Company.filter(
+            site_id=site_id, external_id__in=unique[start : start + 5000]
+        ):
+            found[c.external_id] = c
+    return [found[i] for i in unique if i in found]
+
+
+async def by_pks(*, site_id: int, pks: Sequence[int]) -> dict[int, Company | None]:
+    rows = await Company.filter(site_id=site_id, id__in=list(pks))
+    return {c.id: c for c in rows}
+
+
+def _search(site_id: int, search: str | None) -> Any:
+    qs = Company.filter(site_id=site_id)
+    if search:
+        qs = qs.filter(Q(external_id__icontains=search) | Q(name__icontains=search))
+    return qs
+
+
+async def list_companies(
+    *, site_id: int, search: str | None, first: int, after: str | None
+) -> list[Company]:
+    qs = _search(site_id, search)
+    if after is not None:
+        qs = qs.filter(external_id__gt=after)
+    rows: list[Company] = await qs.order_by("external_id").limit(first + 1)
+    return rows
+
+
+async def count_companies(*, site_id: int, search: str | None) -> int:
+    n: int = await _search(site_id, search).count()
+    return n
+
+
+async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int]:
+    """Create or update companies; returns (created, updated). All rows apply or none does."""
+    for row in rows:
+        _check(row)
+    combined: dict[str, CompanyData] = {}
+    for row in rows:
+        prev = combined.get(row.external_id)
+        if prev is not None and row.attributes is UNSET:
+            row.attributes = prev.attributes
+        elif prev is not None and isinstance(prev.attributes, dict) and row.attributes:
+            row.attributes = {**prev.attributes, **row.attributes}
+        if prev is not None and row.plan is UNSET:
+            row.plan = prev.plan
+        combined[row.external_id] = row
+    async with in_transaction() as tx:
+        ids = list(combined)
+        existing: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 5000):
+            found = (
+                await Company.filter(site_id=site_id, external_id__in=ids[start : start + 5000])
+                .using_db(tx)
+                .values("external_id", "plan", "attributes")
+            )
+            existing.update({c["external_id"]: c for c in found})
+        now = datetime.now(UTC)
+        pg = is_postgres(tx)
+        values: list[list[Any]] = []
+        for r in combined.values():
+            old = existing.get(r.external_id, {})
+            plan = old.get("plan") if r.plan is UNSET else r.plan
+            stored = old.get("attributes") or {}
+            if isinstance(stored, str):
+                stored = orjson.loads(stored)
+            attributes = merge_attributes(stored, None if r.attributes is UNSET else r.attributes)
+            stamp: Any = now if pg else str(now)
+            values.append(
+                [
+                    site_id,
+                    r.external_id,
+                    r.name,
+                    plan,
+                    orjson.dumps(attributes).decode(),
+                    stamp,
+                    stamp,
+                ]
+            )
+        statement = (
+            "INSERT INTO companies (site_id, external_id, name, plan, attributes, created_at,"
+            f" updated_at) VALUES ($1, $2, $3, $4, {'$5::jsonb' if pg else '$5'}, $6, $7)"
+            " ON CONFLICT (site_id, external_id) DO UPDATE SET name = excluded.name,"
+            " plan = excluded.plan, attributes = excluded.attributes,"
+            " updated_at = excluded.updated_at"
+        )
+        if values:
+            await tx.execute_many(statement if pg else statement.replace("$", "?"), values)
+    created = sum(1 for i in combined if i not in existing)
+    return created, len(combined) - created

@@ -1,0 +1,91 @@
+"""GraphQL types of companies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.companies.models import Company
+from app.db import as_datetime
+from app.graphql.connection import ConnectionBase
+from app.graphql.context import Info
+from app.graphql.pagination import check_first, decode_cursor, make_page
+from app.members import service as members
+from app.members.types import MemberConnection, MemberEdge, MemberType
+
+
+@strawberry.type(name="Company")
+class CompanyType:
+    pk: strawberry.Private[int]
+    id: strawberry.ID
+    name: str
+    plan: str | None
+    attributes: JSON
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, c: Company) -> CompanyType:
+        return cls(
+            pk=c.id,
+            id=strawberry.ID(c.external_id),
+            name=c.name,
+            plan=c.plan,
+            attributes=cast(JSON, c.attributes),
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> CompanyType:
+        return cls(
+            pk=int(row["id"]),
+            id=strawberry.ID(row["external_id"]),
+            name=row["name"],
+            plan=row["plan"],
+            attributes=cast(JSON, row["attributes"]),
+            created_at=as_datetime(row["created_at"]),  # type: ignore[arg-type]
+            updated_at=as_datetime(row["updated_at"]),  # type: ignore[arg-type]
+        )
+
+    @strawberry.field(description="Members whose company this is.")
+    async def member_count(self, info: Info) -> int:
+        return await info.context.loaders.company_member_count.load(self.pk)
+
+    @strawberry.field
+    async def members(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> MemberConnection:
+        site_id = info.context.site_id
+        first = check_first(first, info.context.settings.max_page_size)
+        key = decode_cursor(after)
+        rows = await members.list_company_members(
+            site_id=site_id, company_pk=self.pk, first=first, after=key
+        )
+
+        async def count() -> int:
+            return await info.context.loaders.company_member_count.load(self.pk)
+
+        page = make_page(rows, first, lambda m: m.external_id, count, after=key)
+        return MemberConnection(
+            edges=[
+                MemberEdge(cursor=c, node=MemberType.from_model(m))
+                for m, c in zip(page.rows, page.cursors, strict=True)
+            ],
+            page_info=page.page_info(),
+            count=page.count,
+        )
+
+
+@strawberry.type
+class CompanyEdge:
+    cursor: str
+    node: CompanyType
+
+
+@strawberry.type
+class CompanyConnection(ConnectionBase):
+    edges: list[CompanyEdge]

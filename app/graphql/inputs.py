@@ -1,0 +1,25 @@
+"""Small pieces shared by the mutations of every domain."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import strawberry
+
+from app.graphql.errors import UserError
+
+
+@strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+def provided(input_object: Any) -> dict[str, Any]:
+    """The fields of an input the caller sent (an explicit null included), by Python name."""
+    return {
+        f.name: getattr(input_object, f.name)
+        for f in dataclasses.fields(input_object)
+        if getattr(input_object, f.name) is not strawberry.UNSET
+    }

@@ -1,0 +1,41 @@
+"""DataLoaders, made fresh for each request and bound to the caller's site: every
+per-node lookup of a request is batched into one query per kind."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from app.companies import service as companies
+from app.companies.models import Company
+from app.members import service as members
+from app.memberships import service as memberships
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _loader(batch: Callable[[list[K]], Awaitable[dict[K, V]]], default: Any) -> DataLoader[K, V]:
+    async def load(keys: Sequence[K]) -> list[V]:
+        found = await batch(list(keys))
+        return [found.get(k, default) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    def __init__(self, site_id: int) -> None:
+        self.company: DataLoader[int, Company | None] = _loader(
+            lambda pks: companies.by_pks(site_id=site_id, pks=pks), None
+        )
+        self.company_member_count: DataLoader[int, int] = _loader(
+            lambda pks: members.company_member_counts(site_id=site_id, company_pks=pks), 0
+        )
+        self.segment_member_count: DataLoader[int, int] = _loader(
+            lambda pks: memberships.member_counts(site_id=site_id, segment_pks=pks), 0
+        )
+        self.segment_company_count: DataLoader[int, int] = _loader(
+            lambda pks: memberships.company_counts(site_id=site_id, segment_pks=pks), 0
+        )

@@ -1,0 +1,92 @@
+"""Keyset cursors and the page-size limit shared by every connection."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+import strawberry
+
+from app.graphql.errors import PublicError
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+def encode_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode("ascii")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    """The key a cursor holds; None for no cursor. A cursor we did not make is refused."""
+    if cursor is None:
+        return None
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise PublicError(f"Invalid cursor {cursor!r}", "INVALID") from exc
+
+
+DEFAULT_PAGE_SIZE = 50
+
+
+def check_first(first: int | None, limit: int) -> int:
+    """The page size asked for (null: the default), refused past the limit."""
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if first < 0:
+        raise PublicError("first must not be negative", "INVALID")
+    if first > limit:
+        raise PublicError(
+            f"first={first} is over the page size limit of {limit}", "TOO_LARGE", limit=limit
+        )
+    return first
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of rows (already trimmed to `first`), with their cursors."""
+
+    rows: Sequence[T]
+    cursors: Sequence[str]
+    has_next: bool
+    count: Callable[[], Awaitable[int]]
+    has_previous: bool = False
+
+    def page_info(self) -> PageInfo:
+        return PageInfo(
+            has_next_page=self.has_next,
+            has_previous_page=self.has_previous,
+            start_cursor=self.cursors[0] if self.cursors else None,
+            end_cursor=self.cursors[-1] if self.cursors else None,
+        )
+
+
+def make_page(
+    rows: Sequence[T],
+    first: int,
+    key: Callable[[T], Any],
+    count: Callable[[], Awaitable[int]],
+    *,
+    after: Any = None,
+) -> Page[T]:
+    """Trim a fetch of first+1 rows to a page; the extra row only says there is a next page."""
+    has_next = len(rows) > first
+    rows = rows[:first]
+    return Page(
+        rows=rows,
+        cursors=[encode_cursor(key(r)) for r in rows],
+        has_next=has_next,
+        count=count,
+        has_previous=after is not None,
+    )

@@ -1,0 +1,84 @@
+"""The schema: every domain's queries and mutations merged, with the request limits on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from graphql.error import GraphQLError
+from graphql.validation import ASTValidationRule
+
+import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as aliases_validator
+from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from app.auth.schema import AuthMutations, AuthQueries
+from app.companies.mutations import CompanyMutations
+from app.companies.queries import CompanyQueries
+from app.graphql.errors import MaskInternalErrors
+from app.members.mutations import MemberMutations
+from app.members.queries import MemberQueries
+from app.memberships.mutations import MembershipMutations
+from app.segments.mutations import SegmentMutations
+from app.segments.queries import SegmentQueries
+from app.settings import Settings
+
+Query = merge_types("Query", (AuthQueries, SegmentQueries, MemberQueries, CompanyQueries))
+Mutation = merge_types(
+    "Mutation",
+    (SegmentMutations, MembershipMutations, MemberMutations, CompanyMutations, AuthMutations),
+)
+
+
+def _is_introspection(context: IgnoreContext) -> bool:
+    # GraphiQL's own introspection query is deeper than any real query needs to be
+    return context.field_name.startswith("__")
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # Public errors are the caller's business, not the log's; internal ones are logged
+        # once, with the id the caller sees, by MaskInternalErrors.
+        return None
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    # Validation rules are built once: a rule class made per request defeats ValidationCache.
+    rules = [
+        depth_validator(settings.max_query_depth, _is_introspection),
+        aliases_validator(settings.max_aliases),
+    ]
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: AddValidationRules(cast(list[type[ASTValidationRule]], rules)),
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+        MaskInternalErrors,
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def sdl(settings: Settings | None = None) -> str:
+    """The schema as SDL: what schema.graphql must hold."""
+    return str(build_schema(settings or Settings())) + "\n"
+
+
+__all__: list[Any] = ["Mutation", "Query", "build_schema", "sdl"]

@@ -1,0 +1,157 @@
+"""The Starlette app: routes, middleware and lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from tortoise.contrib.starlette import RegisterTortoise
+
+from app.auth.service import Viewer, authenticate
+from app.db import fetch, tortoise_config
+from app.graphql.context import Context
+from app.graphql.schema import build_schema
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("segments.http")
+
+
+def _graphql_error(message: str, code: str, status: int) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            multipart_uploads_enabled=True,
+        )
+        self.settings = settings
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        viewer: Viewer | None = request.scope.get("state", {}).get("viewer")
+        return Context(
+            request=request,
+            response=response if isinstance(response, Response) else None,
+            viewer=viewer,
+            settings=self.settings,
+        )
+
+
+class AuthAndLimits:
+    """Bearer key to viewer, request size limit, and one JSON log line per request."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex[:12]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        length = headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.settings.max_request_bytes:
+            response = _graphql_error(
+                f"Request body of {length} bytes is over the limit of "
+                f"{self.settings.max_request_bytes} bytes",
+                "TOO_LARGE",
+                413,
+            )
+            await response(scope, receive, send)
+            return
+        auth = headers.get("authorization", "")
+        if auth:
+            scheme, _, secret = auth.partition(" ")
+            viewer = None
+            if scheme.lower() == "bearer" and secret.strip():
+                viewer = await authenticate(
+                    secret.strip(), cache_seconds=self.settings.key_cache_seconds
+                )
+            if viewer is None:
+                response = _graphql_error("Invalid or revoked API key", "UNAUTHENTICATED", 401)
+                await response(scope, receive, send)
+                return
+            scope.setdefault("state", {})["viewer"] = viewer
+        status = {"code": 0}
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            log.info(
+                orjson.dumps(
+                    {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status["code"],
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    }
+                ).decode()
+            )
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        await fetch("SELECT 1 AS ok")
+    except Exception as exc:  # the database is what readiness is about
+        return JSONResponse({"ready": False, "error": str(exc)}, status_code=503)
+    return JSONResponse({"ready": True})
+
+
+def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> Starlette:
+    """The app; init_orm=False when the caller (tests) has opened the database already."""
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    graphql = GraphQLApp(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if init_orm:
+            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+                yield
+        else:
+            yield
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(AuthAndLimits, settings=settings)
+    return app

@@ -1,0 +1,89 @@
+"""Member mutations: upsert and delete."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.auth.models import Role
+from app.errors import DomainError, ErrorCode
+from app.graphql.context import Info
+from app.graphql.errors import UserError, user_errors
+from app.members import service
+
+
+@strawberry.input
+class MemberInput:
+    id: strawberry.ID
+    email: str | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    company_id: strawberry.ID | None = strawberry.UNSET
+    attributes: JSON | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Merged into the stored attributes; a null value removes a key.",
+    )
+
+
+@strawberry.type
+class UpsertPayload:
+    created: int
+    updated: int
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeleteMembersPayload:
+    deleted: int
+    unknown_ids: list[strawberry.ID]
+    user_errors: list[UserError]
+
+
+def _unset(value: object) -> object:
+    return service.UNSET if value is strawberry.UNSET else value
+
+
+def too_many(count: int, limit: int, field: str) -> DomainError | None:
+    if count > limit:
+        return DomainError(
+            ErrorCode.TOO_LARGE, f"{count} items is over the limit of {limit} per request", [field]
+        )
+    return None
+
+
+@strawberry.type
+class MemberMutations:
+    @strawberry.mutation(description="Create or update members; all apply or none does.")
+    async def upsert_members(self, info: Info, members: list[MemberInput]) -> UpsertPayload:
+        viewer = info.context.require(Role.WRITER)
+        error = too_many(len(members), info.context.settings.max_upsert_batch, "members")
+        if error:
+            return UpsertPayload(created=0, updated=0, user_errors=user_errors(error))
+        rows = [
+            service.MemberData(
+                external_id=str(m.id),
+                email=_unset(m.email),
+                name=_unset(m.name),
+                company_id=_unset(m.company_id),
+                attributes=_unset(m.attributes),
+                line=["members", str(i)],
+            )
+            for i, m in enumerate(members)
+        ]
+        try:
+            created, updated = await service.upsert(site_id=viewer.site_id, rows=rows)
+        except DomainError as e:
+            return UpsertPayload(created=0, updated=0, user_errors=user_errors(e))
+        return UpsertPayload(created=created, updated=updated, user_errors=[])
+
+    @strawberry.mutation(description="Delete members; their listings and exclusions go too.")
+    async def delete_members(self, info: Info, ids: list[strawberry.ID]) -> DeleteMembersPayload:
+        viewer = info.context.require(Role.WRITER)
+        error = too_many(len(ids), info.context.settings.max_bulk_ids, "ids")
+        if error:
+            return DeleteMembersPayload(deleted=0, unknown_ids=[], user_errors=user_errors(error))
+        deleted, unknown = await service.delete(
+            site_id=viewer.site_id, external_ids=[str(i) for i in ids]
+        )
+        return DeleteMembersPayload(
+            deleted=deleted, unknown_ids=[strawberry.ID(i) for i in unknown[:1000]], user_errors=[]
+        )

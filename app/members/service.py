@@ -1,0 +1,273 @@
+"""Members: lookups, listing, upserts with attribute merging, deletion."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from app.db import fetch, is_postgres
+from app.errors import DomainError, ErrorCode
+from app.members.models import Member, bucket_of
+
+UNSET: Any = object()  # a field the caller did not send: leave it as it is
+MAX_ID_LENGTH = 255
+MAX_EMAIL_LENGTH = 320
+MAX_NAME_LENGTH = 255
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class MemberData:
+    """One member to upsert; UNSET fields keep their stored value."""
+
+    external_id: str
+    email: Any = UNSET
+    name: Any = UNSET
+    company_id: Any = UNSET  # the company's external id, or None to detach
+    attributes: Any = UNSET  # a dict merged into the stored one; None values remove keys
+    line: list[str] = field(default_factory=list)  # where it came from, for error paths
+
+
+def check_external_id(value: str, path: Sequence[str]) -> str:
+    value = value.strip()
+    if not value:
+        raise DomainError(ErrorCode.INVALID, "id must not be empty", path)
+    if len(value) > MAX_ID_LENGTH:
+        raise DomainError(ErrorCode.INVALID, f"id is over {MAX_ID_LENGTH} characters", path)
+    return value
+
+
+def _check(data: MemberData) -> None:
+    data.external_id = check_external_id(data.external_id, [*data.line, "id"])
+    if isinstance(data.email, str):
+        data.email = data.email.strip()
+        if len(data.email) > MAX_EMAIL_LENGTH or not _EMAIL.match(data.email):
+            raise DomainError(
+                ErrorCode.INVALID, f"{data.email!r} is not an email address", [*data.line, "email"]
+            )
+    if isinstance(data.name, str) and len(data.name) > MAX_NAME_LENGTH:
+        raise DomainError(
+            ErrorCode.INVALID, f"name is over {MAX_NAME_LENGTH} characters", [*data.line, "name"]
+        )
+    if data.attributes is not UNSET and data.attributes is not None:
+        if not isinstance(data.attributes, dict):
+            raise DomainError(
+                ErrorCode.INVALID, "attributes must be a JSON object", [*data.line, "attributes"]
+            )
+
+
+def merge_attributes(stored: dict[str, Any], patch: dict[str, Any] | None) -> dict[str, Any]:
+    """A patch merged into stored attributes; a null value removes its key."""
+    if not patch:
+        return stored
+    merged = dict(stored)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+async def get(*, site_id: int, external_id: str) -> Member | None:
+    return await Member.filter(site_id=site_id, external_id=external_id).first()
+
+
+async def get_many(*, site_id: int, external_ids: Sequence[str]) -> list[Member]:
+    """The members with these ids, in the order asked; unknown ids left out."""
+    found: dict[str, Member] = {}
+    unique = list(dict.fromkeys(external_ids))
+    for start in range(0, len(unique), 5000):
+        chunk = unique[start : start + 5000]
+        for m in await Member.filter(site_id=site_id, external_id__in=chunk):
+            found[m.external_id] = m
+    return [found[i] for i in unique if i in found]
+
+
+def _search(site_id: int, search: str | None) -> Any:
+    qs = Member.filter(site_id=site_id)
+    if search:
+        qs = qs.filter(
+            Q(external_id__icontains=search)
+            | Q(email__icontains=search)
+            | Q(name__icontains=search)
+        )
+    return qs
+
+
+async def list_members(
+    *, site_id: int, search: str | None, first: int, after: str | None
+) -> list[Member]:
+    """Up to first+1 members ordered by id, after the given id."""
+    qs = _search(site_id, search)
+    if after is not None:
+        qs = qs.filter(external_id__gt=after)
+    rows: list[Member] = await qs.order_by("external_id").limit(first + 1)
+    return rows
+
+
+async def count_members(*, site_id: int, search: str | None) -> int:
+    n: int = await _search(site_id, search).count()
+    return n
+
+
+async def list_company_members(
+    *, site_id: int, company_pk: int, first: int, after: str | None
+) -> list[Member]:
+    qs = Member.filter(site_id=site_id, company_id=company_pk)
+    if after is not None:
+        qs = qs.filter(external_id__gt=after)
+    rows: list[Member] = await qs.order_by("external_id").limit(first + 1)
+    return rows
+
+
+async def _company_pks(
+    connection: BaseDBAsyncClient, site_id: int, rows: list[MemberData]
+) -> dict[str, int]:
+    wanted = {r.company_id for r in rows if isinstance(r.company_id, str)}
+    if not wanted:
+        return {}
+    from app.companies.models import Company
+
+    found = await Company.filter(site_id=site_id, external_id__in=list(wanted)).using_db(connection)
+    by_id = {c.external_id: c.id for c in found}
+    for r in rows:
+        if isinstance(r.company_id, str) and r.company_id not in by_id:
+            raise DomainError(
+                ErrorCode.NOT_FOUND, f"company {r.company_id!r} not found", [*r.line, "companyId"]
+            )
+    return by_id
+
+
+def _combine(rows: Sequence[MemberData]) -> list[MemberData]:
+    """Rows naming the same id merge in order, so one call holds one row per member."""
+    merged: dict[str, MemberData] = {}
+    for row in rows:
+        prev = merged.get(row.external_id)
+        if prev is None:
+            merged[row.external_id] = row
+            continue
+        for name in ("email", "name", "company_id"):
+            if getattr(row, name) is not UNSET:
+                setattr(prev, name, getattr(row, name))
+        if row.attributes is not UNSET:
+            if prev.attributes is UNSET or prev.attributes is None:
+                prev.attributes = row.attributes
+            elif row.attributes is not None:
+                prev.attributes = {**prev.attributes, **row.attributes}
+    return list(merged.values())
+
+
+async def upsert(
+    *, site_id: int, rows: Sequence[MemberData], connection: BaseDBAsyncClient | None = None
+) -> tuple[int, int]:
+    """Create or update members; returns (created, updated). All rows apply or none does."""
+    for row in rows:
+        _check(row)
+    combined = _combine(rows)
+    if connection is None:
+        async with in_transaction() as tx:
+            return await _upsert(tx, site_id, combined)
+    return await _upsert(connection, site_id, combined)
+
+
+async def _upsert(
+    connection: BaseDBAsyncClient, site_id: int, rows: list[MemberData]
+) -> tuple[int, int]:
+    company_pks = await _company_pks(connection, site_id, rows)
+    existing: dict[str, dict[str, Any]] = {}
+    ids = [r.external_id for r in rows]
+    for start in range(0, len(ids), 5000):
+        found = (
+            await Member.filter(site_id=site_id, external_id__in=ids[start : start + 5000])
+            .using_db(connection)
+            .values("external_id", "email", "name", "company_id", "attributes")
+        )
+        for m in found:
+            existing[m["external_id"]] = m
+    now = datetime.now(UTC)
+    values: list[list[Any]] = []
+    for r in rows:
+        old = existing.get(r.external_id, {})
+        email = old.get("email") if r.email is UNSET else r.email
+        name = old.get("name") if r.name is UNSET else r.name
+        if r.company_id is UNSET:
+            company = old.get("company_id")
+        else:
+            company = None if r.company_id is None else company_pks[r.company_id]
+        stored = old.get("attributes") or {}
+        if isinstance(stored, str):
+            stored = orjson.loads(stored)
+        attributes = merge_attributes(stored, None if r.attributes is UNSET else r.attributes)
+        values.append(
+            [
+                site_id,
+                r.external_id,
+                email,
+                name,
+                company,
+                orjson.dumps(attributes).decode(),
+                bucket_of(r.external_id),
+                now,
+                now,
+            ]
+        )
+    await _write(connection, values)
+    created = sum(1 for r in rows if r.external_id not in existing)
+    return created, len(rows) - created
+
+
+async def _write(connection: BaseDBAsyncClient, values: list[list[Any]]) -> None:
+    if not values:
+        return
+    pg = is_postgres(connection)
+    attrs = "$6::jsonb" if pg else "$6"
+    statement = (
+        "INSERT INTO members (site_id, external_id, email, name, company_id, attributes,"
+        " bucket, created_at, updated_at)"
+        f" VALUES ($1, $2, $3, $4, $5, {attrs}, $7, $8, $9)"
+        " ON CONFLICT (site_id, external_id) DO UPDATE SET email = excluded.email,"
+        " name = excluded.name, company_id = excluded.company_id,"
+        " attributes = excluded.attributes, updated_at = excluded.updated_at"
+    )
+    if not pg:
+        statement = statement.replace("$", "?")
+        for v in values:
+            v[7] = v[8] = str(v[7])
+    await connection.execute_many(statement, values)
+
+
+async def delete(*, site_id: int, external_ids: Sequence[str]) -> tuple[int, list[str]]:
+    """Delete members (their listings go with them); returns (deleted, unknown ids)."""
+    unique = list(dict.fromkeys(external_ids))
+    async with in_transaction() as tx:
+        found = await get_many(site_id=site_id, external_ids=unique)
+        known = {m.external_id for m in found}
+        pks = [m.id for m in found]
+        for start in range(0, len(pks), 5000):
+            await (
+                Member.filter(site_id=site_id, id__in=pks[start : start + 5000])
+                .using_db(tx)
+                .delete()
+            )
+    return len(pks), [i for i in unique if i not in known]
+
+
+async def company_member_counts(*, site_id: int, company_pks: Sequence[int]) -> dict[int, int]:
+    if not company_pks:
+        return {}
+    marks = ", ".join(f"${i + 2}" for i in range(len(company_pks)))
+    rows = await fetch(
+        f"SELECT company_id, COUNT(*) AS n FROM members WHERE site_id = $1"
+        f" AND company_id IN ({marks}) GROUP BY company_id",
+        [site_id, *company_pks],
+    )
+    return {int(r["company_id"]): int(r["n"]) for r in rows}

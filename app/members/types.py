@@ -1,0 +1,78 @@
+"""GraphQL types of members: a Member wraps its row; relations resolve through loaders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.db import as_datetime
+from app.graphql.connection import ConnectionBase
+from app.graphql.context import Info
+from app.members.models import Member
+
+if TYPE_CHECKING:
+    from app.companies.types import CompanyType
+
+
+@strawberry.type(name="Member")
+class MemberType:
+    pk: strawberry.Private[int]
+    company_pk: strawberry.Private[int | None]
+    id: strawberry.ID
+    email: str | None
+    name: str | None
+    attributes: JSON
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, m: Member) -> MemberType:
+        return cls(
+            pk=m.id,
+            company_pk=m.company_id,
+            id=strawberry.ID(m.external_id),
+            email=m.email,
+            name=m.name,
+            attributes=cast(JSON, m.attributes),
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+        )
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> MemberType:
+        """From a raw SQL row (see memberships.service)."""
+        return cls(
+            pk=int(row["id"]),
+            company_pk=row["company_id"],
+            id=strawberry.ID(row["external_id"]),
+            email=row["email"],
+            name=row["name"],
+            attributes=cast(JSON, row["attributes"]),
+            created_at=as_datetime(row["created_at"]),  # type: ignore[arg-type]
+            updated_at=as_datetime(row["updated_at"]),  # type: ignore[arg-type]
+        )
+
+    @strawberry.field
+    async def company(
+        self, info: Info
+    ) -> Annotated[CompanyType, strawberry.lazy("app.companies.types")] | None:
+        if self.company_pk is None:
+            return None
+        from app.companies.types import CompanyType
+
+        company = await info.context.loaders.company.load(self.company_pk)
+        return CompanyType.from_model(company) if company else None
+
+
+@strawberry.type
+class MemberEdge:
+    cursor: str
+    node: MemberType
+
+
+@strawberry.type
+class MemberConnection(ConnectionBase):
+    edges: list[MemberEdge]

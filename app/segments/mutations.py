@@ -1,0 +1,91 @@
+"""Segment mutations: validate nothing here; the service decides, userErrors report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from app.auth.models import Role
+from app.errors import DomainError
+from app.graphql.context import Info
+from app.graphql.errors import user_errors
+from app.graphql.inputs import DeletePayload, provided
+from app.segments import service
+from app.segments.models import SegmentType
+from app.segments.types import SegmentNode, SegmentPayload
+
+
+@strawberry.input
+class CreateSegmentInput:
+    name: str
+    description: str | None = None
+    type: SegmentType | None = SegmentType.STATIC
+    is_active: bool | None = True
+    starts_at: datetime | None = None
+    ends_at: datetime | None = strawberry.field(default=None, description="Must be after startsAt.")
+    rule: str | None = None
+    member_ids: list[strawberry.ID] | None = strawberry.field(default_factory=list)
+    company_ids: list[strawberry.ID] | None = strawberry.field(default_factory=list)
+
+
+@strawberry.input(
+    description="Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
+)
+class UpdateSegmentInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    type: SegmentType | None = strawberry.UNSET
+    is_active: bool | None = strawberry.UNSET
+    starts_at: datetime | None = strawberry.UNSET
+    ends_at: datetime | None = strawberry.UNSET
+    rule: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class SegmentMutations:
+    @strawberry.mutation
+    async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
+        viewer = info.context.require(Role.WRITER)
+        data = service.SegmentData(
+            name=input.name,
+            description=input.description,
+            type=input.type or SegmentType.STATIC,
+            is_active=True if input.is_active is None else input.is_active,
+            starts_at=input.starts_at,
+            ends_at=input.ends_at,
+            rule=input.rule,
+            member_ids=[str(i) for i in input.member_ids or []],
+            company_ids=[str(i) for i in input.company_ids or []],
+        )
+        try:
+            segment = await service.create(site_id=viewer.site_id, actor=viewer.key_name, data=data)
+        except DomainError as e:
+            return SegmentPayload(segment=None, user_errors=user_errors(e))
+        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+
+    @strawberry.mutation
+    async def update_segment(
+        self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
+    ) -> SegmentPayload:
+        viewer = info.context.require(Role.WRITER)
+        changes: dict[str, Any] = provided(input)
+        try:
+            segment = await service.update(
+                site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, changes=changes
+            )
+        except DomainError as e:
+            return SegmentPayload(segment=None, user_errors=user_errors(e))
+        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+
+    @strawberry.mutation(
+        description="Delete a segment with its lists; refused while a rule names it."
+    )
+    async def delete_segment(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            await service.delete(site_id=viewer.site_id, actor=viewer.key_name, segment_id=id)
+        except DomainError as e:
+            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        return DeletePayload(deleted_id=id, user_errors=[])

@@ -1,0 +1,356 @@
+"""Segments: create, read, update (merge), delete; status derived from the clock."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from app.errors import DomainError, ErrorCode, not_found
+from app.events import service as events
+from app.events.models import EventKind
+from app.segments.models import Segment, SegmentStatus, SegmentType
+from app.settings import get_settings
+
+
+@dataclass
+class SegmentData:
+    name: str
+    description: str | None = None
+    type: SegmentType = SegmentType.STATIC
+    is_active: bool = True
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    rule: str | None = None
+    member_ids: Sequence[str] = field(default_factory=list)
+    company_ids: Sequence[str] = field(default_factory=list)
+
+
+def status_of(segment: Segment, now: datetime | None = None) -> SegmentStatus:
+    """The status a segment has now: never stored, so never stale."""
+    now = now or datetime.now(UTC)
+    if not segment.is_active:
+        return SegmentStatus.INACTIVE
+    if segment.starts_at is not None and segment.starts_at > now:
+        return SegmentStatus.SCHEDULED
+    if segment.ends_at is not None and segment.ends_at <= now:
+        return SegmentStatus.EXPIRED
+    return SegmentStatus.ACTIVE
+
+
+def status_filter(status: SegmentStatus | None, now: datetime) -> Q:
+    """The segments with that status now, as a filter (None: all)."""
+    if status is None:
+        return Q()
+    if status is SegmentStatus.INACTIVE:
+        return Q(is_active=False)
+    if status is SegmentStatus.SCHEDULED:
+        return Q(is_active=True, starts_at__gt=now)
+    if status is SegmentStatus.EXPIRED:
+        return Q(is_active=True, ends_at__lte=now) & (
+            Q(starts_at__isnull=True) | Q(starts_at__lte=now)
+        )
+    return (
+        Q(is_active=True)
+        & (Q(starts_at__isnull=True) | Q(starts_at__lte=now))
+        & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+    )
+
+
+def parse_pk(segment_id: str) -> int | None:
+    """The row id an opaque segment id names, or None when it names none."""
+    try:
+        pk = int(segment_id)
+    except (TypeError, ValueError):
+        return None
+    return pk if 0 < pk < 2**63 else None
+
+
+async def get(*, site_id: int, segment_id: str) -> Segment | None:
+    pk = parse_pk(segment_id)
+    if pk is None:
+        return None
+    return await Segment.filter(site_id=site_id, id=pk).first()
+
+
+async def get_or_fail(
+    *,
+    site_id: int,
+    segment_id: str,
+    field: Sequence[str],
+    connection: BaseDBAsyncClient | None = None,
+) -> Segment:
+    pk = parse_pk(segment_id)
+    segment = None
+    if pk is not None:
+        qs = Segment.filter(site_id=site_id, id=pk)
+        segment = await (qs.using_db(connection) if connection else qs).first()
+    if segment is None:
+        raise not_found("segment", segment_id, field)
+    return segment
+
+
+async def get_by_name(*, site_id: int, name: str) -> Segment | None:
+    return await Segment.filter(site_id=site_id, name=name).first()
+
+
+async def by_pks(*, site_id: int, pks: Sequence[int]) -> dict[int, Segment]:
+    rows = await Segment.filter(site_id=site_id, id__in=list(pks))
+    return {s.id: s for s in rows}
+
+
+def _listing(site_id: int, status: SegmentStatus | None, search: str | None) -> Any:
+    qs = Segment.filter(site_id=site_id).filter(status_filter(status, datetime.now(UTC)))
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    return qs
+
+
+async def list_segments(
+    *, site_id: int, status: SegmentStatus | None, search: str | None, first: int, after: str | None
+) -> list[Segment]:
+    """Up to first+1 segments in name order, after the given name."""
+    qs = _listing(site_id, status, search)
+    if after is not None:
+        qs = qs.filter(name__gt=after)
+    rows: list[Segment] = await qs.order_by("name").limit(first + 1)
+    return rows
+
+
+async def count_segments(*, site_id: int, status: SegmentStatus | None, search: str | None) -> int:
+    n: int = await _listing(site_id, status, search).count()
+    return n
+
+
+def _check_name(name: str, path: Sequence[str]) -> str:
+    name = name.strip()
+    limit = get_settings().max_name_length
+    if not name:
+        raise DomainError(ErrorCode.INVALID, "name must not be empty", path)
+    if len(name) > limit:
+        raise DomainError(ErrorCode.INVALID, f"name is over the limit of {limit} characters", path)
+    return name
+
+
+def _check_description(description: str | None, path: Sequence[str]) -> None:
+    limit = get_settings().max_description_length
+    if description is not None and len(description) > limit:
+        raise DomainError(
+            ErrorCode.INVALID, f"description is over the limit of {limit} characters", path
+        )
+
+
+def _check_window(
+    starts_at: datetime | None, ends_at: datetime | None, path: Sequence[str]
+) -> None:
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise DomainError(ErrorCode.INVALID, "endsAt must be after startsAt", path)
+
+
+async def _name_taken(site_id: int, name: str, connection: BaseDBAsyncClient, but: int = 0) -> None:
+    if (
+        await Segment.filter(site_id=site_id, name=name)
+        .exclude(id=but)
+        .using_db(connection)
+        .exists()
+    ):
+        raise DomainError(
+            ErrorCode.ALREADY_EXISTS, f"a segment named {name!r} already exists", ["input", "name"]
+        )
+
+
+async def create(*, site_id: int, actor: str, data: SegmentData) -> Segment:
+    """Create a segment with its initial members and companies, all in one transaction."""
+    name = _check_name(data.name, ["input", "name"])
+    _check_description(data.description, ["input", "description"])
+    _check_window(data.starts_at, data.ends_at, ["input", "endsAt"])
+    _check_bulk_size(data.member_ids, ["input", "memberIds"])
+    _check_bulk_size(data.company_ids, ["input", "companyIds"])
+    try:
+        async with in_transaction() as tx:
+            await _name_taken(site_id, name, tx)
+            rule_ast = await _checked_rule(site_id, data.rule, name, tx)
+            segment = await Segment.create(
+                using_db=tx,
+                site_id=site_id,
+                name=name,
+                description=data.description,
+                type=data.type,
+                is_active=data.is_active,
+                starts_at=data.starts_at,
+                ends_at=data.ends_at,
+                rule=data.rule,
+                rule_ast=rule_ast,
+                salt=random.randrange(10_000),
+            )
+            await events.record(
+                tx, site_id=site_id, segment_id=segment.id, kind=EventKind.CREATED, actor=actor
+            )
+            await _initial_lists(tx, site_id, actor, segment, data)
+    except IntegrityError as exc:  # a concurrent create won the name
+        raise DomainError(
+            ErrorCode.ALREADY_EXISTS, f"a segment named {name!r} already exists", ["input", "name"]
+        ) from exc
+    return segment
+
+
+def _check_bulk_size(ids: Sequence[str], path: Sequence[str]) -> None:
+    limit = get_settings().max_bulk_ids
+    if len(ids) > limit:
+        raise DomainError(
+            ErrorCode.TOO_LARGE,
+            f"{len(ids)} ids is over the limit of {limit} per request; use importMembers",
+            path,
+        )
+
+
+async def _initial_lists(
+    tx: BaseDBAsyncClient, site_id: int, actor: str, segment: Segment, data: SegmentData
+) -> None:
+    from app.memberships import bulk
+
+    now = datetime.now(UTC)
+    if data.member_ids:
+        result = await bulk.change_members(
+            tx,
+            site_id=site_id,
+            segment_id=segment.id,
+            external_ids=data.member_ids,
+            mode=bulk.Mode.ADD,
+            now=now,
+        )
+        if result.unknown_count:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"{result.unknown_count} member ids name no member: "
+                + ", ".join(repr(i) for i in result.unknown_ids[:10]),
+                ["input", "memberIds"],
+            )
+        await events.record(
+            tx,
+            site_id=site_id,
+            segment_id=segment.id,
+            kind=EventKind.MEMBERS_ADDED,
+            actor=actor,
+            count=result.added,
+            sample_ids=result.added_sample,
+        )
+    if data.company_ids:
+        result = await bulk.change_companies(
+            tx,
+            site_id=site_id,
+            segment_id=segment.id,
+            external_ids=data.company_ids,
+            mode=bulk.Mode.ADD,
+            now=now,
+        )
+        if result.unknown_count:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"{result.unknown_count} company ids name no company: "
+                + ", ".join(repr(i) for i in result.unknown_ids[:10]),
+                ["input", "companyIds"],
+            )
+        await events.record(
+            tx,
+            site_id=site_id,
+            segment_id=segment.id,
+            kind=EventKind.COMPANIES_ADDED,
+            actor=actor,
+            count=result.added,
+            sample_ids=result.added_sample,
+        )
+
+
+async def _checked_rule(
+    site_id: int, rule: str | None, segment_name: str, connection: BaseDBAsyncClient
+) -> Any:
+    """The stored form of a rule; a bad rule is refused before anything is written."""
+    if rule is None:
+        return None
+    from app.segments.rules import check_rule
+
+    return await check_rule(
+        site_id=site_id, rule=rule, segment_name=segment_name, connection=connection
+    )
+
+
+_UPDATABLE = ("name", "description", "type", "is_active", "starts_at", "ends_at", "rule")
+
+
+async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str, Any]) -> Segment:
+    """Merge changes into a segment: absent keys stay; a None value clears a nullable field."""
+    unknown = set(changes) - set(_UPDATABLE)
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    for required in ("name", "type", "is_active"):
+        if required in changes and changes[required] is None:
+            raise DomainError(ErrorCode.INVALID, f"{required} cannot be null", ["input", required])
+    try:
+        async with in_transaction() as tx:
+            segment = await get_or_fail(
+                site_id=site_id, segment_id=segment_id, field=["id"], connection=tx
+            )
+            old_name = segment.name
+            if "name" in changes:
+                changes["name"] = _check_name(changes["name"], ["input", "name"])
+                await _name_taken(site_id, changes["name"], tx, but=segment.id)
+            if "description" in changes:
+                _check_description(changes["description"], ["input", "description"])
+            _check_window(
+                changes.get("starts_at", segment.starts_at),
+                changes.get("ends_at", segment.ends_at),
+                ["input", "endsAt"],
+            )
+            name = changes.get("name", segment.name)
+            if "rule" in changes:
+                changes["rule_ast"] = await _checked_rule(site_id, changes["rule"], name, tx)
+            if name != old_name:
+                await _refuse_if_named_by_rules(site_id, segment, tx, "renamed")
+            for key, value in changes.items():
+                setattr(segment, key, value)
+            await segment.save(using_db=tx)
+            await events.record(
+                tx, site_id=site_id, segment_id=segment.id, kind=EventKind.UPDATED, actor=actor
+            )
+    except IntegrityError as exc:
+        raise DomainError(
+            ErrorCode.ALREADY_EXISTS, "a segment with that name already exists", ["input", "name"]
+        ) from exc
+    return segment
+
+
+async def _refuse_if_named_by_rules(
+    site_id: int, segment: Segment, connection: BaseDBAsyncClient, verb: str
+) -> None:
+    from app.segments.rules import referrers
+
+    names = await referrers(site_id=site_id, name=segment.name, connection=connection)
+    if names:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            f"segment {segment.name!r} cannot be {verb}: the rules of "
+            + ", ".join(repr(n) for n in names)
+            + " name it",
+            ["id"],
+        )
+
+
+async def delete(*, site_id: int, actor: str, segment_id: str) -> int:
+    """Delete a segment with its lists and exclusions; refused while a rule names it."""
+    async with in_transaction() as tx:
+        segment = await get_or_fail(
+            site_id=site_id, segment_id=segment_id, field=["id"], connection=tx
+        )
+        await _refuse_if_named_by_rules(site_id, segment, tx, "deleted")
+        pk: int = segment.id
+        await segment.delete(using_db=tx)
+        await events.record(tx, site_id=site_id, segment_id=pk, kind=EventKind.DELETED, actor=actor)
+    return pk

@@ -1,0 +1,228 @@
+"""GraphQL types of segments."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+
+from app.companies.types import CompanyConnection, CompanyEdge, CompanyType
+from app.db import as_datetime
+from app.events import service as events
+from app.events.types import SegmentEventConnection, SegmentEventEdge, SegmentEventNode
+from app.graphql.connection import ConnectionBase
+from app.graphql.context import Info
+from app.graphql.errors import UserError
+from app.graphql.pagination import check_first, decode_cursor, make_page
+from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.memberships import service as memberships
+from app.segments import service
+from app.segments.models import Segment, SegmentStatus, SegmentType
+
+strawberry.enum(SegmentType, name="SegmentType")
+strawberry.enum(SegmentStatus, name="SegmentStatus")
+
+
+@strawberry.enum
+class SegmentStatusFilter(enum.Enum):
+    ALL = "ALL"
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    SCHEDULED = "SCHEDULED"
+    EXPIRED = "EXPIRED"
+
+    def status(self) -> SegmentStatus | None:
+        return None if self is SegmentStatusFilter.ALL else SegmentStatus(self.value)
+
+
+@strawberry.enum
+class MembershipSource(enum.Enum):
+    MANUAL = "MANUAL"
+    IMPORT = "IMPORT"
+    COMPANY = "COMPANY"
+    RULE = "RULE"
+
+
+@strawberry.type
+class SegmentMemberEdge:
+    cursor: str
+    node: MemberType
+    source: MembershipSource
+    added_at: datetime | None
+    expires_at: datetime | None
+
+
+@strawberry.type
+class SegmentMemberConnection(ConnectionBase):
+    edges: list[SegmentMemberEdge]
+
+
+@strawberry.type(name="Segment")
+class SegmentNode:
+    pk: strawberry.Private[int]
+    id: strawberry.ID
+    name: str
+    description: str | None
+    type: SegmentType
+    is_active: bool
+    starts_at: datetime | None
+    ends_at: datetime | None
+    status: SegmentStatus
+    rule: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, s: Segment) -> SegmentNode:
+        return cls(
+            pk=s.id,
+            id=strawberry.ID(str(s.id)),
+            name=s.name,
+            description=s.description,
+            type=s.type,
+            is_active=s.is_active,
+            starts_at=s.starts_at,
+            ends_at=s.ends_at,
+            status=service.status_of(s),
+            rule=s.rule,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+        )
+
+    @strawberry.field(
+        description="Effective members: listed (unexpired), via companies, minus excluded."
+    )
+    async def member_count(self, info: Info) -> int:
+        return await info.context.loaders.segment_member_count.load(self.pk)
+
+    @strawberry.field(description="Listed companies.")
+    async def company_count(self, info: Info) -> int:
+        return await info.context.loaders.segment_company_count.load(self.pk)
+
+    @strawberry.field(description="Effective members, with how each one is a member.")
+    async def members(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> SegmentMemberConnection:
+        site_id = info.context.site_id
+        first = check_first(first, info.context.settings.max_page_size)
+        key = decode_cursor(after)
+        rows = await memberships.list_members(
+            site_id=site_id, segment_pk=self.pk, search=search, first=first, after=key
+        )
+
+        async def count() -> int:
+            if search:
+                return await memberships.count_members(
+                    site_id=site_id, segment_pk=self.pk, search=search
+                )
+            return await info.context.loaders.segment_member_count.load(self.pk)
+
+        page = make_page(rows, first, lambda r: r["id"], count, after=key)
+        return SegmentMemberConnection(
+            edges=[
+                SegmentMemberEdge(
+                    cursor=c,
+                    node=MemberType.from_row(r),
+                    source=MembershipSource(r["source"]),
+                    added_at=as_datetime(r["added_at"]),
+                    expires_at=as_datetime(r["expires_at"]),
+                )
+                for r, c in zip(page.rows, page.cursors, strict=True)
+            ],
+            page_info=page.page_info(),
+            count=page.count,
+        )
+
+    @strawberry.field(description="Listed companies; their members are effective members.")
+    async def companies(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> CompanyConnection:
+        site_id = info.context.site_id
+        first = check_first(first, info.context.settings.max_page_size)
+        key = decode_cursor(after)
+        rows = await memberships.list_companies(
+            site_id=site_id, segment_pk=self.pk, first=first, after=key
+        )
+
+        async def count() -> int:
+            return await info.context.loaders.segment_company_count.load(self.pk)
+
+        page = make_page(rows, first, lambda r: r["id"], count, after=key)
+        return CompanyConnection(
+            edges=[
+                CompanyEdge(cursor=c, node=CompanyType.from_row(r))
+                for r, c in zip(page.rows, page.cursors, strict=True)
+            ],
+            page_info=page.page_info(),
+            count=page.count,
+        )
+
+    @strawberry.field(description="Members who are never members, whatever lists or rules say.")
+    async def excluded_members(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> MemberConnection:
+        site_id = info.context.site_id
+        first = check_first(first, info.context.settings.max_page_size)
+        key = decode_cursor(after)
+        rows = await memberships.list_excluded(
+            site_id=site_id, segment_pk=self.pk, first=first, after=key
+        )
+
+        async def count() -> int:
+            return await memberships.count_excluded(site_id=site_id, segment_pk=self.pk)
+
+        page = make_page(rows, first, lambda r: r["id"], count, after=key)
+        return MemberConnection(
+            edges=[
+                MemberEdge(cursor=c, node=MemberType.from_row(r))
+                for r, c in zip(page.rows, page.cursors, strict=True)
+            ],
+            page_info=page.page_info(),
+            count=page.count,
+        )
+
+    @strawberry.field(description="The audit trail, newest first.")
+    async def events(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> SegmentEventConnection:
+        site_id = info.context.site_id
+        first = check_first(first, info.context.settings.max_page_size)
+        key = decode_cursor(after)
+        rows = await events.list_events(
+            site_id=site_id, segment_id=self.pk, first=first, before_id=key
+        )
+
+        async def count() -> int:
+            return await events.count_events(site_id=site_id, segment_id=self.pk)
+
+        page = make_page(rows, first, lambda e: e.id, count, after=key)
+        return SegmentEventConnection(
+            edges=[
+                SegmentEventEdge(cursor=c, node=SegmentEventNode.from_model(e))
+                for e, c in zip(page.rows, page.cursors, strict=True)
+            ],
+            page_info=page.page_info(),
+            count=page.count,
+        )
+
+
+@strawberry.type
+class SegmentEdge:
+    cursor: str
+    node: SegmentNode
+
+
+@strawberry.type
+class SegmentConnection(ConnectionBase):
+    edges: list[SegmentEdge]
+
+
+@strawberry.type
+class SegmentPayload:
+    segment: SegmentNode | None
+    user_errors: list[UserError]
