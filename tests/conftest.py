@@ -82,7 +82,11 @@ async def app(database: str) -> AsyncIterator[Any]:
 async def _truncate_all() -> None:
     tables = [m._meta.db_table for m in Tortoise.apps["models"].values()]
     if is_postgres():
-        await execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        # DELETE with foreign-key triggers off: much faster than TRUNCATE on small tables
+        deletes = "; ".join(f"DELETE FROM {t}" for t in tables)
+        await Tortoise.get_connection("default").execute_script(
+            f"SET session_replication_role = replica; {deletes}; SET session_replication_role = DEFAULT"
+        )
     else:
         await execute("PRAGMA foreign_keys = OFF")
         for table in tables:
