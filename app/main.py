@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -57,6 +57,32 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
 
+async def _read_body(receive: Receive, limit: int) -> list[Message] | None:
+    """The messages of the whole request body, or None once it is over the limit."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":  # the client went away: pass that on too
+            return messages
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that gives the messages already read, then passes on to the real one."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
+
+
 class AuthAndLimits:
     """Bearer key to viewer, request size limit, and one JSON log line per request."""
 
@@ -72,15 +98,25 @@ class AuthAndLimits:
         request_id = uuid.uuid4().hex[:12]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.settings.max_request_bytes:
+        limit = self.settings.max_request_bytes
+        if length and length.isdigit() and int(length) > limit:
             response = _graphql_error(
-                f"Request body of {length} bytes is over the limit of "
-                f"{self.settings.max_request_bytes} bytes",
+                f"Request body of {length} bytes is over the limit of {limit} bytes",
                 "TOO_LARGE",
                 413,
             )
             await response(scope, receive, send)
             return
+        if length is None:
+            # a chunked body declares no length: read it here, so that it too stops at the limit
+            messages = await _read_body(receive, limit)
+            if messages is None:
+                response = _graphql_error(
+                    f"Request body is over the limit of {limit} bytes", "TOO_LARGE", 413
+                )
+                await response(scope, receive, send)
+                return
+            receive = _replay(messages, receive)
         auth = headers.get("authorization", "")
         if auth:
             scheme, _, secret = auth.partition(" ")

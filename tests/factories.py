@@ -41,7 +41,9 @@ class Api:
 
     async def with_role(self, role: Role) -> Api:
         """Another key of the same site."""
-        _, secret = await create_key(site_id=self.site.id, name=f"{role.value.lower()}-key", role=role)
+        _, secret = await create_key(
+            site_id=self.site.id, name=f"{role.value.lower()}-key", role=role
+        )
         return Api(self.client, self.site, secret, role)
 
 

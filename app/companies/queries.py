@@ -27,7 +27,7 @@ class CompanyQueries:
     ) -> CompanyConnection:
         site_id = info.context.site_id
         first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after)
+        key = decode_cursor(after, str)
         rows = await service.list_companies(site_id=site_id, search=search, first=first, after=key)
 
         async def count() -> int:

@@ -61,7 +61,7 @@ class CompanyType:
     ) -> MemberConnection:
         site_id = info.context.site_id
         first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after)
+        key = decode_cursor(after, str)
         rows = await members.list_company_members(
             site_id=site_id, company_pk=self.pk, first=first, after=key
         )

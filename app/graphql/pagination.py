@@ -27,14 +27,18 @@ def encode_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(value)).decode("ascii")
 
 
-def decode_cursor(cursor: str | None) -> Any:
-    """The key a cursor holds; None for no cursor. A cursor we did not make is refused."""
+def decode_cursor(cursor: str | None, kind: type[Any] = object) -> Any:
+    """The key a cursor holds; None for no cursor. A cursor we did not make, or one whose key
+    is not of the connection's kind (str or a 64-bit int), is refused."""
     if cursor is None:
         return None
     try:
-        return orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        key = orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
     except (ValueError, UnicodeEncodeError) as exc:
         raise PublicError(f"Invalid cursor {cursor!r}", "INVALID") from exc
+    if kind is not object and (type(key) is not kind or (kind is int and abs(key) >= 2**63)):
+        raise PublicError(f"Invalid cursor {cursor!r}", "INVALID")
+    return key
 
 
 DEFAULT_PAGE_SIZE = 50

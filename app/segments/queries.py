@@ -34,7 +34,7 @@ class SegmentQueries:
         site_id = info.context.site_id
         wanted = (status or SegmentStatusFilter.ALL).status()
         first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after)
+        key = decode_cursor(after, str)
         rows = await service.list_segments(
             site_id=site_id, status=wanted, search=search, first=first, after=key
         )

@@ -290,9 +290,11 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
     unknown = set(changes) - set(_UPDATABLE)
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
-    for required in ("name", "type", "is_active"):
+    for required, graphql_name in (("name", "name"), ("type", "type"), ("is_active", "isActive")):
         if required in changes and changes[required] is None:
-            raise DomainError(ErrorCode.INVALID, f"{required} cannot be null", ["input", required])
+            raise DomainError(
+                ErrorCode.INVALID, f"{graphql_name} cannot be null", ["input", graphql_name]
+            )
     try:
         async with in_transaction() as tx:
             segment = await get_or_fail(

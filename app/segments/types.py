@@ -110,7 +110,7 @@ class SegmentNode:
     ) -> SegmentMemberConnection:
         site_id = info.context.site_id
         first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after)
+        key = decode_cursor(after, int)
         rows = await memberships.list_members(
             site_id=site_id, segment_pk=self.pk, search=search, first=first, after=key
         )
@@ -144,7 +144,7 @@ class SegmentNode:
     ) -> CompanyConnection:
         site_id = info.context.site_id
         first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after)
+        key = decode_cursor(after, int)
         rows = await memberships.list_companies(
             site_id=site_id, segment_pk=self.pk, first=first, after=key
         )
@@ -168,7 +168,7 @@ class SegmentNode:
     ) -> MemberConnection:
         site_id = info.context.site_id
         first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after)
+        key = decode_cursor(after, int)
         rows = await memberships.list_excluded(
             site_id=site_id, segment_pk=self.pk, first=first, after=key
         )
@@ -192,7 +192,7 @@ class SegmentNode:
     ) -> SegmentEventConnection:
         site_id = info.context.site_id
         first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after)
+        key = decode_cursor(after, int)
         rows = await events.list_events(
             site_id=site_id, segment_id=self.pk, first=first, before_id=key
         )

@@ -1,0 +1,243 @@
+"""The committed schema.graphql is what the code serves, and it covers the API contract for
+what this service has built so far."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from app.graphql import export
+from app.graphql.schema import sdl
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_FILE = ROOT / "schema.graphql"
+# In CI the repository is cloned with shared/ beside it, as it is here.
+CONTRACT_CHECK = Path(__file__).resolve().parents[2] / "shared/tools/contract_check.py"
+CONTRACT = CONTRACT_CHECK.parents[1] / "design/api.graphql"
+
+# What the foundation serves: these types whole, and these fields of the others.
+COVERED_TYPES = {
+    "DateTime",
+    "JSON",
+    "Role",
+    "ErrorCode",
+    "UserError",
+    "PageInfo",
+    "Viewer",
+    "ApiKey",
+    "ApiKeyPayload",
+    "SegmentType",
+    "SegmentStatus",
+    "SegmentStatusFilter",
+    "MembershipSource",
+    "SegmentEvent",
+    "SegmentEventEdge",
+    "SegmentEventConnection",
+    "SegmentMemberEdge",
+    "SegmentMemberConnection",
+    "SegmentEdge",
+    "SegmentConnection",
+    "MemberEdge",
+    "MemberConnection",
+    "CompanyEdge",
+    "CompanyConnection",
+    "CreateSegmentInput",
+    "UpdateSegmentInput",
+    "MemberInput",
+    "CompanyInput",
+    "SegmentPayload",
+    "DeletePayload",
+    "UpsertPayload",
+    "DeleteMembersPayload",
+}
+COVERED_FIELDS = {
+    "Segment": {
+        "id",
+        "name",
+        "description",
+        "type",
+        "isActive",
+        "startsAt",
+        "endsAt",
+        "status",
+        "rule",
+        "memberCount",
+        "companyCount",
+        "members",
+        "companies",
+        "events",
+        "createdAt",
+        "updatedAt",
+    },
+    "Member": {"id", "email", "name", "attributes", "company", "createdAt", "updatedAt"},
+    "Company": {
+        "id",
+        "name",
+        "plan",
+        "attributes",
+        "memberCount",
+        "members",
+        "createdAt",
+        "updatedAt",
+    },
+    "Query": {
+        "viewer",
+        "segment",
+        "segmentByName",
+        "segments",
+        "member",
+        "members",
+        "company",
+        "companies",
+        "apiKeys",
+    },
+    "Mutation": {
+        "createSegment",
+        "updateSegment",
+        "deleteSegment",
+        "upsertMembers",
+        "upsertCompanies",
+        "deleteMembers",
+        "createApiKey",
+        "revokeApiKey",
+    },
+}
+
+# The gap lines contract_check prints: "missing type T", "T: missing field F",
+# "T.F: ...", "T.F(arg): ...", "enum T: ...", "input T: missing field F", "input T.F: ...".
+_MISSING_TYPE = re.compile(r"^missing type (\w+)$")
+_GAP = re.compile(r"^(?:enum |input )?(\w+)(?:\.(\w+))?(?:\(\w+\))?: (.*)$")
+_MISSING_FIELD = re.compile(r"^missing field (\w+)$")
+
+
+def _load_contract_check() -> ModuleType:
+    assert CONTRACT_CHECK.is_file(), (
+        f"{CONTRACT_CHECK} not found: clone the shared repository beside this one"
+    )
+    spec = importlib.util.spec_from_file_location("contract_check", CONTRACT_CHECK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _covered(gap: str) -> bool:
+    """Whether a gap touches what the foundation serves (an unreadable line counts as yes)."""
+    if match := _MISSING_TYPE.match(gap):
+        name = match.group(1)
+        return name in COVERED_TYPES or name in COVERED_FIELDS
+    match = _GAP.match(gap)
+    if match is None:
+        return True
+    type_name, field, rest = match.groups()
+    if type_name in COVERED_TYPES:
+        return True
+    if field is None and (missing := _MISSING_FIELD.match(rest)):
+        field = missing.group(1)
+    return field is None or field in COVERED_FIELDS.get(type_name, set())
+
+
+def _foundation_gaps(schema_sdl: str) -> list[str]:
+    gaps: list[str] = _load_contract_check().gaps(schema_sdl, CONTRACT.read_text())
+    return [g for g in gaps if _covered(g)]
+
+
+def test_committed_schema_is_the_served_schema() -> None:
+    # given the schema the code builds
+    served = sdl()
+
+    # when it is compared with the committed schema.graphql
+    committed = SCHEMA_FILE.read_text(encoding="utf-8")
+
+    # then they are the same
+    assert committed == served, (
+        "schema.graphql is stale: regenerate it with `python -m app.graphql.export`"
+    )
+
+
+def test_export_writes_the_served_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a path to write to
+    target = tmp_path / "schema.graphql"
+
+    # when the export runs
+    export.main([str(target)])
+
+    # then the file holds the served schema
+    assert target.read_text(encoding="utf-8") == sdl()
+    assert str(target) in capsys.readouterr().out
+
+
+def test_export_writes_schema_graphql_at_the_repository_root_by_default() -> None:
+    # then with no argument it writes the committed file's path
+    assert export.SCHEMA_FILE == SCHEMA_FILE
+
+
+def test_schema_covers_the_contract_for_the_foundation() -> None:
+    # given the contract and the served schema
+    # when the contract checker compares them, keeping only what the foundation covers
+    gaps = _foundation_gaps(sdl())
+
+    # then nothing is missing or different
+    assert gaps == []
+
+
+@pytest.mark.parametrize(
+    ("remove", "expected"),
+    [
+        ("type Viewer {", "missing type Viewer"),
+        ("  companyCount: Int!\n", "Segment: missing field companyCount"),
+        ("  revokeApiKey(", "Mutation: missing field revokeApiKey"),
+        ("  EXPIRED\n", "enum SegmentStatus: missing value EXPIRED"),
+    ],
+    ids=["type", "field", "mutation", "enum-value"],
+)
+def test_the_coverage_check_sees_a_gap_in_what_the_foundation_covers(
+    remove: str, expected: str
+) -> None:
+    # given a schema with one covered piece taken away
+    schema = _without(sdl(), remove)
+
+    # when it is checked
+    gaps = _foundation_gaps(schema)
+
+    # then that gap is reported
+    assert expected in gaps
+
+
+@pytest.mark.parametrize(
+    "gap",
+    [
+        "missing type FeatureFlag",
+        "Segment: missing field featureFlags",
+        "Member: missing field segments",
+        "Query: missing field isMember",
+        "Mutation: missing field updateSegmentMembers",
+        "missing type Subscription",
+    ],
+)
+def test_the_coverage_check_leaves_out_what_later_issues_add(gap: str) -> None:
+    # when a gap of a later issue is classified
+    # then it is not held against the foundation
+    assert not _covered(gap)
+
+
+def _without(schema: str, start: str) -> str:
+    """The schema with the definition (or line) beginning with `start` taken out."""
+    index = schema.index(start)
+    if start.startswith("type "):
+        end = schema.index("}\n", index) + 2
+        cut = schema[:index] + schema[end:]
+        # a removed type must not be referenced either
+        name = start.split()[1]
+        return re.sub(rf"^\s*\w+(\([^)]*\))?: {name}!?\n", "", cut, flags=re.MULTILINE)
+    end = schema.index("\n", index) + 1
+    before = schema.rfind("\n", 0, index - 1) + 1
+    if schema[before:index].strip().startswith('"""'):
+        index = before  # its description goes with it
+    return schema[:index] + schema[end:]
