@@ -22,6 +22,8 @@ DEFAULT_SITE = "default"
 
 @asynccontextmanager
 async def _database() -> AsyncIterator[None]:
+    # every command works on a fresh database too: migrating an up-to-date one is a no-op
+    await _migrate()
     await Tortoise.init(config=tortoise_config(get_settings().database_url))
     try:
         yield

@@ -85,7 +85,8 @@ async def _truncate_all() -> None:
         # DELETE with foreign-key triggers off: much faster than TRUNCATE on small tables
         deletes = "; ".join(f"DELETE FROM {t}" for t in tables)
         await Tortoise.get_connection("default").execute_script(
-            f"SET session_replication_role = replica; {deletes}; SET session_replication_role = DEFAULT"
+            f"SET session_replication_role = replica; {deletes};"
+            " SET session_replication_role = DEFAULT"
         )
     else:
         await execute("PRAGMA foreign_keys = OFF")

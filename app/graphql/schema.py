@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+import strawberry
 from graphql.error import GraphQLError
 from graphql.validation import ASTValidationRule
-
-import strawberry
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,

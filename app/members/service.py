@@ -57,11 +57,10 @@ def _check(data: MemberData) -> None:
         raise DomainError(
             ErrorCode.INVALID, f"name is over {MAX_NAME_LENGTH} characters", [*data.line, "name"]
         )
-    if data.attributes is not UNSET and data.attributes is not None:
-        if not isinstance(data.attributes, dict):
-            raise DomainError(
-                ErrorCode.INVALID, "attributes must be a JSON object", [*data.line, "attributes"]
-            )
+    if data.attributes not in (UNSET, None) and not isinstance(data.attributes, dict):
+        raise DomainError(
+            ErrorCode.INVALID, "attributes must be a JSON object", [*data.line, "attributes"]
+        )
 
 
 def merge_attributes(stored: dict[str, Any], patch: dict[str, Any] | None) -> dict[str, Any]:
@@ -247,7 +246,7 @@ async def _write(connection: BaseDBAsyncClient, values: list[list[Any]]) -> None
 
 async def delete(*, site_id: int, external_ids: Sequence[str]) -> tuple[int, list[str]]:
     """Delete members (their listings go with them); returns (deleted, unknown ids)."""
-    unique = list(dict.fromkeys(external_ids))
+    unique = list(dict.fromkeys(i.strip() for i in external_ids))
     async with in_transaction() as tx:
         found = await get_many(site_id=site_id, external_ids=unique)
         known = {m.external_id for m in found}

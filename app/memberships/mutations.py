@@ -68,7 +68,9 @@ class MoveSegmentMembersInput:
 
 
 @strawberry.input(
-    description="One change of a batch; applyMembershipChanges applies a whole batch in one transaction."
+    description=(
+        "One change of a batch; applyMembershipChanges applies a whole batch in one transaction."
+    )
 )
 class MembershipChangeInput:
     segment_id: strawberry.ID

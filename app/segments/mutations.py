@@ -31,7 +31,9 @@ class CreateSegmentInput:
 
 
 @strawberry.input(
-    description="Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
+    description=(
+        "Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
+    )
 )
 class UpdateSegmentInput:
     name: str | None = strawberry.UNSET

@@ -50,9 +50,8 @@ async def check_rule(
             ["input", "rule"],
         )
     graph = await _rules_of_site(site_id, connection)
-    known = set(
-        await Segment.filter(site_id=site_id).using_db(connection).values_list("name", flat=True)
-    )
+    rows = await Segment.filter(site_id=site_id).using_db(connection).values("name")
+    known = {str(r["name"]) for r in rows}
     for name in parsed.segment_names:
         if name not in known and name != segment_name:
             raise DomainError(

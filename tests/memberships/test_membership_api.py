@@ -81,9 +81,12 @@ async def listed(api: Api, segment_id: str) -> list[str]:
     return sorted(e["node"]["id"] for e in data["segment"]["members"]["edges"])
 
 
-async def update(api: Api, segment_id: str, ids: list[str], mode: str, **extra: Any) -> dict[str, Any]:
+async def update(
+    api: Api, segment_id: str, ids: list[str], mode: str, **extra: Any
+) -> dict[str, Any]:
     data = await api.query(
-        UPDATE_MEMBERS, {"input": {"segmentId": segment_id, "memberIds": ids, "mode": mode, **extra}}
+        UPDATE_MEMBERS,
+        {"input": {"segmentId": segment_id, "memberIds": ids, "mode": mode, **extra}},
     )
     result: dict[str, Any] = data["updateSegmentMembers"]
     return result
@@ -227,7 +230,8 @@ async def test_move_given_members_to_another_segment(api: Api) -> None:
     a = await segment(api, "A", memberIds=["u1", "u2", "u3"])
     b = await segment(api, "B", memberIds=["u3"])
     data = await api.query(
-        MOVE, {"input": {"fromSegmentId": a["id"], "toSegmentId": b["id"], "memberIds": ["u1", "u3"]}}
+        MOVE,
+        {"input": {"fromSegmentId": a["id"], "toSegmentId": b["id"], "memberIds": ["u1", "u3"]}},
     )
     result = data["moveSegmentMembers"]
     assert (result["removed"], result["added"], result["unchanged"]) == (2, 1, 1)

@@ -1,0 +1,643 @@
+"""Set-based bulk membership: list, unlist, exclude and move many ids in a few statements.
+
+The ids go to the database once, into a temporary table (``unnest`` of one array
+parameter on PostgreSQL, ``json_each`` of one JSON parameter on SQLite, so the
+SQLite parameter limit never applies), resolved to members or companies of the
+site by one join. The counts and samples of the payload are read from that table
+before anything changes, so that a dry run and the real run report the same
+numbers by construction; then each change is one statement (an upsert with
+``ON CONFLICT``, a ``DELETE``). Nothing here loops over ids in Python.
+
+Every function runs on the caller's transaction connection and never commits.
+Counts are exact when no other transaction changes the same segment meanwhile:
+``lock_segment`` (taken here too, and by callers first) serialises bulk changes of
+one segment on PostgreSQL; SQLite serialises writers already.
+
+Timestamps are written as the ORM writes them: ``timestamptz`` on PostgreSQL, and
+on SQLite the text ``datetime.isoformat(" ")`` of the UTC time
+(``2024-01-02 03:04:05.123456+00:00``), which orders correctly as text; a stored
+value with another offset is compared through ``julianday`` instead.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import execute, fetch, is_postgres
+from app.members.models import bucket_of
+from app.memberships.models import ListedSource
+
+SAMPLE_SIZE = 100
+UNKNOWN_IDS_LIMIT = 1000
+
+_IDS = "_bulk_ids"  # the request's ids, resolved
+_MOVE = "_bulk_move"  # the listings a move carries to its target
+
+
+class Mode(enum.Enum):
+    ADD = "ADD"
+    OVERRIDE = "OVERRIDE"
+    DELETE = "DELETE"
+
+
+@dataclass
+class ChangeResult:
+    added: int
+    removed: int
+    unchanged: int
+    unknown_ids: list[str]  # first UNKNOWN_IDS_LIMIT, in input order
+    unknown_count: int
+    created: int = 0  # members made by create_missing (or that a dry run would make)
+    added_sample: list[str] = field(default_factory=list)  # up to SAMPLE_SIZE
+    removed_sample: list[str] = field(default_factory=list)  # up to SAMPLE_SIZE
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A segment's list table and the site table its rows point at."""
+
+    table: str
+    column: str
+    entity: str
+    expiring: bool  # has source and expires_at
+
+
+_MEMBERS = _Link("segment_members", "member_id", "members", expiring=True)
+_COMPANIES = _Link("segment_companies", "company_id", "companies", expiring=False)
+_EXCLUSIONS = _Link("segment_exclusions", "member_id", "members", expiring=False)
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """What an upsert writes: the source, and the expiry (an SQL expression over ``b``)."""
+
+    source: ListedSource = ListedSource.MANUAL
+    expires_at: datetime | None = None
+    from_rows: bool = False  # take each row's b.expires_at instead of expires_at
+    touch_expiry: bool = False  # also set the expiry of rows already listed
+
+
+@dataclass
+class _Plan:
+    """The effect of a change, read before it is made."""
+
+    total: int = 0
+    known: int = 0
+    listed_in: int = 0  # input ids listed (unexpired) now
+    listed_out: int = 0  # listed (unexpired) now, not in the input (OVERRIDE)
+    added_sample: list[str] = field(default_factory=list)
+    removed_sample: list[str] = field(default_factory=list)
+    unknown_ids: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- dialect
+
+
+def _utc(value: datetime) -> datetime:
+    """Aware UTC; a naive datetime is taken as UTC, as the ORM does (timezone UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _Params:
+    """Numbered parameters for one statement; casts (PostgreSQL only) fix their types."""
+
+    def __init__(self, pg: bool) -> None:
+        self.pg = pg
+        self.values: list[object] = []
+
+    def __call__(self, value: object, pg_type: str) -> str:
+        if isinstance(value, datetime):
+            value = _utc(value)
+            if not self.pg:
+                value = value.isoformat(" ")
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        self.values.append(value)
+        ref = f"${len(self.values)}"
+        return f"{ref}::{pg_type}" if self.pg else ref
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    connection: BaseDBAsyncClient
+    pg: bool
+    site_id: int
+    now: datetime
+
+    def params(self) -> _Params:
+        return _Params(self.pg)
+
+    async def rows(self, text: str, p: _Params | None = None) -> list[dict[str, object]]:
+        return await fetch(text, p.values if p else (), connection=self.connection)
+
+    async def run(self, text: str, p: _Params | None = None) -> int:
+        return await execute(text, p.values if p else (), connection=self.connection)
+
+    async def inserted(self, text: str, p: _Params) -> int:
+        """Run an INSERT; how many rows it inserted.
+
+        (On asyncpg, ``execute`` reads the count from the wrong word of "INSERT 0 n".)
+        """
+        if self.pg:
+            return await self.count(
+                f"WITH i AS ({text} RETURNING 1) SELECT COUNT(*) AS n FROM i", p
+            )
+        return await self.run(text, p)
+
+    async def count(self, text: str, p: _Params) -> int:
+        return _int((await self.rows(text, p))[0]["n"])
+
+    async def column(self, text: str, p: _Params) -> list[str]:
+        return [str(row["v"]) for row in await self.rows(text, p)]
+
+    def live(self, p: _Params, link: _Link, alias: str) -> str:
+        """SQL: the listing ``alias`` has not expired (always true for lists without expiry)."""
+        if not link.expiring:
+            return "TRUE"
+        col, now = f"{alias}.expires_at", p(self.now, "timestamptz")
+        if self.pg:
+            return f"({col} IS NULL OR {col} > {now})"
+        return (
+            f"({col} IS NULL OR CASE WHEN substr({col}, -6) = '+00:00' THEN {col} > {now}"
+            f" ELSE julianday({col}) > julianday({now}) END)"
+        )
+
+    def differs(self, a: str, b: str) -> str:
+        return f"{a} IS DISTINCT FROM {b}" if self.pg else f"{a} IS NOT {b}"
+
+
+def _int(value: object) -> int:
+    return int(str(value or 0))
+
+
+def _context(connection: BaseDBAsyncClient, site_id: int, now: datetime) -> _Ctx:
+    return _Ctx(connection, is_postgres(connection), site_id, _utc(now))
+
+
+# --------------------------------------------------------------------------- loading ids
+
+
+def _dedupe(external_ids: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(external_ids))
+
+
+async def _create_table(ctx: _Ctx, name: str) -> None:
+    await ctx.run(f"DROP TABLE IF EXISTS {name}")
+    if ctx.pg:
+        await ctx.run(
+            f"CREATE TEMP TABLE {name} (ord bigint NOT NULL, external_id text NOT NULL,"
+            " ref_id bigint, bucket smallint, expires_at timestamptz) ON COMMIT DROP"
+        )
+    else:
+        await ctx.run(
+            f"CREATE TEMP TABLE {name} (ord INTEGER NOT NULL, external_id TEXT NOT NULL,"
+            " ref_id INTEGER, bucket INTEGER, expires_at TEXT)"
+        )
+
+
+async def _finish_table(ctx: _Ctx, name: str) -> None:
+    """Index (SQLite) or analyse (PostgreSQL) a filled table, for the joins that follow."""
+    if ctx.pg:
+        await ctx.run(f"ANALYZE {name}")
+    else:
+        await ctx.run(f"CREATE INDEX {name}_ref ON {name} (ref_id)")
+
+
+async def _drop_tables(ctx: _Ctx, *names: str) -> None:
+    for name in names:
+        await ctx.run(f"DROP TABLE IF EXISTS {name}")
+
+
+async def _load_ids(ctx: _Ctx, ids: list[str], entity: str, *, buckets: bool) -> None:
+    """Fill _IDS with the ids in input order, each resolved to the site's row (or NULL)."""
+    await _create_table(ctx, _IDS)
+    p = ctx.params()
+    if ctx.pg:
+        bucket_list = [bucket_of(i) for i in ids] if buckets else []
+        source = (
+            f"unnest({p(ids, 'text[]')}, {p(bucket_list, 'smallint[]')})"
+            " WITH ORDINALITY AS t(external_id, bucket, ord)"
+        )
+        select = "t.ord, t.external_id, e.id, t.bucket"
+        ext = "t.external_id"
+    elif buckets:
+        pairs = orjson.dumps([[i, bucket_of(i)] for i in ids]).decode()
+        source = f"json_each({p(pairs, 'text')}) AS t"
+        ext = "json_extract(t.value, '$[0]')"
+        select = f"t.key, {ext}, e.id, json_extract(t.value, '$[1]')"
+    else:
+        source = f"json_each({p(orjson.dumps(ids).decode(), 'text')}) AS t"
+        select, ext = "t.key, t.value, e.id, NULL", "t.value"
+    await ctx.run(
+        f"INSERT INTO {_IDS} (ord, external_id, ref_id, bucket) SELECT {select} FROM {source}"
+        f" LEFT JOIN {entity} e ON e.site_id = {p(ctx.site_id, 'bigint')}"
+        f" AND e.external_id = {ext}",
+        p,
+    )
+    await _finish_table(ctx, _IDS)
+
+
+async def _create_missing(ctx: _Ctx) -> int:
+    """Make bare members for the unresolved ids of _IDS and resolve them; returns how many."""
+    p = ctx.params()
+    site, now = p(ctx.site_id, "bigint"), p(ctx.now, "timestamptz")
+    empty = "'{}'::jsonb" if ctx.pg else "'{}'"
+    created = await ctx.inserted(
+        "INSERT INTO members (site_id, external_id, bucket, attributes, created_at, updated_at)"
+        f" SELECT {site}, b.external_id, b.bucket, {empty}, {now}, {now}"
+        f" FROM {_IDS} b WHERE b.ref_id IS NULL ORDER BY b.ord"
+        " ON CONFLICT (site_id, external_id) DO NOTHING",
+        p,
+    )
+    p = ctx.params()
+    await ctx.run(
+        f"UPDATE {_IDS} SET ref_id = (SELECT e.id FROM members e"
+        f" WHERE e.site_id = {p(ctx.site_id, 'bigint')} AND e.external_id = {_IDS}.external_id)"
+        " WHERE ref_id IS NULL",
+        p,
+    )
+    return created
+
+
+# --------------------------------------------------------------------------- reading the plan
+
+
+def _join_listed(ctx: _Ctx, p: _Params, link: _Link, segment_id: int, src: str) -> str:
+    """FROM clause: the input rows ``b``, each with its unexpired listing ``l`` (or NULLs)."""
+    return (
+        f"{src} b LEFT JOIN {link.table} l ON l.segment_id = {p(segment_id, 'bigint')}"
+        f" AND l.site_id = {p(ctx.site_id, 'bigint')} AND l.{link.column} = b.ref_id"
+        f" AND {ctx.live(p, link, 'l')}"
+    )
+
+
+def _outside(ctx: _Ctx, p: _Params, link: _Link, segment_id: int, src: str) -> str:
+    """WHERE clause: unexpired listings ``l`` of the segment whose row is not in the input."""
+    return (
+        f"l.segment_id = {p(segment_id, 'bigint')} AND l.site_id = {p(ctx.site_id, 'bigint')}"
+        f" AND {ctx.live(p, link, 'l')}"
+        f" AND NOT EXISTS (SELECT 1 FROM {src} b WHERE b.ref_id = l.{link.column})"
+    )
+
+
+async def _plan(
+    ctx: _Ctx, link: _Link, segment_id: int, mode: Mode, src: str, *, create: bool
+) -> _Plan:
+    """Counts, samples and unknown ids of a change, from the database as it is now.
+
+    With ``create``, unresolved ids count as members that would be created (dry run).
+    """
+    p = ctx.params()
+    row = (
+        await ctx.rows(
+            f"SELECT COUNT(*) AS total, COUNT(b.ref_id) AS known, COUNT(l.id) AS listed"
+            f" FROM {_join_listed(ctx, p, link, segment_id, src)}",
+            p,
+        )
+    )[0]
+    plan = _Plan(_int(row["total"]), _int(row["known"]), _int(row["listed"]))
+    adds = mode is not Mode.DELETE
+    if adds and plan.known - plan.listed_in + (plan.total - plan.known if create else 0):
+        plan.added_sample = await _sample_added(ctx, link, segment_id, src, create=create)
+    if mode is Mode.DELETE and plan.listed_in:
+        plan.removed_sample = await _sample_listed_in(ctx, link, segment_id, src)
+    if mode is Mode.OVERRIDE:
+        p = ctx.params()
+        where = _outside(ctx, p, link, segment_id, src)
+        plan.listed_out = await ctx.count(
+            f"SELECT COUNT(*) AS n FROM {link.table} l WHERE {where}", p
+        )
+        if plan.listed_out:
+            plan.removed_sample = await _sample_outside(ctx, link, segment_id, src)
+    if plan.total > plan.known and not create:
+        plan.unknown_ids = await ctx.column(
+            f"SELECT external_id AS v FROM {src} WHERE ref_id IS NULL ORDER BY ord"
+            f" LIMIT {UNKNOWN_IDS_LIMIT}",
+            ctx.params(),
+        )
+    return plan
+
+
+async def _sample_added(
+    ctx: _Ctx, link: _Link, segment_id: int, src: str, *, create: bool
+) -> list[str]:
+    p = ctx.params()
+    known = "" if create else " AND b.ref_id IS NOT NULL"
+    return await ctx.column(
+        f"SELECT b.external_id AS v FROM {_join_listed(ctx, p, link, segment_id, src)}"
+        f" WHERE l.id IS NULL{known} ORDER BY b.ord LIMIT {SAMPLE_SIZE}",
+        p,
+    )
+
+
+async def _sample_listed_in(ctx: _Ctx, link: _Link, segment_id: int, src: str) -> list[str]:
+    p = ctx.params()
+    return await ctx.column(
+        f"SELECT b.external_id AS v FROM {_join_listed(ctx, p, link, segment_id, src)}"
+        f" WHERE l.id IS NOT NULL ORDER BY b.ord LIMIT {SAMPLE_SIZE}",
+        p,
+    )
+
+
+async def _sample_outside(ctx: _Ctx, link: _Link, segment_id: int, src: str) -> list[str]:
+    p = ctx.params()
+    return await ctx.column(
+        f"SELECT e.external_id AS v FROM {link.table} l JOIN {link.entity} e"
+        f" ON e.id = l.{link.column} WHERE {_outside(ctx, p, link, segment_id, src)}"
+        f" ORDER BY l.id LIMIT {SAMPLE_SIZE}",
+        p,
+    )
+
+
+def _result(plan: _Plan, mode: Mode, *, created: int, would_create: int) -> ChangeResult:
+    """The payload of a plan: ``would_create`` ids are unresolved but count as new members."""
+    new = plan.known - plan.listed_in + would_create
+    adds = mode is not Mode.DELETE
+    return ChangeResult(
+        added=new if adds else 0,
+        removed=plan.listed_in if mode is Mode.DELETE else plan.listed_out,
+        unchanged=plan.listed_in if adds else plan.known - plan.listed_in,
+        unknown_ids=plan.unknown_ids,
+        unknown_count=plan.total - plan.known - would_create,
+        created=created + would_create,
+        added_sample=plan.added_sample,
+        removed_sample=plan.removed_sample,
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+async def _upsert(ctx: _Ctx, link: _Link, segment_id: int, src: str, listing: _Listing) -> None:
+    """List every resolved input row; revive expired listings; keep live ones (but expiry)."""
+    p = ctx.params()
+    cols = f"site_id, segment_id, {link.column}, added_at"
+    site, segment, now = (
+        p(ctx.site_id, "bigint"),
+        p(segment_id, "bigint"),
+        p(ctx.now, "timestamptz"),
+    )
+    vals = f"{site}, {segment}, b.ref_id, {now}"
+    conflict = "DO NOTHING"
+    if link.expiring:
+        expiry = "b.expires_at" if listing.from_rows else p(listing.expires_at, "timestamptz")
+        cols += ", source, expires_at"
+        vals += f", {p(listing.source, 'text')}, {expiry}"
+        conflict = _revive(ctx, p, link, listing)
+    await ctx.run(
+        f"INSERT INTO {link.table} AS l ({cols}) SELECT {vals} FROM {src} b"
+        f" WHERE b.ref_id IS NOT NULL ON CONFLICT (segment_id, {link.column}) {conflict}",
+        p,
+    )
+
+
+def _revive(ctx: _Ctx, p: _Params, link: _Link, listing: _Listing) -> str:
+    """The DO UPDATE of a listing upsert: an expired row becomes the new listing."""
+    live = ctx.live(p, link, "l")
+    keep = f"CASE WHEN {live} THEN l.{{0}} ELSE excluded.{{0}} END"
+    expiry = "excluded.expires_at" if listing.touch_expiry else keep.format("expires_at")
+    where = f"NOT {ctx.live(p, link, 'l')}"
+    if listing.touch_expiry:
+        where += f" OR {ctx.differs('l.expires_at', 'excluded.expires_at')}"
+    return (
+        f"DO UPDATE SET source = {keep.format('source')}, added_at = {keep.format('added_at')},"
+        f" expires_at = {expiry} WHERE {where}"
+    )
+
+
+async def _delete_in(ctx: _Ctx, link: _Link, segment_id: int, src: str) -> None:
+    """Unlist the input rows, expired listings included."""
+    p = ctx.params()
+    await ctx.run(
+        f"DELETE FROM {link.table} WHERE segment_id = {p(segment_id, 'bigint')}"
+        f" AND site_id = {p(ctx.site_id, 'bigint')}"
+        f" AND {link.column} IN (SELECT ref_id FROM {src} WHERE ref_id IS NOT NULL)",
+        p,
+    )
+
+
+async def _delete_outside(ctx: _Ctx, link: _Link, segment_id: int, src: str) -> None:
+    """Unlist every row of the segment that is not in the input, expired listings included."""
+    p = ctx.params()
+    await ctx.run(
+        f"DELETE FROM {link.table} WHERE segment_id = {p(segment_id, 'bigint')}"
+        f" AND site_id = {p(ctx.site_id, 'bigint')} AND NOT EXISTS"
+        f" (SELECT 1 FROM {src} b WHERE b.ref_id = {link.table}.{link.column})",
+        p,
+    )
+
+
+async def _apply(
+    ctx: _Ctx, link: _Link, segment_id: int, mode: Mode, src: str, listing: _Listing
+) -> None:
+    if mode is Mode.OVERRIDE:
+        await _delete_outside(ctx, link, segment_id, src)
+    if mode is Mode.DELETE:
+        await _delete_in(ctx, link, segment_id, src)
+    else:
+        await _upsert(ctx, link, segment_id, src, listing)
+
+
+async def _change(
+    ctx: _Ctx,
+    link: _Link,
+    *,
+    segment_id: int,
+    external_ids: Sequence[str],
+    mode: Mode,
+    listing: _Listing,
+    create_missing: bool = False,
+    dry_run: bool = False,
+) -> ChangeResult:
+    """One bulk change of one list, as the public functions describe it."""
+    create = create_missing and mode is not Mode.DELETE
+    await lock_segment(ctx.connection, segment_id)
+    await _load_ids(ctx, _dedupe(external_ids), link.entity, buckets=create and not dry_run)
+    created = await _create_missing(ctx) if create and not dry_run else 0
+    plan = await _plan(ctx, link, segment_id, mode, _IDS, create=create)
+    if not dry_run:
+        await _apply(ctx, link, segment_id, mode, _IDS, listing)
+    would_create = plan.total - plan.known if create and dry_run else 0
+    await _drop_tables(ctx, _IDS)
+    return _result(plan, mode, created=created, would_create=would_create)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+async def lock_segment(connection: BaseDBAsyncClient, segment_id: int) -> None:
+    """Serialise bulk changes of one segment: hold its row lock until the transaction ends.
+
+    A no-op on SQLite, where a transaction already excludes every other writer.
+    """
+    await lock_segments(connection, [segment_id])
+
+
+async def lock_segments(connection: BaseDBAsyncClient, segment_ids: Sequence[int]) -> None:
+    """Lock several segments' rows, in ascending id order so that two callers cannot deadlock."""
+    if is_postgres(connection) and segment_ids:
+        await fetch(
+            "SELECT id FROM segments WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+            [sorted(set(segment_ids))],
+            connection=connection,
+        )
+
+
+async def change_members(
+    connection: BaseDBAsyncClient,
+    *,
+    site_id: int,
+    segment_id: int,
+    external_ids: Sequence[str],
+    mode: Mode,
+    source: ListedSource = ListedSource.MANUAL,
+    expires_at: datetime | None = None,
+    create_missing: bool = False,
+    dry_run: bool = False,
+    now: datetime,
+) -> ChangeResult:
+    """ADD, OVERRIDE or DELETE listed members of a segment, by the site's external ids.
+
+    ADD lists the ids (an expired listing is revived and counts as added; with
+    ``expires_at``, live listings take that expiry too). OVERRIDE makes the listed
+    members exactly the known ids. DELETE unlists them. ``create_missing`` (ADD,
+    OVERRIDE) makes bare members for unknown ids; ``dry_run`` changes nothing.
+    """
+    listing = _Listing(source, expires_at, touch_expiry=expires_at is not None)
+    return await _change(
+        _context(connection, site_id, now),
+        _MEMBERS,
+        segment_id=segment_id,
+        external_ids=external_ids,
+        mode=mode,
+        listing=listing,
+        create_missing=create_missing,
+        dry_run=dry_run,
+    )
+
+
+async def change_companies(
+    connection: BaseDBAsyncClient,
+    *,
+    site_id: int,
+    segment_id: int,
+    external_ids: Sequence[str],
+    mode: Mode,
+    dry_run: bool = False,
+    now: datetime,
+) -> ChangeResult:
+    """ADD, OVERRIDE or DELETE listed companies of a segment, by the site's external ids."""
+    return await _change(
+        _context(connection, site_id, now),
+        _COMPANIES,
+        segment_id=segment_id,
+        external_ids=external_ids,
+        mode=mode,
+        listing=_Listing(),
+        dry_run=dry_run,
+    )
+
+
+async def change_exclusions(
+    connection: BaseDBAsyncClient,
+    *,
+    site_id: int,
+    segment_id: int,
+    external_ids: Sequence[str],
+    mode: Mode,
+    now: datetime,
+) -> ChangeResult:
+    """ADD, OVERRIDE or DELETE excluded members of a segment, by the site's external ids."""
+    return await _change(
+        _context(connection, site_id, now),
+        _EXCLUSIONS,
+        segment_id=segment_id,
+        external_ids=external_ids,
+        mode=mode,
+        listing=_Listing(),
+    )
+
+
+async def move_members(
+    connection: BaseDBAsyncClient,
+    *,
+    site_id: int,
+    from_segment_id: int,
+    to_segment_id: int | None,
+    external_ids: Sequence[str] | None,
+    now: datetime,
+) -> tuple[ChangeResult, ChangeResult | None]:
+    """Move listed members from one segment to another (or only out, without a target).
+
+    Without ids, every listing of the source moves; with ids, the listings of those
+    members. Only live listings move, each with its expiry, as MANUAL listings added
+    to the target (ADD semantics; a live listing already in the target is kept as it
+    is); expired listings of the moved ids are dropped. Returns the removal from the
+    source (as a DELETE: unknown and unlisted ids are reported there) and the
+    addition to the target (None without a target).
+    """
+    if from_segment_id == to_segment_id:
+        raise ValueError("cannot move members of a segment to the same segment")
+    ctx = _context(connection, site_id, now)
+    await lock_segments(connection, [s for s in (from_segment_id, to_segment_id) if s is not None])
+    if external_ids is None:
+        await _load_listed(ctx, from_segment_id)
+        removal = await _plan(ctx, _MEMBERS, from_segment_id, Mode.DELETE, _MOVE, create=False)
+    else:
+        await _load_ids(ctx, _dedupe(external_ids), "members", buckets=False)
+        removal = await _plan(ctx, _MEMBERS, from_segment_id, Mode.DELETE, _IDS, create=False)
+        await _load_moved(ctx, from_segment_id)
+    addition = None
+    if to_segment_id is not None:
+        addition = await _plan(ctx, _MEMBERS, to_segment_id, Mode.ADD, _MOVE, create=False)
+        await _upsert(ctx, _MEMBERS, to_segment_id, _MOVE, _Listing(from_rows=True))
+    await _unlist_moved(ctx, from_segment_id, everything=external_ids is None)
+    await _drop_tables(ctx, _IDS, _MOVE)
+    removed = _result(removal, Mode.DELETE, created=0, would_create=0)
+    added = None if addition is None else _result(addition, Mode.ADD, created=0, would_create=0)
+    return removed, added
+
+
+async def _load_listed(ctx: _Ctx, segment_id: int) -> None:
+    """Fill _MOVE with every live listing of the segment, in listing order."""
+    await _create_table(ctx, _MOVE)
+    p = ctx.params()
+    await ctx.run(
+        f"INSERT INTO {_MOVE} (ord, external_id, ref_id, expires_at)"
+        " SELECT l.id, e.external_id, l.member_id, l.expires_at FROM segment_members l"
+        f" JOIN members e ON e.id = l.member_id WHERE l.segment_id = {p(segment_id, 'bigint')}"
+        f" AND l.site_id = {p(ctx.site_id, 'bigint')} AND {ctx.live(p, _MEMBERS, 'l')}",
+        p,
+    )
+    await _finish_table(ctx, _MOVE)
+
+
+async def _load_moved(ctx: _Ctx, segment_id: int) -> None:
+    """Fill _MOVE with the live listings of the segment among the resolved ids of _IDS."""
+    await _create_table(ctx, _MOVE)
+    p = ctx.params()
+    await ctx.run(
+        f"INSERT INTO {_MOVE} (ord, external_id, ref_id, expires_at)"
+        " SELECT b.ord, b.external_id, b.ref_id, l.expires_at"
+        f" FROM {_join_listed(ctx, p, _MEMBERS, segment_id, _IDS)} WHERE l.id IS NOT NULL",
+        p,
+    )
+    await _finish_table(ctx, _MOVE)
+
+
+async def _unlist_moved(ctx: _Ctx, segment_id: int, *, everything: bool) -> None:
+    if not everything:
+        await _delete_in(ctx, _MEMBERS, segment_id, _IDS)
+        return
+    p = ctx.params()
+    await ctx.run(
+        f"DELETE FROM segment_members WHERE segment_id = {p(segment_id, 'bigint')}"
+        f" AND site_id = {p(ctx.site_id, 'bigint')}",
+        p,
+    )
