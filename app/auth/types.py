@@ -6,8 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.auth.models import ApiKey
-from app.auth.models import Role
+from app.auth.models import ApiKey, Role
 from app.graphql.errors import UserError
 
 strawberry.enum(Role, name="Role")
