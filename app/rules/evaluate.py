@@ -1,0 +1,198 @@
+"""The Python evaluator: one rule against one member, in SQL's three-valued logic.
+
+None means unknown. It must agree with the compiled SQL on every member (the property
+tests hold it to that), so each rule here mirrors one branch of compile.py.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.rules.facts import MemberFacts
+from app.rules.fields import FieldSpec, field_spec
+from app.rules.nodes import (
+    And,
+    Between,
+    Boolean,
+    Compare,
+    DaysAgo,
+    InList,
+    InSegment,
+    IsNull,
+    Node,
+    Not,
+    Number,
+    Or,
+    Percent,
+    String,
+    TextMatch,
+    Value,
+)
+from app.rules.values import (
+    BUCKETS,
+    as_utc,
+    days_ago,
+    parse_timestamp,
+    percent_threshold,
+    salt_offset,
+)
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    facts: MemberFacts
+    salt: int
+    in_segment: Callable[[str], bool | None]
+    now: datetime
+
+
+def evaluate(
+    node: Node,
+    facts: MemberFacts,
+    *,
+    salt: int,
+    in_segment: Callable[[str], bool | None],
+    now: datetime | None = None,
+) -> bool | None:
+    """True, False or None (unknown) for one member; only True means the member matches.
+
+    ``in_segment(name)`` answers in_segment() tests; ``now`` (default: the clock, read
+    once) is what days_ago() counts back from.
+    """
+    context = _Context(facts, salt_offset(salt), in_segment, as_utc(now or datetime.now(UTC)))
+    return _eval(node, context)
+
+
+def _eval(node: Node, ctx: _Context) -> bool | None:
+    match node:
+        case And(operands):
+            return _all(_eval(operand, ctx) for operand in operands)
+        case Or(operands):
+            return _any(_eval(operand, ctx) for operand in operands)
+        case Not(operand):
+            return _negate(_eval(operand, ctx))
+        case Compare(path, op, literal):
+            spec = field_spec(path)
+            return _compare(spec, _field_value(spec, ctx.facts), op, literal, ctx.now)
+        case InList(path, values, negated):
+            spec = field_spec(path)
+            found = _field_value(spec, ctx.facts)
+            result = _any(_compare(spec, found, "=", literal, ctx.now) for literal in values)
+            return _negate(result) if negated else result
+        case IsNull(path, negated):
+            is_null = _field_value(field_spec(path), ctx.facts) is None
+            return not is_null if negated else is_null
+        case Between(path, low, high):
+            spec = field_spec(path)
+            found = _field_value(spec, ctx.facts)
+            return _all(
+                (
+                    _compare(spec, found, ">=", low, ctx.now),
+                    _compare(spec, found, "<=", high, ctx.now),
+                )
+            )
+        case TextMatch(path, op, text):
+            spec = field_spec(path)
+            return _match(spec, _field_value(spec, ctx.facts), op, text)
+        case Percent(percent):
+            return (ctx.facts.bucket + ctx.salt) % BUCKETS < percent_threshold(percent)
+        case InSegment(name):
+            return ctx.in_segment(name)
+    raise TypeError(f"not a rule node: {node!r}")
+
+
+def _field_value(spec: FieldSpec, facts: MemberFacts) -> Any:
+    """The field's value, or None when it is missing, JSON null, or the member has no company."""
+    owner: Any = facts
+    if spec.owner == "company":
+        owner = facts.company
+        if owner is None:
+            return None
+    value = getattr(owner, spec.column)
+    for key in spec.keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _compare(spec: FieldSpec, found: Any, op: str, literal: Value, now: datetime) -> bool | None:
+    if found is None:
+        return None
+    if spec.kind == "timestamp":
+        moment = literal_timestamp(literal, now)
+        if moment is None or not isinstance(found, datetime):
+            return None
+        return _OPS[op](as_utc(found), moment)
+    if isinstance(literal, String):
+        same_type = isinstance(found, str)
+    elif isinstance(literal, Number):
+        same_type = isinstance(found, int | float) and not isinstance(found, bool)
+    elif isinstance(literal, Boolean):
+        same_type = isinstance(found, bool)
+    else:
+        # days_ago() is a time; only created_at and updated_at hold times
+        return None
+    return _OPS[op](found, literal.value) if same_type else None
+
+
+def literal_timestamp(literal: Value, now: datetime) -> datetime | None:
+    """The instant a literal names when compared with a timestamp field, or None (unknown)."""
+    if isinstance(literal, DaysAgo):
+        return days_ago(now, literal.days)
+    if isinstance(literal, String):
+        return parse_timestamp(literal.value)
+    return None
+
+
+def _match(spec: FieldSpec, found: Any, op: str, text: str) -> bool | None:
+    if spec.kind == "timestamp":
+        return None
+    if isinstance(found, str):
+        if op == "CONTAINS":
+            return text in found
+        if op == "STARTS WITH":
+            return found.startswith(text)
+        return found.endswith(text)
+    if op == "CONTAINS" and isinstance(found, list):
+        return any(isinstance(item, str) and item == text for item in found)
+    return None
+
+
+def _any(values: Iterable[bool | None]) -> bool | None:
+    """SQL OR over a sequence."""
+    result: bool | None = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            result = None
+    return result
+
+
+def _all(values: Iterable[bool | None]) -> bool | None:
+    """SQL AND over a sequence."""
+    result: bool | None = True
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            result = None
+    return result
+
+
+def _negate(value: bool | None) -> bool | None:
+    return None if value is None else not value

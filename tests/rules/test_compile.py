@@ -1,0 +1,295 @@
+"""The compiled SQL on the real database: every operator, on the backend DATABASE_URL picks.
+
+Each case is checked three ways: the SQL's matches, the Python evaluator's matches, and
+the expected ids written down here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, timedelta, timezone
+
+import pytest
+
+from app.rules import compile_sql, parse
+from tests.rules.support import (
+    NOW,
+    CompanyRow,
+    MemberRow,
+    insert,
+    load_facts,
+    python_matches,
+    reset,
+    site_id,
+    sql_matches,
+)
+
+ACME = CompanyRow("acme", "Acme", "enterprise", {"size": 500, "region": "eu"})
+GLOBEX = CompanyRow("globex", "Globex", None, {"size": "500"})
+PLUS_TWO = timezone(timedelta(hours=2))
+
+MEMBERS = [
+    MemberRow(
+        "m1",
+        email="ann@example.com",
+        name="Ann",
+        attributes={
+            "tier": "gold",
+            "points": 1500,
+            "ratio": 0.75,
+            "beta": True,
+            "tags": ["a", "vip", 1, True],
+            "nested": {"level": 3, "city": "Oslo"},
+            "nothing": None,
+            "label": "Gold",
+        },
+        bucket=100,
+        created_at=NOW.replace(microsecond=0) - timedelta(days=10),
+        company=ACME,
+    ),
+    MemberRow(
+        "m2",
+        email="bob@EXAMPLE.com",
+        name="bob",
+        attributes={
+            "tier": "silver",
+            "points": 200,
+            "ratio": 1,
+            "beta": False,
+            "tags": "vip-list",
+            "nested": {"level": "high"},
+            "label": "gold",
+        },
+        bucket=5000,
+        # stored with its +02:00 offset on SQLite: the text does not sort as time
+        created_at=(NOW - timedelta(days=40)).astimezone(PLUS_TWO),
+        company=GLOBEX,
+    ),
+    MemberRow(
+        "m3",
+        attributes={"tier": 1, "points": "1500", "beta": "true", "tags": [], "nested": "flat"},
+        bucket=9999,
+        created_at=NOW - timedelta(days=30),
+    ),
+    MemberRow(
+        "m4",
+        email="dee@example.org",
+        bucket=0,
+        created_at=NOW,
+        updated_at=NOW - timedelta(days=400),
+    ),
+]
+ALL = {"m1", "m2", "m3", "m4"}
+
+CASES: list[tuple[str, set[str]]] = [
+    # strings: only string values compare; others are unknown, so != is not "everything else"
+    ("attributes.tier = 'gold'", {"m1"}),
+    ("attributes.tier != 'gold'", {"m2"}),
+    ("NOT attributes.tier = 'gold'", {"m2"}),
+    ("attributes.tier > 'h'", {"m2"}),
+    # numbers: int and float alike, never a numeric-looking string or a boolean
+    ("attributes.points >= 1000", {"m1"}),
+    ("attributes.points < 1000", {"m2"}),
+    ("attributes.ratio > 0.5", {"m1", "m2"}),
+    ("attributes.ratio = 1", {"m2"}),
+    ("attributes.ratio = 1.0", {"m2"}),
+    ("attributes.ratio <= 0.75", {"m1"}),
+    ("attributes.beta = 1", set()),
+    # booleans
+    ("attributes.beta = true", {"m1"}),
+    ("attributes.beta = false", {"m2"}),
+    ("attributes.beta != true", {"m2"}),
+    ("attributes.beta > false", {"m1"}),
+    # nested paths, JSON null, missing keys
+    ("attributes.nested.level = 3", {"m1"}),
+    ("attributes.nested.level = 'high'", {"m2"}),
+    ("attributes.nested.city IS NULL", {"m2", "m3", "m4"}),
+    ("attributes.nested.city IS NOT NULL", {"m1"}),
+    ("attributes.nothing IS NULL", ALL),
+    ("attributes.nothing IS NOT NULL", set()),
+    ("attributes.tier IS NOT NULL", {"m1", "m2", "m3"}),
+    ("attributes.missing = 1 OR NOT attributes.missing = 1", set()),
+    # IN and NOT IN, as SQL: an element of another type is unknown
+    ("attributes.tier IN ('gold', 'silver')", {"m1", "m2"}),
+    ("attributes.tier NOT IN ('gold')", {"m2"}),
+    ("attributes.tier IN ('gold', 1)", {"m1", "m3"}),
+    ("attributes.tier NOT IN ('gold', 1)", set()),
+    ("attributes.points IN (200, 1500.0, true)", {"m1", "m2"}),
+    ("attributes.beta IN (true, days_ago(1))", {"m1"}),
+    # BETWEEN is inclusive
+    ("attributes.points BETWEEN 200 AND 1500", {"m1", "m2"}),
+    ("attributes.points BETWEEN 201 AND 1499", set()),
+    ("NOT attributes.points BETWEEN 201 AND 1499", {"m1", "m2"}),
+    ("attributes.tier BETWEEN 'a' AND 'h'", {"m1"}),
+    # CONTAINS / STARTS WITH / ENDS WITH: case-sensitive; CONTAINS also on arrays
+    ("attributes.label CONTAINS 'old'", {"m1", "m2"}),
+    ("attributes.label STARTS WITH 'G'", {"m1"}),
+    ("attributes.label ENDS WITH 'D'", set()),
+    ("attributes.label ENDS WITH 'ld'", {"m1", "m2"}),
+    ("attributes.label STARTS WITH ''", {"m1", "m2"}),
+    ("attributes.label ENDS WITH 'xgold'", set()),
+    ("attributes.tags CONTAINS 'vip'", {"m1", "m2"}),
+    ("attributes.tags CONTAINS 'a'", {"m1"}),
+    ("attributes.tags CONTAINS '1'", set()),
+    ("NOT attributes.tags CONTAINS 'vip'", {"m3"}),
+    ("attributes.tags STARTS WITH 'vip'", {"m2"}),
+    ("attributes.points CONTAINS '15'", {"m3"}),
+    # fixed text fields
+    ("email ENDS WITH '@example.com'", {"m1"}),
+    ("email CONTAINS 'EXAMPLE'", {"m2"}),
+    ("email STARTS WITH 'ann'", {"m1"}),
+    ("email IS NULL", {"m3"}),
+    ("name = 'bob'", {"m2"}),
+    ("name < 'ann'", {"m1"}),  # code point order: 'A' < 'a' < 'b', whatever the collation
+    ("name >= 'b'", {"m2"}),
+    ("name = 5", set()),
+    ("id = 'm3'", {"m3"}),
+    ("id IN ('m1', 'm4')", {"m1", "m4"}),
+    # company fields; no company is unknown (and IS NULL)
+    ("company.plan = 'enterprise'", {"m1"}),
+    ("company.plan IS NULL", {"m2", "m3", "m4"}),
+    ("company.name = 'Globex'", {"m2"}),
+    ("company.id = 'acme'", {"m1"}),
+    ("company.name IS NULL", {"m3", "m4"}),
+    ("NOT company.id = 'acme'", {"m2"}),
+    ("company.attributes.size = 500", {"m1"}),
+    ("company.attributes.size = '500'", {"m2"}),
+    ("company.attributes.region != 'eu'", set()),
+    # timestamps: days_ago() and ISO-8601 strings, to the microsecond, across offsets
+    ("created_at >= days_ago(30)", {"m1", "m3", "m4"}),
+    ("created_at > days_ago(30)", {"m1", "m4"}),
+    ("created_at < days_ago(30)", {"m2"}),
+    ("created_at = days_ago(0)", {"m4"}),
+    ("created_at != days_ago(0)", {"m1", "m2", "m3"}),
+    ("created_at >= '2024-01-31T12:00:00.123456Z'", {"m1", "m3", "m4"}),
+    ("created_at > '2024-01-31T14:00:00.123456+02:00'", {"m1", "m4"}),
+    ("created_at > '2024-01-31'", {"m1", "m3", "m4"}),
+    ("created_at < 'not a date'", set()),
+    ("NOT created_at < 'not a date'", set()),
+    ("created_at BETWEEN days_ago(35) AND days_ago(5)", {"m1", "m3"}),
+    ("updated_at < days_ago(365)", {"m4"}),
+    ("created_at IN (days_ago(30), days_ago(0))", {"m3", "m4"}),
+    ("created_at NOT IN (days_ago(30), 'not a date')", set()),
+    ("created_at CONTAINS '2024'", set()),
+    ("created_at IS NULL", set()),
+    ("created_at IS NOT NULL", ALL),
+    ("created_at = 5", set()),
+    ("attributes.points = days_ago(1)", set()),
+    # percent() and in_segment()
+    ("percent(0)", set()),
+    ("percent(100)", ALL),
+    ("percent(50)", {"m1", "m4"}),
+    ("percent(1.01)", {"m1", "m4"}),
+    ("percent(1)", {"m4"}),
+    ("in_segment('even')", {"m1", "m2", "m4"}),
+    ("NOT in_segment('unknown')", set()),
+    ("in_segment('unknown') OR attributes.tier = 'gold'", {"m1"}),
+    ("in_segment('unknown') AND attributes.tier = 'gold'", set()),
+    # three-valued logic through AND, OR, NOT
+    ("NOT (attributes.tier = 'gold' AND attributes.points > 100)", {"m2"}),
+    ("attributes.tier = 'gold' OR attributes.beta = false", {"m1", "m2"}),
+    ("NOT (attributes.tier = 'x' OR attributes.points = 1)", {"m1", "m2"}),
+]
+
+
+@pytest.mark.parametrize(("rule", "expected"), CASES, ids=[c[0] for c in CASES])
+async def test_operator_matches_on_the_database(db: None, rule: str, expected: set[str]) -> None:
+    # given
+    site = await site_id()
+    await insert(site, MEMBERS)
+    parsed = parse(rule)
+    assert parsed.ast is not None, parsed.problems
+    # when
+    in_sql = await sql_matches(site, parsed.ast)
+    in_python = python_matches(await load_facts(site), parsed.ast)
+    # then
+    assert in_sql == expected
+    assert in_python == expected
+
+
+@pytest.mark.parametrize(
+    ("salt", "expected"),
+    [(0, {"m1", "m4"}), (5000, {"m2", "m3"}), (-5000, {"m2", "m3"}), (1, {"m1", "m3", "m4"})],
+)
+async def test_percent_salt_shifts_the_slice(db: None, salt: int, expected: set[str]) -> None:
+    # given buckets 100, 5000, 9999, 0 and percent(50): (bucket + salt) % 10000 < 5000
+    site = await site_id()
+    await insert(site, MEMBERS)
+    node = parse("percent(50)").ast
+    assert node is not None
+    # when / then
+    assert await sql_matches(site, node, salt=salt) == expected
+    assert python_matches(await load_facts(site), node, salt=salt) == expected
+
+
+async def test_timestamps_compare_to_the_microsecond(db: None) -> None:
+    # given members one microsecond either side of days_ago(30), one stored with an offset
+    site = await site_id()
+    boundary = NOW - timedelta(days=30)
+    await insert(
+        site,
+        [
+            MemberRow("before", created_at=boundary - timedelta(microseconds=1)),
+            MemberRow("at", created_at=boundary.astimezone(PLUS_TWO)),
+            MemberRow("after", created_at=boundary + timedelta(microseconds=1)),
+            MemberRow("whole", created_at=boundary.replace(microsecond=0)),
+        ],
+    )
+    facts = await load_facts(site)
+    for rule, expected in [
+        ("created_at >= days_ago(30)", {"at", "after"}),
+        ("created_at > days_ago(30)", {"after"}),
+        ("created_at = days_ago(30)", {"at"}),
+        ("created_at < '2024-01-31T12:00:00.123455Z'", {"whole"}),
+        ("created_at <= '2024-01-31T12:00:00Z'", {"whole"}),
+    ]:
+        node = parse(rule).ast
+        assert node is not None
+        # when / then
+        assert await sql_matches(site, node) == expected, rule
+        assert python_matches(facts, node) == expected, rule
+
+
+async def test_members_of_other_sites_are_not_matched(db: None) -> None:
+    # given the same member on two sites
+    site, other = await site_id("rules"), await site_id("other")
+    await insert(site, [MemberRow("m1", attributes={"tier": "gold"})])
+    await insert(other, [MemberRow("m1", attributes={"tier": "gold"})])
+    await reset(other)
+    node = parse("attributes.tier = 'gold'").ast
+    assert node is not None
+    # when / then
+    assert await sql_matches(site, node) == {"m1"}
+    assert await sql_matches(other, node) == set()
+
+
+def test_literals_are_bound_never_inlined() -> None:
+    # given a rule whose literals would break (or inject into) SQL if pasted in
+    node = parse(
+        "attributes.a = 'x''); DROP TABLE members; --' OR email IN ('$1', 'q') "
+        "OR name CONTAINS '%' OR attributes.n > 5"
+    ).ast
+    assert node is not None
+    for dialect in ("postgres", "sqlite"):
+        # when
+        sql, params = compile_sql(
+            node, dialect=dialect, salt=0, in_segment_sql=str, now=NOW, param_offset=3
+        )
+        # then
+        assert "DROP" not in sql and "%" not in sql and "'q'" not in sql
+        assert "x'); DROP TABLE members; --" in params and "$1" in params and "%" in params
+        # placeholders are numbered on from the offset, one per parameter, in order
+        assert [int(n) for n in re.findall(r"\$(\d+)", sql)] == list(range(4, 4 + len(params)))
+
+
+def test_days_ago_counts_back_from_the_given_now() -> None:
+    # given
+    node = parse("created_at >= days_ago(1.5)").ast
+    assert node is not None
+    # when
+    _, params = compile_sql(node, dialect="postgres", salt=0, in_segment_sql=str, now=NOW)
+    _, sqlite_params = compile_sql(node, dialect="sqlite", salt=0, in_segment_sql=str, now=NOW)
+    # then
+    assert params == [NOW - timedelta(days=1.5)]
+    assert sqlite_params == ["2024-02-29 00:00:00.123456"]
+    assert (NOW - timedelta(days=1.5)).tzinfo == UTC
