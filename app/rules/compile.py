@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from app.rules.evaluate import literal_timestamp
 from app.rules.fields import FieldSpec, field_spec
 from app.rules.nodes import (
     And,
@@ -34,7 +33,7 @@ from app.rules.nodes import (
     TextMatch,
     Value,
 )
-from app.rules.values import BUCKETS, as_utc, percent_threshold, salt_offset
+from app.rules.values import BUCKETS, as_utc, literal_timestamp, percent_threshold, salt_offset
 
 Dialect = Literal["postgres", "sqlite"]
 _SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -62,6 +61,8 @@ def compile_sql(
     ``in_segment_sql(name)`` gives the SQL for an in_segment() test (embedded as is);
     ``now`` (default: the clock, read once) is what days_ago() counts back from.
     """
+    if dialect not in ("postgres", "sqlite"):
+        raise ValueError(f"unknown SQL dialect: {dialect!r}")
     compiler = _Compiler(
         dialect, salt_offset(salt), in_segment_sql, as_utc(now or datetime.now(UTC)), param_offset
     )
@@ -143,7 +144,9 @@ class _Compiler:
         column = self.column(spec)
         if self.pg:
             return f"({column} {_SQL_OPS[op]} {self.param(moment, 'timestamptz')})"
-        return f"({_sqlite_time_key(column)} {_SQL_OPS[op]} {self.param(_time_key(moment), '')})"
+        return (
+            f"({_sqlite_time_key(column)} {_SQL_OPS[op]} {self.param(_time_key(moment), 'text')})"
+        )
 
     def in_list(self, spec: FieldSpec, values: tuple[Value, ...]) -> str:
         terms: list[str] = []

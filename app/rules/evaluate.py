@@ -19,7 +19,6 @@ from app.rules.nodes import (
     Between,
     Boolean,
     Compare,
-    DaysAgo,
     InList,
     InSegment,
     IsNull,
@@ -32,14 +31,7 @@ from app.rules.nodes import (
     TextMatch,
     Value,
 )
-from app.rules.values import (
-    BUCKETS,
-    as_utc,
-    days_ago,
-    parse_timestamp,
-    percent_threshold,
-    salt_offset,
-)
+from app.rules.values import BUCKETS, as_utc, literal_timestamp, percent_threshold, salt_offset
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -147,15 +139,6 @@ def _compare(spec: FieldSpec, found: Any, op: str, literal: Value, now: datetime
         # days_ago() is a time; only created_at and updated_at hold times
         return None
     return _OPS[op](found, literal.value) if same_type else None
-
-
-def literal_timestamp(literal: Value, now: datetime) -> datetime | None:
-    """The instant a literal names when compared with a timestamp field, or None (unknown)."""
-    if isinstance(literal, DaysAgo):
-        return days_ago(now, literal.days)
-    if isinstance(literal, String):
-        return parse_timestamp(literal.value)
-    return None
 
 
 def _match(spec: FieldSpec, found: Any, op: str, text: str) -> bool | None:

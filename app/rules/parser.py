@@ -47,6 +47,7 @@ _KEYWORDS = frozenset(
     {"AND", "OR", "NOT", "IN", "IS", "NULL", "BETWEEN", "CONTAINS", "STARTS", "ENDS", "WITH"}
     | {"TRUE", "FALSE"}
 )
+_NOT_FIELDS = _KEYWORDS | {"DAYS_AGO"}  # words that cannot start a test
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +103,8 @@ class _Parser:
             self.pos += 1
         return tok
 
-    def _is_word(self, *words: str, tok: Token | None = None) -> bool:
-        tok = tok or self.tok
-        return tok.kind is Kind.NAME and tok.text.upper() in words
+    def _is_word(self, *words: str) -> bool:
+        return self.tok.kind is Kind.NAME and self.tok.text.upper() in words
 
     def _problem(self, tok: Token, message: str) -> None:
         self.problems.append(RuleProblem(message, tok.line, tok.column))
@@ -179,7 +179,7 @@ class _Parser:
             self._problem(start, f"rule has more than {MAX_TESTS} tests")
         if self._is_word("PERCENT", "IN_SEGMENT"):
             return self._function_test()
-        if start.kind is not Kind.NAME or start.text.upper() in _KEYWORDS | {"DAYS_AGO"}:
+        if start.kind is not Kind.NAME or start.text.upper() in _NOT_FIELDS:
             raise self._fail("a test (a field, percent(n) or in_segment('name'))")
         path = self._field(self._advance())
         tok = self.tok
@@ -275,7 +275,8 @@ class _Parser:
             return InSegment("")
         if not value.value:
             self._problem(tok, "in_segment() needs a segment name")
-        self.segment_names.add(value.value)
+        else:
+            self.segment_names.add(value.value)
         return InSegment(value.value)
 
     def _percent(self, tok: Token, value: Value) -> int | float:

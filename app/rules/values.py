@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+from app.rules.nodes import DaysAgo, String, Value
+
 BUCKETS = 10_000  # members.bucket is 0..BUCKETS-1
 
 
@@ -40,3 +42,12 @@ def parse_timestamp(text: str) -> datetime | None:
         return as_utc(datetime.fromisoformat(text))
     except (ValueError, OverflowError):
         return None
+
+
+def literal_timestamp(literal: Value, now: datetime) -> datetime | None:
+    """The instant a literal names when compared with a timestamp field, or None (unknown)."""
+    if isinstance(literal, DaysAgo):
+        return days_ago(now, literal.days)
+    if isinstance(literal, String):
+        return parse_timestamp(literal.value)
+    return None

@@ -11,6 +11,7 @@ from datetime import UTC, timedelta, timezone
 
 import pytest
 
+from app.db import fetch, is_postgres
 from app.rules import compile_sql, parse
 from tests.rules.support import (
     NOW,
@@ -293,3 +294,60 @@ def test_days_ago_counts_back_from_the_given_now() -> None:
     assert params == [NOW - timedelta(days=1.5)]
     assert sqlite_params == ["2024-02-29 00:00:00.123456"]
     assert (NOW - timedelta(days=1.5)).tzinfo == UTC
+
+
+def test_string_ordering_on_postgres_ignores_the_database_collation() -> None:
+    # given: Postgres orders text by its collation ('a' < 'B' in en_US); Python by code point
+    node = parse("name < 'b' AND attributes.s >= 'x' AND name = 'y'").ast
+    assert node is not None
+    # when
+    sql, _ = compile_sql(node, dialect="postgres", salt=0, in_segment_sql=str, now=NOW)
+    # then: orderings are made byte-wise; equality needs no collation (and keeps indexes)
+    assert sql.count('COLLATE "C"') == 2
+    assert "(m.name = $3::text)" in sql
+
+
+def test_an_unknown_dialect_is_refused() -> None:
+    node = parse("percent(5)").ast
+    assert node is not None
+    with pytest.raises(ValueError, match="dialect"):
+        compile_sql(node, dialect="mysql", salt=0, in_segment_sql=str)  # type: ignore[arg-type]
+
+
+async def test_string_ordering_holds_under_a_linguistic_collation(db: None) -> None:
+    # given a name column in an ICU collation, where 'a' < 'B' (code points say 'B' < 'a')
+    if not is_postgres():
+        pytest.skip("collations are a PostgreSQL matter; SQLite compares bytes")
+    node = parse("name > 'a'").ast
+    assert node is not None
+    where, params = compile_sql(
+        node, dialect="postgres", salt=0, in_segment_sql=str, now=NOW, param_offset=1
+    )
+    # when
+    rows = await fetch(
+        f'SELECT ({where}) AS result FROM (SELECT $1::text COLLATE "und-x-icu" AS name) m',
+        ["B", *params],
+    )
+    # then: the same answer as Python's 'B' > 'a'
+    assert rows == [{"result": "B" > "a"}]
+
+
+async def test_json_form_survives_the_segments_table(db: None) -> None:
+    # given a rule with ints, floats, booleans and days_ago(), stored as segments.rule_ast
+    from app.rules import ast_from_json, ast_to_json
+    from app.segments.models import Segment
+
+    node = parse(
+        "attributes.n IN (1, 1.0, 2.5, 1e+20, -0.5) AND attributes.b = true"
+        " AND created_at > days_ago(1.5) AND percent(33.33)"
+    ).ast
+    assert node is not None
+    site = await site_id()
+    saved = await Segment.create(site_id=site, name="s", rule_ast=ast_to_json(node))
+    # when
+    loaded = await Segment.get(id=saved.id)
+    # then: the same tree, ints still ints and floats still floats (PostgreSQL's jsonb keeps
+    # 1.0 as 1.0; it does write 1e+20 out as an integer, which is the same number)
+    assert ast_from_json(loaded.rule_ast) == node
+    values = loaded.rule_ast["operands"][0]["values"]
+    assert [type(v["value"]) for v in values[:2]] == [int, float]
