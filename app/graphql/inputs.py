@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -23,3 +24,10 @@ def provided(input_object: Any) -> dict[str, Any]:
         for f in dataclasses.fields(input_object)
         if getattr(input_object, f.name) is not strawberry.UNSET
     }
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """A DateTime input in UTC (naive means UTC): stored text then orders as time on SQLite."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

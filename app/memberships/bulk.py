@@ -30,11 +30,14 @@ import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import execute, fetch, is_postgres
+from app.errors import DomainError, ErrorCode
 from app.members.models import bucket_of
 from app.memberships.models import ListedSource
 
 SAMPLE_SIZE = 100
 UNKNOWN_IDS_LIMIT = 1000
+
+_MAX_ID_LENGTH = 255  # members.external_id
 
 _IDS = "_bulk_ids"  # the request's ids, resolved
 _MOVE = "_bulk_move"  # the listings a move carries to its target
@@ -75,7 +78,7 @@ _EXCLUSIONS = _Link("segment_exclusions", "member_id", "members", expiring=False
 
 @dataclass(frozen=True)
 class _Listing:
-    """What an upsert writes: the source, and the expiry (an SQL expression over ``b``)."""
+    """What a listing upsert writes besides the ids: source and expiry."""
 
     source: ListedSource = ListedSource.MANUAL
     expires_at: datetime | None = None
@@ -139,17 +142,6 @@ class _Ctx:
     async def run(self, text: str, p: _Params | None = None) -> int:
         return await execute(text, p.values if p else (), connection=self.connection)
 
-    async def inserted(self, text: str, p: _Params) -> int:
-        """Run an INSERT; how many rows it inserted.
-
-        (On asyncpg, ``execute`` reads the count from the wrong word of "INSERT 0 n".)
-        """
-        if self.pg:
-            return await self.count(
-                f"WITH i AS ({text} RETURNING 1) SELECT COUNT(*) AS n FROM i", p
-            )
-        return await self.run(text, p)
-
     async def count(self, text: str, p: _Params) -> int:
         return _int((await self.rows(text, p))[0]["n"])
 
@@ -184,7 +176,26 @@ def _context(connection: BaseDBAsyncClient, site_id: int, now: datetime) -> _Ctx
 
 
 def _dedupe(external_ids: Sequence[str]) -> list[str]:
+    if isinstance(external_ids, str):
+        raise TypeError("external_ids must be a sequence of ids, not one string")
     return list(dict.fromkeys(external_ids))
+
+
+def _check_new_ids(ids: Sequence[str]) -> None:
+    """Ids that create_missing may have to store as members' external ids."""
+    if any(not i or len(i) > _MAX_ID_LENGTH for i in ids):
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"member ids must be 1 to {_MAX_ID_LENGTH} characters to be created",
+            ["input", "memberIds"],
+        )
+
+
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is not None and _utc(expires_at) <= _utc(now):
+        raise DomainError(
+            ErrorCode.INVALID, "expiresAt must be in the future", ["input", "expiresAt"]
+        )
 
 
 async def _create_table(ctx: _Ctx, name: str) -> None:
@@ -202,11 +213,14 @@ async def _create_table(ctx: _Ctx, name: str) -> None:
 
 
 async def _finish_table(ctx: _Ctx, name: str) -> None:
-    """Index (SQLite) or analyse (PostgreSQL) a filled table, for the joins that follow."""
+    """Index a filled table (and give PostgreSQL its statistics) for the joins that follow.
+
+    With the index, even a plan made on stale statistics of the big tables (a nested
+    loop over listings of a segment just filled) probes the ids instead of scanning them.
+    """
+    await ctx.run(f"CREATE INDEX {name}_ref ON {name} (ref_id)")
     if ctx.pg:
         await ctx.run(f"ANALYZE {name}")
-    else:
-        await ctx.run(f"CREATE INDEX {name}_ref ON {name} (ref_id)")
 
 
 async def _drop_tables(ctx: _Ctx, *names: str) -> None:
@@ -240,7 +254,6 @@ async def _load_ids(ctx: _Ctx, ids: list[str], entity: str, *, buckets: bool) ->
         f" AND e.external_id = {ext}",
         p,
     )
-    await _finish_table(ctx, _IDS)
 
 
 async def _create_missing(ctx: _Ctx) -> int:
@@ -248,13 +261,24 @@ async def _create_missing(ctx: _Ctx) -> int:
     p = ctx.params()
     site, now = p(ctx.site_id, "bigint"), p(ctx.now, "timestamptz")
     empty = "'{}'::jsonb" if ctx.pg else "'{}'"
-    created = await ctx.inserted(
+    insert = (
         "INSERT INTO members (site_id, external_id, bucket, attributes, created_at, updated_at)"
         f" SELECT {site}, b.external_id, b.bucket, {empty}, {now}, {now}"
-        f" FROM {_IDS} b WHERE b.ref_id IS NULL ORDER BY b.ord"
-        " ON CONFLICT (site_id, external_id) DO NOTHING",
-        p,
+        f" FROM {_IDS} b WHERE b.ref_id IS NULL ORDER BY b.external_id"
+        " ON CONFLICT (site_id, external_id) DO NOTHING"
     )
+    # (in external id order, so that two transactions creating the same ids cannot deadlock;
+    # on asyncpg, execute() would read the count of an INSERT from the wrong word of its tag)
+    if ctx.pg:  # resolve the new rows from RETURNING, in the same statement
+        created = await ctx.count(
+            f"WITH i AS ({insert} RETURNING id, external_id), u AS (UPDATE {_IDS} b"
+            " SET ref_id = i.id FROM i WHERE b.external_id = i.external_id)"
+            " SELECT COUNT(*) AS n FROM i",
+            p,
+        )
+    else:
+        created = await ctx.run(insert, p)
+    # and whatever another transaction created meanwhile (skipped by ON CONFLICT)
     p = ctx.params()
     await ctx.run(
         f"UPDATE {_IDS} SET ref_id = (SELECT e.id FROM members e"
@@ -274,15 +298,6 @@ def _join_listed(ctx: _Ctx, p: _Params, link: _Link, segment_id: int, src: str) 
         f"{src} b LEFT JOIN {link.table} l ON l.segment_id = {p(segment_id, 'bigint')}"
         f" AND l.site_id = {p(ctx.site_id, 'bigint')} AND l.{link.column} = b.ref_id"
         f" AND {ctx.live(p, link, 'l')}"
-    )
-
-
-def _outside(ctx: _Ctx, p: _Params, link: _Link, segment_id: int, src: str) -> str:
-    """WHERE clause: unexpired listings ``l`` of the segment whose row is not in the input."""
-    return (
-        f"l.segment_id = {p(segment_id, 'bigint')} AND l.site_id = {p(ctx.site_id, 'bigint')}"
-        f" AND {ctx.live(p, link, 'l')}"
-        f" AND NOT EXISTS (SELECT 1 FROM {src} b WHERE b.ref_id = l.{link.column})"
     )
 
 
@@ -308,11 +323,7 @@ async def _plan(
     if mode is Mode.DELETE and plan.listed_in:
         plan.removed_sample = await _sample_listed_in(ctx, link, segment_id, src)
     if mode is Mode.OVERRIDE:
-        p = ctx.params()
-        where = _outside(ctx, p, link, segment_id, src)
-        plan.listed_out = await ctx.count(
-            f"SELECT COUNT(*) AS n FROM {link.table} l WHERE {where}", p
-        )
+        plan.listed_out = await _count_listed(ctx, link, segment_id) - plan.listed_in
         if plan.listed_out:
             plan.removed_sample = await _sample_outside(ctx, link, segment_id, src)
     if plan.total > plan.known and not create:
@@ -322,6 +333,16 @@ async def _plan(
             ctx.params(),
         )
     return plan
+
+
+async def _count_listed(ctx: _Ctx, link: _Link, segment_id: int) -> int:
+    """How many unexpired listings the segment has."""
+    p = ctx.params()
+    return await ctx.count(
+        f"SELECT COUNT(*) AS n FROM {link.table} l WHERE l.segment_id = {p(segment_id, 'bigint')}"
+        f" AND l.site_id = {p(ctx.site_id, 'bigint')} AND {ctx.live(p, link, 'l')}",
+        p,
+    )
 
 
 async def _sample_added(
@@ -346,11 +367,19 @@ async def _sample_listed_in(ctx: _Ctx, link: _Link, segment_id: int, src: str) -
 
 
 async def _sample_outside(ctx: _Ctx, link: _Link, segment_id: int, src: str) -> list[str]:
+    """The first unexpired listings not in the input, in member (or company) id order."""
     p = ctx.params()
+    site = p(ctx.site_id, "bigint")
+    first = (
+        f"SELECT l.{link.column} AS ref FROM {link.table} l"
+        f" WHERE l.segment_id = {p(segment_id, 'bigint')} AND l.site_id = {site}"
+        f" AND {ctx.live(p, link, 'l')}"
+        f" AND NOT EXISTS (SELECT 1 FROM {src} b WHERE b.ref_id = l.{link.column})"
+        f" ORDER BY l.{link.column} LIMIT {SAMPLE_SIZE}"
+    )
     return await ctx.column(
-        f"SELECT e.external_id AS v FROM {link.table} l JOIN {link.entity} e"
-        f" ON e.id = l.{link.column} WHERE {_outside(ctx, p, link, segment_id, src)}"
-        f" ORDER BY l.id LIMIT {SAMPLE_SIZE}",
+        f"SELECT e.external_id AS v FROM ({first}) s JOIN {link.entity} e ON e.id = s.ref"
+        f" AND e.site_id = {site} ORDER BY s.ref",
         p,
     )
 
@@ -392,7 +421,8 @@ async def _upsert(ctx: _Ctx, link: _Link, segment_id: int, src: str, listing: _L
         conflict = _revive(ctx, p, link, listing)
     await ctx.run(
         f"INSERT INTO {link.table} AS l ({cols}) SELECT {vals} FROM {src} b"
-        f" WHERE b.ref_id IS NOT NULL ON CONFLICT (segment_id, {link.column}) {conflict}",
+        f" WHERE b.ref_id IS NOT NULL ORDER BY b.ref_id"
+        f" ON CONFLICT (segment_id, {link.column}) {conflict}",
         p,
     )
 
@@ -402,7 +432,7 @@ def _revive(ctx: _Ctx, p: _Params, link: _Link, listing: _Listing) -> str:
     live = ctx.live(p, link, "l")
     keep = f"CASE WHEN {live} THEN l.{{0}} ELSE excluded.{{0}} END"
     expiry = "excluded.expires_at" if listing.touch_expiry else keep.format("expires_at")
-    where = f"NOT {ctx.live(p, link, 'l')}"
+    where = f"NOT {live}"
     if listing.touch_expiry:
         where += f" OR {ctx.differs('l.expires_at', 'excluded.expires_at')}"
     return (
@@ -457,9 +487,13 @@ async def _change(
 ) -> ChangeResult:
     """One bulk change of one list, as the public functions describe it."""
     create = create_missing and mode is not Mode.DELETE
+    ids = _dedupe(external_ids)
+    if create:
+        _check_new_ids(ids)
     await lock_segment(ctx.connection, segment_id)
-    await _load_ids(ctx, _dedupe(external_ids), link.entity, buckets=create and not dry_run)
+    await _load_ids(ctx, ids, link.entity, buckets=create and not dry_run)
     created = await _create_missing(ctx) if create and not dry_run else 0
+    await _finish_table(ctx, _IDS)
     plan = await _plan(ctx, link, segment_id, mode, _IDS, create=create)
     if not dry_run:
         await _apply(ctx, link, segment_id, mode, _IDS, listing)
@@ -509,6 +543,8 @@ async def change_members(
     members exactly the known ids. DELETE unlists them. ``create_missing`` (ADD,
     OVERRIDE) makes bare members for unknown ids; ``dry_run`` changes nothing.
     """
+    if mode is not Mode.DELETE:
+        _check_expiry(expires_at, now)
     listing = _Listing(source, expires_at, touch_expiry=expires_at is not None)
     return await _change(
         _context(connection, site_id, now),
@@ -575,12 +611,12 @@ async def move_members(
 ) -> tuple[ChangeResult, ChangeResult | None]:
     """Move listed members from one segment to another (or only out, without a target).
 
-    Without ids, every listing of the source moves; with ids, the listings of those
-    members. Only live listings move, each with its expiry, as MANUAL listings added
-    to the target (ADD semantics; a live listing already in the target is kept as it
-    is); expired listings of the moved ids are dropped. Returns the removal from the
-    source (as a DELETE: unknown and unlisted ids are reported there) and the
-    addition to the target (None without a target).
+    Without ids (None), every listing of the source moves; with ids, the listings of
+    those members (an empty list moves nothing). Only live listings move, each with
+    its expiry, as MANUAL listings added to the target (ADD semantics; a live listing
+    already in the target is kept as it is); expired listings of the moved ids are
+    dropped. Returns the removal from the source (as a DELETE: unknown and unlisted
+    ids are reported there) and the addition to the target (None without a target).
     """
     if from_segment_id == to_segment_id:
         raise ValueError("cannot move members of a segment to the same segment")
@@ -591,6 +627,7 @@ async def move_members(
         removal = await _plan(ctx, _MEMBERS, from_segment_id, Mode.DELETE, _MOVE, create=False)
     else:
         await _load_ids(ctx, _dedupe(external_ids), "members", buckets=False)
+        await _finish_table(ctx, _IDS)
         removal = await _plan(ctx, _MEMBERS, from_segment_id, Mode.DELETE, _IDS, create=False)
         await _load_moved(ctx, from_segment_id)
     addition = None

@@ -11,6 +11,7 @@ from app.auth.models import Role
 from app.errors import DomainError
 from app.graphql.context import Info
 from app.graphql.errors import UserError, user_errors
+from app.graphql.inputs import utc
 from app.memberships import changes as use_cases
 from app.memberships.bulk import Mode
 from app.segments import service as segments
@@ -156,7 +157,7 @@ class MembershipMutations:
                 member_ids=[str(i) for i in input.member_ids],
                 mode=input.mode,
                 create_missing=bool(input.create_missing),
-                expires_at=input.expires_at,
+                expires_at=utc(input.expires_at),
                 dry_run=bool(input.dry_run),
                 idempotency_key=input.idempotency_key,
             )

@@ -11,7 +11,7 @@ from app.auth.models import Role
 from app.errors import DomainError
 from app.graphql.context import Info
 from app.graphql.errors import user_errors
-from app.graphql.inputs import DeletePayload, provided
+from app.graphql.inputs import DeletePayload, provided, utc
 from app.segments import service
 from app.segments.models import SegmentType
 from app.segments.types import SegmentNode, SegmentPayload
@@ -55,8 +55,8 @@ class SegmentMutations:
             description=input.description,
             type=input.type or SegmentType.STATIC,
             is_active=True if input.is_active is None else input.is_active,
-            starts_at=input.starts_at,
-            ends_at=input.ends_at,
+            starts_at=utc(input.starts_at),
+            ends_at=utc(input.ends_at),
             rule=input.rule,
             member_ids=[str(i) for i in input.member_ids or []],
             company_ids=[str(i) for i in input.company_ids or []],
@@ -73,6 +73,9 @@ class SegmentMutations:
     ) -> SegmentPayload:
         viewer = info.context.require(Role.WRITER)
         changes: dict[str, Any] = provided(input)
+        for stamp in ("starts_at", "ends_at"):
+            if stamp in changes:
+                changes[stamp] = utc(changes[stamp])
         try:
             segment = await service.update(
                 site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, changes=changes

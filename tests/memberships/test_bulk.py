@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from app.auth.service import create_site
 from app.companies.models import Company
 from app.db import fetch
+from app.errors import DomainError, ErrorCode
 from app.members.models import Member, bucket_of
 from app.memberships import bulk
 from app.memberships.bulk import ChangeResult, Mode
@@ -112,14 +113,14 @@ async def listed_companies(segment_id: int) -> set[str]:
     rows = await SegmentCompany.filter(segment_id=segment_id).values_list(
         "company__external_id", flat=True
     )
-    return set(rows)
+    return {str(r) for r in rows}
 
 
 async def excluded(segment_id: int) -> set[str]:
     rows = await SegmentExclusion.filter(segment_id=segment_id).values_list(
         "member__external_id", flat=True
     )
-    return set(rows)
+    return {str(r) for r in rows}
 
 
 async def put(segment_id: int, site_id: int, external_id: str, **kw: Any) -> None:
@@ -214,7 +215,7 @@ async def test_create_missing_makes_bare_members(world: World) -> None:
     assert r.unknown_ids == []
     assert r.added_sample == ["m1", "new-b", "new-a"]
     made = await Member.filter(site_id=world.site_id, external_id__startswith="new-").order_by("id")
-    assert [m.external_id for m in made] == ["new-b", "new-a"]
+    assert sorted(m.external_id for m in made) == ["new-a", "new-b"]
     for m in made:
         assert m.bucket == bucket_of(m.external_id)
         assert m.attributes == {}
@@ -226,6 +227,36 @@ async def test_create_missing_makes_bare_members(world: World) -> None:
     r = await members(world, ["o1"], Mode.OVERRIDE, create_missing=True)
     assert (r.created, *counts(r)) == (1, 1, 3, 0, 0)
     assert await Member.filter(external_id="o1").count() == 2
+
+
+async def test_create_missing_refuses_ids_it_cannot_store(world: World) -> None:
+    before = await snapshot()
+    for bad in ("", "x" * 256):
+        with pytest.raises(DomainError) as caught:
+            await members(world, ["m1", bad], Mode.ADD, create_missing=True)
+        assert caught.value.code is ErrorCode.INVALID
+    assert await snapshot() == before
+    r = await members(world, ["m1", "x" * 256], Mode.ADD)  # without creating: merely unknown
+    assert counts(r) == (1, 0, 0, 1)
+
+
+async def test_concurrent_creation_of_the_same_new_members(world: World) -> None:
+    new = [f"n{i}" for i in range(60)]
+    segments = [(await Segment.create(site_id=world.site_id, name=f"s{i}")).id for i in range(8)]
+    rng = random.Random(8)
+    picks = [rng.sample(new, 40) for _ in segments]
+
+    async def run(segment_id: int, ids: list[str]) -> ChangeResult:
+        return await members(world, ids, Mode.ADD, segment_id=segment_id, create_missing=True)
+
+    results = await asyncio.gather(*(run(s, ids) for s, ids in zip(segments, picks, strict=True)))
+    assert sum(r.created for r in results) == len(set().union(*picks))
+    assert [r.added for r in results] == [40] * len(segments)
+    assert await Member.filter(site_id=world.site_id, external_id__startswith="n").count() == len(
+        set().union(*picks)
+    )
+    for s, ids in zip(segments, picks, strict=True):
+        assert await listed(s) == set(ids)
 
 
 async def test_create_missing_does_not_apply_to_delete(world: World) -> None:
@@ -315,6 +346,31 @@ async def test_expiry_written_with_another_offset_compares_as_an_instant(world: 
     r = await members(world, ["m1", "m2"], Mode.ADD)
     assert counts(r) == (1, 0, 1, 0)
     assert r.added_sample == ["m2"]
+
+
+async def test_an_expiry_in_the_past_is_refused(world: World) -> None:
+    for mode in (Mode.ADD, Mode.OVERRIDE):
+        for expires_at in (NOW, EARLIER):
+            with pytest.raises(DomainError) as caught:
+                await members(world, ["m1"], mode, expires_at=expires_at)
+            assert caught.value.code is ErrorCode.INVALID
+    assert await listed(world.segment) == set()
+
+
+async def test_override_revives_expired_listings_in_the_input(world: World) -> None:
+    await put(world.segment, world.site_id, "m1", expires_at=EARLIER)
+    await put(world.segment, world.site_id, "m2", expires_at=LATER)
+    r = await members(world, ["m1", "m2"], Mode.OVERRIDE, expires_at=LATER + timedelta(days=1))
+    assert counts(r) == (1, 0, 1, 0)
+    rows = await listing(world.segment)
+    assert rows["m1"]["expires_at"] == rows["m2"]["expires_at"] == LATER + timedelta(days=1)
+    assert rows["m1"]["added_at"] == NOW
+    assert rows["m2"]["added_at"] == EARLIER - timedelta(days=30)
+
+
+async def test_one_string_is_not_a_list_of_ids(world: World) -> None:
+    with pytest.raises(TypeError):
+        await members(world, "m1", Mode.ADD)
 
 
 async def test_naive_now_is_taken_as_utc(world: World) -> None:
@@ -472,6 +528,15 @@ async def test_move_without_target_only_removes(world: World) -> None:
     assert await listing(world.target) == before
 
 
+async def test_move_of_no_ids_moves_nothing(world: World) -> None:
+    await _move_fixture(world)
+    before = await snapshot()
+    out, into = await move(world, [], world.target)
+    assert counts(out) == (0, 0, 0, 0)
+    assert into is not None and counts(into) == (0, 0, 0, 0)
+    assert await snapshot() == before
+
+
 async def test_move_to_the_same_segment_is_refused(world: World) -> None:
     with pytest.raises(ValueError):
         await move(world, None, world.segment)
@@ -488,10 +553,8 @@ async def test_another_sites_members_are_never_touched(world: World) -> None:
     r = await members(world, ["m1", "o1"], Mode.ADD)
     assert counts(r) == (1, 0, 0, 1)
     assert r.unknown_ids == ["o1"]
-    ours = await SegmentMember.filter(segment_id=world.segment).values_list(
-        "member__site_id", flat=True
-    )
-    assert ours == [world.site_id]
+    ours = await SegmentMember.filter(segment_id=world.segment).values("member__site_id")
+    assert ours == [{"member__site_id": world.site_id}]
 
     r = await members(world, ["o1"], Mode.OVERRIDE)
     assert counts(r) == (0, 1, 0, 1)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from app.auth.models import Role
+from app.memberships.models import SegmentMember
 from app.settings import get_settings
 from tests.factories import Api, companies, members, segment
 
@@ -148,10 +149,14 @@ async def test_expired_listing_is_no_longer_a_member(api: Api) -> None:
     # given u1 listed until a moment that has passed and u2 until next week
     await members(api, "u1", "u2")
     seg = await segment(api, "S")
-    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     future = (datetime.now(UTC) + timedelta(days=7)).isoformat()
-    await update(api, seg["id"], ["u1"], "ADD", expiresAt=past)
-    await update(api, seg["id"], ["u2"], "ADD", expiresAt=future)
+    assert (await update(api, seg["id"], ["u1"], "ADD", expiresAt=soon))["added"] == 1
+    assert (await update(api, seg["id"], ["u2"], "ADD", expiresAt=future))["added"] == 1
+    # time passes for u1: its listing's end is now behind us, and no job runs
+    await SegmentMember.filter(member__external_id="u1").update(
+        expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
     # then only u2 counts, is listed, and shows its expiry
     data = await api.query(MEMBER_IDS, {"id": seg["id"]})
     assert data["segment"]["memberCount"] == 1
@@ -362,3 +367,13 @@ async def test_each_applied_change_writes_an_audit_event(api: Api) -> None:
     assert by_kind["MEMBERS_ADDED"]["actor"] == "writer-key"
     assert nodes[-1]["kind"] == "CREATED"
     assert data["segment"]["events"]["totalCount"] == len(nodes)
+
+
+async def test_an_expiry_in_the_past_is_refused(api: Api) -> None:
+    await members(api, "u1")
+    seg = await segment(api, "S")
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    result = await update(api, seg["id"], ["u1"], "ADD", expiresAt=past)
+    assert result["userErrors"][0]["code"] == "INVALID"
+    assert result["userErrors"][0]["field"] == ["input", "expiresAt"]
+    assert await listed(api, seg["id"]) == []

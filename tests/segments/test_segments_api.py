@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -1012,3 +1012,21 @@ async def test_listing_with_counts_runs_the_same_statements_for_3_and_12_segment
     # and the number of SQL statements does not grow with the number of segments
     assert few > 0
     assert few == many, f"{few} statements for 3 segments, {many} for 12"
+
+
+async def test_datetimes_with_an_offset_are_kept_and_returned_in_utc(api: Api) -> None:
+    # given a window written with a +02:00 offset, ending an hour ago in UTC terms
+    now = datetime.now(UTC)
+    ends = (now - timedelta(hours=1)).astimezone(timezone(timedelta(hours=2)))
+    starts = ends - timedelta(days=1)
+    data = await api.query(
+        CREATE_SEGMENT,
+        {"input": {"name": "Offset", "startsAt": starts.isoformat(), "endsAt": ends.isoformat()}},
+    )
+    segment = data["createSegment"]["segment"]
+    # then it is returned in UTC, the same instant, and its status follows the instant
+    assert segment["endsAt"].endswith("+00:00")
+    assert datetime.fromisoformat(segment["endsAt"]) == ends
+    assert segment["status"] == "EXPIRED"
+    listing = await api.query("{ segments(status: EXPIRED) { edges { node { name } } } }")
+    assert [e["node"]["name"] for e in listing["segments"]["edges"]] == ["Offset"]
