@@ -149,6 +149,43 @@ COMPANY_EVENTS = (EventKind.COMPANIES_ADDED, EventKind.COMPANIES_REMOVED)
 EXCLUSION_EVENTS = (EventKind.MEMBERS_EXCLUDED, EventKind.EXCLUSIONS_REMOVED)
 
 
+async def _on_one_segment(
+    *,
+    site_id: int,
+    actor: str,
+    segment_id: str,
+    operation: str,
+    request: dict[str, Any],
+    change: Callable[[BaseDBAsyncClient, int, datetime], Awaitable[ChangeResult]],
+    kinds: tuple[EventKind, EventKind],
+    dry_run: bool = False,
+    idempotency_key: str | None = None,
+) -> Outcome:
+    """One change of one segment: found in the site, locked, changed, audited, remembered."""
+
+    async def work(tx: BaseDBAsyncClient) -> dict[str, Any]:
+        pk = await _segment(tx, site_id, segment_id, ["input", "segmentId"])
+        await bulk.lock_segment(tx, pk)
+        result = await change(tx, pk, datetime.now(UTC))
+        if not dry_run:
+            await _audit(
+                tx, site_id=site_id, segment_pk=pk, actor=actor, result=result, kinds=kinds
+            )
+        outcome = Outcome(segment_id=pk)
+        outcome.absorb(result)
+        return outcome.to_json()
+
+    payload = await _idempotent(
+        site_id=site_id,
+        key=idempotency_key,
+        operation=operation,
+        request={"segmentId": segment_id, **request},
+        work=work,
+        store=not dry_run,  # a dry run changed nothing, so there is nothing to replay
+    )
+    return Outcome.from_json(payload)
+
+
 async def update_members(
     *,
     site_id: int,
@@ -167,10 +204,8 @@ async def update_members(
             ErrorCode.INVALID, "expiresAt goes with ADD or OVERRIDE", ["input", "expiresAt"]
         )
 
-    async def work(tx: BaseDBAsyncClient) -> dict[str, Any]:
-        pk = await _segment(tx, site_id, segment_id, ["input", "segmentId"])
-        await bulk.lock_segment(tx, pk)
-        result = await bulk.change_members(
+    async def change(tx: BaseDBAsyncClient, pk: int, now: datetime) -> ChangeResult:
+        return await bulk.change_members(
             tx,
             site_id=site_id,
             segment_id=pk,
@@ -179,33 +214,27 @@ async def update_members(
             expires_at=expires_at,
             create_missing=create_missing,
             dry_run=dry_run,
-            now=datetime.now(UTC),
+            now=now,
         )
-        if not dry_run:
-            await _audit(
-                tx, site_id=site_id, segment_pk=pk, actor=actor, result=result, kinds=MEMBER_EVENTS
-            )
-        outcome = Outcome(segment_id=pk)
-        outcome.absorb(result)
-        return outcome.to_json()
 
     request = {
-        "segmentId": segment_id,
         "memberIds": list(member_ids),
         "mode": mode.value,
         "createMissing": create_missing,
         "expiresAt": expires_at,
         "dryRun": dry_run,
     }
-    payload = await _idempotent(
+    return await _on_one_segment(
         site_id=site_id,
-        key=idempotency_key,
+        actor=actor,
+        segment_id=segment_id,
         operation="updateSegmentMembers",
         request=request,
-        work=work,
-        store=not dry_run,
+        change=change,
+        kinds=MEMBER_EVENTS,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
     )
-    return Outcome.from_json(payload)
 
 
 async def update_companies(
@@ -220,41 +249,29 @@ async def update_companies(
 ) -> Outcome:
     check_size(len(company_ids), ["input", "companyIds"])
 
-    async def work(tx: BaseDBAsyncClient) -> dict[str, Any]:
-        pk = await _segment(tx, site_id, segment_id, ["input", "segmentId"])
-        await bulk.lock_segment(tx, pk)
-        result = await bulk.change_companies(
+    async def change(tx: BaseDBAsyncClient, pk: int, now: datetime) -> ChangeResult:
+        return await bulk.change_companies(
             tx,
             site_id=site_id,
             segment_id=pk,
             external_ids=company_ids,
             mode=mode,
             dry_run=dry_run,
-            now=datetime.now(UTC),
+            now=now,
         )
-        if not dry_run:
-            await _audit(
-                tx, site_id=site_id, segment_pk=pk, actor=actor, result=result, kinds=COMPANY_EVENTS
-            )
-        outcome = Outcome(segment_id=pk)
-        outcome.absorb(result)
-        return outcome.to_json()
 
-    request = {
-        "segmentId": segment_id,
-        "companyIds": list(company_ids),
-        "mode": mode.value,
-        "dryRun": dry_run,
-    }
-    payload = await _idempotent(
+    request = {"companyIds": list(company_ids), "mode": mode.value, "dryRun": dry_run}
+    return await _on_one_segment(
         site_id=site_id,
-        key=idempotency_key,
+        actor=actor,
+        segment_id=segment_id,
         operation="updateSegmentCompanies",
         request=request,
-        work=work,
-        store=not dry_run,
+        change=change,
+        kinds=COMPANY_EVENTS,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
     )
-    return Outcome.from_json(payload)
 
 
 async def update_exclusions(
@@ -268,33 +285,21 @@ async def update_exclusions(
 ) -> Outcome:
     check_size(len(member_ids), ["input", "memberIds"])
 
-    async def work(tx: BaseDBAsyncClient) -> dict[str, Any]:
-        pk = await _segment(tx, site_id, segment_id, ["input", "segmentId"])
-        await bulk.lock_segment(tx, pk)
-        result = await bulk.change_exclusions(
-            tx,
-            site_id=site_id,
-            segment_id=pk,
-            external_ids=member_ids,
-            mode=mode,
-            now=datetime.now(UTC),
+    async def change(tx: BaseDBAsyncClient, pk: int, now: datetime) -> ChangeResult:
+        return await bulk.change_exclusions(
+            tx, site_id=site_id, segment_id=pk, external_ids=member_ids, mode=mode, now=now
         )
-        await _audit(
-            tx, site_id=site_id, segment_pk=pk, actor=actor, result=result, kinds=EXCLUSION_EVENTS
-        )
-        outcome = Outcome(segment_id=pk)
-        outcome.absorb(result)
-        return outcome.to_json()
 
-    request = {"segmentId": segment_id, "memberIds": list(member_ids), "mode": mode.value}
-    payload = await _idempotent(
+    return await _on_one_segment(
         site_id=site_id,
-        key=idempotency_key,
+        actor=actor,
+        segment_id=segment_id,
         operation="updateSegmentExclusions",
-        request=request,
-        work=work,
+        request={"memberIds": list(member_ids), "mode": mode.value},
+        change=change,
+        kinds=EXCLUSION_EVENTS,
+        idempotency_key=idempotency_key,
     )
-    return Outcome.from_json(payload)
 
 
 async def move_members(
