@@ -217,52 +217,39 @@ async def _initial_lists(
     from app.memberships import bulk
 
     now = datetime.now(UTC)
-    if data.member_ids:
-        result = await bulk.change_members(
+    lists = (
+        (data.member_ids, bulk.change_members, "member", "memberIds", EventKind.MEMBERS_ADDED),
+        (
+            data.company_ids,
+            bulk.change_companies,
+            "company",
+            "companyIds",
+            EventKind.COMPANIES_ADDED,
+        ),
+    )
+    for ids, change, noun, path, kind in lists:
+        if not ids:
+            continue
+        result = await change(
             tx,
             site_id=site_id,
             segment_id=segment.id,
-            external_ids=data.member_ids,
+            external_ids=ids,
             mode=bulk.Mode.ADD,
             now=now,
         )
         if result.unknown_count:
             raise DomainError(
                 ErrorCode.NOT_FOUND,
-                f"{result.unknown_count} member ids name no member: "
+                f"{result.unknown_count} {noun} ids name no {noun}: "
                 + ", ".join(repr(i) for i in result.unknown_ids[:10]),
-                ["input", "memberIds"],
+                ["input", path],
             )
         await events.record(
             tx,
             site_id=site_id,
             segment_id=segment.id,
-            kind=EventKind.MEMBERS_ADDED,
-            actor=actor,
-            count=result.added,
-            sample_ids=result.added_sample,
-        )
-    if data.company_ids:
-        result = await bulk.change_companies(
-            tx,
-            site_id=site_id,
-            segment_id=segment.id,
-            external_ids=data.company_ids,
-            mode=bulk.Mode.ADD,
-            now=now,
-        )
-        if result.unknown_count:
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"{result.unknown_count} company ids name no company: "
-                + ", ".join(repr(i) for i in result.unknown_ids[:10]),
-                ["input", "companyIds"],
-            )
-        await events.record(
-            tx,
-            site_id=site_id,
-            segment_id=segment.id,
-            kind=EventKind.COMPANIES_ADDED,
+            kind=kind,
             actor=actor,
             count=result.added,
             sample_ids=result.added_sample,
