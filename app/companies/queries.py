@@ -7,7 +7,7 @@ import strawberry
 from app.companies import service
 from app.companies.types import CompanyConnection, CompanyEdge, CompanyType
 from app.graphql.context import Info
-from app.graphql.pagination import check_first, decode_cursor, make_page
+from app.graphql.pagination import edges, paginate
 
 
 @strawberry.type
@@ -26,19 +26,19 @@ class CompanyQueries:
         after: str | None = None,
     ) -> CompanyConnection:
         site_id = info.context.site_id
-        first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after, str)
-        rows = await service.list_companies(site_id=site_id, search=search, first=first, after=key)
-
-        async def count() -> int:
-            return await service.count_companies(site_id=site_id, search=search)
-
-        page = make_page(rows, first, lambda c: c.external_id, count, after=key)
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=str,
+            fetch=lambda n, key: service.list_companies(
+                site_id=site_id, search=search, first=n, after=key
+            ),
+            key=lambda c: c.external_id,
+            count=lambda: service.count_companies(site_id=site_id, search=search),
+        )
         return CompanyConnection(
-            edges=[
-                CompanyEdge(cursor=c, node=CompanyType.from_model(m))
-                for m, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges(page, lambda m, c: CompanyEdge(cursor=c, node=CompanyType.from_model(m))),
             page_info=page.page_info(),
             count=page.count,
         )

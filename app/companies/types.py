@@ -12,7 +12,7 @@ from app.companies.models import Company
 from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
-from app.graphql.pagination import check_first, decode_cursor, make_page
+from app.graphql.pagination import edges, paginate
 from app.members import service as members
 from app.members.types import MemberConnection, MemberEdge, MemberType
 
@@ -60,21 +60,19 @@ class CompanyType:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> MemberConnection:
         site_id = info.context.site_id
-        first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after, str)
-        rows = await members.list_company_members(
-            site_id=site_id, company_pk=self.pk, first=first, after=key
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=str,
+            fetch=lambda n, key: members.list_company_members(
+                site_id=site_id, company_pk=self.pk, first=n, after=key
+            ),
+            key=lambda m: m.external_id,
+            count=lambda: info.context.loaders.company_member_count.load(self.pk),
         )
-
-        async def count() -> int:
-            return await info.context.loaders.company_member_count.load(self.pk)
-
-        page = make_page(rows, first, lambda m: m.external_id, count, after=key)
         return MemberConnection(
-            edges=[
-                MemberEdge(cursor=c, node=MemberType.from_model(m))
-                for m, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges(page, lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m))),
             page_info=page.page_info(),
             count=page.count,
         )

@@ -94,3 +94,28 @@ def make_page(
         count=count,
         has_previous=after is not None,
     )
+
+
+E = TypeVar("E")
+
+
+async def paginate(
+    first: int | None,
+    after: str | None,
+    *,
+    limit: int,
+    kind: type[Any],
+    fetch: Callable[[int, Any], Awaitable[Sequence[T]]],
+    key: Callable[[T], Any],
+    count: Callable[[], Awaitable[int]],
+) -> Page[T]:
+    """One keyset page: the size checked, the cursor decoded, first+1 rows fetched after it."""
+    size = check_first(first, limit)
+    cursor = decode_cursor(after, kind)
+    rows = await fetch(size, cursor)
+    return make_page(rows, size, key, count, after=cursor)
+
+
+def edges(page: Page[T], make: Callable[[T, str], E]) -> list[E]:
+    """A page's rows as edges, each with its cursor."""
+    return [make(row, cursor) for row, cursor in zip(page.rows, page.cursors, strict=True)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.pagination import check_first, decode_cursor, make_page
+from app.graphql.pagination import edges, paginate
 from app.members import service
 from app.members.types import MemberConnection, MemberEdge, MemberType
 
@@ -26,19 +26,19 @@ class MemberQueries:
         after: str | None = None,
     ) -> MemberConnection:
         site_id = info.context.site_id
-        first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after, str)
-        rows = await service.list_members(site_id=site_id, search=search, first=first, after=key)
-
-        async def count() -> int:
-            return await service.count_members(site_id=site_id, search=search)
-
-        page = make_page(rows, first, lambda m: m.external_id, count, after=key)
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=str,
+            fetch=lambda n, key: service.list_members(
+                site_id=site_id, search=search, first=n, after=key
+            ),
+            key=lambda m: m.external_id,
+            count=lambda: service.count_members(site_id=site_id, search=search),
+        )
         return MemberConnection(
-            edges=[
-                MemberEdge(cursor=c, node=MemberType.from_model(m))
-                for m, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges(page, lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m))),
             page_info=page.page_info(),
             count=page.count,
         )

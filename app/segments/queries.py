@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.pagination import check_first, decode_cursor, make_page
+from app.graphql.pagination import edges, paginate
 from app.segments import service
 from app.segments.types import SegmentConnection, SegmentEdge, SegmentNode, SegmentStatusFilter
 
@@ -33,21 +33,19 @@ class SegmentQueries:
     ) -> SegmentConnection:
         site_id = info.context.site_id
         wanted = (status or SegmentStatusFilter.ALL).status()
-        first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after, str)
-        rows = await service.list_segments(
-            site_id=site_id, status=wanted, search=search, first=first, after=key
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=str,
+            fetch=lambda n, key: service.list_segments(
+                site_id=site_id, status=wanted, search=search, first=n, after=key
+            ),
+            key=lambda s: s.name,
+            count=lambda: service.count_segments(site_id=site_id, status=wanted, search=search),
         )
-
-        async def count() -> int:
-            return await service.count_segments(site_id=site_id, status=wanted, search=search)
-
-        page = make_page(rows, first, lambda s: s.name, count, after=key)
         return SegmentConnection(
-            edges=[
-                SegmentEdge(cursor=c, node=SegmentNode.from_model(s))
-                for s, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges(page, lambda s, c: SegmentEdge(cursor=c, node=SegmentNode.from_model(s))),
             page_info=page.page_info(),
             count=page.count,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -14,7 +15,7 @@ from app.events.types import SegmentEventConnection, SegmentEventEdge, SegmentEv
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.pagination import check_first, decode_cursor, make_page
+from app.graphql.pagination import edges, paginate
 from app.members.types import MemberConnection, MemberEdge, MemberType
 from app.memberships import service as memberships
 from app.segments import service
@@ -109,11 +110,6 @@ class SegmentNode:
         search: str | None = None,
     ) -> SegmentMemberConnection:
         site_id = info.context.site_id
-        first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after, int)
-        rows = await memberships.list_members(
-            site_id=site_id, segment_pk=self.pk, search=search, first=first, after=key
-        )
 
         async def count() -> int:
             if search:
@@ -122,20 +118,19 @@ class SegmentNode:
                 )
             return await info.context.loaders.segment_member_count.load(self.pk)
 
-        page = make_page(rows, first, lambda r: r["id"], count, after=key)
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=int,
+            fetch=lambda n, key: memberships.list_members(
+                site_id=site_id, segment_pk=self.pk, search=search, first=n, after=key
+            ),
+            key=lambda r: r["id"],
+            count=count,
+        )
         return SegmentMemberConnection(
-            edges=[
-                SegmentMemberEdge(
-                    cursor=c,
-                    node=MemberType.from_row(r),
-                    source=MembershipSource(r["source"]),
-                    added_at=as_datetime(r["added_at"]),
-                    expires_at=as_datetime(r["expires_at"]),
-                )
-                for r, c in zip(page.rows, page.cursors, strict=True)
-            ],
-            page_info=page.page_info(),
-            count=page.count,
+            edges=edges(page, _member_edge), page_info=page.page_info(), count=page.count
         )
 
     @strawberry.field(description="Listed companies; their members are effective members.")
@@ -143,21 +138,19 @@ class SegmentNode:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> CompanyConnection:
         site_id = info.context.site_id
-        first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after, int)
-        rows = await memberships.list_companies(
-            site_id=site_id, segment_pk=self.pk, first=first, after=key
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=int,
+            fetch=lambda n, key: memberships.list_companies(
+                site_id=site_id, segment_pk=self.pk, first=n, after=key
+            ),
+            key=lambda r: r["id"],
+            count=lambda: info.context.loaders.segment_company_count.load(self.pk),
         )
-
-        async def count() -> int:
-            return await info.context.loaders.segment_company_count.load(self.pk)
-
-        page = make_page(rows, first, lambda r: r["id"], count, after=key)
         return CompanyConnection(
-            edges=[
-                CompanyEdge(cursor=c, node=CompanyType.from_row(r))
-                for r, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges(page, lambda r, c: CompanyEdge(cursor=c, node=CompanyType.from_row(r))),
             page_info=page.page_info(),
             count=page.count,
         )
@@ -167,21 +160,19 @@ class SegmentNode:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> MemberConnection:
         site_id = info.context.site_id
-        first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after, int)
-        rows = await memberships.list_excluded(
-            site_id=site_id, segment_pk=self.pk, first=first, after=key
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=int,
+            fetch=lambda n, key: memberships.list_excluded(
+                site_id=site_id, segment_pk=self.pk, first=n, after=key
+            ),
+            key=lambda r: r["id"],
+            count=lambda: memberships.count_excluded(site_id=site_id, segment_pk=self.pk),
         )
-
-        async def count() -> int:
-            return await memberships.count_excluded(site_id=site_id, segment_pk=self.pk)
-
-        page = make_page(rows, first, lambda r: r["id"], count, after=key)
         return MemberConnection(
-            edges=[
-                MemberEdge(cursor=c, node=MemberType.from_row(r))
-                for r, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges(page, lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r))),
             page_info=page.page_info(),
             count=page.count,
         )
@@ -191,24 +182,34 @@ class SegmentNode:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> SegmentEventConnection:
         site_id = info.context.site_id
-        first = check_first(first, info.context.settings.max_page_size)
-        key = decode_cursor(after, int)
-        rows = await events.list_events(
-            site_id=site_id, segment_id=self.pk, first=first, before_id=key
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=int,
+            fetch=lambda n, key: events.list_events(
+                site_id=site_id, segment_id=self.pk, first=n, before_id=key
+            ),
+            key=lambda e: e.id,
+            count=lambda: events.count_events(site_id=site_id, segment_id=self.pk),
         )
-
-        async def count() -> int:
-            return await events.count_events(site_id=site_id, segment_id=self.pk)
-
-        page = make_page(rows, first, lambda e: e.id, count, after=key)
         return SegmentEventConnection(
-            edges=[
-                SegmentEventEdge(cursor=c, node=SegmentEventNode.from_model(e))
-                for e, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges(
+                page, lambda e, c: SegmentEventEdge(cursor=c, node=SegmentEventNode.from_model(e))
+            ),
             page_info=page.page_info(),
             count=page.count,
         )
+
+
+def _member_edge(row: dict[str, Any], cursor: str) -> SegmentMemberEdge:
+    return SegmentMemberEdge(
+        cursor=cursor,
+        node=MemberType.from_row(row),
+        source=MembershipSource(row["source"]),
+        added_at=as_datetime(row["added_at"]),
+        expires_at=as_datetime(row["expires_at"]),
+    )
 
 
 @strawberry.type
