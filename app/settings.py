@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     max_name_length: int = Field(default=200, ge=1)
     max_description_length: int = Field(default=2000, ge=1)
     max_upsert_batch: int = Field(default=10_000, ge=1)
+    max_lookup_ids: int = Field(default=1000, ge=1)  # member ids per membershipsOf
 
     # How long a verified API key is trusted without asking the database again.
     key_cache_seconds: float = Field(default=5.0, ge=0)

@@ -20,6 +20,7 @@ from tortoise import Tortoise
 from app.auth.models import Role
 from app.auth.service import clear_key_cache
 from app.db import create_postgres_database, execute, is_postgres, normalize_url
+from app.segments import catalogue
 from tests.factories import Api, make_api
 
 _TMP = tempfile.mkdtemp(prefix="segments-test-")
@@ -100,6 +101,8 @@ async def db(database: str) -> AsyncIterator[None]:
     """Empty tables on the session's migrated database."""
     await _truncate_all()
     clear_key_cache()
+    # site ids are reused once the tables are emptied: forget the cached segments
+    catalogue.clear()
     yield
 
 

@@ -22,6 +22,9 @@ class Site(Model):
     id = fields.BigIntField(primary_key=True)
     slug = fields.CharField(max_length=64, unique=True)
     name = fields.CharField(max_length=200)
+    # bumped with every segment create, update and delete, so that every server process
+    # can tell with one read whether its cached segment definitions are current
+    segments_version = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,6 +15,9 @@ from app.graphql.context import Info
 from app.graphql.pagination import edges, paginate
 from app.members import service as members
 from app.members.types import MemberConnection, MemberEdge, MemberType
+
+if TYPE_CHECKING:
+    from app.segments.types import SegmentNode
 
 
 @strawberry.type(name="Company")
@@ -54,6 +57,15 @@ class CompanyType:
     @strawberry.field(description="Members whose company this is.")
     async def member_count(self, info: Info) -> int:
         return await info.context.loaders.company_member_count.load(self.pk)
+
+    @strawberry.field(description="The segments that list this company.")
+    async def segments(
+        self, info: Info, include_inactive: bool | None = False
+    ) -> list[Annotated[SegmentNode, strawberry.lazy("app.segments.types")]]:
+        from app.segments.types import segment_nodes
+
+        key = (self.pk, bool(include_inactive))
+        return await segment_nodes(info, await info.context.loaders.company_segments.load(key))
 
     @strawberry.field
     async def members(

@@ -26,6 +26,7 @@ from app.auth.schema import AuthMutations, AuthQueries
 from app.companies.mutations import CompanyMutations
 from app.companies.queries import CompanyQueries
 from app.graphql.errors import MaskInternalErrors
+from app.lookups.queries import LookupQueries
 from app.members.mutations import MemberMutations
 from app.members.queries import MemberQueries
 from app.memberships.mutations import MembershipMutations
@@ -33,7 +34,9 @@ from app.segments.mutations import SegmentMutations
 from app.segments.queries import SegmentQueries
 from app.settings import Settings
 
-Query = merge_types("Query", (AuthQueries, SegmentQueries, MemberQueries, CompanyQueries))
+Query = merge_types(
+    "Query", (AuthQueries, SegmentQueries, LookupQueries, MemberQueries, CompanyQueries)
+)
 Mutation = merge_types(
     "Mutation",
     (SegmentMutations, MembershipMutations, MemberMutations, CompanyMutations, AuthMutations),

@@ -15,6 +15,7 @@ from app.members.models import Member
 
 if TYPE_CHECKING:
     from app.companies.types import CompanyType
+    from app.segments.types import SegmentNode
 
 
 @strawberry.type(name="Member")
@@ -65,6 +66,15 @@ class MemberType:
 
         company = await info.context.loaders.company.load(self.company_pk)
         return CompanyType.from_model(company) if company else None
+
+    @strawberry.field(description="The segments this member is an effective member of.")
+    async def segments(
+        self, info: Info, include_inactive: bool | None = False
+    ) -> list[Annotated[SegmentNode, strawberry.lazy("app.segments.types")]]:
+        from app.segments.types import segment_nodes
+
+        key = (str(self.id), bool(include_inactive))
+        return await segment_nodes(info, await info.context.loaders.member_segments.load(key))
 
 
 @strawberry.type

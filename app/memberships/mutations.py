@@ -13,9 +13,10 @@ from app.graphql.context import Info
 from app.graphql.errors import UserError, user_errors
 from app.graphql.inputs import utc
 from app.memberships import changes as use_cases
+from app.memberships import listing
 from app.memberships.bulk import Mode
 from app.segments import service as segments
-from app.segments.types import SegmentNode
+from app.segments.types import SegmentNode, SegmentPayload
 
 strawberry.enum(Mode, name="MembershipMode")
 
@@ -243,3 +244,32 @@ class MembershipMutations:
         return BatchMembershipPayload(
             results=[MembershipPayload.of(o) for o in outcomes], user_errors=[]
         )
+
+    @strawberry.mutation(
+        description="STATIC segments: list every member the rule matches who is not a member "
+        "yet (source RULE), in one step, with an audit event."
+    )
+    async def include_eligible_members(
+        self, info: Info, segment_id: strawberry.ID
+    ) -> MembershipPayload:
+        viewer = info.context.require(Role.WRITER)
+        return await _run(
+            lambda: listing.include_eligible(
+                site_id=viewer.site_id, actor=viewer.key_name, segment_id=segment_id
+            )
+        )
+
+    @strawberry.mutation(
+        description="A new STATIC segment listing the segment's effective members of now."
+    )
+    async def freeze_segment(self, info: Info, id: strawberry.ID, name: str) -> SegmentPayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            segment = await listing.freeze(
+                site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, name=name
+            )
+        except DomainError as e:
+            if e.field == ["input", "name"]:  # the new segment's name is an argument here
+                e.field = ["name"]
+            return SegmentPayload(segment=None, user_errors=user_errors(e))
+        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])

@@ -1,8 +1,10 @@
 """Reading membership: the effective members of segments, listed companies, exclusions.
 
 Effective membership of a segment = listed members whose listing has not expired
-+ members of listed companies - excluded members. Every reader uses these queries, so
-listings, counts and lookups cannot drift apart.
++ members of listed companies (+ rule matches, DYNAMIC only) - excluded members. Every
+reader uses these queries, so listings, counts and lookups cannot drift apart: static
+segments read the union of their lists below; DYNAMIC ones scan the site's members with
+the condition of effective.py.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from typing import Any
 import orjson
 
 from app.db import fetch, like_pattern, ts
+from app.memberships.effective import Conditions, Query, members_from, needs_company
+from app.segments import catalogue
+from app.segments.catalogue import Catalogue, SegmentDef
+from app.segments.models import SegmentStatus
 
 _EFFECTIVE = """
   SELECT sm.segment_id, sm.member_id, sm.source, sm.added_at, sm.expires_at
@@ -43,20 +49,54 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+async def _dynamic(site_id: int, segment_pk: int) -> tuple[Catalogue, SegmentDef | None]:
+    """The site's catalogue, and the segment when its rule makes members."""
+    cat = await catalogue.get(site_id)
+    segment = cat.by_pk.get(segment_pk)
+    return cat, segment if segment is not None and segment.dynamic else None
+
+
 async def member_counts(*, site_id: int, segment_pks: Sequence[int]) -> dict[int, int]:
-    """Effective member count per segment, in one statement whatever the number of segments."""
+    """Effective member count per segment: one statement for the listed segments and one
+    scan of the site's members for all the DYNAMIC ones, whatever the number of segments."""
     if not segment_pks:
         return {}
     now = datetime.now(UTC)
-    effective = _EFFECTIVE.format(segments=_marks(segment_pks, 3))
-    rows = await fetch(
-        f"SELECT e.segment_id, COUNT(*) AS n FROM ({effective}) e"
-        f" WHERE {_NOT_EXCLUDED} GROUP BY e.segment_id",
-        [site_id, ts(now), *segment_pks],
-    )
+    cat = await catalogue.get(site_id)
+    dynamic = [cat.by_pk[pk] for pk in segment_pks if pk in cat.by_pk and cat.by_pk[pk].dynamic]
+    static = [pk for pk in segment_pks if pk not in {s.pk for s in dynamic}]
     counts = {pk: 0 for pk in segment_pks}
-    counts.update({int(r["segment_id"]): int(r["n"]) for r in rows})
+    if static:
+        effective = _EFFECTIVE.format(segments=_marks(static, 3))
+        rows = await fetch(
+            f"SELECT e.segment_id, COUNT(*) AS n FROM ({effective}) e"
+            f" WHERE {_NOT_EXCLUDED} GROUP BY e.segment_id",
+            [site_id, ts(now), *static],
+        )
+        counts.update({int(r["segment_id"]): int(r["n"]) for r in rows})
+    if dynamic:
+        counts.update(await _dynamic_counts(site_id, cat, dynamic, now))
     return counts
+
+
+async def _dynamic_counts(
+    site_id: int, cat: Catalogue, segments: list[SegmentDef], now: datetime
+) -> dict[int, int]:
+    query = Query()
+    query.bind(site_id)
+    conditions = Conditions(cat, query, now)
+    source = members_from(any(needs_company(cat, s) for s in segments))
+    if len(segments) == 1:
+        condition = conditions.member(segments[0])
+        select = f"COUNT(*) AS n0 FROM {source} WHERE m.site_id = $1 AND {condition}"
+    else:
+        sums = ", ".join(
+            f"SUM(CASE WHEN {conditions.member(s)} THEN 1 ELSE 0 END) AS n{i}"
+            for i, s in enumerate(segments)
+        )
+        select = f"{sums} FROM {source} WHERE m.site_id = $1"
+    row = (await fetch(f"SELECT {select}", query.params))[0]
+    return {s.pk: int(row[f"n{i}"] or 0) for i, s in enumerate(segments)}
 
 
 async def company_counts(*, site_id: int, segment_pks: Sequence[int]) -> dict[int, int]:
@@ -79,6 +119,7 @@ _MEMBER_COLUMNS = (
 
 
 def _member_search(search: str | None, params: list[Any]) -> str:
+    """A filter on members m by id, email or name containing the text (case-insensitive)."""
     if not search:
         return ""
     params.append(like_pattern(search))
@@ -93,6 +134,9 @@ async def list_members(
     *, site_id: int, segment_pk: int, search: str | None, first: int, after: int | None
 ) -> list[dict[str, Any]]:
     """Up to first+1 effective members of a segment in member order, with how each is a member."""
+    cat, dynamic = await _dynamic(site_id, segment_pk)
+    if dynamic is not None:
+        return await _scan_members(site_id, cat, dynamic, search, first, after)
     params: list[Any] = [site_id, ts(datetime.now(UTC)), segment_pk]
     where = _member_search(search, params)
     if after is not None:
@@ -111,6 +155,17 @@ async def list_members(
 async def count_members(*, site_id: int, segment_pk: int, search: str | None) -> int:
     if not search:
         return (await member_counts(site_id=site_id, segment_pks=[segment_pk]))[segment_pk]
+    cat, dynamic = await _dynamic(site_id, segment_pk)
+    if dynamic is not None:
+        query = Query([site_id])
+        condition = Conditions(cat, query, datetime.now(UTC)).member(dynamic)
+        where = _member_search(search, query.params)
+        rows = await fetch(
+            f"SELECT COUNT(*) AS n FROM {members_from(needs_company(cat, dynamic))}"
+            f" WHERE m.site_id = $1 AND {condition}{where}",
+            query.params,
+        )
+        return int(rows[0]["n"])
     params: list[Any] = [site_id, ts(datetime.now(UTC)), segment_pk]
     where = _member_search(search, params)
     rows = await fetch(
@@ -119,6 +174,39 @@ async def count_members(*, site_id: int, segment_pk: int, search: str | None) ->
         params,
     )
     return int(rows[0]["n"])
+
+
+async def _scan_members(
+    site_id: int,
+    cat: Catalogue,
+    segment: SegmentDef,
+    search: str | None,
+    first: int,
+    after: int | None,
+) -> list[dict[str, Any]]:
+    """list_members for a DYNAMIC segment: the site's members in id order, kept by condition."""
+    query = Query([site_id])
+    conditions = Conditions(cat, query, datetime.now(UTC))
+    condition = conditions.member(segment)
+    now = conditions.now
+    pk = int(segment.pk)
+    where = _member_search(search, query.params)
+    if after is not None:
+        where += f" AND m.id > {query.bind(after)}"
+    limit = query.bind(first + 1)
+    rows = await fetch(
+        f"SELECT {_MEMBER_COLUMNS},"
+        f" COALESCE(sm.source, CASE WHEN sc.company_id IS NOT NULL THEN 'COMPANY' ELSE 'RULE' END)"
+        " AS source, COALESCE(sm.added_at, sc.added_at) AS added_at, sm.expires_at"
+        f" FROM {members_from(needs_company(cat, segment))}"
+        " LEFT JOIN segment_members sm ON sm.member_id = m.id"
+        f" AND sm.segment_id = {pk} AND (sm.expires_at IS NULL OR sm.expires_at > {now})"
+        " LEFT JOIN segment_companies sc ON sc.company_id = m.company_id"
+        f" AND sc.segment_id = {pk}"
+        f" WHERE m.site_id = $1 AND {condition}{where} ORDER BY m.id LIMIT {limit}",
+        query.params,
+    )
+    return [_decode(r) for r in rows]
 
 
 async def list_companies(
@@ -163,3 +251,94 @@ async def count_excluded(*, site_id: int, segment_pk: int) -> int:
         [site_id, segment_pk],
     )
     return int(rows[0]["n"])
+
+
+async def segments_of_companies(
+    *, site_id: int, keys: Sequence[tuple[int, bool]]
+) -> dict[tuple[int, bool], list[int]]:
+    """For each (company pk, include inactive): the pks of the segments listing it."""
+    pks = sorted({k[0] for k in keys})
+    if not pks:
+        return {}
+    rows = await fetch(
+        "SELECT sc.company_id, sc.segment_id FROM segment_companies sc"
+        f" WHERE sc.site_id = $1 AND sc.company_id IN ({_marks(pks, 2)}) ORDER BY sc.segment_id",
+        [site_id, *pks],
+    )
+    cat = await catalogue.get(site_id)
+    now = datetime.now(UTC)
+    answers: dict[tuple[int, bool], list[int]] = {k: [] for k in keys}
+    for row in rows:
+        segment = cat.by_pk.get(int(row["segment_id"]))
+        if segment is None:
+            continue
+        for include_inactive in (False, True):
+            key = (int(row["company_id"]), include_inactive)
+            if key in answers and (include_inactive or segment.status(now) is SegmentStatus.ACTIVE):
+                answers[key].append(segment.pk)
+    return answers
+
+
+async def _eligible(site_id: int, segment_pk: int) -> tuple[Catalogue, SegmentDef | None]:
+    """The catalogue, and the segment when it is STATIC with a rule (only those have eligibles)."""
+    cat = await catalogue.get(site_id)
+    segment = cat.by_pk.get(segment_pk)
+    if segment is None or segment.rule is None or segment.dynamic:
+        return cat, None
+    return cat, segment
+
+
+async def list_eligible(
+    *, site_id: int, segment_pk: int, first: int, after: int | None
+) -> list[dict[str, Any]]:
+    """Up to first+1 members the rule of a STATIC segment matches who are not members yet."""
+    cat, segment = await _eligible(site_id, segment_pk)
+    if segment is None:
+        return []
+    query = Query([site_id])
+    condition = Conditions(cat, query, datetime.now(UTC)).eligible(segment)
+    where = f" AND m.id > {query.bind(after)}" if after is not None else ""
+    limit = query.bind(first + 1)
+    rows = await fetch(
+        f"SELECT {_MEMBER_COLUMNS} FROM {members_from(needs_company(cat, segment))}"
+        f" WHERE m.site_id = $1 AND {condition}{where} ORDER BY m.id LIMIT {limit}",
+        query.params,
+    )
+    return [_decode(r) for r in rows]
+
+
+async def count_eligible(*, site_id: int, segment_pk: int) -> int:
+    cat, segment = await _eligible(site_id, segment_pk)
+    if segment is None:
+        return 0
+    query = Query([site_id])
+    condition = Conditions(cat, query, datetime.now(UTC)).eligible(segment)
+    rows = await fetch(
+        f"SELECT COUNT(*) AS n FROM {members_from(needs_company(cat, segment))}"
+        f" WHERE m.site_id = $1 AND {condition}",
+        query.params,
+    )
+    return int(rows[0]["n"])
+
+
+def effective_select(cat: Catalogue, segment_pk: int, query: Query, now: datetime) -> str:
+    """SQL selecting (member_id, source) of every effective member of the segment.
+
+    Binds what it needs into ``query``, whose first parameter must be the site id."""
+    segment = cat.by_pk.get(segment_pk)
+    if segment is not None and segment.dynamic:
+        conditions = Conditions(cat, query, now)
+        condition = conditions.member(segment)
+        pk = int(segment_pk)
+        return (
+            "SELECT m.id AS member_id, COALESCE(sm.source, CASE WHEN sc.company_id IS NOT NULL"
+            " THEN 'COMPANY' ELSE 'RULE' END) AS source"
+            f" FROM {members_from(needs_company(cat, segment))}"
+            f" LEFT JOIN segment_members sm ON sm.member_id = m.id AND sm.segment_id = {pk}"
+            f" AND (sm.expires_at IS NULL OR sm.expires_at > {conditions.now})"
+            " LEFT JOIN segment_companies sc ON sc.company_id = m.company_id"
+            f" AND sc.segment_id = {pk} WHERE m.site_id = $1 AND {condition}"
+        )
+    now_mark = query.bind(ts(now))
+    effective = _EFFECTIVE.replace("$2", now_mark).format(segments=str(int(segment_pk)))
+    return f"SELECT e.member_id, e.source FROM ({effective}) e WHERE {_NOT_EXCLUDED}"

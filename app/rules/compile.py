@@ -55,17 +55,22 @@ def compile_sql(
     in_segment_sql: Callable[[str], str],
     now: datetime | None = None,
     param_offset: int = 0,
+    params: list[Any] | None = None,
 ) -> tuple[str, list[Any]]:
     """A boolean SQL expression for the rule, and its parameters ($n from param_offset + 1).
 
     ``in_segment_sql(name)`` gives the SQL for an in_segment() test (embedded as is);
-    ``now`` (default: the clock, read once) is what days_ago() counts back from.
+    ``now`` (default: the clock, read once) is what days_ago() counts back from. With
+    ``params``, the rule's parameters are appended to that list and numbered after what it
+    holds (param_offset is then ignored): rules nested through in_segment() share one list.
     """
     if dialect not in ("postgres", "sqlite"):
         raise ValueError(f"unknown SQL dialect: {dialect!r}")
     compiler = _Compiler(
         dialect, salt_offset(salt), in_segment_sql, as_utc(now or datetime.now(UTC)), param_offset
     )
+    if params is not None:
+        compiler.params, compiler.offset = params, 0
     return compiler.node(node), compiler.params
 
 

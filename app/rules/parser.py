@@ -68,6 +68,8 @@ class ParsedRule:
     normalized: str | None
     fields: list[str] = field(default_factory=list)
     segment_names: list[str] = field(default_factory=list)
+    # each in_segment() name with the line and column of its argument
+    segment_refs: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -87,6 +89,7 @@ class _Parser:
         self.problems: list[RuleProblem] = []
         self.fields: set[str] = set()
         self.segment_names: set[str] = set()
+        self.segment_refs: list[tuple[str, int, int]] = []
 
     # ------------------------------------------------------------ token helpers
 
@@ -277,6 +280,7 @@ class _Parser:
             self._problem(tok, "in_segment() needs a segment name")
         else:
             self.segment_names.add(value.value)
+            self.segment_refs.append((value.value, tok.line, tok.column))
         return InSegment(value.value)
 
     def _percent(self, tok: Token, value: Value) -> int | float:
@@ -383,4 +387,5 @@ def parse(text: str) -> ParsedRule:
         normalized=format_rule(node) if node is not None else None,
         fields=sorted(parser.fields),
         segment_names=sorted(parser.segment_names),
+        segment_refs=parser.segment_refs if node is not None else [],
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
+from app.graphql.errors import PublicError
 from app.graphql.pagination import edges, paginate
-from app.segments import service
+from app.segments import rules, service
+from app.segments.rule_types import RuleField, RuleValidation
 from app.segments.types import SegmentConnection, SegmentEdge, SegmentNode, SegmentStatusFilter
 
 
@@ -49,3 +51,29 @@ class SegmentQueries:
             page_info=page.page_info(),
             count=page.count,
         )
+
+    @strawberry.field(
+        description="Every problem of a rule, with its line and column. With segmentId, the "
+        "rule is checked as that segment's (a cycle through in_segment is then a problem)."
+    )
+    async def validate_rule(
+        self, info: Info, rule: str, segment_id: strawberry.ID | None = None
+    ) -> RuleValidation:
+        site_id = info.context.site_id
+        name = None
+        if segment_id is not None:
+            segment = await service.get(site_id=site_id, segment_id=segment_id)
+            if segment is None:
+                raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
+            name = segment.name
+        return RuleValidation.of(
+            await rules.validate(site_id=site_id, rule=rule, segment_name=name)
+        )
+
+    @strawberry.field(
+        description="The fields a rule can read: the fixed ones, then the attribute paths "
+        f"present in the site's {rules.FIELD_SAMPLE} newest members and companies."
+    )
+    async def rule_fields(self, info: Info) -> list[RuleField]:
+        found = await rules.rule_fields(site_id=info.context.site_id)
+        return [RuleField(path=f.path, type=f.type, examples=f.examples) for f in found]

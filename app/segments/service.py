@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
+from app.segments import catalogue
 from app.segments.models import Segment, SegmentStatus, SegmentType
 from app.settings import get_settings
 
@@ -168,36 +169,44 @@ async def _name_taken(site_id: int, name: str, connection: BaseDBAsyncClient, bu
 
 async def create(*, site_id: int, actor: str, data: SegmentData) -> Segment:
     """Create a segment with its initial members and companies, all in one transaction."""
+    async with in_transaction() as tx:
+        return await create_in(tx, site_id=site_id, actor=actor, data=data)
+
+
+async def create_in(
+    tx: BaseDBAsyncClient, *, site_id: int, actor: str, data: SegmentData
+) -> Segment:
+    """create, inside the caller's transaction (freezeSegment builds on it)."""
     name = _check_name(data.name, ["input", "name"])
     _check_description(data.description, ["input", "description"])
     _check_window(data.starts_at, data.ends_at, ["input", "endsAt"])
     _check_bulk_size(data.member_ids, ["input", "memberIds"])
     _check_bulk_size(data.company_ids, ["input", "companyIds"])
+    await _name_taken(site_id, name, tx)
+    rule_ast = await _checked_rule(site_id, data.rule, name, tx)
     try:
-        async with in_transaction() as tx:
-            await _name_taken(site_id, name, tx)
-            rule_ast = await _checked_rule(site_id, data.rule, name, tx)
-            segment = await Segment.create(
-                using_db=tx,
-                site_id=site_id,
-                name=name,
-                description=data.description,
-                type=data.type,
-                is_active=data.is_active,
-                starts_at=data.starts_at,
-                ends_at=data.ends_at,
-                rule=data.rule,
-                rule_ast=rule_ast,
-                salt=random.randrange(10_000),
-            )
-            await events.record(
-                tx, site_id=site_id, segment_id=segment.id, kind=EventKind.CREATED, actor=actor
-            )
-            await _initial_lists(tx, site_id, actor, segment, data)
+        segment = await Segment.create(
+            using_db=tx,
+            site_id=site_id,
+            name=name,
+            description=data.description,
+            type=data.type,
+            is_active=data.is_active,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            rule=data.rule,
+            rule_ast=rule_ast,
+            salt=random.randrange(10_000),
+        )
     except IntegrityError as exc:  # a concurrent create won the name
         raise DomainError(
             ErrorCode.ALREADY_EXISTS, f"a segment named {name!r} already exists", ["input", "name"]
         ) from exc
+    await catalogue.bump(tx, site_id)
+    await events.record(
+        tx, site_id=site_id, segment_id=segment.id, kind=EventKind.CREATED, actor=actor
+    )
+    await _initial_lists(tx, site_id, actor, segment, data)
     return segment
 
 
@@ -306,6 +315,7 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
             for key, value in changes.items():
                 setattr(segment, key, value)
             await segment.save(using_db=tx)
+            await catalogue.bump(tx, site_id)
             await events.record(
                 tx, site_id=site_id, segment_id=segment.id, kind=EventKind.UPDATED, actor=actor
             )
@@ -341,5 +351,6 @@ async def delete(*, site_id: int, actor: str, segment_id: str) -> int:
         await _refuse_if_named_by_rules(site_id, segment, tx, "deleted")
         pk: int = segment.id
         await segment.delete(using_db=tx)
+        await catalogue.bump(tx, site_id)
         await events.record(tx, site_id=site_id, segment_id=pk, kind=EventKind.DELETED, actor=actor)
     return pk

@@ -92,7 +92,8 @@ class SegmentNode:
         )
 
     @strawberry.field(
-        description="Effective members: listed (unexpired), via companies, minus excluded."
+        description="Effective members: listed (unexpired), via companies, rule matches "
+        "(DYNAMIC only), minus excluded."
     )
     async def member_count(self, info: Info) -> int:
         return await info.context.loaders.segment_member_count.load(self.pk)
@@ -177,6 +178,31 @@ class SegmentNode:
             count=page.count,
         )
 
+    @strawberry.field(
+        description="STATIC segments: members the rule matches who are not members yet "
+        "(and not excluded). Empty for DYNAMIC segments, whose matches are members."
+    )
+    async def eligible_members(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> MemberConnection:
+        site_id = info.context.site_id
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=int,
+            fetch=lambda n, key: memberships.list_eligible(
+                site_id=site_id, segment_pk=self.pk, first=n, after=key
+            ),
+            key=lambda r: r["id"],
+            count=lambda: memberships.count_eligible(site_id=site_id, segment_pk=self.pk),
+        )
+        return MemberConnection(
+            edges=edges(page, lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r))),
+            page_info=page.page_info(),
+            count=page.count,
+        )
+
     @strawberry.field(description="The audit trail, newest first.")
     async def events(
         self, info: Info, first: int | None = 50, after: str | None = None
@@ -210,6 +236,12 @@ def _member_edge(row: dict[str, Any], cursor: str) -> SegmentMemberEdge:
         added_at=as_datetime(row["added_at"]),
         expires_at=as_datetime(row["expires_at"]),
     )
+
+
+async def segment_nodes(info: Info, pks: list[int]) -> list[SegmentNode]:
+    """The segments with these pks, in that order, through the request's loader."""
+    found = await info.context.loaders.segment.load_many(pks)
+    return [SegmentNode.from_model(s) for s in found if s is not None]
 
 
 @strawberry.type

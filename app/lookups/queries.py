@@ -1,0 +1,89 @@
+"""Lookup queries: "is this member in that segment?", and which segments a member is in."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.errors import PublicError
+from app.lookups import service
+from app.lookups.types import MemberSegments, MembershipExplanation
+from app.segments.catalogue import SegmentDef
+from app.segments.service import parse_pk
+from app.segments.types import SegmentNode, segment_nodes
+
+
+def _segment(lookup: service.Lookup, segment_id: str) -> SegmentDef:
+    pk = parse_pk(segment_id)
+    segment = lookup.cat.by_pk.get(pk) if pk is not None else None
+    if segment is None:
+        raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
+    return segment
+
+
+@strawberry.type
+class LookupQueries:
+    @strawberry.field(
+        description="Whether the member is an effective member of the segment, now; "
+        "false when the segment is not ACTIVE or the member is unknown."
+    )
+    async def is_member(
+        self, info: Info, segment_id: strawberry.ID, member_id: strawberry.ID
+    ) -> bool:
+        lookup = await service.load(site_id=info.context.site_id, external_ids=[member_id])
+        segment = _segment(lookup, segment_id)
+        membership = lookup.membership(member_id)
+        return membership is not None and membership.counts(segment, include_inactive=False)
+
+    @strawberry.field(description="The segments the member is an effective member of, by id.")
+    async def member_segments(
+        self, info: Info, member_id: strawberry.ID, include_inactive: bool | None = False
+    ) -> list[SegmentNode]:
+        pks = await info.context.loaders.member_segments.load((member_id, bool(include_inactive)))
+        return await segment_nodes(info, pks)
+
+    @strawberry.field(
+        description="For each member asked (in that order), the ACTIVE segments it is in; "
+        "an unknown member is in none."
+    )
+    async def memberships_of(
+        self, info: Info, member_ids: list[strawberry.ID]
+    ) -> list[MemberSegments]:
+        limit = info.context.settings.max_lookup_ids
+        if len(member_ids) > limit:
+            raise PublicError(
+                f"{len(member_ids)} member ids is over the limit of {limit} per membershipsOf",
+                "TOO_LARGE",
+            )
+        lookup = await service.load(site_id=info.context.site_id, external_ids=member_ids)
+        answers = []
+        for member_id in member_ids:
+            membership = lookup.membership(member_id)
+            segments = membership.segments(include_inactive=False) if membership else []
+            answers.append(
+                MemberSegments(
+                    member_id=member_id,
+                    segment_ids=[strawberry.ID(str(s.pk)) for s in segments],
+                )
+            )
+        return answers
+
+    @strawberry.field(description="Why the member is, or is not, an effective member now.")
+    async def explain_membership(
+        self, info: Info, segment_id: strawberry.ID, member_id: strawberry.ID
+    ) -> MembershipExplanation:
+        lookup = await service.load(site_id=info.context.site_id, external_ids=[member_id])
+        segment = _segment(lookup, segment_id)
+        membership = lookup.membership(member_id)
+        if membership is None:
+            reasons = [service.Reason.UNKNOWN_MEMBER]
+            is_member = False
+        else:
+            reasons = membership.reasons(segment)
+            is_member = membership.counts(segment, include_inactive=False)
+        return MembershipExplanation(
+            segment_id=strawberry.ID(str(segment.pk)),
+            member_id=member_id,
+            is_member=is_member,
+            reasons=reasons,
+        )

@@ -1,0 +1,158 @@
+"""Every segment of a site as lookups see them, parsed once and cached per site version.
+
+Lookups (isMember, memberSegments, flags) need each segment's type, window and parsed
+rule. Reading and parsing them on every request would cost more than the lookup itself,
+so each process keeps them per site, keyed by ``sites.segments_version``: every segment
+create, update and delete bumps it in the same transaction (``bump``), and one read of
+the site row tells any process whether its copy is current.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import as_datetime, execute, fetch
+from app.rules import Node, ast_from_json, parse
+from app.segments.models import SegmentStatus, SegmentType
+
+_MAX_SITES = 1_000  # sites kept per process; the least recently used one goes first
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDef:
+    pk: int
+    name: str
+    type: SegmentType
+    is_active: bool
+    starts_at: datetime | None
+    ends_at: datetime | None
+    rule: Node | None
+    salt: int
+
+    @property
+    def dynamic(self) -> bool:
+        return self.type is SegmentType.DYNAMIC and self.rule is not None
+
+    def status(self, now: datetime) -> SegmentStatus:
+        """The same answer as segments.service.status_of, for a cached definition."""
+        if not self.is_active:
+            return SegmentStatus.INACTIVE
+        if self.starts_at is not None and self.starts_at > now:
+            return SegmentStatus.SCHEDULED
+        if self.ends_at is not None and self.ends_at <= now:
+            return SegmentStatus.EXPIRED
+        return SegmentStatus.ACTIVE
+
+
+@dataclass(slots=True)
+class Catalogue:
+    version: int
+    by_pk: dict[int, SegmentDef] = field(default_factory=dict)
+    by_name: dict[str, SegmentDef] = field(default_factory=dict)
+
+    @property
+    def dynamic(self) -> list[SegmentDef]:
+        """The segments whose rule makes members, in pk order."""
+        return [s for s in self.by_pk.values() if s.dynamic]
+
+
+_cache: OrderedDict[int, Catalogue] = OrderedDict()
+# parsed rules by (segment pk, rule text): a reload re-parses only what changed
+_rules: dict[tuple[int, str], Node | None] = {}
+
+
+async def bump(connection: BaseDBAsyncClient, site_id: int) -> None:
+    """Mark the site's segments changed; call inside the transaction that changes them."""
+    await execute(
+        "UPDATE sites SET segments_version = segments_version + 1 WHERE id = $1",
+        [site_id],
+        connection=connection,
+    )
+
+
+async def version_of(site_id: int, connection: BaseDBAsyncClient | None = None) -> int:
+    rows = await fetch(
+        "SELECT segments_version FROM sites WHERE id = $1", [site_id], connection=connection
+    )
+    return int(rows[0]["segments_version"]) if rows else 0
+
+
+async def get(
+    site_id: int, version: int | None = None, connection: BaseDBAsyncClient | None = None
+) -> Catalogue:
+    """The site's segments as of ``version`` (read from the site row when not given).
+
+    Inside a transaction pass its connection: on SQLite the default one would wait on it."""
+    if version is None:
+        version = await version_of(site_id, connection)
+    cached = _cache.get(site_id)
+    if cached is not None and cached.version == version:
+        _cache.move_to_end(site_id)
+        return cached
+    catalogue = await _load(site_id, version, connection)
+    _cache[site_id] = catalogue
+    _cache.move_to_end(site_id)
+    while len(_cache) > _MAX_SITES:
+        _cache.popitem(last=False)
+    return catalogue
+
+
+def clear() -> None:
+    _cache.clear()
+    _rules.clear()
+
+
+async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None) -> Catalogue:
+    rows = await fetch(
+        "SELECT id, name, type, is_active, starts_at, ends_at, rule, rule_ast, salt"
+        " FROM segments WHERE site_id = $1 ORDER BY id",
+        [site_id],
+        connection=connection,
+    )
+    catalogue = Catalogue(version=version)
+    for row in rows:
+        pk = int(row["id"])
+        segment = SegmentDef(
+            pk=pk,
+            name=str(row["name"]),
+            type=SegmentType(row["type"]),
+            is_active=bool(row["is_active"]),
+            starts_at=_utc(row["starts_at"]),
+            ends_at=_utc(row["ends_at"]),
+            rule=_rule(pk, row["rule"], row["rule_ast"]),
+            salt=int(row["salt"]),
+        )
+        catalogue.by_pk[pk] = segment
+        catalogue.by_name[segment.name] = segment
+    return catalogue
+
+
+def _utc(value: Any) -> datetime | None:
+    moment = as_datetime(value)
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _rule(pk: int, text: str | None, stored: Any) -> Node | None:
+    """The parsed rule: the stored tree when there is one, else the text parsed (and kept)."""
+    if text is None:
+        return None
+    key = (pk, text)
+    if key in _rules:
+        return _rules[key]
+    node: Node | None
+    if stored is not None:
+        node = ast_from_json(orjson.loads(stored) if isinstance(stored, str | bytes) else stored)
+    else:
+        node = parse(text).ast
+    if len(_rules) > 100_000:
+        _rules.clear()
+    _rules[key] = node
+    return node
