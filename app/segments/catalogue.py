@@ -67,7 +67,7 @@ _cache: OrderedDict[int, Catalogue] = OrderedDict()
 _rules: dict[tuple[int, str], Node | None] = {}
 
 
-async def bump(connection: BaseDBAsyncClient, site_id: int) -> None:
+async def bump(connection: BaseDBAsyncClient | None, site_id: int) -> None:
     """Mark the site's segments changed; call inside the transaction that changes them."""
     await execute(
         "UPDATE sites SET segments_version = segments_version + 1 WHERE id = $1",

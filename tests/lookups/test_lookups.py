@@ -25,10 +25,14 @@ query($s: ID!, $m: ID!) {
 }
 """
 MEMBER_WITH_SEGMENTS = """
-query($m: ID!) { member(id: $m) { id segments { name } all: segments(includeInactive: true) { name } } }
+query($m: ID!) {
+  member(id: $m) { id segments { name } all: segments(includeInactive: true) { name } }
+}
 """
 COMPANY_WITH_SEGMENTS = """
-query($c: ID!) { company(id: $c) { segments { name } all: segments(includeInactive: true) { name } } }
+query($c: ID!) {
+  company(id: $c) { segments { name } all: segments(includeInactive: true) { name } }
+}
 """
 MEMBERS_PAGE = """
 query { members(first: 50) { edges { node { id segments { name } } } } }
@@ -70,7 +74,13 @@ async def _world(api: Api) -> dict[str, str]:
     sid = seg["id"]
     await api.query(
         UPDATE_MEMBERS,
-        {"input": {"segmentId": sid, "memberIds": ["listed", "excluded", "expired"], "mode": "ADD"}},
+        {
+            "input": {
+                "segmentId": sid,
+                "memberIds": ["listed", "excluded", "expired"],
+                "mode": "ADD",
+            }
+        },
     )
     await execute(
         "UPDATE segment_members SET expires_at = $1 WHERE member_id ="
@@ -82,7 +92,9 @@ async def _world(api: Api) -> dict[str, str]:
         " { added } }",
         {"input": {"segmentId": sid, "companyIds": ["acme"], "mode": "ADD"}},
     )
-    await api.query(EXCLUDE, {"input": {"segmentId": sid, "memberIds": ["excluded"], "mode": "ADD"}})
+    await api.query(
+        EXCLUDE, {"input": {"segmentId": sid, "memberIds": ["excluded"], "mode": "ADD"}}
+    )
     return {"S": sid}
 
 
@@ -128,7 +140,8 @@ async def test_lookups_agree_with_listing_and_count(api: Api) -> None:
     ids = await _world(api)
     # when the segment is listed (SQL) and each member looked up (Python)
     data = await api.query(
-        "query($id: ID!) { segment(id: $id) { memberCount members { edges { node { id } source } } } }",
+        "query($id: ID!) { segment(id: $id) { memberCount"
+        " members { edges { node { id } source } } } }",
         {"id": ids["S"]},
     )
     listed = {e["node"]["id"]: e["source"] for e in data["segment"]["members"]["edges"]}
@@ -249,7 +262,9 @@ async def test_in_segment_nests_effective_membership(api: Api) -> None:
     await members(api, "tester", "employee", "outsider")
     await members(api, "staff-tester", attributes={"staff": True})
     await segment(api, "beta", memberIds=["tester", "staff-tester", "employee"])
-    await segment(api, "staff", type="DYNAMIC", rule="attributes.staff = true", memberIds=["employee"])
+    await segment(
+        api, "staff", type="DYNAMIC", rule="attributes.staff = true", memberIds=["employee"]
+    )
     rollout = await segment(
         api, "rollout", type="DYNAMIC", rule="in_segment('beta') AND NOT in_segment('staff')"
     )
