@@ -14,6 +14,7 @@ from typing import Any
 
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 
 MODEL_MODULES = [
     "app.auth.models",
@@ -37,14 +38,24 @@ def normalize_url(url: str) -> str:
     return url
 
 
+async def _keep_session(connection: Any) -> None:
+    """Pool release without asyncpg's reset query: no code here leaves session state behind
+    (no SET without its undo, no LISTEN or advisory lock on pooled connections), and the
+    reset would cost a round trip per query, as much as a whole lookup."""
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     url = normalize_url(database_url)
+    connection: Any = url
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://").split("?", 1)[0]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        connection = expand_db_url(url)
+        connection["credentials"]["reset"] = _keep_session
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,

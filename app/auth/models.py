@@ -24,7 +24,7 @@ class Site(Model):
     name = fields.CharField(max_length=200)
     # bumped with every segment create, update and delete, so that every server process
     # can tell with one read whether its cached segment definitions are current
-    segments_version = fields.BigIntField(default=0)
+    segments_version = fields.BigIntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

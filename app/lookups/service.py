@@ -2,9 +2,9 @@
 
 isMember, memberSegments, membershipsOf, explainMembership, Member.segments and flag
 evaluation all come here. Whatever the number of segments, a lookup reads:
-1. the members (with their companies) and the site's segments version, in one statement;
-2. every listing, company listing and exclusion of those members, in one statement;
-3. the site's segments, only when the cached catalogue is behind that version.
+1. in one statement: the site's segments version, the members (with their companies), and
+   every listing, company listing and exclusion of those members;
+2. the site's segments, only when the cached catalogue is behind that version.
 Then each segment's effective membership is decided in Python with the parsed rules, the
 same meaning the SQL of memberships.effective gives (the property tests hold them together).
 """
@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from app.db import as_datetime, fetch, is_postgres
-from app.rules import CompanyFacts, MemberFacts, evaluate
+from app.rules import CompanyFacts, MemberFacts
+from app.rules.evaluate import context
 from app.segments import catalogue
 from app.segments.catalogue import Catalogue, SegmentDef
 from app.segments.models import SegmentStatus
@@ -57,6 +58,7 @@ class Membership:
         self.state = state
         self.now = now
         self._memo: dict[int, bool] = {}
+        self._context = context(state.facts, in_segment=self._in_segment, now=now)
 
     def listed(self, pk: int) -> bool:
         if pk not in self.state.listed:
@@ -65,16 +67,9 @@ class Membership:
         return expires is None or expires > self.now
 
     def rule_matches(self, segment: SegmentDef) -> bool:
-        if segment.rule is None:
+        if segment.check is None:
             return False
-        result = evaluate(
-            segment.rule,
-            self.state.facts,
-            salt=segment.salt,
-            in_segment=self._in_segment,
-            now=self.now,
-        )
-        return result is True
+        return segment.check(self._context) is True
 
     def effective(self, segment: SegmentDef) -> bool:
         """Whether the member is an effective member, whatever the segment's status."""
@@ -142,91 +137,93 @@ class Lookup:
 
 
 async def load(*, site_id: int, external_ids: Sequence[str]) -> Lookup:
-    """Everything lookups need for these members, in two statements (three on a cache miss)."""
+    """Everything lookups need for these members: one statement (two on a cache miss)."""
     now = datetime.now(UTC)
     ids = list(dict.fromkeys(external_ids))
-    version, states = await _members(site_id, ids)
-    if states:
-        await _ties(site_id, states)
+    version, states = await _read(site_id, ids)
     cat = await catalogue.get(site_id, version)
     return Lookup(cat=cat, members={s.external_id: s for s in states.values()}, now=now)
 
 
-def _ids_source(ids: list[str], start: int) -> tuple[str, list[Any]]:
-    """A one-column list of the ids, from one array (PostgreSQL) or JSON (SQLite) parameter."""
-    if is_postgres():
-        return f"unnest(${start}::text[])", [ids]
-    return f"(SELECT value FROM json_each(${start}))", [orjson.dumps(ids).decode()]
-
-
-async def _members(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberState]]:
+def _match(ids: list[str]) -> tuple[str, list[Any]]:
+    """A condition on members m naming the ids, from one parameter ($2) whatever their number."""
     if len(ids) == 1:
-        match, params = "m.external_id = $2", [ids[0]]
-    else:
-        source, params = _ids_source(ids, 2)
-        match = f"m.external_id IN (SELECT * FROM {source})"
+        return "m.external_id = $2", [ids[0]]
+    if is_postgres():
+        return "m.external_id = ANY($2::text[])", [ids]
+    return "m.external_id IN (SELECT value FROM json_each($2))", [orjson.dumps(ids).decode()]
+
+
+_MEMBER = (
+    "m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at, m.attributes, m.bucket,"
+    " c.external_id AS c_id, c.name AS c_name, c.plan AS c_plan, c.attributes AS c_attributes"
+)
+_NO_MEMBER = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+
+
+async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberState]]:
+    """The site's segments version, the members, and each listing (L), company listing (C)
+    and exclusion (X) of theirs, as the rows of one statement: one round trip."""
+    match, params = _match(ids)
     rows = await fetch(
-        "SELECT s.segments_version, m.id, m.external_id, m.email, m.name, m.created_at,"
-        " m.updated_at, m.attributes, m.bucket, c.external_id AS c_id, c.name AS c_name,"
-        " c.plan AS c_plan, c.attributes AS c_attributes"
-        f" FROM sites s LEFT JOIN members m ON m.site_id = s.id AND {match}"
-        " LEFT JOIN companies c ON c.id = m.company_id WHERE s.id = $1",
+        f"SELECT 'M' AS k, s.segments_version AS v, {_MEMBER}, m.id AS mid,"
+        " NULL AS seg, NULL AS exp FROM sites s"
+        f" LEFT JOIN members m ON m.site_id = s.id AND {match}"
+        " LEFT JOIN companies c ON c.id = m.company_id WHERE s.id = $1"
+        f" UNION ALL SELECT 'L', NULL, {_NO_MEMBER}, m.id, l.segment_id, l.expires_at"
+        " FROM members m JOIN segment_members l ON l.member_id = m.id"
+        f" WHERE m.site_id = $1 AND {match}"
+        f" UNION ALL SELECT 'C', NULL, {_NO_MEMBER}, m.id, sc.segment_id, NULL"
+        " FROM members m JOIN segment_companies sc ON sc.company_id = m.company_id"
+        f" WHERE m.site_id = $1 AND {match}"
+        f" UNION ALL SELECT 'X', NULL, {_NO_MEMBER}, m.id, x.segment_id, NULL"
+        " FROM members m JOIN segment_exclusions x ON x.member_id = m.id"
+        f" WHERE m.site_id = $1 AND {match}",
         [site_id, *params],
     )
-    version = int(rows[0]["segments_version"]) if rows else 0
+    version = 0
     states: dict[int, MemberState] = {}
+    ties = []
     for row in rows:
-        if row["id"] is None:
+        if row["k"] != "M":
+            ties.append(row)
             continue
-        company = None
-        if row["c_id"] is not None:
-            company = CompanyFacts(
-                external_id=row["c_id"],
-                name=row["c_name"],
-                plan=row["c_plan"],
-                attributes=_json(row["c_attributes"]),
-            )
-        facts = MemberFacts(
-            external_id=row["external_id"],
-            email=row["email"],
-            name=row["name"],
-            created_at=_moment(row["created_at"]),
-            updated_at=_moment(row["updated_at"]),
-            attributes=_json(row["attributes"]),
-            bucket=int(row["bucket"]),
-            company=company,
-        )
-        states[int(row["id"])] = MemberState(int(row["id"]), row["external_id"], facts)
-    return version, states
-
-
-async def _ties(site_id: int, states: dict[int, MemberState]) -> None:
-    pks = list(states)
-    if is_postgres():
-        members = "= ANY($2::bigint[])"
-        params: list[Any] = [site_id, pks]
-    else:
-        members = "IN (SELECT value FROM json_each($2))"
-        params = [site_id, orjson.dumps(pks).decode()]
-    rows = await fetch(
-        "SELECT 'L' AS k, l.member_id AS m, l.segment_id AS s, l.expires_at AS e"
-        f" FROM segment_members l WHERE l.site_id = $1 AND l.member_id {members}"
-        " UNION ALL SELECT 'C', mm.id, sc.segment_id, NULL FROM members mm"
-        " JOIN segment_companies sc ON sc.company_id = mm.company_id"
-        f" WHERE mm.site_id = $1 AND mm.id {members}"
-        " UNION ALL SELECT 'X', x.member_id, x.segment_id, NULL FROM segment_exclusions x"
-        f" WHERE x.site_id = $1 AND x.member_id {members}",
-        params,
-    )
-    for row in rows:
-        state = states[int(row["m"])]
-        segment = int(row["s"])
+        version = int(row["v"])
+        if row["id"] is not None:
+            state = _state(row)
+            states[state.pk] = state
+    for row in ties:
+        state = states[int(row["mid"])]
+        segment = int(row["seg"])
         if row["k"] == "L":
-            state.listed[segment] = _moment(row["e"]) if row["e"] is not None else None
+            state.listed[segment] = _moment(row["exp"]) if row["exp"] is not None else None
         elif row["k"] == "C":
             state.via_company.add(segment)
         else:
             state.excluded.add(segment)
+    return version, states
+
+
+def _state(row: dict[str, Any]) -> MemberState:
+    company = None
+    if row["c_id"] is not None:
+        company = CompanyFacts(
+            external_id=row["c_id"],
+            name=row["c_name"],
+            plan=row["c_plan"],
+            attributes=_json(row["c_attributes"]),
+        )
+    facts = MemberFacts(
+        external_id=row["external_id"],
+        email=row["email"],
+        name=row["name"],
+        created_at=_moment(row["created_at"]),
+        updated_at=_moment(row["updated_at"]),
+        attributes=_json(row["attributes"]),
+        bucket=int(row["bucket"]),
+        company=company,
+    )
+    return MemberState(int(row["id"]), row["external_id"], facts)
 
 
 def _json(value: Any) -> dict[str, Any]:

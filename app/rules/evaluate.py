@@ -46,9 +46,11 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 @dataclass(frozen=True, slots=True)
 class _Context:
     facts: MemberFacts
-    salt: int
     in_segment: Callable[[str], bool | None]
     now: datetime
+
+
+Check = Callable[[_Context], "bool | None"]
 
 
 def evaluate(
@@ -64,45 +66,78 @@ def evaluate(
     ``in_segment(name)`` answers in_segment() tests; ``now`` (default: the clock, read
     once) is what days_ago() counts back from.
     """
-    context = _Context(facts, salt_offset(salt), in_segment, as_utc(now or datetime.now(UTC)))
-    return _eval(node, context)
+    return run(compile_check(node, salt), facts, in_segment=in_segment, now=now)
 
 
-def _eval(node: Node, ctx: _Context) -> bool | None:
+def run(
+    check: Check,
+    facts: MemberFacts,
+    *,
+    in_segment: Callable[[str], bool | None],
+    now: datetime | None = None,
+) -> bool | None:
+    """evaluate() with a rule compiled once by compile_check (what lookups keep per segment)."""
+    return check(context(facts, in_segment=in_segment, now=now))
+
+
+def context(
+    facts: MemberFacts,
+    *,
+    in_segment: Callable[[str], bool | None],
+    now: datetime | None = None,
+) -> _Context:
+    """What compiled checks read: one per member, for all the rules it is checked against."""
+    return _Context(facts, in_segment, as_utc(now or datetime.now(UTC)))
+
+
+def compile_check(node: Node, salt: int) -> Check:
+    """The rule as nested closures: the tree is walked once here, not on every member."""
     match node:
         case And(operands):
-            return _all(_eval(operand, ctx) for operand in operands)
+            checks = [compile_check(o, salt) for o in operands]
+            return lambda ctx: _all(c(ctx) for c in checks)
         case Or(operands):
-            return _any(_eval(operand, ctx) for operand in operands)
+            checks = [compile_check(o, salt) for o in operands]
+            return lambda ctx: _any(c(ctx) for c in checks)
         case Not(operand):
-            return _negate(_eval(operand, ctx))
+            inner = compile_check(operand, salt)
+            return lambda ctx: _negate(inner(ctx))
         case Compare(path, op, literal):
             spec = field_spec(path)
-            return _compare(spec, _field_value(spec, ctx.facts), op, literal, ctx.now)
+            return lambda ctx: _compare(spec, _field_value(spec, ctx.facts), op, literal, ctx.now)
         case InList(path, values, negated):
             spec = field_spec(path)
-            found = _field_value(spec, ctx.facts)
-            result = _any(_compare(spec, found, "=", literal, ctx.now) for literal in values)
-            return _negate(result) if negated else result
+
+            def in_list(ctx: _Context) -> bool | None:
+                found = _field_value(spec, ctx.facts)
+                result = _any(_compare(spec, found, "=", literal, ctx.now) for literal in values)
+                return _negate(result) if negated else result
+
+            return in_list
         case IsNull(path, negated):
-            is_null = _field_value(field_spec(path), ctx.facts) is None
-            return not is_null if negated else is_null
+            spec = field_spec(path)
+            return lambda ctx: (_field_value(spec, ctx.facts) is None) is not negated
         case Between(path, low, high):
             spec = field_spec(path)
-            found = _field_value(spec, ctx.facts)
-            return _all(
-                (
-                    _compare(spec, found, ">=", low, ctx.now),
-                    _compare(spec, found, "<=", high, ctx.now),
+
+            def between(ctx: _Context) -> bool | None:
+                found = _field_value(spec, ctx.facts)
+                return _all(
+                    (
+                        _compare(spec, found, ">=", low, ctx.now),
+                        _compare(spec, found, "<=", high, ctx.now),
+                    )
                 )
-            )
+
+            return between
         case TextMatch(path, op, text):
             spec = field_spec(path)
-            return _match(spec, _field_value(spec, ctx.facts), op, text)
+            return lambda ctx: _match(spec, _field_value(spec, ctx.facts), op, text)
         case Percent(percent):
-            return (ctx.facts.bucket + ctx.salt) % BUCKETS < percent_threshold(percent)
+            shift, threshold = salt_offset(salt), percent_threshold(percent)
+            return lambda ctx: (ctx.facts.bucket + shift) % BUCKETS < threshold
         case InSegment(name):
-            return ctx.in_segment(name)
+            return lambda ctx: ctx.in_segment(name)
     raise TypeError(f"not a rule node: {node!r}")
 
 

@@ -19,6 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import as_datetime, execute, fetch
 from app.rules import Node, ast_from_json, parse
+from app.rules.evaluate import Check, compile_check
 from app.segments.models import SegmentStatus, SegmentType
 
 _MAX_SITES = 1_000  # sites kept per process; the least recently used one goes first
@@ -34,6 +35,7 @@ class SegmentDef:
     ends_at: datetime | None
     rule: Node | None
     salt: int
+    check: Check | None = None  # the rule compiled for the Python evaluator
 
     @property
     def dynamic(self) -> bool:
@@ -55,16 +57,13 @@ class Catalogue:
     version: int
     by_pk: dict[int, SegmentDef] = field(default_factory=dict)
     by_name: dict[str, SegmentDef] = field(default_factory=dict)
-
-    @property
-    def dynamic(self) -> list[SegmentDef]:
-        """The segments whose rule makes members, in pk order."""
-        return [s for s in self.by_pk.values() if s.dynamic]
+    # the segments whose rule makes members, in pk order
+    dynamic: list[SegmentDef] = field(default_factory=list)
 
 
 _cache: OrderedDict[int, Catalogue] = OrderedDict()
-# parsed rules by (segment pk, rule text): a reload re-parses only what changed
-_rules: dict[tuple[int, str], Node | None] = {}
+# parsed and compiled rules by (segment pk, rule text, salt): a reload redoes only what changed
+_rules: dict[tuple[int, str, int], tuple[Node | None, Check | None]] = {}
 
 
 async def bump(connection: BaseDBAsyncClient | None, site_id: int) -> None:
@@ -118,6 +117,7 @@ async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None
     catalogue = Catalogue(version=version)
     for row in rows:
         pk = int(row["id"])
+        rule, check = _rule(pk, row["rule"], row["rule_ast"], int(row["salt"]))
         segment = SegmentDef(
             pk=pk,
             name=str(row["name"]),
@@ -125,11 +125,14 @@ async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None
             is_active=bool(row["is_active"]),
             starts_at=_utc(row["starts_at"]),
             ends_at=_utc(row["ends_at"]),
-            rule=_rule(pk, row["rule"], row["rule_ast"]),
+            rule=rule,
             salt=int(row["salt"]),
+            check=check,
         )
         catalogue.by_pk[pk] = segment
         catalogue.by_name[segment.name] = segment
+        if segment.dynamic:
+            catalogue.dynamic.append(segment)
     return catalogue
 
 
@@ -140,11 +143,12 @@ def _utc(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _rule(pk: int, text: str | None, stored: Any) -> Node | None:
-    """The parsed rule: the stored tree when there is one, else the text parsed (and kept)."""
+def _rule(pk: int, text: str | None, stored: Any, salt: int) -> tuple[Node | None, Check | None]:
+    """The parsed rule (the stored tree when there is one, else the text parsed) and its
+    compiled check, kept for the next reload."""
     if text is None:
-        return None
-    key = (pk, text)
+        return None, None
+    key = (pk, text, salt)
     if key in _rules:
         return _rules[key]
     node: Node | None
@@ -154,5 +158,5 @@ def _rule(pk: int, text: str | None, stored: Any) -> Node | None:
         node = parse(text).ast
     if len(_rules) > 100_000:
         _rules.clear()
-    _rules[key] = node
-    return node
+    _rules[key] = node, compile_check(node, salt) if node is not None else None
+    return _rules[key]
