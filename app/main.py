@@ -18,12 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app.auth.service import Viewer, authenticate
 from app.db import fetch, tortoise_config
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.lookups import fast
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("segments.http")
@@ -46,6 +48,29 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
+    ) -> ExecutionResult:
+        viewer = context.viewer_or_none
+        if viewer is not None and request_adapter.method == "POST":
+            data = await fast.answer(
+                request_data.query,
+                request_data.variables,
+                request_data.operation_name,
+                viewer.site_id,
+            )
+            if data is not None:
+                return ExecutionResult(data=data, errors=None)
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         viewer: Viewer | None = request.scope.get("state", {}).get("viewer")

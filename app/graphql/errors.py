@@ -53,8 +53,9 @@ def forbidden(needed: str) -> PublicError:
 
 def _is_public(error: GraphQLError) -> bool:
     original = error.original_error
-    # syntax and validation errors carry no original error: they are the caller's own
-    return original is None or isinstance(original, PublicError)
+    # syntax and validation errors carry no original error, and a variable that cannot be
+    # coerced carries graphql-core's own error: all are the caller's, to be shown as they are
+    return original is None or isinstance(original, PublicError | GraphQLError)
 
 
 class MaskInternalErrors(MaskErrors):
