@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -108,6 +109,11 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
+# request ids: a random prefix per process and a counter, unique without a syscall per request
+_ID_PREFIX = secrets.token_hex(3)
+_ids = itertools.count(1)
+
+
 class AuthAndLimits:
     """Bearer key to viewer, request size limit, and one JSON log line per request."""
 
@@ -120,7 +126,7 @@ class AuthAndLimits:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = uuid.uuid4().hex[:12]
+        request_id = f"{_ID_PREFIX}{next(_ids):06x}"
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
         limit = self.settings.max_request_bytes

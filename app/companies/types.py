@@ -65,7 +65,7 @@ class CompanyType:
         from app.segments.types import segment_nodes
 
         key = (self.pk, bool(include_inactive))
-        return await segment_nodes(info, await info.context.loaders.company_segments.load(key))
+        return segment_nodes(await info.context.loaders.company_segments.load(key))
 
     @strawberry.field
     async def members(

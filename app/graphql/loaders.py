@@ -13,8 +13,7 @@ from app.companies.models import Company
 from app.lookups import service as lookups
 from app.members import service as members
 from app.memberships import service as memberships
-from app.segments import service as segments
-from app.segments.models import Segment
+from app.segments.catalogue import SegmentDef
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -42,14 +41,11 @@ class Loaders:
         self.segment_company_count: DataLoader[int, int] = _loader(
             lambda pks: memberships.company_counts(site_id=site_id, segment_pks=pks), 0
         )
-        self.segment: DataLoader[int, Segment] = _loader(
-            lambda pks: segments.by_pks(site_id=site_id, pks=pks), None
-        )
-        # (member id, include inactive) -> pks of the segments it is an effective member of
-        self.member_segments: DataLoader[tuple[str, bool], list[int]] = _loader(
+        # (member id, include inactive) -> the segments it is an effective member of
+        self.member_segments: DataLoader[tuple[str, bool], list[SegmentDef]] = _loader(
             lambda keys: lookups.segments_of_members(site_id=site_id, keys=keys), []
         )
-        # (company pk, include inactive) -> pks of the segments listing it
-        self.company_segments: DataLoader[tuple[int, bool], list[int]] = _loader(
+        # (company pk, include inactive) -> the segments listing it
+        self.company_segments: DataLoader[tuple[int, bool], list[SegmentDef]] = _loader(
             lambda keys: memberships.segments_of_companies(site_id=site_id, keys=keys), []
         )

@@ -39,8 +39,8 @@ class LookupQueries:
     async def member_segments(
         self, info: Info, member_id: strawberry.ID, include_inactive: bool | None = False
     ) -> list[SegmentNode]:
-        pks = await info.context.loaders.member_segments.load((member_id, bool(include_inactive)))
-        return await segment_nodes(info, pks)
+        key = (member_id, bool(include_inactive))
+        return segment_nodes(await info.context.loaders.member_segments.load(key))
 
     @strawberry.field(
         description="For each member asked (in that order), the ACTIVE segments it is in; "

@@ -241,12 +241,11 @@ def _moment(value: Any) -> datetime:
 
 async def segments_of_members(
     *, site_id: int, keys: Sequence[tuple[str, bool]]
-) -> dict[tuple[str, bool], list[int]]:
-    """For each (member id, include inactive): the pks of its segments, in pk order."""
+) -> dict[tuple[str, bool], list[SegmentDef]]:
+    """For each (member id, include inactive): its segments, in pk order."""
     lookup = await load(site_id=site_id, external_ids=[k[0] for k in keys])
-    answers: dict[tuple[str, bool], list[int]] = {}
+    answers: dict[tuple[str, bool], list[SegmentDef]] = {}
     for key in keys:
         membership = lookup.membership(key[0])
-        segments = membership.segments(include_inactive=key[1]) if membership else []
-        answers[key] = [s.pk for s in segments]
+        answers[key] = membership.segments(include_inactive=key[1]) if membership else []
     return answers

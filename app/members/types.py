@@ -74,7 +74,7 @@ class MemberType:
         from app.segments.types import segment_nodes
 
         key = (str(self.id), bool(include_inactive))
-        return await segment_nodes(info, await info.context.loaders.member_segments.load(key))
+        return segment_nodes(await info.context.loaders.member_segments.load(key))
 
 
 @strawberry.type

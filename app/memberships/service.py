@@ -255,8 +255,8 @@ async def count_excluded(*, site_id: int, segment_pk: int) -> int:
 
 async def segments_of_companies(
     *, site_id: int, keys: Sequence[tuple[int, bool]]
-) -> dict[tuple[int, bool], list[int]]:
-    """For each (company pk, include inactive): the pks of the segments listing it."""
+) -> dict[tuple[int, bool], list[SegmentDef]]:
+    """For each (company pk, include inactive): the segments listing it, in pk order."""
     pks = sorted({k[0] for k in keys})
     if not pks:
         return {}
@@ -267,7 +267,7 @@ async def segments_of_companies(
     )
     cat = await catalogue.get(site_id)
     now = datetime.now(UTC)
-    answers: dict[tuple[int, bool], list[int]] = {k: [] for k in keys}
+    answers: dict[tuple[int, bool], list[SegmentDef]] = {k: [] for k in keys}
     for row in rows:
         segment = cat.by_pk.get(int(row["segment_id"]))
         if segment is None:
@@ -275,7 +275,7 @@ async def segments_of_companies(
         for include_inactive in (False, True):
             key = (int(row["company_id"]), include_inactive)
             if key in answers and (include_inactive or segment.status(now) is SegmentStatus.ACTIVE):
-                answers[key].append(segment.pk)
+                answers[key].append(segment)
     return answers
 
 

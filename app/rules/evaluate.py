@@ -91,37 +91,39 @@ def context(
 
 
 def compile_check(node: Node, salt: int) -> Check:
-    """The rule as nested closures: the tree is walked once here, not on every member."""
+    """The rule as nested closures: the tree is walked once here, not on every member.
+
+    Each closure computes exactly what the matching branch of the tree walk would (the
+    property tests check it against the SQL); only the dispatch is done ahead of time."""
     match node:
         case And(operands):
-            checks = [compile_check(o, salt) for o in operands]
-            return lambda ctx: _all(c(ctx) for c in checks)
+            return _and([compile_check(o, salt) for o in operands])
         case Or(operands):
-            checks = [compile_check(o, salt) for o in operands]
-            return lambda ctx: _any(c(ctx) for c in checks)
+            return _or([compile_check(o, salt) for o in operands])
         case Not(operand):
             inner = compile_check(operand, salt)
             return lambda ctx: _negate(inner(ctx))
         case Compare(path, op, literal):
-            spec = field_spec(path)
-            return lambda ctx: _compare(spec, _field_value(spec, ctx.facts), op, literal, ctx.now)
+            return _compare_check(field_spec(path), op, literal)
         case InList(path, values, negated):
             spec = field_spec(path)
+            get = _getter(spec)
 
             def in_list(ctx: _Context) -> bool | None:
-                found = _field_value(spec, ctx.facts)
+                found = get(ctx.facts)
                 result = _any(_compare(spec, found, "=", literal, ctx.now) for literal in values)
                 return _negate(result) if negated else result
 
             return in_list
         case IsNull(path, negated):
-            spec = field_spec(path)
-            return lambda ctx: (_field_value(spec, ctx.facts) is None) is not negated
+            get = _getter(field_spec(path))
+            return lambda ctx: (get(ctx.facts) is None) is not negated
         case Between(path, low, high):
             spec = field_spec(path)
+            get = _getter(spec)
 
             def between(ctx: _Context) -> bool | None:
-                found = _field_value(spec, ctx.facts)
+                found = get(ctx.facts)
                 return _all(
                     (
                         _compare(spec, found, ">=", low, ctx.now),
@@ -132,7 +134,8 @@ def compile_check(node: Node, salt: int) -> Check:
             return between
         case TextMatch(path, op, text):
             spec = field_spec(path)
-            return lambda ctx: _match(spec, _field_value(spec, ctx.facts), op, text)
+            get = _getter(spec)
+            return lambda ctx: _match(spec, get(ctx.facts), op, text)
         case Percent(percent):
             shift, threshold = salt_offset(salt), percent_threshold(percent)
             return lambda ctx: (ctx.facts.bucket + shift) % BUCKETS < threshold
@@ -141,19 +144,74 @@ def compile_check(node: Node, salt: int) -> Check:
     raise TypeError(f"not a rule node: {node!r}")
 
 
-def _field_value(spec: FieldSpec, facts: MemberFacts) -> Any:
-    """The field's value, or None when it is missing, JSON null, or the member has no company."""
-    owner: Any = facts
-    if spec.owner == "company":
-        owner = facts.company
+def _and(checks: list[Check]) -> Check:
+    def all_of(ctx: _Context) -> bool | None:
+        result: bool | None = True
+        for check in checks:
+            value = check(ctx)
+            if value is False:
+                return False
+            if value is None:
+                result = None
+        return result
+
+    return all_of
+
+
+def _or(checks: list[Check]) -> Check:
+    def any_of(ctx: _Context) -> bool | None:
+        result: bool | None = False
+        for check in checks:
+            value = check(ctx)
+            if value is True:
+                return True
+            if value is None:
+                result = None
+        return result
+
+    return any_of
+
+
+_SAME_TYPE: dict[type, Callable[[Any], bool]] = {
+    String: lambda v: isinstance(v, str),
+    Number: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    Boolean: lambda v: isinstance(v, bool),
+}
+
+
+def _compare_check(spec: FieldSpec, op: str, literal: Value) -> Check:
+    """_compare with the literal's type and the operator chosen once."""
+    get = _getter(spec)
+    same_type = _SAME_TYPE.get(type(literal))
+    if spec.kind == "timestamp" or same_type is None:
+        return lambda ctx: _compare(spec, get(ctx.facts), op, literal, ctx.now)
+    apply, wanted = _OPS[op], literal.value  # type: ignore[union-attr]
+
+    def compare(ctx: _Context) -> bool | None:
+        found = get(ctx.facts)
+        if found is None or not same_type(found):
+            return None
+        return apply(found, wanted)
+
+    return compare
+
+
+def _getter(spec: FieldSpec) -> Callable[[MemberFacts], Any]:
+    """A field's value for a member, or None when missing, JSON null, or no company."""
+    column, keys, of_company = spec.column, spec.keys, spec.owner == "company"
+
+    def get(facts: MemberFacts) -> Any:
+        owner: Any = facts.company if of_company else facts
         if owner is None:
             return None
-    value = getattr(owner, spec.column)
-    for key in spec.keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
+        value = getattr(owner, column)
+        for key in keys:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    return get
 
 
 def _compare(spec: FieldSpec, found: Any, op: str, literal: Value, now: datetime) -> bool | None:

@@ -36,6 +36,11 @@ class SegmentDef:
     rule: Node | None
     salt: int
     check: Check | None = None  # the rule compiled for the Python evaluator
+    # the rest of the row, so that lookups answer Segment fields with no further read
+    description: str | None = None
+    rule_text: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def dynamic(self) -> bool:
@@ -109,8 +114,8 @@ def clear() -> None:
 
 async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None) -> Catalogue:
     rows = await fetch(
-        "SELECT id, name, type, is_active, starts_at, ends_at, rule, rule_ast, salt"
-        " FROM segments WHERE site_id = $1 ORDER BY id",
+        "SELECT id, name, type, is_active, starts_at, ends_at, rule, rule_ast, salt,"
+        " description, created_at, updated_at FROM segments WHERE site_id = $1 ORDER BY id",
         [site_id],
         connection=connection,
     )
@@ -128,6 +133,10 @@ async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None
             rule=rule,
             salt=int(row["salt"]),
             check=check,
+            description=row["description"],
+            rule_text=row["rule"],
+            created_at=_utc(row["created_at"]),
+            updated_at=_utc(row["updated_at"]),
         )
         catalogue.by_pk[pk] = segment
         catalogue.by_name[segment.name] = segment

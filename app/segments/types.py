@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -19,6 +19,7 @@ from app.graphql.pagination import edges, paginate
 from app.members.types import MemberConnection, MemberEdge, MemberType
 from app.memberships import service as memberships
 from app.segments import service
+from app.segments.catalogue import SegmentDef
 from app.segments.models import Segment, SegmentStatus, SegmentType
 
 strawberry.enum(SegmentType, name="SegmentType")
@@ -87,6 +88,25 @@ class SegmentNode:
             ends_at=s.ends_at,
             status=service.status_of(s),
             rule=s.rule,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+        )
+
+    @classmethod
+    def from_def(cls, s: SegmentDef, now: datetime) -> SegmentNode:
+        """From the site's cached catalogue (lookups), as from_model would from the row."""
+        assert s.created_at is not None and s.updated_at is not None
+        return cls(
+            pk=s.pk,
+            id=strawberry.ID(str(s.pk)),
+            name=s.name,
+            description=s.description,
+            type=s.type,
+            is_active=s.is_active,
+            starts_at=s.starts_at,
+            ends_at=s.ends_at,
+            status=s.status(now),
+            rule=s.rule_text,
             created_at=s.created_at,
             updated_at=s.updated_at,
         )
@@ -238,10 +258,10 @@ def _member_edge(row: dict[str, Any], cursor: str) -> SegmentMemberEdge:
     )
 
 
-async def segment_nodes(info: Info, pks: list[int]) -> list[SegmentNode]:
-    """The segments with these pks, in that order, through the request's loader."""
-    found = await info.context.loaders.segment.load_many(pks)
-    return [SegmentNode.from_model(s) for s in found if s is not None]
+def segment_nodes(found: list[SegmentDef]) -> list[SegmentNode]:
+    """Segments as lookups found them in the site's cached catalogue."""
+    now = datetime.now(UTC)
+    return [SegmentNode.from_def(s, now) for s in found]
 
 
 @strawberry.type
