@@ -10,8 +10,11 @@ from strawberry.dataloader import DataLoader
 
 from app.companies import service as companies
 from app.companies.models import Company
+from app.flags import service as flags
+from app.flags.models import FeatureFlag
 from app.members import service as members
 from app.memberships import service as memberships
+from app.segments.models import Segment
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -38,4 +41,10 @@ class Loaders:
         )
         self.segment_company_count: DataLoader[int, int] = _loader(
             lambda pks: memberships.company_counts(site_id=site_id, segment_pks=pks), 0
+        )
+        self.flag_segments: DataLoader[int, list[Segment]] = _loader(
+            lambda pks: flags.segments_of_flags(site_id=site_id, flag_pks=pks), []
+        )
+        self.segment_flags: DataLoader[int, list[FeatureFlag]] = _loader(
+            lambda pks: flags.flags_of_segments(site_id=site_id, segment_pks=pks), []
         )
