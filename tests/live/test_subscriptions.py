@@ -346,3 +346,29 @@ async def test_a_subscriber_that_falls_behind_is_told_how_many_events_it_missed(
     assert all(e["kind"] == "MEMBERS_ADDED" and e["droppedBefore"] == 0 for e in burst)
     assert event["droppedBefore"] > 0
     assert len(burst) + event["droppedBefore"] == 10
+
+
+# ------------------------------------------------------------------ queries over the socket
+
+MEMBER_COUNT = "query($id: ID!) { segment(id: $id) { memberCount } }"
+
+
+async def test_each_query_on_the_socket_reads_fresh_rows(app: Any, api: Api) -> None:
+    # given a segment with one member, and a connection that has read its count
+    await members(api, "u1", "u2")
+    vip = await segment(api, "VIP", memberIds=["u1"])
+    async with asgi_ws(app) as ws:
+        await ws.init({"apiKey": api.key})
+        await ws.subscribe(MEMBER_COUNT, {"id": vip["id"]}, op="before")
+        before = await ws.message()
+
+        # when a member is added, and the same connection asks again
+        await api.query(ADD_MEMBERS, {"id": vip["id"], "ids": ["u2"]})
+        await ws.subscribe(MEMBER_COUNT, {"id": vip["id"]}, op="after")
+        after = await ws.message()
+        while after["id"] != "after" or after["type"] != "next":  # "before" completing
+            after = await ws.message()
+
+    # then the second answer is not the first one cached by the connection's loaders
+    assert before["payload"]["data"] == {"segment": {"memberCount": 1}}
+    assert after["payload"]["data"] == {"segment": {"memberCount": 2}}
