@@ -71,14 +71,25 @@ class GraphQLWs:
 
 
 @contextlib.asynccontextmanager
-async def asgi_ws(app: Any, headers: dict[str, str] | None = None) -> AsyncIterator[GraphQLWs]:
-    """A WebSocket to the app in-process, on the test's own event loop."""
+async def asgi_ws(
+    app: Any, headers: dict[str, str] | None = None, count: int = 1
+) -> AsyncIterator[Any]:
+    """A WebSocket to the app in-process, on the test's own event loop (a list of `count`
+    of them when count > 1)."""
     async with (
         ASGIWebSocketTransport(app=app) as transport,
         httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-        aconnect_ws("/graphql", client, subprotocols=[PROTOCOL], headers=headers or {}) as ws,
+        contextlib.AsyncExitStack() as stack,
     ):
-        yield GraphQLWs(ws)
+        sockets = [
+            GraphQLWs(
+                await stack.enter_async_context(
+                    aconnect_ws("/graphql", client, subprotocols=[PROTOCOL], headers=headers or {})
+                )
+            )
+            for _ in range(count)
+        ]
+        yield sockets[0] if count == 1 else sockets
 
 
 @contextlib.asynccontextmanager

@@ -15,6 +15,7 @@ from app.auth.service import authenticate, revoke_key
 from app.events.service import TOPIC
 from app.live.broker import broker
 from tests.factories import Api, members, segment
+from tests.flags.test_flags_api import _count_statements
 from tests.live.support import SEGMENT_EVENTS, GraphQLWs, asgi_ws, eventually, subscribed
 
 UPDATE_SEGMENT = """
@@ -372,3 +373,25 @@ async def test_each_query_on_the_socket_reads_fresh_rows(app: Any, api: Api) -> 
     # then the second answer is not the first one cached by the connection's loaders
     assert before["payload"]["data"] == {"segment": {"memberCount": 1}}
     assert after["payload"]["data"] == {"segment": {"memberCount": 2}}
+
+
+async def test_subscribers_of_a_site_share_one_read_of_each_event(app: Any, api: Api) -> None:
+    # given three subscribers of the site on this process
+    vip = await segment(api, "VIP")
+    async with asgi_ws(app, count=3) as (one, two, three):
+        for ws in (one, two, three):
+            await ws.init({"apiKey": api.key})
+            await ws.subscribe(SEGMENT_EVENTS, {"segmentId": None})
+        await subscribed(TOPIC, api.site.id, 3)
+
+        # when an event commits and all three hear it
+        with _count_statements() as statements:
+            await _describe(api, vip["id"], "changed")
+            heard = [await ws.event() for ws in (one, two, three)]
+
+    # then they heard the same event, and its row was read once, not once per subscriber
+    assert len({e["id"] for e in heard}) == 1
+    reads = [
+        s for s in statements if s.lstrip().upper().startswith("SELECT") and "segment_events" in s
+    ]
+    assert len(reads) == 1, reads
