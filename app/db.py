@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "app.memberships.models",
     "app.events.models",
     "app.idempotency.models",
+    "app.flags.models",
 ]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")

@@ -14,18 +14,21 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app.auth.service import Viewer, authenticate
 from app.db import fetch, tortoise_config
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.live.broker import broker
+from app.live.websocket import TextWebSocket, sign_in
 from app.lookups import fast
 from app.settings import Settings, get_settings
 
@@ -38,14 +41,23 @@ def _graphql_error(message: str, code: str, status: int) -> Response:
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    websocket_adapter_class = TextWebSocket
+
     def __init__(self, settings: Settings) -> None:
+        origins = [o.strip() for o in settings.ws_allowed_origins.split(",") if o.strip()]
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             multipart_uploads_enabled=True,
+            allowed_origins=origins,
         )
         self.settings = settings
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        await sign_in(context, cache_seconds=self.settings.key_cache_seconds)
+        ack: UnsetType = UNSET  # no payload in connection_ack
+        return ack
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -122,6 +134,9 @@ class AuthAndLimits:
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -184,6 +199,24 @@ class AuthAndLimits:
                 ).decode()
             )
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A key in the handshake's Authorization header signs the connection in; a bad one
+        refuses the handshake. With none, connection_init must carry one (app.live.websocket)."""
+        for name, value in scope["headers"]:
+            if name.lower() != b"authorization":
+                continue
+            scheme, _, secret = value.decode("latin-1").partition(" ")
+            viewer = None
+            if scheme.lower() == "bearer" and secret.strip():
+                viewer = await authenticate(
+                    secret.strip(), cache_seconds=self.settings.key_cache_seconds
+                )
+            if viewer is None:
+                await send({"type": "websocket.close", "code": 4403, "reason": "Invalid API key"})
+                return
+            scope.setdefault("state", {})["viewer"] = viewer
+        await self.app(scope, receive, send)
+
 
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
@@ -206,10 +239,13 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if init_orm:
-            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-                yield
-        else:
+        async with contextlib.AsyncExitStack() as stack:
+            if init_orm:
+                config = tortoise_config(settings.database_url)
+                await stack.enter_async_context(RegisterTortoise(app, config=config))
+            await stack.enter_async_context(
+                broker.running(settings.database_url, queue_size=settings.live_queue_size)
+            )
             yield
 
     app = Starlette(
@@ -217,6 +253,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
     )

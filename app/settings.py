@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # How long a verified API key is trusted without asking the database again.
     key_cache_seconds: float = Field(default=5.0, ge=0)
 
+    # Live events: messages queued per subscriber before it is told it missed some.
+    live_queue_size: int = Field(default=100, ge=1)
+    # Origins (comma-separated, "*" for any) whose pages may open the GraphQL WebSocket;
+    # clients that send no Origin (servers) and same-origin pages always may.
+    ws_allowed_origins: str = ""
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -1,5 +1,6 @@
 """The audit trail: one function records every kind of segment event, inside the caller's
-transaction, so an event exists exactly when its change does."""
+transaction, so an event exists exactly when its change does; live subscribers hear of it
+when that transaction commits."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from datetime import UTC, datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.events.models import EventKind, SegmentEvent
+from app.live.broker import broker
+
+TOPIC = "segment_events"
 
 MAX_SAMPLE = 100
 
@@ -23,7 +27,7 @@ async def record(
     count: int = 0,
     sample_ids: Sequence[str] = (),
 ) -> SegmentEvent:
-    return await SegmentEvent.create(
+    event = await SegmentEvent.create(
         using_db=connection,
         site_id=site_id,
         segment_id=segment_id,
@@ -33,6 +37,20 @@ async def record(
         sample_ids=list(sample_ids[:MAX_SAMPLE]),
         at=datetime.now(UTC),
     )
+    await broker.publish(
+        topic=TOPIC,
+        site_id=site_id,
+        payload={"id": event.id, "segment": segment_id},
+        connection=connection,
+    )
+    return event
+
+
+async def by_ids(*, site_id: int, ids: Sequence[int]) -> list[SegmentEvent]:
+    """The site's events of those ids that exist, oldest first."""
+    qs = SegmentEvent.filter(site_id=site_id, id__in=list(ids))
+    rows: list[SegmentEvent] = await qs.order_by("id")
+    return rows
 
 
 async def list_events(

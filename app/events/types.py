@@ -21,9 +21,16 @@ class SegmentEventNode:
     count: int
     sample_ids: list[strawberry.ID]
     at: datetime
+    dropped_before: int | None = strawberry.field(
+        default=None,
+        description=(
+            "segmentEvents only: how many events this subscriber missed just before this one"
+            " because it fell behind (0: none); null in the audit trail."
+        ),
+    )
 
     @classmethod
-    def from_model(cls, e: SegmentEvent) -> SegmentEventNode:
+    def from_model(cls, e: SegmentEvent, dropped_before: int | None = None) -> SegmentEventNode:
         return cls(
             id=strawberry.ID(str(e.id)),
             segment_id=strawberry.ID(str(e.segment_id)),
@@ -32,6 +39,7 @@ class SegmentEventNode:
             count=e.count,
             sample_ids=[strawberry.ID(i) for i in e.sample_ids],
             at=e.at,
+            dropped_before=dropped_before,
         )
 
 

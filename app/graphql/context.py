@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
 from strawberry.types import Info as StrawberryInfo
 
 from app.auth.models import Role
@@ -30,6 +32,13 @@ class Context:
         self.viewer_or_none = viewer
         self.settings = settings
         self.loaders = Loaders(viewer.site_id if viewer else 0)
+        # a WebSocket's connection_init payload (graphql-transport-ws), where its key may be
+        self.connection_params: dict[str, object] | None = None
+
+    def sign_in(self, viewer: Viewer) -> None:
+        """The caller, once a WebSocket's connection_init has named its key."""
+        self.viewer_or_none = viewer
+        self.loaders = Loaders(viewer.site_id)
 
     @property
     def viewer(self) -> Viewer:
@@ -50,3 +59,18 @@ class Context:
 
 
 Info = StrawberryInfo[Context, Any]
+
+
+class FreshLoaders(SchemaExtension):
+    """A WebSocket's context lives as long as the connection: each operation on it gets new
+    loaders, so that none is answered from rows another operation cached."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if (
+            isinstance(context, Context)
+            and isinstance(context.request, WebSocket)
+            and context.viewer_or_none is not None
+        ):
+            context.loaders = Loaders(context.viewer_or_none.site_id)
+        yield

@@ -10,10 +10,13 @@ from strawberry.dataloader import DataLoader
 
 from app.companies import service as companies
 from app.companies.models import Company
+from app.flags import service as flags
+from app.flags.models import FeatureFlag
 from app.lookups import service as lookups
 from app.members import service as members
 from app.memberships import service as memberships
 from app.segments.catalogue import SegmentDef
+from app.segments.models import Segment
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -48,4 +51,10 @@ class Loaders:
         # (company pk, include inactive) -> the segments listing it
         self.company_segments: DataLoader[tuple[int, bool], list[SegmentDef]] = _loader(
             lambda keys: memberships.segments_of_companies(site_id=site_id, keys=keys), []
+        )
+        self.flag_segments: DataLoader[int, list[Segment]] = _loader(
+            lambda pks: flags.segments_of_flags(site_id=site_id, flag_pks=pks), []
+        )
+        self.segment_flags: DataLoader[int, list[FeatureFlag]] = _loader(
+            lambda pks: flags.flags_of_segments(site_id=site_id, segment_pks=pks), []
         )

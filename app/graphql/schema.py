@@ -25,6 +25,10 @@ from strawberry.tools import merge_types
 from app.auth.schema import AuthMutations, AuthQueries
 from app.companies.mutations import CompanyMutations
 from app.companies.queries import CompanyQueries
+from app.events.subscriptions import EventSubscriptions
+from app.flags.mutations import FlagMutations
+from app.flags.queries import FlagQueries
+from app.graphql.context import FreshLoaders
 from app.graphql.errors import MaskInternalErrors
 from app.lookups.queries import LookupQueries
 from app.members.mutations import MemberMutations
@@ -35,12 +39,21 @@ from app.segments.queries import SegmentQueries
 from app.settings import Settings
 
 Query = merge_types(
-    "Query", (AuthQueries, SegmentQueries, LookupQueries, MemberQueries, CompanyQueries)
+    "Query",
+    (AuthQueries, SegmentQueries, LookupQueries, MemberQueries, CompanyQueries, FlagQueries),
 )
 Mutation = merge_types(
     "Mutation",
-    (SegmentMutations, MembershipMutations, MemberMutations, CompanyMutations, AuthMutations),
+    (
+        SegmentMutations,
+        MembershipMutations,
+        MemberMutations,
+        CompanyMutations,
+        AuthMutations,
+        FlagMutations,
+    ),
 )
+Subscription = merge_types("Subscription", (EventSubscriptions,))
 
 
 def _is_introspection(context: IgnoreContext) -> bool:
@@ -67,12 +80,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
         MaskInternalErrors,
+        FreshLoaders,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
@@ -83,4 +98,4 @@ def sdl(settings: Settings | None = None) -> str:
     return str(build_schema(settings or Settings())) + "\n"
 
 
-__all__: list[Any] = ["Mutation", "Query", "build_schema", "sdl"]
+__all__: list[Any] = ["Mutation", "Query", "Subscription", "build_schema", "sdl"]

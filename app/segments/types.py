@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -21,6 +21,9 @@ from app.memberships import service as memberships
 from app.segments import service
 from app.segments.catalogue import SegmentDef
 from app.segments.models import Segment, SegmentStatus, SegmentType
+
+if TYPE_CHECKING:
+    from app.flags.types import FeatureFlagNode
 
 strawberry.enum(SegmentType, name="SegmentType")
 strawberry.enum(SegmentStatus, name="SegmentStatus")
@@ -222,6 +225,15 @@ class SegmentNode:
             page_info=page.page_info(),
             count=page.count,
         )
+
+    @strawberry.field(description="The feature flags targeting this segment, in key order.")
+    async def feature_flags(
+        self, info: Info
+    ) -> list[Annotated[FeatureFlagNode, strawberry.lazy("app.flags.types")]]:
+        from app.flags.types import FeatureFlagNode
+
+        flags = await info.context.loaders.segment_flags.load(self.pk)
+        return [FeatureFlagNode.from_model(f) for f in flags]
 
     @strawberry.field(description="The audit trail, newest first.")
     async def events(

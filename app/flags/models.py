@@ -1,0 +1,45 @@
+"""Feature flags and the segments they target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class FeatureFlag(Model):
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
+    )
+    site_id: int
+    key = fields.CharField(max_length=100)
+    description = fields.TextField(null=True)
+    enabled = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "feature_flags"
+        unique_together = (("site", "key"),)
+
+
+# A flag targets a segment: deleting either side removes the link, never the other side.
+# (A comment, not a docstring: Tortoise would make a docstring the table's comment.)
+class FlagSegment(Model):
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    flag: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.FeatureFlag", related_name=False, on_delete=fields.CASCADE, db_index=False
+    )
+    flag_id: int
+    # indexed for Segment.featureFlags and for the cascade when a segment is deleted
+    segment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Segment", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    segment_id: int
+
+    class Meta:
+        table = "flag_segments"
+        unique_together = (("flag", "segment"),)

@@ -1,0 +1,78 @@
+"""Feature flag mutations: the service decides, userErrors report."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.auth.models import Role
+from app.errors import DomainError
+from app.flags import service
+from app.flags.models import FeatureFlag
+from app.flags.types import FeatureFlagNode, FeatureFlagPayload
+from app.graphql.context import Info
+from app.graphql.errors import user_errors
+from app.graphql.inputs import DeletePayload, provided
+
+
+@strawberry.input
+class FeatureFlagInput:
+    key: str = strawberry.field(
+        description="Unique within the site: letters, digits, '_', '-', '.' and ':'."
+    )
+    description: str | None = None
+    enabled: bool | None = True
+    segment_ids: list[strawberry.ID] | None = strawberry.field(default_factory=list)
+
+
+@strawberry.input(
+    description="Merge update: an omitted field is left as it is; segmentIds replaces the set."
+)
+class UpdateFeatureFlagInput:
+    description: str | None = strawberry.UNSET
+    enabled: bool | None = strawberry.UNSET
+    segment_ids: list[strawberry.ID] | None = strawberry.UNSET
+
+
+def _payload(flag: FeatureFlag) -> FeatureFlagPayload:
+    return FeatureFlagPayload(feature_flag=FeatureFlagNode.from_model(flag), user_errors=[])
+
+
+@strawberry.type
+class FlagMutations:
+    @strawberry.mutation
+    async def create_feature_flag(self, info: Info, input: FeatureFlagInput) -> FeatureFlagPayload:
+        viewer = info.context.require(Role.WRITER)
+        data = service.FlagData(
+            key=input.key,
+            description=input.description,
+            enabled=True if input.enabled is None else input.enabled,
+            segment_ids=[str(i) for i in input.segment_ids or []],
+        )
+        try:
+            flag = await service.create(site_id=viewer.site_id, data=data)
+        except DomainError as e:
+            return FeatureFlagPayload(feature_flag=None, user_errors=user_errors(e))
+        return _payload(flag)
+
+    @strawberry.mutation
+    async def update_feature_flag(
+        self, info: Info, key: str, input: UpdateFeatureFlagInput
+    ) -> FeatureFlagPayload:
+        viewer = info.context.require(Role.WRITER)
+        changes = provided(input)
+        if changes.get("segment_ids") is not None:
+            changes["segment_ids"] = [str(i) for i in changes["segment_ids"]]
+        try:
+            flag = await service.update(site_id=viewer.site_id, key=key, changes=changes)
+        except DomainError as e:
+            return FeatureFlagPayload(feature_flag=None, user_errors=user_errors(e))
+        return _payload(flag)
+
+    @strawberry.mutation(description="Delete a flag; the segments it targets stay.")
+    async def delete_feature_flag(self, info: Info, key: str) -> DeletePayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            pk = await service.delete(site_id=viewer.site_id, key=key)
+        except DomainError as e:
+            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        return DeletePayload(deleted_id=strawberry.ID(str(pk)), user_errors=[])

@@ -1,0 +1,71 @@
+"""Feature flag queries: thin resolvers over app.flags.service."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.flags import evaluation, service
+from app.flags.types import (
+    FeatureFlagConnection,
+    FeatureFlagEdge,
+    FeatureFlagNode,
+    FlagEvaluation,
+)
+from app.graphql.context import Info
+from app.graphql.errors import PublicError
+from app.graphql.pagination import edges, paginate
+
+
+@strawberry.type
+class FlagQueries:
+    @strawberry.field
+    async def feature_flag(self, info: Info, key: str) -> FeatureFlagNode | None:
+        flag = await service.get(site_id=info.context.site_id, key=key)
+        return FeatureFlagNode.from_model(flag) if flag else None
+
+    @strawberry.field(description="Feature flags in key order.")
+    async def feature_flags(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> FeatureFlagConnection:
+        site_id = info.context.site_id
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=str,
+            fetch=lambda n, key: service.list_flags(site_id=site_id, first=n, after=key),
+            key=lambda f: f.key,
+            count=lambda: service.count_flags(site_id=site_id),
+        )
+        return FeatureFlagConnection(
+            edges=edges(
+                page, lambda f, c: FeatureFlagEdge(cursor=c, node=FeatureFlagNode.from_model(f))
+            ),
+            page_info=page.page_info(),
+            count=page.count,
+        )
+
+    @strawberry.field(
+        description="For the member: each flag (or each key asked, in that order; an unknown "
+        "key is off) is enabled when the flag is and the member is an effective member of at "
+        "least one ACTIVE target segment."
+    )
+    async def evaluate_flags(
+        self, info: Info, member_id: strawberry.ID, keys: list[str] | None = None
+    ) -> list[FlagEvaluation]:
+        limit = info.context.settings.max_lookup_ids
+        if keys is not None and len(keys) > limit:
+            raise PublicError(
+                f"{len(keys)} keys is over the limit of {limit} per evaluateFlags", "TOO_LARGE"
+            )
+        found = await evaluation.evaluate_flags(
+            site_id=info.context.site_id, member_id=member_id, keys=keys
+        )
+        return [
+            FlagEvaluation(
+                key=e.key,
+                enabled=e.enabled,
+                matched_segment_ids=[strawberry.ID(str(pk)) for pk in e.matched_segment_pks],
+            )
+            for e in found
+        ]

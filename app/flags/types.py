@@ -1,0 +1,67 @@
+"""GraphQL types of feature flags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.flags.models import FeatureFlag
+from app.graphql.connection import ConnectionBase
+from app.graphql.context import Info
+from app.graphql.errors import UserError
+from app.segments.types import SegmentNode
+
+
+@strawberry.type(name="FeatureFlag")
+class FeatureFlagNode:
+    pk: strawberry.Private[int]
+    id: strawberry.ID
+    key: str = strawberry.field(description="Unique within the site.")
+    description: str | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, f: FeatureFlag) -> FeatureFlagNode:
+        return cls(
+            pk=f.id,
+            id=strawberry.ID(str(f.id)),
+            key=f.key,
+            description=f.description,
+            enabled=f.enabled,
+            created_at=f.created_at,
+            updated_at=f.updated_at,
+        )
+
+    @strawberry.field(
+        description="Target segments, in name order; deleting a segment removes it from every flag."
+    )
+    async def segments(self, info: Info) -> list[SegmentNode]:
+        rows = await info.context.loaders.flag_segments.load(self.pk)
+        return [SegmentNode.from_model(s) for s in rows]
+
+
+@strawberry.type
+class FeatureFlagEdge:
+    cursor: str
+    node: FeatureFlagNode
+
+
+@strawberry.type
+class FeatureFlagConnection(ConnectionBase):
+    edges: list[FeatureFlagEdge]
+
+
+@strawberry.type
+class FeatureFlagPayload:
+    feature_flag: FeatureFlagNode | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class FlagEvaluation:
+    key: str
+    enabled: bool
+    matched_segment_ids: list[strawberry.ID]

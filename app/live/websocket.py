@@ -1,0 +1,60 @@
+"""GraphQL over WebSocket (graphql-transport-ws): who is connecting, and text frames."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import orjson
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
+
+from app.auth.service import authenticate
+from app.graphql.context import Context
+
+_KEY_FIELDS = ("Authorization", "authorization", "apiKey", "api_key")
+
+
+def key_in(params: Mapping[str, object] | None) -> str | None:
+    """The API key a connection_init payload carries: {"Authorization": "Bearer <key>"},
+    {"apiKey": "<key>"} or either inside {"headers": {...}}; "" for one that is malformed."""
+    if not params:
+        return None
+    headers = params.get("headers")
+    if isinstance(headers, Mapping) and (found := key_in(headers)) is not None:
+        return found
+    for name in _KEY_FIELDS:
+        value = params.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return ""
+        if name.lower() == "authorization":
+            scheme, _, secret = value.partition(" ")
+            return secret.strip() if scheme.lower() == "bearer" else ""
+        return value.strip()
+    return None
+
+
+async def sign_in(context: Context, *, cache_seconds: float) -> None:
+    """Who the connection is: the key of connection_init, else the handshake's header.
+    No key, or a key that is unknown or revoked, refuses the connection (close 4403)."""
+    secret = key_in(context.connection_params)
+    if secret is not None:
+        viewer = await authenticate(secret, cache_seconds=cache_seconds) if secret else None
+        if viewer is None:
+            raise ConnectionRejectionError({"message": "Invalid or revoked API key"})
+        context.sign_in(viewer)
+    elif context.viewer_or_none is None:
+        raise ConnectionRejectionError({"message": "Authentication required"})
+
+
+class TextWebSocket(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages are text frames; the view's orjson encoder gives bytes."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
