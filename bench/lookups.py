@@ -275,7 +275,8 @@ async def bench(args: argparse.Namespace) -> int:
             f" p99 {is_member['p99 ms']:.1f} ms (target < 50)"
         )
         say(
-            f"server peak RSS: service {service.peak_rss_mb():.0f} MB, raw {raw.peak_rss_mb():.0f} MB"
+            f"server peak RSS: service {service.peak_rss_mb():.0f} MB,"
+            f" raw {raw.peak_rss_mb():.0f} MB"
         )
         return 0
     finally:
