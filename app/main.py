@@ -22,6 +22,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app.auth.service import Viewer, authenticate
 from app.db import fetch, tortoise_config
+from app.email import worker as email_worker
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
 from app.settings import Settings, get_settings
@@ -176,10 +177,14 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if init_orm:
-            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            async with (
+                RegisterTortoise(app, config=tortoise_config(settings.database_url)),
+                email_worker.running(settings),
+            ):
                 yield
         else:
-            yield
+            async with email_worker.running(settings):
+                yield
 
     app = Starlette(
         routes=[

@@ -10,6 +10,8 @@ from strawberry.dataloader import DataLoader
 
 from app.companies import service as companies
 from app.companies.models import Company
+from app.email import service as email
+from app.email.models import DeliveryStatus
 from app.members import service as members
 from app.memberships import service as memberships
 
@@ -38,4 +40,7 @@ class Loaders:
         )
         self.segment_company_count: DataLoader[int, int] = _loader(
             lambda pks: memberships.company_counts(site_id=site_id, segment_pks=pks), 0
+        )
+        self.email_delivery_counts: DataLoader[int, dict[DeliveryStatus, int]] = _loader(
+            lambda pks: email.delivery_counts(site_id=site_id, campaign_pks=pks), {}
         )

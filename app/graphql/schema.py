@@ -25,6 +25,8 @@ from strawberry.tools import merge_types
 from app.auth.schema import AuthMutations, AuthQueries
 from app.companies.mutations import CompanyMutations
 from app.companies.queries import CompanyQueries
+from app.email.mutations import EmailMutations
+from app.email.queries import EmailQueries
 from app.graphql.errors import MaskInternalErrors
 from app.members.mutations import MemberMutations
 from app.members.queries import MemberQueries
@@ -33,10 +35,19 @@ from app.segments.mutations import SegmentMutations
 from app.segments.queries import SegmentQueries
 from app.settings import Settings
 
-Query = merge_types("Query", (AuthQueries, SegmentQueries, MemberQueries, CompanyQueries))
+Query = merge_types(
+    "Query", (AuthQueries, SegmentQueries, MemberQueries, CompanyQueries, EmailQueries)
+)
 Mutation = merge_types(
     "Mutation",
-    (SegmentMutations, MembershipMutations, MemberMutations, CompanyMutations, AuthMutations),
+    (
+        SegmentMutations,
+        MembershipMutations,
+        MemberMutations,
+        CompanyMutations,
+        AuthMutations,
+        EmailMutations,
+    ),
 )
 
 
