@@ -179,11 +179,13 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
         if init_orm:
             async with (
                 RegisterTortoise(app, config=tortoise_config(settings.database_url)),
-                email_worker.running(settings),
+                email_worker.running(settings) as worker,
             ):
+                app.state.email_worker = worker
                 yield
         else:
-            async with email_worker.running(settings):
+            async with email_worker.running(settings) as worker:
+                app.state.email_worker = worker
                 yield
 
     app = Starlette(

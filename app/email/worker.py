@@ -65,10 +65,23 @@ class EmailWorker:
             try:
                 await asyncio.wait_for(asyncio.shield(task), grace)
             except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await self._abort(task)
         await self.sender.close()
+
+    async def abort(self) -> None:
+        """End at once, as a crash would: a claim in hand stays unsettled (and is settled as
+        FAILED by a later worker once older than the claim timeout)."""
+        self._stopping = True
+        _running.discard(self)
+        task, self._task = self._task, None
+        if task is not None:
+            await self._abort(task)
+
+    @staticmethod
+    async def _abort(task: asyncio.Task[None]) -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     def wake(self) -> None:
         self._wake.set()

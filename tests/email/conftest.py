@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections import Counter, deque
@@ -13,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -73,6 +76,7 @@ class MailServer:
     on_data: Callable[[str], None] | None = None
     attempts: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    sessions: list[tuple[str | None, bool]] = field(default_factory=list)  # (login, over TLS)
 
     @property
     def url(self) -> str:
@@ -83,12 +87,17 @@ class MailServer:
         if self.on_data is not None:
             self.on_data(address)
         with self.lock:
+            login = session.auth_data.decode() if session.authenticated else None
+            tls = session.ssl is not None or server.transport.get_extra_info("ssl_object")
+            self.sessions.append((login, bool(tls)))
             self.attempts[address] += 1
             scripted = self.replies.get(address)
             if scripted:
                 return scripted.popleft()
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, time.monotonic())
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), envelope.content, time.monotonic()
+                )
             )
         return "250 2.0.0 OK queued"
 
@@ -117,6 +126,40 @@ def smtp() -> Iterator[MailServer]:
     server = MailServer(port=free_port())
     with smtp_controller(server):
         yield server
+
+
+@pytest.fixture(scope="session")
+def server_tls(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    """A TLS context for the SMTP server, with a self-signed certificate made for the run."""
+    folder: Path = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 def mail_settings(**overrides: Any) -> Settings:
@@ -152,9 +195,9 @@ def mail_app(api: Api) -> MailApp:
     return serving
 
 
-async def until(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
-    """Poll check() (sync or async) until it returns something truthy; fail after timeout."""
-    deadline = time.monotonic() + timeout
+async def until(check: Callable[[], Any], *, within: float = 10.0, what: str = "") -> Any:
+    """Poll check() (sync or async) until it returns something truthy; fail after `within` s."""
+    deadline = time.monotonic() + within
     while True:
         value = check()
         if asyncio.iscoroutine(value):
@@ -162,7 +205,7 @@ async def until(check: Callable[[], Any], *, timeout: float = 10.0, what: str = 
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
+            raise AssertionError(f"timed out after {within} s waiting for {what or check}")
         await asyncio.sleep(0.02)
 
 
@@ -172,14 +215,14 @@ async def campaign(api: Api, campaign_id: str) -> dict[str, Any]:
     return result
 
 
-async def finished(api: Api, campaign_id: str, timeout: float = 10.0) -> dict[str, Any]:
+async def finished(api: Api, campaign_id: str, within: float = 10.0) -> dict[str, Any]:
     """The campaign once the worker has settled every delivery."""
 
     async def done() -> dict[str, Any] | None:
         c = await campaign(api, campaign_id)
         return c if c["status"] in ("SUCCEEDED", "FAILED") else None
 
-    result: dict[str, Any] = await until(done, timeout=timeout, what="the campaign to finish")
+    result: dict[str, Any] = await until(done, within=within, what="the campaign to finish")
     return result
 
 
