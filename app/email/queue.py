@@ -4,7 +4,8 @@ A delivery is claimed (PENDING -> SENDING) in its own committed transaction befo
 message is sent, and marked (SENT / FAILED, or back to PENDING for a later attempt) after.
 A claim is never handed out again, so a delivery is sent at most once; a claim left by a
 worker that died mid-send is settled as FAILED once it is older than the claim timeout.
-Each mark also closes its campaign when nothing is left to send.
+A campaign is closed (SUCCEEDED / FAILED) by the worker when it runs out of due work, and
+on every sweep, once none of its deliveries is left to send.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from app.db import as_datetime, fetch, is_postgres, ts
 from app.email.message import Content
@@ -36,12 +34,12 @@ RETURNING id, campaign_id, site_id, member_id, email, name, attempts
 _FINISH = """
 UPDATE email_campaigns
    SET status = CASE WHEN EXISTS (SELECT 1 FROM email_deliveries d
-                                   WHERE d.campaign_id = $1 AND d.status = 'SENT')
+                                   WHERE d.campaign_id = email_campaigns.id AND d.status = 'SENT')
                      THEN 'SUCCEEDED' ELSE 'FAILED' END,
-       finished_at = $2
- WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
+       finished_at = $1
+ WHERE status IN ('PENDING', 'RUNNING')
    AND NOT EXISTS (SELECT 1 FROM email_deliveries d
-                    WHERE d.campaign_id = $1 AND d.status IN ('PENDING', 'SENDING'))
+                    WHERE d.campaign_id = email_campaigns.id AND d.status IN ('PENDING', 'SENDING'))
 """
 
 
@@ -56,21 +54,18 @@ class Claimed:
     attempts: int  # this one included
 
 
+# Each step below is one statement, committed on its own: a claim is durable before the
+# message goes out, a mark right after, and nothing else waits on them.
+
+
 async def claim_next(now: datetime) -> Claimed | None:
-    """Claim the delivery due first (committed before returning), or None when none is due."""
-    async with in_transaction() as tx:
-        # SKIP LOCKED: workers of other processes each take a different row, none waits
-        lock = " FOR UPDATE SKIP LOCKED" if is_postgres(tx) else ""
-        rows = await fetch(_CLAIM.format(lock=lock), [ts(now, tx)], tx)
-        if not rows:
-            return None
-        row = rows[0]
-        await fetch(
-            "UPDATE email_campaigns SET status = 'RUNNING', started_at = $2"
-            " WHERE id = $1 AND status = 'PENDING'",
-            [row["campaign_id"], ts(now, tx)],
-            tx,
-        )
+    """Claim the delivery due first, or None when none is due."""
+    # SKIP LOCKED: workers of other processes each take a different row, none waits
+    lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+    rows = await fetch(_CLAIM.format(lock=lock), [ts(now)])
+    if not rows:
+        return None
+    row = rows[0]
     return Claimed(
         id=int(row["id"]),
         campaign_id=int(row["campaign_id"]),
@@ -82,39 +77,45 @@ async def claim_next(now: datetime) -> Claimed | None:
     )
 
 
-async def _settle(
-    tx: BaseDBAsyncClient, claimed: Claimed, now: datetime, sets: str, params: list[Any]
-) -> None:
+async def start_campaign(campaign_id: int, now: datetime) -> None:
+    """PENDING -> RUNNING, the first time a worker takes one of its deliveries."""
+    await fetch(
+        "UPDATE email_campaigns SET status = 'RUNNING', started_at = $2"
+        " WHERE id = $1 AND status = 'PENDING'",
+        [campaign_id, ts(now)],
+    )
+
+
+async def _settle(claimed: Claimed, sets: str, params: list[Any]) -> None:
     await fetch(
         f"UPDATE email_deliveries SET {sets} WHERE id = $1 AND status = 'SENDING'",
         [claimed.id, *params],
-        tx,
     )
-    await fetch(_FINISH, [claimed.campaign_id, ts(now, tx)], tx)
 
 
 async def mark_sent(claimed: Claimed, now: datetime) -> None:
-    async with in_transaction() as tx:
-        await _settle(tx, claimed, now, "status = 'SENT', sent_at = $2", [ts(now, tx)])
+    await _settle(claimed, "status = 'SENT', sent_at = $2", [ts(now)])
 
 
-async def mark_failed(claimed: Claimed, now: datetime, error: str) -> None:
-    async with in_transaction() as tx:
-        await _settle(tx, claimed, now, "status = 'FAILED', error = $2", [error])
+async def mark_failed(claimed: Claimed, error: str) -> None:
+    await _settle(claimed, "status = 'FAILED', error = $2", [error])
 
 
 async def release(
     claimed: Claimed, *, retry_at: datetime, error: str, attempted: bool = True
 ) -> None:
     """Back to PENDING, due at retry_at; attempted=False when nothing reached the server."""
-    async with in_transaction() as tx:
-        await fetch(
-            "UPDATE email_deliveries SET status = 'PENDING', claimed_at = NULL,"
-            " next_attempt_at = $2, error = $3, attempts = attempts - $4"
-            " WHERE id = $1 AND status = 'SENDING'",
-            [claimed.id, ts(retry_at, tx), error, 0 if attempted else 1],
-            tx,
-        )
+    await _settle(
+        claimed,
+        "status = 'PENDING', claimed_at = NULL, next_attempt_at = $2, error = $3,"
+        " attempts = attempts - $4",
+        [ts(retry_at), error, 0 if attempted else 1],
+    )
+
+
+async def finish_campaigns(now: datetime) -> None:
+    """Close every open campaign with nothing left to send: SUCCEEDED if one was sent."""
+    await fetch(_FINISH, [ts(now)])
 
 
 async def next_due() -> datetime | None:
@@ -125,17 +126,13 @@ async def next_due() -> datetime | None:
     return as_datetime(rows[0]["due"]) if rows else None
 
 
-async def settle_abandoned(*, now: datetime, claimed_before: datetime) -> int:
+async def settle_abandoned(*, claimed_before: datetime) -> int:
     """Claims older than claimed_before belong to a worker that died mid-send: FAILED."""
-    async with in_transaction() as tx:
-        rows = await fetch(
-            "UPDATE email_deliveries SET status = 'FAILED', error = $2"
-            " WHERE status = 'SENDING' AND claimed_at < $1 RETURNING campaign_id",
-            [ts(claimed_before, tx), ABANDONED],
-            tx,
-        )
-        for campaign_id in sorted({int(r["campaign_id"]) for r in rows}):
-            await fetch(_FINISH, [campaign_id, ts(now, tx)], tx)
+    rows = await fetch(
+        "UPDATE email_deliveries SET status = 'FAILED', error = $2"
+        " WHERE status = 'SENDING' AND claimed_at < $1 RETURNING id",
+        [ts(claimed_before), ABANDONED],
+    )
     return len(rows)
 
 

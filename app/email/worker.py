@@ -47,6 +47,7 @@ class EmailWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._contents: dict[int, Content] = {}
+        self._started: set[int] = set()  # campaigns this worker has marked RUNNING
         self._next_slot = 0.0  # monotonic time before which the rate limit allows no send
         self._outage = 0  # consecutive times the sender could not even begin
 
@@ -93,20 +94,23 @@ class EmailWorker:
             try:
                 if time.monotonic() - swept >= s.email_poll_seconds:
                     swept = time.monotonic()
-                    now = _now()
-                    abandoned = await queue.settle_abandoned(
-                        now=now,
-                        claimed_before=now - timedelta(seconds=s.email_claim_timeout_seconds),
-                    )
-                    if abandoned:
-                        log.warning("email: %d abandoned claims settled as FAILED", abandoned)
+                    await self._sweep()
                 if await self._send_one():
                     continue
+                await queue.finish_campaigns(_now())
                 await self.sender.close()  # idle: no connection held open for nothing
                 await self._wait(await self._idle_seconds())
             except Exception:  # the database went away, say: log, wait, go on
                 log.exception("email worker step failed")
                 await self._wait(s.email_poll_seconds)
+
+    async def _sweep(self) -> None:
+        """Settle claims left by dead workers, and close campaigns with nothing left."""
+        limit = _now() - timedelta(seconds=self.settings.email_claim_timeout_seconds)
+        abandoned = await queue.settle_abandoned(claimed_before=limit)
+        if abandoned:
+            log.warning("email: %d abandoned claims settled as FAILED", abandoned)
+        await queue.finish_campaigns(_now())
 
     async def _wait(self, seconds: float) -> None:
         self._wake.clear()
@@ -132,6 +136,7 @@ class EmailWorker:
         if content is None:
             if len(self._contents) > 100:
                 self._contents.clear()
+                self._started.clear()
             content = self._contents[campaign_id] = await queue.content(campaign_id)
         return content
 
@@ -141,6 +146,9 @@ class EmailWorker:
         claimed = await queue.claim_next(_now())
         if claimed is None:
             return False
+        if claimed.campaign_id not in self._started:
+            await queue.start_campaign(claimed.campaign_id, _now())
+            self._started.add(claimed.campaign_id)
         recipient = Recipient(
             delivery_id=claimed.id,
             member_id=claimed.member_id,
@@ -152,7 +160,7 @@ class EmailWorker:
                 await self._content(claimed.campaign_id), recipient, from_header=self.from_header
             )
         except BadAddress as exc:
-            await queue.mark_failed(claimed, _now(), str(exc))
+            await queue.mark_failed(claimed, str(exc))
             return True
         if self.settings.email_rate_limit > 0:
             self._next_slot = time.monotonic() + 1 / self.settings.email_rate_limit
@@ -190,10 +198,10 @@ class EmailWorker:
         if outcome.result is Result.SENT:
             await queue.mark_sent(claimed, now)
         elif outcome.result is not Result.RETRY:
-            await queue.mark_failed(claimed, now, outcome.detail)
+            await queue.mark_failed(claimed, outcome.detail)
         elif claimed.attempts >= s.email_max_attempts:
             await queue.mark_failed(
-                claimed, now, f"{outcome.detail} (gave up after {claimed.attempts} attempts)"
+                claimed, f"{outcome.detail} (gave up after {claimed.attempts} attempts)"
             )
         else:
             delay = min(
