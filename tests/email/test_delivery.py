@@ -5,6 +5,7 @@ login, the rate limit, and the .eml outbox when there is no SMTP_URL."""
 from __future__ import annotations
 
 import ssl
+import time
 from collections import deque
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -353,3 +354,26 @@ def test_the_outbox_is_the_default() -> None:
     assert isinstance(sender, OutboxSender)
     assert Settings.model_fields["email_outbox_dir"].default == "./data/outbox"
     assert sender.folder == Path(settings.email_outbox_dir)
+
+
+async def test_no_reply_after_data_is_not_retried_so_no_one_is_mailed_twice(
+    api: Api, mail_app: MailApp, smtp: MailServer
+) -> None:
+    # given a server that takes bob's whole message but answers only after the client gave up
+    seg = await _segment(api, ("ann", "ann@example.com", None), ("bob", "bob@example.com", None))
+
+    def slow_for_bob(address: str) -> None:
+        if address == "bob@example.com":
+            time.sleep(0.6)
+
+    smtp.on_data = slow_for_bob
+    async with mail_app(smtp_url=smtp.url, smtp_timeout=0.2) as mail:
+        made = await sent_campaign(mail, segmentId=seg, subject="S", text="t")
+        result = await finished(mail, made["id"])
+        await until(lambda: smtp.to("bob@example.com"), what="the server to keep bob's message")
+    # then bob's delivery is FAILED as unknown and never tried again: he has one message
+    bob = next(e["node"] for e in result["deliveries"]["edges"] if e["node"]["memberId"] == "bob")
+    assert (bob["status"], bob["attempts"]) == ("FAILED", 1)
+    assert "no reply after the message was sent" in bob["error"]
+    assert smtp.attempts["bob@example.com"] == 1
+    assert smtp.count_by_recipient() == {"ann@example.com": 1, "bob@example.com": 1}
