@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "app.events.models",
     "app.idempotency.models",
     "app.flags.models",
+    "app.email.models",
 ]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")

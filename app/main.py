@@ -25,6 +25,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app.auth.service import Viewer, authenticate
 from app.db import fetch, tortoise_config
+from app.email import worker as email_worker
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
 from app.live.broker import broker
@@ -246,6 +247,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
             await stack.enter_async_context(
                 broker.running(settings.database_url, queue_size=settings.live_queue_size)
             )
+            app.state.email_worker = await stack.enter_async_context(email_worker.running(settings))
             yield
 
     app = Starlette(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,6 +15,24 @@ class Settings(BaseSettings):
     database_url: str = "sqlite://./data/segments.sqlite3"
     smtp_url: str | None = None
     email_outbox_dir: str = "./data/outbox"
+
+    # Email campaigns (app/email): SMTP_URL is smtp://user:pass@host:port (STARTTLS as
+    # SMTP_STARTTLS says) or smtps://... (TLS from the first byte); without it, .eml files.
+    smtp_starttls: Literal["auto", "always", "never"] = "auto"
+    smtp_validate_certs: bool = True
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    email_from: str = "Segments <noreply@localhost>"
+    email_worker: bool = True  # run the sending worker in this process
+    email_rate_limit: float = Field(default=10.0, ge=0)  # messages a second per worker; 0: none
+    email_retry_base_seconds: float = Field(default=5.0, gt=0)  # doubled per attempt
+    email_retry_max_seconds: float = Field(default=600.0, gt=0)
+    email_max_attempts: int = Field(default=8, ge=1)
+    email_poll_seconds: float = Field(default=2.0, gt=0)  # how often to look for work not woken
+    # a claim older than this belongs to a worker that died mid-send; must outlast one send
+    email_claim_timeout_seconds: float = Field(default=300.0, gt=0)
+    max_email_recipients: int = Field(default=100_000, ge=1)
+    max_email_subject_length: int = Field(default=255, ge=1)
+    max_email_body_bytes: int = Field(default=256 * 1024, ge=1)
 
     graphiql: bool = True
     introspection: bool = True
@@ -39,6 +58,13 @@ class Settings(BaseSettings):
     # Origins (comma-separated, "*" for any) whose pages may open the GraphQL WebSocket;
     # clients that send no Origin (servers) and same-origin pages always may.
     ws_allowed_origins: str = ""
+
+    @model_validator(mode="after")
+    def _claims_outlast_sends(self) -> Settings:
+        # a send is cut off at half the claim timeout; each SMTP step may take smtp_timeout
+        if self.email_claim_timeout_seconds < 10 * self.smtp_timeout:
+            raise ValueError("EMAIL_CLAIM_TIMEOUT_SECONDS must be at least 10 x SMTP_TIMEOUT")
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -74,6 +74,8 @@ async def app(database: str) -> AsyncIterator[Any]:
 
     os.environ["DATABASE_URL"] = database
     os.environ["EMAIL_OUTBOX_DIR"] = f"{_TMP}/outbox"
+    # email tests run their own apps, each with a worker and the mail settings it needs
+    os.environ["EMAIL_WORKER"] = "false"
     get_settings.cache_clear()
     application = create_app(init_orm=False)
     async with LifespanManager(application):

@@ -10,6 +10,8 @@ from strawberry.dataloader import DataLoader
 
 from app.companies import service as companies
 from app.companies.models import Company
+from app.email import service as email
+from app.email.models import DeliveryStatus
 from app.flags import service as flags
 from app.flags.models import FeatureFlag
 from app.lookups import service as lookups
@@ -57,4 +59,7 @@ class Loaders:
         )
         self.segment_flags: DataLoader[int, list[FeatureFlag]] = _loader(
             lambda pks: flags.flags_of_segments(site_id=site_id, segment_pks=pks), []
+        )
+        self.email_delivery_counts: DataLoader[int, dict[DeliveryStatus, int]] = _loader(
+            lambda pks: email.delivery_counts(site_id=site_id, campaign_pks=pks), {}
         )

@@ -25,6 +25,8 @@ from strawberry.tools import merge_types
 from app.auth.schema import AuthMutations, AuthQueries
 from app.companies.mutations import CompanyMutations
 from app.companies.queries import CompanyQueries
+from app.email.mutations import EmailMutations
+from app.email.queries import EmailQueries
 from app.events.subscriptions import EventSubscriptions
 from app.flags.mutations import FlagMutations
 from app.flags.queries import FlagQueries
@@ -40,7 +42,15 @@ from app.settings import Settings
 
 Query = merge_types(
     "Query",
-    (AuthQueries, SegmentQueries, LookupQueries, MemberQueries, CompanyQueries, FlagQueries),
+    (
+        AuthQueries,
+        SegmentQueries,
+        LookupQueries,
+        MemberQueries,
+        CompanyQueries,
+        FlagQueries,
+        EmailQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -51,6 +61,7 @@ Mutation = merge_types(
         CompanyMutations,
         AuthMutations,
         FlagMutations,
+        EmailMutations,
     ),
 )
 Subscription = merge_types("Subscription", (EventSubscriptions,))

@@ -10,10 +10,13 @@ retries once and then replays the first outcome.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from app.errors import DomainError, ErrorCode
 from app.idempotency.models import IdempotencyKey
@@ -66,3 +69,41 @@ async def remember(
         request_hash=digest,
         payload=payload,
     )
+
+
+async def run_once(
+    *,
+    site_id: int,
+    key: str | None,
+    operation: str,
+    request: Any,
+    work: Callable[[BaseDBAsyncClient], Awaitable[Any]],
+) -> Any:
+    """Run work in one transaction and return its JSON outcome; with a key, at most once per
+    key and input: a repeat replays the stored outcome, another input is refused."""
+    digest = request_hash(operation, request) if key is not None else ""
+    for attempt in range(2):
+        try:
+            async with in_transaction() as tx:
+                if key is not None:
+                    stored = await replay(
+                        tx, site_id=site_id, key=key, operation=operation, digest=digest
+                    )
+                    if stored is not None:
+                        return stored
+                result = await work(tx)
+                if key is not None:
+                    await remember(
+                        tx,
+                        site_id=site_id,
+                        key=key,
+                        operation=operation,
+                        digest=digest,
+                        payload=result,
+                    )
+                return result
+        except IntegrityError:
+            # a concurrent request with the same key committed first: replay its outcome
+            if key is None or attempt == 1:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,57 @@
+"""Email mutations: thin resolvers over app.email.service."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.auth.models import Role
+from app.email import service
+from app.email.types import EmailCampaignNode, EmailCampaignPayload
+from app.errors import DomainError
+from app.graphql.context import Info
+from app.graphql.errors import user_errors
+
+
+@strawberry.input
+class SendSegmentEmailInput:
+    segment_id: strawberry.ID
+    subject: str = strawberry.field(description="{{name}}, {{email}} and {{id}} are filled in.")
+    text: str = strawberry.field(
+        description="{{name}}, {{email}} and {{id}} are filled in per recipient."
+    )
+    html: str | None = strawberry.field(
+        default=None, description="Sent beside text; the filled-in values are HTML-escaped."
+    )
+    member_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Only these members of the segment; each must be an effective member.",
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class EmailMutations:
+    @strawberry.mutation(
+        description=(
+            "Freeze the recipients now and return the campaign (PENDING) at once;"
+            " the worker sends each message at most once."
+        )
+    )
+    async def send_segment_email(
+        self, info: Info, input: SendSegmentEmailInput
+    ) -> EmailCampaignPayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            campaign = await service.send_segment_email(
+                site_id=viewer.site_id,
+                actor=viewer.key_name,
+                segment_id=input.segment_id,
+                subject=input.subject,
+                text=input.text,
+                html=input.html,
+                member_ids=None if input.member_ids is None else [str(i) for i in input.member_ids],
+                idempotency_key=input.idempotency_key,
+            )
+        except DomainError as e:
+            return EmailCampaignPayload(campaign=None, user_errors=user_errors(e))
+        return EmailCampaignPayload(campaign=EmailCampaignNode.from_model(campaign), user_errors=[])

@@ -1,0 +1,286 @@
+"""Email campaigns: send to a segment's members (freezing the recipients), read campaigns
+and their deliveries. Sending itself is the worker's (app/email/worker.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import fetch, is_postgres, ts
+from app.email import worker
+from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
+from app.errors import DomainError, ErrorCode
+from app.events import service as events
+from app.events.models import EventKind
+from app.idempotency import service as idempotency
+from app.memberships import service as memberships
+from app.segments import service as segments
+from app.settings import get_settings
+
+FREEZE_BATCH = 5000  # members read per query while freezing
+INSERT_BATCH = 20_000  # deliveries written per statement
+MAX_REPORTED_IDS = 20  # ids named in a userError message
+
+
+@dataclass
+class Frozen:
+    """The recipients of a campaign as they are now, and who was left out and why."""
+
+    rows: list[tuple[int, str, str, str | None]] = field(
+        default_factory=list
+    )  # pk, id, email, name
+    opted_out: int = 0
+    without_email: int = 0
+    found: set[str] = field(default_factory=set)  # the selected ids met among the members
+
+
+def _opted_out(attributes: Any) -> bool:
+    return isinstance(attributes, dict) and attributes.get("email_opt_out") is True
+
+
+def _check_content(subject: str, text: str, html: str | None) -> None:
+    s = get_settings()
+    if not subject.strip():
+        raise DomainError(ErrorCode.INVALID, "subject must not be empty", ["input", "subject"])
+    if len(subject) > s.max_email_subject_length:
+        raise DomainError(
+            ErrorCode.TOO_LARGE,
+            f"subject is over the limit of {s.max_email_subject_length} characters",
+            ["input", "subject"],
+        )
+    if not text.strip():
+        raise DomainError(ErrorCode.INVALID, "text must not be empty", ["input", "text"])
+    for name, body in (("text", text), ("html", html)):
+        if body is not None and len(body.encode("utf-8")) > s.max_email_body_bytes:
+            raise DomainError(
+                ErrorCode.TOO_LARGE,
+                f"{name} is over the limit of {s.max_email_body_bytes} bytes",
+                ["input", name],
+            )
+
+
+def _check_selection(member_ids: Sequence[str] | None) -> list[str] | None:
+    if member_ids is None:
+        return None
+    ids = list(dict.fromkeys(member_ids))
+    if not ids:
+        raise DomainError(
+            ErrorCode.INVALID,
+            "memberIds must name at least one member (omit it to send to every member)",
+            ["input", "memberIds"],
+        )
+    limit = min(get_settings().max_email_recipients, get_settings().max_bulk_ids)
+    if len(ids) > limit:
+        raise DomainError(
+            ErrorCode.TOO_LARGE,
+            f"{len(ids)} memberIds is over the limit of {limit}",
+            ["input", "memberIds"],
+        )
+    return ids
+
+
+async def _freeze(*, site_id: int, segment_pk: int, selected: set[str] | None) -> Frozen:
+    """Read the effective members once, in batches, keeping those to mail; refuses (before
+    anything is written) past the recipient limit."""
+    limit = get_settings().max_email_recipients
+    frozen = Frozen()
+    after: int | None = None
+    while True:
+        rows = await memberships.list_members(
+            site_id=site_id, segment_pk=segment_pk, search=None, first=FREEZE_BATCH, after=after
+        )
+        for row in rows[:FREEZE_BATCH]:
+            member_id = row["external_id"]
+            if selected is not None:
+                if member_id not in selected:
+                    continue
+                frozen.found.add(member_id)
+            email = (row["email"] or "").strip()
+            if not email:
+                frozen.without_email += 1
+            elif _opted_out(row["attributes"]):
+                frozen.opted_out += 1
+            else:
+                frozen.rows.append((int(row["id"]), member_id, email, row["name"]))
+                if len(frozen.rows) > limit:
+                    raise DomainError(
+                        ErrorCode.TOO_LARGE,
+                        f"the segment has more than {limit} recipients, the limit per campaign",
+                        ["input", "segmentId"],
+                    )
+        if len(rows) <= FREEZE_BATCH or (selected is not None and frozen.found == selected):
+            return frozen
+        after = int(rows[FREEZE_BATCH - 1]["id"])
+
+
+async def _insert_deliveries(
+    tx: BaseDBAsyncClient, *, site_id: int, campaign_pk: int, frozen: Frozen, now: datetime
+) -> None:
+    """One statement per INSERT_BATCH recipients: unnest on PostgreSQL, json_each on SQLite."""
+    columns = (
+        "INSERT INTO email_deliveries (site_id, campaign_id, member_pk, member_id, email, name,"
+        " status, attempts, next_attempt_at)"
+    )
+    for start in range(0, len(frozen.rows), INSERT_BATCH):
+        chunk = frozen.rows[start : start + INSERT_BATCH]
+        if is_postgres(tx):
+            pks, ids, emails, names = (list(c) for c in zip(*chunk, strict=True))
+            await fetch(
+                f"{columns} SELECT $1::bigint, $2::bigint, t.pk, t.mid, t.email, t.name,"
+                " 'PENDING', 0, $3::timestamptz"
+                " FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[])"
+                " WITH ORDINALITY AS t(pk, mid, email, name, n) ORDER BY t.n",
+                [site_id, campaign_pk, now, pks, ids, emails, names],
+                tx,
+            )
+        else:
+            await fetch(
+                f"{columns} SELECT $1, $2, json_extract(t.value, '$[0]'),"
+                " json_extract(t.value, '$[1]'), json_extract(t.value, '$[2]'),"
+                " json_extract(t.value, '$[3]'), 'PENDING', 0, $3"
+                " FROM json_each($4) AS t ORDER BY t.key",
+                [site_id, campaign_pk, ts(now, tx), orjson.dumps(chunk).decode()],
+                tx,
+            )
+
+
+async def send_segment_email(
+    *,
+    site_id: int,
+    actor: str,
+    segment_id: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    member_ids: Sequence[str] | None = None,
+    idempotency_key: str | None = None,
+) -> EmailCampaign:
+    """Store a campaign and one delivery per recipient in one transaction, and wake the
+    worker. Recipients: the segment's effective members (or only member_ids, which must all
+    be effective members) with an email and no attributes.email_opt_out = true."""
+    html = html if html is not None and html.strip() else None
+    _check_content(subject, text, html)
+    selection = _check_selection(member_ids)
+
+    async def work(tx: BaseDBAsyncClient) -> dict[str, Any]:
+        segment = await segments.get_or_fail(
+            site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
+        )
+        selected = set(selection) if selection is not None else None
+        frozen = await _freeze(site_id=site_id, segment_pk=segment.id, selected=selected)
+        if selection is not None and len(frozen.found) < len(selection):
+            missing = [i for i in selection if i not in frozen.found]
+            shown = ", ".join(repr(i) for i in missing[:MAX_REPORTED_IDS])
+            more = (
+                f" and {len(missing) - MAX_REPORTED_IDS} more"
+                if len(missing) > MAX_REPORTED_IDS
+                else ""
+            )
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"{len(missing)} of memberIds are not members of the segment: {shown}{more}",
+                ["input", "memberIds"],
+            )
+        now = datetime.now(UTC)
+        done = not frozen.rows  # nothing to send: finished as it starts
+        campaign = await EmailCampaign.create(
+            using_db=tx,
+            site_id=site_id,
+            segment_id=segment.id,
+            subject=subject,
+            text=text,
+            html=html,
+            status=CampaignStatus.SUCCEEDED if done else CampaignStatus.PENDING,
+            recipients=len(frozen.rows),
+            opted_out=frozen.opted_out,
+            without_email=frozen.without_email,
+            actor=actor,
+            finished_at=now if done else None,
+        )
+        await _insert_deliveries(
+            tx, site_id=site_id, campaign_pk=campaign.id, frozen=frozen, now=now
+        )
+        await events.record(
+            tx,
+            site_id=site_id,
+            segment_id=segment.id,
+            kind=EventKind.EMAIL_SENT,
+            actor=actor,
+            count=len(frozen.rows),
+            sample_ids=[r[1] for r in frozen.rows[: events.MAX_SAMPLE]],
+        )
+        return {"campaignId": campaign.id}
+
+    request = {
+        "segmentId": segment_id,
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "memberIds": selection,
+    }
+    outcome = await idempotency.run_once(
+        site_id=site_id,
+        key=idempotency_key,
+        operation="sendSegmentEmail",
+        request=request,
+        work=work,
+    )
+    worker.notify()
+    return await EmailCampaign.get(site_id=site_id, id=outcome["campaignId"])
+
+
+async def get(*, site_id: int, campaign_id: str) -> EmailCampaign | None:
+    """The site's campaign with that id; None for an unknown id or another site's."""
+    pk = segments.parse_pk(campaign_id)
+    if pk is None:
+        return None
+    return await EmailCampaign.filter(site_id=site_id, id=pk).first()
+
+
+async def delivery_counts(
+    *, site_id: int, campaign_pks: Sequence[int]
+) -> dict[int, dict[DeliveryStatus, int]]:
+    """Deliveries per campaign and status, in one statement."""
+    if not campaign_pks:
+        return {}
+    marks = ", ".join(f"${i + 2}" for i in range(len(campaign_pks)))
+    rows = await fetch(
+        "SELECT campaign_id, status, COUNT(*) AS n FROM email_deliveries"
+        f" WHERE site_id = $1 AND campaign_id IN ({marks}) GROUP BY campaign_id, status",
+        [site_id, *campaign_pks],
+    )
+    counts: dict[int, dict[DeliveryStatus, int]] = {pk: {} for pk in campaign_pks}
+    for r in rows:
+        counts[int(r["campaign_id"])][DeliveryStatus(r["status"])] = int(r["n"])
+    return counts
+
+
+def _deliveries(site_id: int, campaign_pk: int, status: DeliveryStatus | None) -> Any:
+    qs = EmailDelivery.filter(site_id=site_id, campaign_id=campaign_pk)
+    return qs.filter(status=status) if status is not None else qs
+
+
+async def list_deliveries(
+    *,
+    site_id: int,
+    campaign_pk: int,
+    status: DeliveryStatus | None,
+    first: int,
+    after: int | None,
+) -> list[EmailDelivery]:
+    """Up to first+1 deliveries of a campaign in recipient order."""
+    qs = _deliveries(site_id, campaign_pk, status)
+    if after is not None:
+        qs = qs.filter(id__gt=after)
+    rows: list[EmailDelivery] = await qs.order_by("id").limit(first + 1)
+    return rows
+
+
+async def count_deliveries(*, site_id: int, campaign_pk: int, status: DeliveryStatus | None) -> int:
+    n: int = await _deliveries(site_id, campaign_pk, status).count()
+    return n

@@ -1,0 +1,150 @@
+"""GraphQL types of email campaigns and their deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.email import service
+from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
+from app.graphql.connection import ConnectionBase
+from app.graphql.context import Info
+from app.graphql.errors import UserError
+from app.graphql.pagination import edges, paginate
+from app.segments import service as segments
+from app.segments.types import SegmentNode
+
+strawberry.enum(CampaignStatus, name="JobStatus")
+strawberry.enum(DeliveryStatus, name="EmailDeliveryStatus")
+
+
+@strawberry.type(name="EmailDelivery")
+class EmailDeliveryNode:
+    id: strawberry.ID
+    member_id: strawberry.ID
+    email: str
+    name: str | None
+    status: DeliveryStatus
+    attempts: int
+    error: str | None = strawberry.field(
+        description="The server's reply to the last failed attempt, or why it was not retried."
+    )
+    sent_at: datetime | None
+
+    @classmethod
+    def from_model(cls, d: EmailDelivery) -> EmailDeliveryNode:
+        return cls(
+            id=strawberry.ID(str(d.id)),
+            member_id=strawberry.ID(d.member_id),
+            email=d.email,
+            name=d.name,
+            status=d.status,
+            attempts=d.attempts,
+            error=d.error,
+            sent_at=d.sent_at,
+        )
+
+
+@strawberry.type
+class EmailDeliveryEdge:
+    cursor: str
+    node: EmailDeliveryNode
+
+
+@strawberry.type
+class EmailDeliveryConnection(ConnectionBase):
+    edges: list[EmailDeliveryEdge]
+
+
+@strawberry.type(name="EmailCampaign")
+class EmailCampaignNode:
+    pk: strawberry.Private[int]
+    segment_pk: strawberry.Private[int]
+    id: strawberry.ID
+    subject: str
+    text: str
+    html: str | None
+    status: CampaignStatus = strawberry.field(
+        description=(
+            "SUCCEEDED once every delivery is settled and one was sent (or there were none);"
+            " FAILED when every delivery failed."
+        )
+    )
+    recipients: int = strawberry.field(description="Members with an email and no opt-out.")
+    opted_out: int = strawberry.field(description="Members left out: attributes.email_opt_out.")
+    without_email: int = strawberry.field(description="Members left out: no email.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_model(cls, c: EmailCampaign) -> EmailCampaignNode:
+        return cls(
+            pk=c.id,
+            segment_pk=c.segment_id,
+            id=strawberry.ID(str(c.id)),
+            subject=c.subject,
+            text=c.text,
+            html=c.html,
+            status=c.status,
+            recipients=c.recipients,
+            opted_out=c.opted_out,
+            without_email=c.without_email,
+            created_at=c.created_at,
+            started_at=c.started_at,
+            finished_at=c.finished_at,
+        )
+
+    @strawberry.field(description="Null once the segment is deleted.")
+    async def segment(self, info: Info) -> SegmentNode | None:
+        found = await segments.by_pks(site_id=info.context.site_id, pks=[self.segment_pk])
+        segment = found.get(self.segment_pk)
+        return SegmentNode.from_model(segment) if segment else None
+
+    @strawberry.field
+    async def sent(self, info: Info) -> int:
+        counts = await info.context.loaders.email_delivery_counts.load(self.pk)
+        return counts.get(DeliveryStatus.SENT, 0)
+
+    @strawberry.field
+    async def failed(self, info: Info) -> int:
+        counts = await info.context.loaders.email_delivery_counts.load(self.pk)
+        return counts.get(DeliveryStatus.FAILED, 0)
+
+    @strawberry.field(description="One per recipient, in recipient order.")
+    async def deliveries(
+        self,
+        info: Info,
+        status: DeliveryStatus | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> EmailDeliveryConnection:
+        site_id = info.context.site_id
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=int,
+            fetch=lambda n, key: service.list_deliveries(
+                site_id=site_id, campaign_pk=self.pk, status=status, first=n, after=key
+            ),
+            key=lambda d: d.id,
+            count=lambda: service.count_deliveries(
+                site_id=site_id, campaign_pk=self.pk, status=status
+            ),
+        )
+        return EmailDeliveryConnection(
+            edges=edges(
+                page,
+                lambda d, c: EmailDeliveryEdge(cursor=c, node=EmailDeliveryNode.from_model(d)),
+            ),
+            page_info=page.page_info(),
+            count=page.count,
+        )
+
+
+@strawberry.type
+class EmailCampaignPayload:
+    campaign: EmailCampaignNode | None
+    user_errors: list[UserError]
