@@ -78,9 +78,11 @@ async def run_once(
     operation: str,
     request: Any,
     work: Callable[[BaseDBAsyncClient], Awaitable[Any]],
+    store: bool = True,
 ) -> Any:
     """Run work in one transaction and return its JSON outcome; with a key, at most once per
-    key and input: a repeat replays the stored outcome, another input is refused."""
+    key and input: a repeat replays the stored outcome, another input is refused. With
+    store=False (a dry run, which changed nothing) the outcome is not kept for replay."""
     digest = request_hash(operation, request) if key is not None else ""
     for attempt in range(2):
         try:
@@ -92,7 +94,7 @@ async def run_once(
                     if stored is not None:
                         return stored
                 result = await work(tx)
-                if key is not None:
+                if key is not None and store:
                     await remember(
                         tx,
                         site_id=site_id,

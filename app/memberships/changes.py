@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from app.errors import DomainError, ErrorCode
 from app.events import service as events
@@ -62,44 +60,6 @@ def check_size(count: int, path: Sequence[str]) -> None:
             f"{count} ids is over the limit of {limit} per request; use importMembers",
             path,
         )
-
-
-async def _idempotent(
-    *,
-    site_id: int,
-    key: str | None,
-    operation: str,
-    request: Any,
-    work: Callable[[BaseDBAsyncClient], Awaitable[Any]],
-    store: bool = True,
-) -> Any:
-    """Run work in one transaction; with a key, at most once per key and input."""
-    digest = idempotency.request_hash(operation, request) if key is not None else ""
-    for attempt in range(2):
-        try:
-            async with in_transaction() as tx:
-                if key is not None:
-                    stored = await idempotency.replay(
-                        tx, site_id=site_id, key=key, operation=operation, digest=digest
-                    )
-                    if stored is not None:
-                        return stored
-                result = await work(tx)
-                if key is not None and store:
-                    await idempotency.remember(
-                        tx,
-                        site_id=site_id,
-                        key=key,
-                        operation=operation,
-                        digest=digest,
-                        payload=result,
-                    )
-                return result
-        except IntegrityError:
-            # a concurrent request with the same key committed first: replay its outcome
-            if key is None or attempt == 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 async def _segment(
@@ -175,7 +135,7 @@ async def _on_one_segment(
         outcome.absorb(result)
         return outcome.to_json()
 
-    payload = await _idempotent(
+    payload = await idempotency.run_once(
         site_id=site_id,
         key=idempotency_key,
         operation=operation,
@@ -366,7 +326,7 @@ async def move_members(
         "toSegmentId": to_segment_id,
         "memberIds": None if member_ids is None else list(member_ids),
     }
-    payload = await _idempotent(
+    payload = await idempotency.run_once(
         site_id=site_id,
         key=idempotency_key,
         operation="moveSegmentMembers",
@@ -448,7 +408,7 @@ async def apply_changes(
         return outcomes
 
     request = [dataclasses.asdict(c) | {"mode": c.mode.value} for c in changes]
-    payload = await _idempotent(
+    payload = await idempotency.run_once(
         site_id=site_id,
         key=idempotency_key,
         operation="applyMembershipChanges",
