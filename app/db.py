@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "app.memberships.models",
     "app.events.models",
     "app.idempotency.models",
+    "app.jobs.models",
 ]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")

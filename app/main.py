@@ -22,8 +22,10 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app.auth.service import Viewer, authenticate
 from app.db import fetch, tortoise_config
+from app.exports.routes import segment_members_csv
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.jobs.worker import running_worker
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("segments.http")
@@ -73,6 +75,32 @@ async def _read_body(receive: Receive, limit: int) -> list[Message] | None:
             return messages
 
 
+class _BodyTooLarge(Exception):
+    """A body sent without a length went over its limit while it was being read."""
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """A receive that passes the body on as it comes, raising _BodyTooLarge past the limit."""
+    size = 0
+
+    async def limited() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise _BodyTooLarge
+        return message
+
+    return limited
+
+
+def _is_upload(scope: Scope, headers: dict[str, str]) -> bool:
+    """A GraphQL multipart request (a file upload): streamed, with the upload size limit."""
+    content_type = headers.get("content-type", "").lower()
+    return scope["path"] == "/graphql" and content_type.startswith("multipart/form-data")
+
+
 def _replay(messages: list[Message], receive: Receive) -> Receive:
     """A receive that gives the messages already read, then passes on to the real one."""
     pending = list(messages)
@@ -98,16 +126,19 @@ class AuthAndLimits:
         request_id = uuid.uuid4().hex[:12]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
-        limit = self.settings.max_request_bytes
+        upload = _is_upload(scope, headers)
+        limit = self.settings.max_upload_bytes if upload else self.settings.max_request_bytes
+        what = "Upload" if upload else "Request body"
         if length and length.isdigit() and int(length) > limit:
             response = _graphql_error(
-                f"Request body of {length} bytes is over the limit of {limit} bytes",
-                "TOO_LARGE",
-                413,
+                f"{what} of {length} bytes is over the limit of {limit} bytes", "TOO_LARGE", 413
             )
             await response(scope, receive, send)
             return
-        if length is None:
+        if length is None and upload:
+            # an upload is never held in memory: counted as it streams to disk, stopped at the limit
+            receive = _limited(receive, limit)
+        elif length is None:
             # a chunked body declares no length: read it here, so that it too stops at the limit
             messages = await _read_body(receive, limit)
             if messages is None:
@@ -130,6 +161,11 @@ class AuthAndLimits:
                 await response(scope, receive, send)
                 return
             scope.setdefault("state", {})["viewer"] = viewer
+        elif upload:  # nothing is read, let alone stored, for a caller we do not know
+            await _graphql_error("Uploads need an API key", "UNAUTHENTICATED", 401)(
+                scope, receive, send
+            )
+            return
         status = {"code": 0}
 
         async def send_wrapper(message: Any) -> None:
@@ -140,6 +176,13 @@ class AuthAndLimits:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except _BodyTooLarge:
+            if status["code"]:
+                raise
+            response = _graphql_error(
+                f"{what} is over the limit of {limit} bytes", "TOO_LARGE", 413
+            )
+            await response(scope, receive, send_wrapper)
         finally:
             log.info(
                 orjson.dumps(
@@ -176,16 +219,21 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if init_orm:
-            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            async with (
+                RegisterTortoise(app, config=tortoise_config(settings.database_url)),
+                running_worker(settings),
+            ):
                 yield
         else:
-            yield
+            async with running_worker(settings):
+                yield
 
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/export/segments/{id}/members.csv", segment_members_csv, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

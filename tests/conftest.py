@@ -73,6 +73,8 @@ async def app(database: str) -> AsyncIterator[Any]:
 
     os.environ["DATABASE_URL"] = database
     os.environ["EMAIL_OUTBOX_DIR"] = f"{_TMP}/outbox"
+    os.environ["IMPORT_DIR"] = f"{_TMP}/imports"
+    os.environ["IMPORT_WORKER"] = "false"  # import tests run their own workers (tests/jobs)
     get_settings.cache_clear()
     application = create_app(init_orm=False)
     async with LifespanManager(application):

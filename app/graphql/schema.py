@@ -26,17 +26,37 @@ from app.auth.schema import AuthMutations, AuthQueries
 from app.companies.mutations import CompanyMutations
 from app.companies.queries import CompanyQueries
 from app.graphql.errors import MaskInternalErrors
+from app.jobs.mutations import ImportJobMutations
+from app.jobs.queries import ImportJobQueries
 from app.members.mutations import MemberMutations
 from app.members.queries import MemberQueries
 from app.memberships.mutations import MembershipMutations
+from app.pickers.queries import PickerQueries
 from app.segments.mutations import SegmentMutations
 from app.segments.queries import SegmentQueries
 from app.settings import Settings
 
-Query = merge_types("Query", (AuthQueries, SegmentQueries, MemberQueries, CompanyQueries))
+Query = merge_types(
+    "Query",
+    (
+        AuthQueries,
+        SegmentQueries,
+        MemberQueries,
+        CompanyQueries,
+        PickerQueries,
+        ImportJobQueries,
+    ),
+)
 Mutation = merge_types(
     "Mutation",
-    (SegmentMutations, MembershipMutations, MemberMutations, CompanyMutations, AuthMutations),
+    (
+        SegmentMutations,
+        MembershipMutations,
+        MemberMutations,
+        CompanyMutations,
+        AuthMutations,
+        ImportJobMutations,
+    ),
 )
 
 

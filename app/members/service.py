@@ -45,7 +45,8 @@ def check_external_id(value: str, path: Sequence[str]) -> str:
     return value
 
 
-def _check(data: MemberData) -> None:
+def check_row(data: MemberData) -> None:
+    """Refuse (DomainError) a row that cannot be stored; trims id and email in place."""
     data.external_id = check_external_id(data.external_id, [*data.line, "id"])
     if isinstance(data.email, str):
         data.email = data.email.strip()
@@ -170,7 +171,7 @@ async def upsert(
 ) -> tuple[int, int]:
     """Create or update members; returns (created, updated). All rows apply or none does."""
     for row in rows:
-        _check(row)
+        check_row(row)
     combined = _combine(rows)
     if connection is None:
         async with in_transaction() as tx:
