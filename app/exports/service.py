@@ -16,13 +16,14 @@ COLUMNS = ("id", "email", "name", "company_id", "source", "attributes")
 
 
 async def member_rows(
-    *, site_id: int, segment_pk: int, batch: int = BATCH
+    *, site_id: int, segment_pk: int, batch: int | None = None
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
     """Batches of (id, email, name, company id, source, attributes as JSON) in member order.
 
     Each batch is its own read: a member added or removed while the export runs may or may
     not be in it, but no member is written twice.
     """
+    batch = batch or BATCH
     after: int | None = None
     while True:
         rows = await memberships.list_members(
