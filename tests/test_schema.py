@@ -53,6 +53,15 @@ COVERED_TYPES = {
     "DeletePayload",
     "UpsertPayload",
     "DeleteMembersPayload",
+    # pickers, imports (issue 5)
+    "Upload",
+    "Option",
+    "JobStatus",
+    "RowProblem",
+    "ImportJob",
+    "ImportFormat",
+    "ImportMembersInput",
+    "ImportJobPayload",
 }
 COVERED_FIELDS = {
     "Segment": {
@@ -94,6 +103,11 @@ COVERED_FIELDS = {
         "company",
         "companies",
         "apiKeys",
+        "searchMembers",
+        "searchCompanies",
+        "resolveMembers",
+        "resolveCompanies",
+        "importJob",
     },
     "Mutation": {
         "createSegment",
@@ -104,6 +118,7 @@ COVERED_FIELDS = {
         "deleteMembers",
         "createApiKey",
         "revokeApiKey",
+        "importMembers",
     },
 }
 
