@@ -48,13 +48,13 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
-            name='ImportJobId',
+            name='ImportJobIds',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('job', fields.ForeignKeyField('models.ImportJob', source_field='job_id', db_index=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
-                ('external_id', fields.CharField(max_length=255)),
+                ('ids', fields.JSONField(encoder=JSON_DUMPS, decoder=loads)),
             ],
-            options={'table': 'import_job_ids', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The ids a job has imported so far, in file order, for its segment change at the end.'},
+            options={'table': 'import_job_ids', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The ids one batch of a job imported, in file order, for the segment change at the end'},
             bases=['Model'],
         ),
     ]

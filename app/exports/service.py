@@ -11,7 +11,8 @@ import orjson
 from app.companies import service as companies
 from app.memberships import service as memberships
 
-BATCH = 5000
+# a few thousand rows a read: memory stays bounded, and each read is one keyset page
+BATCH = 10_000
 COLUMNS = ("id", "email", "name", "company_id", "source", "attributes")
 
 

@@ -69,15 +69,16 @@ class ImportJob(Model):
         indexes = (("status", "id"), ("site_id", "id"))
 
 
-class ImportJobId(Model):
-    """The ids a job has imported so far, in file order, for its segment change at the end."""
+class ImportJobIds(Model):
+    """The ids one batch of a job imported, in file order, for the segment change at the end
+    (one row per batch, not per id: a million ids are a few hundred rows)."""
 
     id = fields.BigIntField(primary_key=True)
     job: fields.ForeignKeyRelation[ImportJob] = fields.ForeignKeyField(
         "models.ImportJob", related_name=False, on_delete=fields.CASCADE, db_index=True
     )
     job_id: int
-    external_id = fields.CharField(max_length=255)
+    ids: Any = fields.JSONField()
 
     class Meta:
         table = "import_job_ids"

@@ -19,9 +19,9 @@ import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 
-from app.db import execute, fetch, is_postgres
+from app.db import execute, fetch
 from app.errors import DomainError, ErrorCode
-from app.jobs.models import ImportFormat, ImportJob, JobStatus
+from app.jobs.models import ImportFormat, ImportJob, ImportJobIds, JobStatus
 from app.memberships.bulk import Mode
 from app.segments import service as segments
 from app.settings import Settings
@@ -233,39 +233,23 @@ async def finish(connection: BaseDBAsyncClient, job: ImportJob, *, error: str | 
 
 
 async def stage_ids(connection: BaseDBAsyncClient, job: ImportJob, ids: Sequence[str]) -> None:
-    """Remember ids the job imported, in file order, for its segment change at the end."""
-    if not ids:
-        return
-    if is_postgres(connection):
-        await execute(
-            "INSERT INTO import_job_ids (job_id, external_id)"
-            " SELECT $1, t.v FROM unnest($2::text[]) WITH ORDINALITY AS t(v, n) ORDER BY t.n",
-            [job.id, list(ids)],
-            connection,
-        )
-    else:
-        await execute(
-            "INSERT INTO import_job_ids (job_id, external_id)"
-            " SELECT $1, value FROM json_each($2) ORDER BY key",
-            [job.id, orjson.dumps(list(ids)).decode()],
-            connection,
-        )
+    """Remember ids a batch of the job imported, for its segment change at the end."""
+    if ids:
+        await ImportJobIds.create(using_db=connection, job_id=job.id, ids=list(ids))
 
 
-async def staged_ids(
-    connection: BaseDBAsyncClient, job: ImportJob, chunk: int = 50_000
-) -> list[str]:
-    """Every id the job imported, in file order (a few large reads, not one per id)."""
+async def staged_ids(connection: BaseDBAsyncClient, job: ImportJob) -> list[str]:
+    """Every id the job imported, in file order."""
     ids: list[str] = []
     after = 0
     while True:
         rows = await fetch(
-            "SELECT id, external_id FROM import_job_ids WHERE job_id = $1 AND id > $2"
-            " ORDER BY id LIMIT $3",
-            [job.id, after, chunk],
+            "SELECT id, ids FROM import_job_ids WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT 20",
+            [job.id, after],
             connection,
         )
-        ids.extend(str(r["external_id"]) for r in rows)
-        if len(rows) < chunk:
+        for row in rows:
+            ids.extend(orjson.loads(row["ids"]) if isinstance(row["ids"], str) else row["ids"])
+        if len(rows) < 20:
             return ids
         after = int(rows[-1]["id"])

@@ -75,24 +75,41 @@ class _Failed(Exception):
 # --------------------------------------------------------------------------- one job
 
 
-async def _known_companies(site_id: int, rows: list[Row]) -> set[str]:
-    wanted = {r.data.company_id for r in rows if isinstance(r.data.company_id, str)}
-    if not wanted:
-        return set()
-    found = await Company.filter(site_id=site_id, external_id__in=list(wanted)).values_list(
-        "external_id", flat=True
-    )
-    return {str(c) for c in found}
+class _Companies:
+    """The company ids of one job's site known to exist, so that each is looked up once."""
+
+    MAX_KNOWN = 100_000
+
+    def __init__(self, site_id: int) -> None:
+        self.site_id = site_id
+        self.known: set[str] = set()
+
+    async def unknown(self, rows: list[Row]) -> set[str]:
+        """The company ids the rows name that the site does not have."""
+        wanted = {r.data.company_id for r in rows if isinstance(r.data.company_id, str)}
+        missing = wanted - self.known
+        if not missing:
+            return set()
+        found = {
+            str(c)
+            for c in await Company.filter(
+                site_id=self.site_id, external_id__in=sorted(missing)
+            ).values_list("external_id", flat=True)
+        }
+        if len(self.known) + len(found) > self.MAX_KNOWN:
+            self.known.clear()
+        self.known |= found
+        return missing - found
 
 
-async def _save_batch(job: ImportJob, batch: Batch) -> None:
+async def _save_batch(job: ImportJob, batch: Batch, companies: _Companies) -> None:
     """One batch, in one transaction: members upserted, ids remembered, progress saved."""
     problems = [(p.line, p.message) for p in batch.problems]
-    companies = await _known_companies(job.site_id, batch.rows)
+    unknown = await companies.unknown(batch.rows)
     rows = []
     for row in batch.rows:
         company = row.data.company_id
-        if isinstance(company, str) and company not in companies:
+        if isinstance(company, str) and company in unknown:
             problems.append((row.line, f"company {company!r} not found"))
         else:
             rows.append(row)
@@ -208,11 +225,12 @@ async def _read_all(job: ImportJob, path: Path, batch_rows: int, beat: _Heartbea
         return asyncio.ensure_future(asyncio.to_thread(reader.next_batch, batch_rows))
 
     pending: asyncio.Future[Batch] | None = read_next()
+    companies = _Companies(job.site_id)
     try:
         while pending is not None:
             batch = await pending
             pending = None if batch.done else read_next()
-            await _save_batch(job, batch)
+            await _save_batch(job, batch, companies)
             await beat.publish()
     finally:
         if pending is not None:  # the reader's thread must be done with the file first
