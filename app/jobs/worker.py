@@ -180,22 +180,34 @@ async def _fail(job: ImportJob, message: str, line: int) -> None:
 
 
 class _Heartbeat:
-    """Reports the job alive, and publishes it, every second while the job runs."""
+    """Publishes the job, and reports it alive on its row, every second while it runs.
+
+    The row is written by a task of its own, so that publishing goes on while a long
+    transaction (the segment change) holds the database (SQLite serialises writers).
+    """
 
     def __init__(self, job: ImportJob) -> None:
         self.job = job
         self.published = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        self._write: asyncio.Task[None] | None = None
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             if time.monotonic() - self.published >= HEARTBEAT_SECONDS:
-                await self.publish()
-            try:
-                await service.heartbeat(self.job)
-            except Exception:  # a missed beat only brings a takeover closer
-                log.warning("import job %s: heartbeat failed", self.job.id, exc_info=True)
+                try:
+                    await self.publish()
+                except Exception:  # a listener's fault is no reason to stop beating
+                    log.exception("import job %s: publishing progress failed", self.job.id)
+            if self._write is None or self._write.done():
+                self._write = asyncio.create_task(self._report())
+
+    async def _report(self) -> None:
+        try:
+            await service.heartbeat(self.job)
+        except Exception:  # a missed beat only brings a takeover closer
+            log.warning("import job %s: heartbeat failed", self.job.id, exc_info=True)
 
     async def publish(self) -> None:
         self.published = time.monotonic()
@@ -206,10 +218,11 @@ class _Heartbeat:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._write):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 async def _read_all(job: ImportJob, path: Path, batch_rows: int, beat: _Heartbeat) -> None:

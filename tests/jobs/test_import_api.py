@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from app.auth.models import Role
+from app.db import is_postgres
 from app.jobs import worker as worker_module
 from app.jobs.models import ImportJob, JobStatus
 from app.jobs.worker import ImportWorker
@@ -424,3 +425,46 @@ async def test_import_job_is_readable_by_a_reader(api: Api) -> None:
     reader = await api.with_role(Role.READER)
     found = await reader.query(JOB, {"id": done["id"]})
     assert found["importJob"]["status"] == "SUCCEEDED"
+
+
+async def test_a_running_job_reports_at_least_once_a_second_during_a_long_step(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a heartbeat of 50 ms (instead of a second) and a segment change that takes 600 ms
+    monkeypatch.setattr(worker_module, "HEARTBEAT_SECONDS", 0.05)
+    change = worker_module.bulk.change_members
+
+    async def slow_change(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.6)
+        return await change(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module.bulk, "change_members", slow_change)
+    heartbeat = worker_module.service.heartbeat
+    beats = 0
+
+    async def counted_heartbeat(j: ImportJob) -> bool:
+        nonlocal beats
+        beats += 1
+        return await heartbeat(j)
+
+    monkeypatch.setattr(worker_module.service, "heartbeat", counted_heartbeat)
+    seg = await segment(api, "S")
+    payload = await upload(api, "id\nu1\n", "CSV", segment_id=seg["id"])
+    seen: list[str] = []
+
+    async def listener(j: ImportJob) -> None:
+        seen.append(j.status.value)
+
+    # when the job runs
+    worker_module.progress_listeners.append(listener)
+    try:
+        await run_jobs()
+    finally:
+        worker_module.progress_listeners.remove(listener)
+    # then it was published again and again while RUNNING, then once as SUCCEEDED
+    assert seen.count("RUNNING") >= 2 + 5  # start, the batch, and the beats of the slow step
+    assert seen[-1] == "SUCCEEDED"
+    # and the row was told the job is alive as often (on SQLite the first such write waits
+    # for the segment change's transaction, and no other is queued behind it)
+    assert beats >= (5 if is_postgres() else 1)
+    assert (await job(api, payload["job"]["id"]) or {})["status"] == "SUCCEEDED"
