@@ -267,6 +267,9 @@ async def run_job(job: ImportJob, settings: Settings) -> None:
                 raise _Failed("the uploaded file is no longer stored")
             await beat.publish()
             await _read_all(job, path, settings.import_batch_rows, beat)
+            if job.rows_read and not job.created + job.updated:
+                # a file of nothing but bad rows is a wrong file: it must not empty a segment
+                raise _Failed(f"none of the {job.rows_read} rows could be imported (see problems)")
             await _finish(job)
         except Unreadable as e:
             await _fail(job, e.message, e.line)

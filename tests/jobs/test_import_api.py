@@ -302,6 +302,29 @@ async def test_the_segment_change_is_one_transaction(
     assert await listed(api, seg["id"]) == {"c": "IMPORT"}
 
 
+async def test_a_file_of_nothing_but_bad_rows_fails_and_leaves_the_segment(api: Api) -> None:
+    # given a segment listing m1, and a file whose every row is bad (a wrong column, say)
+    await members(api, "m1")
+    seg = await segment(api, "S", memberIds=["m1"])
+    content = "id,email\nu1,Ann\nu2,Bob\n"
+    # when it is imported with OVERRIDE
+    done = await import_file(api, content, "CSV", segment_id=seg["id"], mode="OVERRIDE")
+    # then the job FAILED instead of emptying the segment, each row's problem reported
+    assert done["status"] == "FAILED"
+    assert "none of the 2 rows could be imported" in done["error"]
+    assert [p["line"] for p in done["problems"]] == [2, 3, 0]
+    assert await listed(api, seg["id"]) == {"m1": "MANUAL"}
+
+
+async def test_a_file_with_a_header_alone_overrides_the_segment_to_nobody(api: Api) -> None:
+    # (as updateSegmentMembers with no ids does: the file lists nobody)
+    await members(api, "m1")
+    seg = await segment(api, "S", memberIds=["m1"])
+    done = await import_file(api, "id,email\n", "CSV", segment_id=seg["id"], mode="OVERRIDE")
+    assert (done["status"], done["rowsRead"], done["removedFromSegment"]) == ("SUCCEEDED", 0, 1)
+    assert await listed(api, seg["id"]) == {}
+
+
 async def test_a_segment_deleted_before_the_end_fails_the_job(api: Api) -> None:
     seg = await segment(api, "S")
     payload = await upload(api, "id\nu1\n", "CSV", segment_id=seg["id"])
