@@ -168,11 +168,13 @@ async def heartbeat(job: ImportJob) -> bool:
 
 
 async def release(job: ImportJob, *, at_once: bool) -> None:
-    """Let go of a RUNNING job: another worker takes it at once, or once it is stale."""
-    heartbeat_at = None if at_once else datetime.now(UTC)
-    await ImportJob.filter(id=job.id, owner=job.owner, status=JobStatus.RUNNING).update(
-        owner=None, heartbeat_at=heartbeat_at
-    )
+    """Let go of a RUNNING job: another worker takes it at once (a clean stop, which does
+    not count as an attempt), or once it is stale (after an error, which does)."""
+    owned = ImportJob.filter(id=job.id, owner=job.owner, status=JobStatus.RUNNING)
+    if at_once:
+        await owned.update(owner=None, heartbeat_at=None, attempts=F("attempts") - 1)
+    else:
+        await owned.update(owner=None, heartbeat_at=datetime.now(UTC))
 
 
 async def _update_owned(connection: BaseDBAsyncClient, job: ImportJob, **values: Any) -> None:

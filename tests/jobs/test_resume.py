@@ -161,6 +161,7 @@ async def test_a_clean_stop_lets_go_of_the_job_at_once(api: Api) -> None:
         None,
         3,
     )
+    assert row.attempts == 0  # a clean stop is not an attempt that failed
     # and the next worker takes it straight away and finishes it
     assert await run_jobs(settings) == 1
     done = await job(api, payload["job"]["id"])
