@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "app.idempotency.models",
     "app.flags.models",
     "app.email.models",
+    "app.jobs.models",
 ]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")

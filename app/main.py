@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -26,8 +27,10 @@ from tortoise.contrib.starlette import RegisterTortoise
 from app.auth.service import Viewer, authenticate
 from app.db import fetch, tortoise_config
 from app.email import worker as email_worker
+from app.exports.routes import segment_members_csv
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.jobs.worker import running_worker
 from app.live.broker import broker
 from app.live.websocket import TextWebSocket, sign_in
 from app.lookups import fast
@@ -86,6 +89,22 @@ class GraphQLApp(GraphQL[Context, None]):
             request, request_adapter, sub_response, context, root_value, request_data
         )
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # strawberry's own HTTP handling, but the request is closed after the response, so
+        # that uploaded files are deleted whatever became of the operation
+        request = Request(scope=scope, receive=receive)
+        try:
+            try:
+                response = await self.run(request)
+            except HTTPException as e:
+                response = PlainTextResponse(e.reason, status_code=e.status_code)
+            await response(scope, receive, send)
+        finally:
+            await request.close()
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         viewer: Viewer | None = request.scope.get("state", {}).get("viewer")
         return Context(
@@ -110,6 +129,32 @@ async def _read_body(receive: Receive, limit: int) -> list[Message] | None:
             return None
         if not message.get("more_body", False):
             return messages
+
+
+class _BodyTooLarge(Exception):
+    """A body sent without a length went over its limit while it was being read."""
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """A receive that passes the body on as it comes, raising _BodyTooLarge past the limit."""
+    size = 0
+
+    async def limited() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise _BodyTooLarge
+        return message
+
+    return limited
+
+
+def _is_upload(scope: Scope, headers: dict[str, str]) -> bool:
+    """A GraphQL multipart request (a file upload): streamed, with the upload size limit."""
+    content_type = headers.get("content-type", "").lower()
+    return scope["path"] == "/graphql" and content_type.startswith("multipart/form-data")
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
@@ -145,16 +190,19 @@ class AuthAndLimits:
         request_id = f"{_ID_PREFIX}{next(_ids):06x}"
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
-        limit = self.settings.max_request_bytes
+        upload = _is_upload(scope, headers)
+        limit = self.settings.max_upload_bytes if upload else self.settings.max_request_bytes
+        what = "Upload" if upload else "Request body"
         if length and length.isdigit() and int(length) > limit:
             response = _graphql_error(
-                f"Request body of {length} bytes is over the limit of {limit} bytes",
-                "TOO_LARGE",
-                413,
+                f"{what} of {length} bytes is over the limit of {limit} bytes", "TOO_LARGE", 413
             )
             await response(scope, receive, send)
             return
-        if length is None:
+        if length is None and upload:
+            # an upload is never held in memory: counted as it streams to disk, stopped at the limit
+            receive = _limited(receive, limit)
+        elif length is None:
             # a chunked body declares no length: read it here, so that it too stops at the limit
             messages = await _read_body(receive, limit)
             if messages is None:
@@ -177,6 +225,11 @@ class AuthAndLimits:
                 await response(scope, receive, send)
                 return
             scope.setdefault("state", {})["viewer"] = viewer
+        elif upload:  # nothing is read, let alone stored, for a caller we do not know
+            await _graphql_error("Uploads need an API key", "UNAUTHENTICATED", 401)(
+                scope, receive, send
+            )
+            return
         status = {"code": 0}
 
         async def send_wrapper(message: Any) -> None:
@@ -187,6 +240,13 @@ class AuthAndLimits:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except _BodyTooLarge:
+            if status["code"]:
+                raise
+            response = _graphql_error(
+                f"{what} is over the limit of {limit} bytes", "TOO_LARGE", 413
+            )
+            await response(scope, receive, send_wrapper)
         finally:
             log.info(
                 orjson.dumps(
@@ -248,6 +308,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
                 broker.running(settings.database_url, queue_size=settings.live_queue_size)
             )
             app.state.email_worker = await stack.enter_async_context(email_worker.running(settings))
+            await stack.enter_async_context(running_worker(settings))
             yield
 
     app = Starlette(
@@ -256,6 +317,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/export/segments/{id}/members.csv", segment_members_csv, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

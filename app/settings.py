@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     # How long a verified API key is trusted without asking the database again.
     key_cache_seconds: float = Field(default=5.0, ge=0)
 
+    # Pickers (searchMembers, resolveMembers...): most options one call returns.
+    max_picker_limit: int = Field(default=100, ge=1)
+
+    # Imports: uploads are streamed to disk under import_dir, refused past max_upload_bytes,
+    # and run by a worker in the server process (import_worker=false: by another process).
+    max_upload_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    import_dir: str = "./data/imports"
+    import_worker: bool = True
+    import_batch_rows: int = Field(default=5000, ge=1)
+    # a RUNNING job whose worker has not reported for this long is taken over (crash recovery)
+    import_stale_seconds: float = Field(default=15.0, gt=0)
+
     # Live events: messages queued per subscriber before it is told it missed some.
     live_queue_size: int = Field(default=100, ge=1)
     # Origins (comma-separated, "*" for any) whose pages may open the GraphQL WebSocket;

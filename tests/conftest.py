@@ -76,6 +76,8 @@ async def app(database: str) -> AsyncIterator[Any]:
     os.environ["EMAIL_OUTBOX_DIR"] = f"{_TMP}/outbox"
     # email tests run their own apps, each with a worker and the mail settings it needs
     os.environ["EMAIL_WORKER"] = "false"
+    os.environ["IMPORT_DIR"] = f"{_TMP}/imports"
+    os.environ["IMPORT_WORKER"] = "false"  # import tests run their own workers (tests/jobs)
     get_settings.cache_clear()
     application = create_app(init_orm=False)
     async with LifespanManager(application):

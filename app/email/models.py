@@ -9,12 +9,11 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.status import JobStatus
 
-class CampaignStatus(enum.Enum):
-    PENDING = "PENDING"  # stored, nothing tried yet
-    RUNNING = "RUNNING"  # the worker has begun
-    SUCCEEDED = "SUCCEEDED"  # every delivery settled, at least one sent (or none to send)
-    FAILED = "FAILED"  # every delivery settled and none was sent
+# a campaign SUCCEEDED when every delivery is settled and at least one was sent (or there was
+# none to send); FAILED when every delivery is settled and none was sent
+CampaignStatus = JobStatus
 
 
 class DeliveryStatus(enum.Enum):

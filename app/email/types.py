@@ -6,6 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+# JobStatus is registered once, with the import jobs' types
+import app.jobs.types  # noqa: F401
 from app.email import service
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
 from app.graphql.connection import ConnectionBase
@@ -15,7 +17,6 @@ from app.graphql.pagination import edges, paginate
 from app.segments import service as segments
 from app.segments.types import SegmentNode
 
-strawberry.enum(CampaignStatus, name="JobStatus")
 strawberry.enum(DeliveryStatus, name="EmailDeliveryStatus")
 
 

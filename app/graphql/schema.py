@@ -32,10 +32,14 @@ from app.flags.mutations import FlagMutations
 from app.flags.queries import FlagQueries
 from app.graphql.context import FreshLoaders
 from app.graphql.errors import MaskInternalErrors
+from app.jobs.mutations import ImportJobMutations
+from app.jobs.queries import ImportJobQueries
+from app.jobs.subscriptions import ImportJobSubscriptions
 from app.lookups.queries import LookupQueries
 from app.members.mutations import MemberMutations
 from app.members.queries import MemberQueries
 from app.memberships.mutations import MembershipMutations
+from app.pickers.queries import PickerQueries
 from app.segments.mutations import SegmentMutations
 from app.segments.queries import SegmentQueries
 from app.settings import Settings
@@ -50,6 +54,8 @@ Query = merge_types(
         CompanyQueries,
         FlagQueries,
         EmailQueries,
+        PickerQueries,
+        ImportJobQueries,
     ),
 )
 Mutation = merge_types(
@@ -62,9 +68,10 @@ Mutation = merge_types(
         AuthMutations,
         FlagMutations,
         EmailMutations,
+        ImportJobMutations,
     ),
 )
-Subscription = merge_types("Subscription", (EventSubscriptions,))
+Subscription = merge_types("Subscription", (EventSubscriptions, ImportJobSubscriptions))
 
 
 def _is_introspection(context: IgnoreContext) -> bool:

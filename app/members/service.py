@@ -13,7 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app.db import fetch, is_postgres
+from app.db import execute, fetch, is_postgres
 from app.errors import DomainError, ErrorCode
 from app.members.models import Member, bucket_of
 
@@ -45,7 +45,8 @@ def check_external_id(value: str, path: Sequence[str]) -> str:
     return value
 
 
-def _check(data: MemberData) -> None:
+def check_row(data: MemberData) -> None:
+    """Refuse (DomainError) a row that cannot be stored; trims id and email in place."""
     data.external_id = check_external_id(data.external_id, [*data.line, "id"])
     if isinstance(data.email, str):
         data.email = data.email.strip()
@@ -128,16 +129,44 @@ async def list_company_members(
     return rows
 
 
+def _one_of(connection: BaseDBAsyncClient, n: int) -> str:
+    """SQL: the value is one of the list parameter $n (a text[] on PostgreSQL, JSON on SQLite),
+    so that a long list is one parameter."""
+    if is_postgres(connection):
+        return f"= ANY(${n}::text[])"
+    return f"IN (SELECT value FROM json_each(${n}))"
+
+
+# One index probe per id, whatever the planner believes: during a large import the table
+# grows faster than its statistics, and a plan made for a small table scans all of it.
+_EXISTING_PG = (
+    "SELECT m.external_id, m.email, m.name, m.company_id, m.attributes"
+    " FROM unnest($2::text[]) AS t(external_id) CROSS JOIN LATERAL"
+    " (SELECT * FROM members x WHERE x.site_id = $1 AND x.external_id = t.external_id LIMIT 1) m"
+)
+_EXISTING_SQLITE = (
+    "SELECT external_id, email, name, company_id, attributes FROM members"
+    " WHERE site_id = $1 AND external_id IN (SELECT value FROM json_each($2))"
+)
+
+
+def _list_param(connection: BaseDBAsyncClient, values: list[str]) -> Any:
+    return values if is_postgres(connection) else orjson.dumps(values).decode()
+
+
 async def _company_pks(
     connection: BaseDBAsyncClient, site_id: int, rows: list[MemberData]
 ) -> dict[str, int]:
-    wanted = {r.company_id for r in rows if isinstance(r.company_id, str)}
+    wanted = sorted({r.company_id for r in rows if isinstance(r.company_id, str)})
     if not wanted:
         return {}
-    from app.companies.models import Company
-
-    found = await Company.filter(site_id=site_id, external_id__in=list(wanted)).using_db(connection)
-    by_id = {c.external_id: c.id for c in found}
+    found = await fetch(
+        f"SELECT id, external_id FROM companies WHERE site_id = $1"
+        f" AND external_id {_one_of(connection, 2)}",
+        [site_id, _list_param(connection, wanted)],
+        connection,
+    )
+    by_id = {str(c["external_id"]): int(c["id"]) for c in found}
     for r in rows:
         if isinstance(r.company_id, str) and r.company_id not in by_id:
             raise DomainError(
@@ -170,7 +199,7 @@ async def upsert(
 ) -> tuple[int, int]:
     """Create or update members; returns (created, updated). All rows apply or none does."""
     for row in rows:
-        _check(row)
+        check_row(row)
     combined = _combine(rows)
     if connection is None:
         async with in_transaction() as tx:
@@ -182,16 +211,12 @@ async def _upsert(
     connection: BaseDBAsyncClient, site_id: int, rows: list[MemberData]
 ) -> tuple[int, int]:
     company_pks = await _company_pks(connection, site_id, rows)
-    existing: dict[str, dict[str, Any]] = {}
-    ids = [r.external_id for r in rows]
-    for start in range(0, len(ids), 5000):
-        found = (
-            await Member.filter(site_id=site_id, external_id__in=ids[start : start + 5000])
-            .using_db(connection)
-            .values("external_id", "email", "name", "company_id", "attributes")
-        )
-        for m in found:
-            existing[m["external_id"]] = m
+    found = await fetch(
+        _EXISTING_PG if is_postgres(connection) else _EXISTING_SQLITE,
+        [site_id, _list_param(connection, [r.external_id for r in rows])],
+        connection,
+    )
+    existing: dict[str, dict[str, Any]] = {m["external_id"]: m for m in found}
     now = datetime.now(UTC)
     values: list[list[Any]] = []
     for r in rows:
@@ -224,23 +249,35 @@ async def _upsert(
     return created, len(rows) - created
 
 
+_UPSERT = (
+    "INSERT INTO members (site_id, external_id, email, name, company_id, attributes,"
+    " bucket, created_at, updated_at) {source}"
+    " ON CONFLICT (site_id, external_id) DO UPDATE SET email = excluded.email,"
+    " name = excluded.name, company_id = excluded.company_id,"
+    " attributes = excluded.attributes, updated_at = excluded.updated_at"
+)
+
+
 async def _write(connection: BaseDBAsyncClient, values: list[list[Any]]) -> None:
     if not values:
         return
-    pg = is_postgres(connection)
-    attrs = "$6::jsonb" if pg else "$6"
-    statement = (
-        "INSERT INTO members (site_id, external_id, email, name, company_id, attributes,"
-        " bucket, created_at, updated_at)"
-        f" VALUES ($1, $2, $3, $4, $5, {attrs}, $7, $8, $9)"
-        " ON CONFLICT (site_id, external_id) DO UPDATE SET email = excluded.email,"
-        " name = excluded.name, company_id = excluded.company_id,"
-        " attributes = excluded.attributes, updated_at = excluded.updated_at"
-    )
-    if not pg:
-        statement = statement.replace("$", "?")
-        for v in values:
-            v[7] = v[8] = str(v[7])
+    if is_postgres(connection):
+        # one statement over column arrays: a few thousand rows cost one round trip
+        columns = list(zip(*values, strict=True))
+        await execute(
+            _UPSERT.format(
+                source="SELECT $1::bigint, t.e, t.m, t.n, t.c, t.a::jsonb, t.b, $2::timestamptz,"
+                " $2::timestamptz FROM unnest("
+                "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::smallint[])"
+                " AS t(e, m, n, c, a, b)"
+            ),
+            [values[0][0], values[0][7], *(list(columns[i]) for i in range(1, 7))],
+            connection,
+        )
+        return
+    statement = _UPSERT.format(source="VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+    for v in values:
+        v[7] = v[8] = str(v[7])
     await connection.execute_many(statement, values)
 
 

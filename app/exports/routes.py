@@ -1,0 +1,49 @@
+"""GET /export/segments/{id}/members.csv: a segment's effective members as CSV, streamed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from app.auth.service import Viewer
+from app.exports import service
+from app.segments import service as segments
+
+
+def _error(message: str, code: str, status: int) -> Response:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
+
+
+async def _csv(site_id: int, segment_pk: int) -> AsyncIterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(service.COLUMNS)
+    async for rows in service.member_rows(site_id=site_id, segment_pk=segment_pk):
+        writer.writerows(rows)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # a segment with no members: the header alone
+        yield buffer.getvalue().encode("utf-8")
+
+
+async def segment_members_csv(request: Request) -> Response:
+    """Every effective member of one of the caller's segments (another site's is 404)."""
+    viewer: Viewer | None = request.scope.get("state", {}).get("viewer")
+    if viewer is None:
+        return _error(
+            "Authentication required: send 'Authorization: Bearer <key>'", "UNAUTHENTICATED", 401
+        )
+    segment_id = request.path_params["id"]
+    segment = await segments.get(site_id=viewer.site_id, segment_id=segment_id)
+    if segment is None:
+        return _error(f"segment {segment_id!r} not found", "NOT_FOUND", 404)
+    return StreamingResponse(
+        _csv(viewer.site_id, segment.id),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="segment-{segment.id}-members.csv"'},
+    )

@@ -1,0 +1,61 @@
+"""importMembers: store the upload as a job and return it at once; a worker runs it."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
+
+from app.auth.models import Role
+from app.errors import DomainError
+from app.graphql.context import Info
+from app.graphql.errors import user_errors
+from app.jobs import service
+from app.jobs.models import ImportFormat
+from app.jobs.types import ImportJobPayload, ImportJobType
+from app.jobs.worker import wake_workers
+from app.memberships import mutations as _memberships  # noqa: F401  (names Mode MembershipMode)
+from app.memberships.bulk import Mode
+
+
+@strawberry.input
+class ImportMembersInput:
+    file: Upload
+    format: ImportFormat
+    segment_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Also put every imported member in this segment."
+    )
+    mode: Mode | None = strawberry.field(
+        default=Mode.ADD, description="ADD or OVERRIDE, for segmentId."
+    )
+
+
+@strawberry.type
+class ImportJobMutations:
+    @strawberry.mutation(
+        description=(
+            "Upsert members from a CSV (with a header row), JSON array or JSON Lines file;"
+            " returns a PENDING job at once (see importJob)."
+        )
+    )
+    async def import_members(self, info: Info, input: ImportMembersInput) -> ImportJobPayload:
+        viewer = info.context.require(Role.WRITER)
+        upload = cast(UploadFile, input.file)  # what Starlette's multipart parser gives
+        try:
+            job = await service.create(
+                site_id=viewer.site_id,
+                actor=viewer.key_name,
+                upload=service.Upload(file=upload.file, name=upload.filename or ""),
+                fmt=input.format,
+                segment_id=input.segment_id,
+                mode=input.mode or Mode.ADD,
+                settings=info.context.settings,
+            )
+        except DomainError as e:
+            return ImportJobPayload(job=None, user_errors=user_errors(e))
+        finally:
+            await upload.close()
+        wake_workers()
+        return ImportJobPayload(job=ImportJobType.from_model(job), user_errors=[])

@@ -1,0 +1,79 @@
+"""importJobProgress over graphql-transport-ws: the state now, progress while the job runs,
+the final state, then complete; another site's job is NOT_FOUND."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from app.jobs import subscriptions
+from app.jobs.worker import ImportWorker
+from app.settings import get_settings
+from tests.factories import Api
+from tests.jobs.support import upload
+from tests.live.support import asgi_ws, subscribed
+
+PROGRESS = """
+subscription($id: ID!) { importJobProgress(id: $id) { id status rowsRead created } }
+"""
+
+
+async def _states(ws: Any) -> list[dict[str, Any]]:
+    """Every state the stream sends until it completes."""
+    states = []
+    while True:
+        message = await ws.message(within=20)
+        if message["type"] == "complete":
+            return states
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        states.append(message["payload"]["data"]["importJobProgress"])
+
+
+async def test_progress_then_the_final_state_then_complete(app: Any, api: Api) -> None:
+    # given a pending import of five rows, run two rows a batch
+    payload = await upload(api, "id\n" + "".join(f"u{i}\n" for i in range(5)), "CSV")
+    job_id = payload["job"]["id"]
+    async with asgi_ws(app) as ws:
+        assert (await ws.init({"Authorization": f"Bearer {api.key}"}))["type"] == "connection_ack"
+        # when its progress is subscribed to, and then the worker runs it
+        await ws.subscribe(PROGRESS, {"id": job_id})
+        await subscribed(subscriptions.TOPIC, api.site.id)
+        settings = get_settings().model_copy(update={"import_batch_rows": 2})
+        worker = ImportWorker(settings)
+        worker.start()
+        try:
+            states = await _states(ws)
+        finally:
+            await worker.stop()
+    # then the stream began with the pending job and ended with its final state
+    assert states[0] == {"id": job_id, "status": "PENDING", "rowsRead": 0, "created": 0}
+    assert states[-1] == {"id": job_id, "status": "SUCCEEDED", "rowsRead": 5, "created": 5}
+    reads = [s["rowsRead"] for s in states]
+    assert reads == sorted(reads)
+
+
+async def test_a_job_that_does_not_move_still_reports_every_second(app: Any, api: Api) -> None:
+    # given a pending job that no worker runs
+    payload = await upload(api, "id\nu1\n", "CSV")
+    async with asgi_ws(app) as ws:
+        await ws.init({"Authorization": f"Bearer {api.key}"})
+        await ws.subscribe(PROGRESS, {"id": payload["job"]["id"]})
+        # when nothing happens for a while
+        first = await ws.message(within=5)
+        started = asyncio.get_running_loop().time()
+        second = await ws.message(within=5)
+        waited = asyncio.get_running_loop().time() - started
+    # then its state still comes, about once a second
+    assert first["type"] == second["type"] == "next"
+    assert second["payload"]["data"]["importJobProgress"]["status"] == "PENDING"
+    assert 0.5 < waited < 3
+
+
+async def test_another_sites_job_is_not_found(app: Any, api: Api, other_api: Api) -> None:
+    theirs = await upload(other_api, "id\nu1\n", "CSV")
+    async with asgi_ws(app) as ws:
+        await ws.init({"Authorization": f"Bearer {api.key}"})
+        await ws.subscribe(PROGRESS, {"id": theirs["job"]["id"]})
+        message = await ws.message(within=5)
+    errors = message["payload"].get("errors") or []
+    assert [e["extensions"]["code"] for e in errors] == ["NOT_FOUND"]
