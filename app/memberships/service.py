@@ -35,6 +35,31 @@ _EFFECTIVE = """
                         AND (l.expires_at IS NULL OR l.expires_at > $2))
 """
 
+# One page of a listed segment's effective members after a cursor ($4), at most $5 of each
+# kind: each arm walks its index from the cursor and stops, so paging through the whole
+# segment (an export) costs each row once, not once per page.
+_PAGE = """
+  SELECT * FROM (
+    SELECT sm.member_id, sm.source, sm.added_at, sm.expires_at FROM segment_members sm
+     WHERE sm.site_id = $1 AND sm.segment_id = $3 AND sm.member_id > $4
+       AND (sm.expires_at IS NULL OR sm.expires_at > $2)
+       AND NOT EXISTS (SELECT 1 FROM segment_exclusions x
+                        WHERE x.segment_id = $3 AND x.member_id = sm.member_id)
+     ORDER BY sm.member_id LIMIT $5) listed
+  UNION ALL
+  SELECT * FROM (
+    SELECT m.id AS member_id, 'COMPANY' AS source, sc.added_at,
+           CAST(NULL AS timestamptz) AS expires_at
+      FROM segment_companies sc JOIN members m ON m.company_id = sc.company_id
+     WHERE sc.site_id = $1 AND sc.segment_id = $3 AND m.site_id = $1 AND m.id > $4
+       AND NOT EXISTS (SELECT 1 FROM segment_members l
+                        WHERE l.segment_id = $3 AND l.member_id = m.id
+                          AND (l.expires_at IS NULL OR l.expires_at > $2))
+       AND NOT EXISTS (SELECT 1 FROM segment_exclusions x
+                        WHERE x.segment_id = $3 AND x.member_id = m.id)
+     ORDER BY m.id LIMIT $5) via_company
+"""
+
 _NOT_EXCLUDED = """NOT EXISTS (SELECT 1 FROM segment_exclusions x
                     WHERE x.segment_id = e.segment_id AND x.member_id = e.member_id)"""
 
@@ -137,6 +162,13 @@ async def list_members(
     cat, dynamic = await _dynamic(site_id, segment_pk)
     if dynamic is not None:
         return await _scan_members(site_id, cat, dynamic, search, first, after)
+    if not search:
+        rows = await fetch(
+            f"SELECT {_MEMBER_COLUMNS}, e.source, e.added_at, e.expires_at FROM ({_PAGE}) e"
+            " JOIN members m ON m.id = e.member_id ORDER BY e.member_id LIMIT $5",
+            [site_id, ts(datetime.now(UTC)), segment_pk, after or 0, first + 1],
+        )
+        return [_decode(r) for r in rows]
     params: list[Any] = [site_id, ts(datetime.now(UTC)), segment_pk]
     where = _member_search(search, params)
     if after is not None:
