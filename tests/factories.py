@@ -94,3 +94,17 @@ async def segment(api: Api, name: str, **fields: Any) -> dict[str, Any]:
     assert payload["userErrors"] == [], payload["userErrors"]
     result: dict[str, Any] = payload["segment"]
     return result
+
+
+def count_fetches(monkeypatch: Any, *modules: Any) -> list[str]:
+    """The SQL every ``fetch`` of these modules sends from now on (the calls still run)."""
+    sent: list[str] = []
+    for module in modules:
+        original = module.fetch
+
+        async def counting(text: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            sent.append(text)
+            return await _original(text, *args, **kw)
+
+        monkeypatch.setattr(module, "fetch", counting)
+    return sent

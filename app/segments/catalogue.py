@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import as_datetime, execute, fetch
 from app.rules import Node, ast_from_json, parse
 from app.rules.evaluate import Check, compile_check
-from app.segments.models import SegmentStatus, SegmentType
+from app.segments.models import SegmentStatus, SegmentType, status_at
 
 _MAX_SITES = 1_000  # sites kept per process; the least recently used one goes first
 
@@ -47,14 +47,7 @@ class SegmentDef:
         return self.type is SegmentType.DYNAMIC and self.rule is not None
 
     def status(self, now: datetime) -> SegmentStatus:
-        """The same answer as segments.service.status_of, for a cached definition."""
-        if not self.is_active:
-            return SegmentStatus.INACTIVE
-        if self.starts_at is not None and self.starts_at > now:
-            return SegmentStatus.SCHEDULED
-        if self.ends_at is not None and self.ends_at <= now:
-            return SegmentStatus.EXPIRED
-        return SegmentStatus.ACTIVE
+        return status_at(self.is_active, self.starts_at, self.ends_at, now)
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Any
 
 from tortoise import fields
@@ -44,3 +45,16 @@ class SegmentStatus(enum.Enum):
     INACTIVE = "INACTIVE"
     SCHEDULED = "SCHEDULED"
     EXPIRED = "EXPIRED"
+
+
+def status_at(
+    is_active: bool, starts_at: datetime | None, ends_at: datetime | None, now: datetime
+) -> SegmentStatus:
+    """The status a segment with this window has at ``now``: derived, never stored."""
+    if not is_active:
+        return SegmentStatus.INACTIVE
+    if starts_at is not None and starts_at > now:
+        return SegmentStatus.SCHEDULED
+    if ends_at is not None and ends_at <= now:
+        return SegmentStatus.EXPIRED
+    return SegmentStatus.ACTIVE

@@ -17,7 +17,7 @@ from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
 from app.segments import catalogue
-from app.segments.models import Segment, SegmentStatus, SegmentType
+from app.segments.models import Segment, SegmentStatus, SegmentType, status_at
 from app.settings import get_settings
 
 
@@ -36,14 +36,9 @@ class SegmentData:
 
 def status_of(segment: Segment, now: datetime | None = None) -> SegmentStatus:
     """The status a segment has now: never stored, so never stale."""
-    now = now or datetime.now(UTC)
-    if not segment.is_active:
-        return SegmentStatus.INACTIVE
-    if segment.starts_at is not None and segment.starts_at > now:
-        return SegmentStatus.SCHEDULED
-    if segment.ends_at is not None and segment.ends_at <= now:
-        return SegmentStatus.EXPIRED
-    return SegmentStatus.ACTIVE
+    return status_at(
+        segment.is_active, segment.starts_at, segment.ends_at, now or datetime.now(UTC)
+    )
 
 
 def status_filter(status: SegmentStatus | None, now: datetime) -> Q:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -184,21 +185,14 @@ class SegmentNode:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> MemberConnection:
         site_id = info.context.site_id
-        page = await paginate(
+        return await _member_rows(
+            info,
             first,
             after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
             fetch=lambda n, key: memberships.list_excluded(
                 site_id=site_id, segment_pk=self.pk, first=n, after=key
             ),
-            key=lambda r: r["id"],
             count=lambda: memberships.count_excluded(site_id=site_id, segment_pk=self.pk),
-        )
-        return MemberConnection(
-            edges=edges(page, lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r))),
-            page_info=page.page_info(),
-            count=page.count,
         )
 
     @strawberry.field(
@@ -209,21 +203,14 @@ class SegmentNode:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> MemberConnection:
         site_id = info.context.site_id
-        page = await paginate(
+        return await _member_rows(
+            info,
             first,
             after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
             fetch=lambda n, key: memberships.list_eligible(
                 site_id=site_id, segment_pk=self.pk, first=n, after=key
             ),
-            key=lambda r: r["id"],
             count=lambda: memberships.count_eligible(site_id=site_id, segment_pk=self.pk),
-        )
-        return MemberConnection(
-            edges=edges(page, lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r))),
-            page_info=page.page_info(),
-            count=page.count,
         )
 
     @strawberry.field(description="The feature flags targeting this segment, in key order.")
@@ -258,6 +245,31 @@ class SegmentNode:
             page_info=page.page_info(),
             count=page.count,
         )
+
+
+async def _member_rows(
+    info: Info,
+    first: int | None,
+    after: str | None,
+    *,
+    fetch: Callable[[int, int | None], Awaitable[list[dict[str, Any]]]],
+    count: Callable[[], Awaitable[int]],
+) -> MemberConnection:
+    """A connection of member rows (raw SQL, keyed by member pk)."""
+    page = await paginate(
+        first,
+        after,
+        limit=info.context.settings.max_page_size,
+        kind=int,
+        fetch=fetch,
+        key=lambda r: r["id"],
+        count=count,
+    )
+    return MemberConnection(
+        edges=edges(page, lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r))),
+        page_info=page.page_info(),
+        count=page.count,
+    )
 
 
 def _member_edge(row: dict[str, Any], cursor: str) -> SegmentMemberEdge:

@@ -3,14 +3,13 @@ member (listed, via company, by rule, not excluded) of one of its ACTIVE target 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from app.flags import service as flag_service
 from app.lookups import service as lookups
-from tests.factories import Api, companies, members, segment
+from tests.factories import Api, companies, count_fetches, members, segment
 
 EVALUATE = """
 query($m: ID!, $keys: [String!]) {
@@ -106,17 +105,9 @@ async def test_another_sites_flags_and_segments_are_not_seen(api: Api, other_api
 
 
 @pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    sent: list[str] = []
-    for module in (lookups, flag_service):
-        original = module.fetch
-
-        async def counting(text: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
-            sent.append(text)
-            return await _original(text, *args, **kw)
-
-        monkeypatch.setattr(module, "fetch", counting)
-    yield sent
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the lookups (and what they read) send to the database."""
+    return count_fetches(monkeypatch, lookups, flag_service)
 
 
 @pytest.mark.parametrize("flag_count", [1, 8])

@@ -3,7 +3,6 @@ Company.segments, over lists, companies, rules, exclusions, expiry and status wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from app.db import execute
 from app.lookups import service as lookups
 from app.segments import catalogue
-from tests.factories import Api, companies, members, segment
+from tests.factories import Api, companies, count_fetches, members, segment
 
 IS_MEMBER = "query($s: ID!, $m: ID!) { isMember(segmentId: $s, memberId: $m) }"
 MEMBER_SEGMENTS = """
@@ -303,18 +302,9 @@ async def test_a_static_segments_rule_does_not_make_members(api: Api) -> None:
 
 
 @pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every statement the lookup service and the catalogue send to the database."""
-    sent: list[str] = []
-    for module in (lookups, catalogue):
-        original = module.fetch
-
-        async def counting(text: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
-            sent.append(text)
-            return await _original(text, *args, **kw)
-
-        monkeypatch.setattr(module, "fetch", counting)
-    yield sent
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the lookups (and what they read) send to the database."""
+    return count_fetches(monkeypatch, lookups, catalogue)
 
 
 @pytest.mark.parametrize("segment_count", [2, 12])
