@@ -1,8 +1,8 @@
 """Benchmark of email campaigns: a 10,000-recipient campaign through a running server to a
 local SMTP server (aiosmtpd in this process), beside two raw baselines.
 
-    python bench/email.py [--database-url postgres://postgres@127.0.0.1:5432/segments_bench_email]
-                          [--recipients 10000] [--rate-limit 0]
+    python bench/email_campaign.py [--database-url postgres://postgres@127.0.0.1:5432/segments_bench_email]
+                                   [--recipients 10000] [--rate-limit 0]
 
 The database named is dropped and made again by the migrations (PostgreSQL; a name
 without "bench" is refused), or a fresh SQLite file in a temporary folder by default.
@@ -24,21 +24,13 @@ The service sends one message at a time per worker (see README, "Email"), so its
 is bounded by one SMTP round trip plus two commits per message.
 """
 
-# ruff: noqa: E402 (the standard library's email is imported first, see below)
 from __future__ import annotations
-
-import sys
-
-# This file's folder comes first on sys.path, and this file is named email.py: load the
-# standard library's email package before the folder goes back, so that it is the one found.
-_HERE = sys.path.pop(0)
-import email.message
-
-sys.path.insert(0, _HERE)
 
 import argparse
 import asyncio
+import email.message
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
