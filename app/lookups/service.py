@@ -53,11 +53,15 @@ class MemberState:
 class Membership:
     """Effective membership of one member, segment by segment, memoized for in_segment()."""
 
-    def __init__(self, cat: Catalogue, state: MemberState, now: datetime) -> None:
+    def __init__(
+        self, cat: Catalogue, state: MemberState, now: datetime, live: dict[int, bool] | None = None
+    ) -> None:
         self.cat = cat
         self.state = state
         self.now = now
         self._memo: dict[int, bool] = {}
+        # segment pk -> ACTIVE now; shared by the memberships of one lookup
+        self._live = {} if live is None else live
         self._context = context(state.facts, in_segment=self._in_segment, now=now)
 
     def listed(self, pk: int) -> bool:
@@ -84,8 +88,12 @@ class Membership:
 
     def counts(self, segment: SegmentDef, include_inactive: bool) -> bool:
         """Effective membership as lookups count it: only live segments unless asked."""
-        if not include_inactive and segment.status(self.now) is not SegmentStatus.ACTIVE:
-            return False
+        if not include_inactive:
+            live = self._live.get(segment.pk)
+            if live is None:
+                live = self._live[segment.pk] = segment.status(self.now) is SegmentStatus.ACTIVE
+            if not live:
+                return False
         return self.effective(segment)
 
     def candidates(self) -> Iterable[SegmentDef]:
@@ -130,10 +138,11 @@ class Lookup:
     cat: Catalogue
     members: dict[str, MemberState]
     now: datetime
+    _live: dict[int, bool] = field(default_factory=dict)
 
     def membership(self, external_id: str) -> Membership | None:
         state = self.members.get(external_id)
-        return None if state is None else Membership(self.cat, state, self.now)
+        return None if state is None else Membership(self.cat, state, self.now, self._live)
 
 
 async def load(*, site_id: int, external_ids: Sequence[str]) -> Lookup:
