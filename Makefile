@@ -32,4 +32,4 @@ test-postgres: install
 test: lint test-sqlite test-postgres
 
 schema: install
-	$(VENV)/bin/python -m app.graphql.export
+	$(VENV)/bin/python -m app.schema

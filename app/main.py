@@ -23,17 +23,18 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 from tortoise.contrib.starlette import RegisterTortoise
 
-from app.auth.service import Viewer, authenticate
+from app.auth.service import authenticate
 from app.db import fetch, tortoise_config
 from app.email import worker as email_worker
 from app.exports.routes import segment_members_csv
 from app.graphql.context import Context
-from app.graphql.schema import build_schema
 from app.jobs.worker import running_worker
 from app.live.broker import broker
 from app.live.websocket import TextWebSocket, sign_in
 from app.lookups import fast
+from app.schema import build_schema
 from app.settings import Settings, get_settings
+from app.viewer import Viewer
 
 log = logging.getLogger("segments.http")
 

@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 
 from app.graphql import export
-from app.graphql.schema import sdl
+from app.schema import sdl
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "schema.graphql"
@@ -196,7 +196,7 @@ def test_committed_schema_is_the_served_schema() -> None:
 
     # then they are the same
     assert committed == served, (
-        "schema.graphql is stale: regenerate it with `python -m app.graphql.export`"
+        "schema.graphql is stale: regenerate it with `python -m app.schema`"
     )
 
 

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import enum
-
 from tortoise import fields
 from tortoise.models import Model
 
+from app.viewer import Role
 
-class Role(enum.Enum):
-    ADMIN = "ADMIN"
-    WRITER = "WRITER"
-    READER = "READER"
-
-    @property
-    def rank(self) -> int:
-        return {"READER": 1, "WRITER": 2, "ADMIN": 3}[self.value]
+__all__ = ["ApiKey", "Role", "Site"]
 
 
 class Site(Model):

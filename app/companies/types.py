@@ -8,16 +8,20 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from app.companies import loaders
 from app.companies.models import Company
 from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
-from app.graphql.context import Info
+from app.graphql.context import Info, Lazy
 from app.graphql.pagination import edges, paginate
 from app.members import service as members
 from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.memberships import loaders as memberships
 
 if TYPE_CHECKING:
     from app.segments.types import SegmentNode
+
+_SEGMENT_NODES = Lazy("app.segments.types", "segment_nodes")
 
 
 @strawberry.type(name="Company")
@@ -56,16 +60,16 @@ class CompanyType:
 
     @strawberry.field(description="Members whose company this is.")
     async def member_count(self, info: Info) -> int:
-        return await info.context.loaders.company_member_count.load(self.pk)
+        return await info.context.loaders.get(loaders.member_count).load(self.pk)
 
     @strawberry.field(description="The segments that list this company.")
     async def segments(
         self, info: Info, include_inactive: bool | None = False
     ) -> list[Annotated[SegmentNode, strawberry.lazy("app.segments.types")]]:
-        from app.segments.types import segment_nodes
-
         key = (self.pk, bool(include_inactive))
-        return segment_nodes(await info.context.loaders.company_segments.load(key))
+        found = await info.context.loaders.get(memberships.company_segments).load(key)
+        nodes: list[SegmentNode] = _SEGMENT_NODES.get()(found)
+        return nodes
 
     @strawberry.field
     async def members(
@@ -81,7 +85,7 @@ class CompanyType:
                 site_id=site_id, company_pk=self.pk, first=n, after=key
             ),
             key=lambda m: m.external_id,
-            count=lambda: info.context.loaders.company_member_count.load(self.pk),
+            count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
         )
         return MemberConnection(
             edges=edges(page, lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m))),

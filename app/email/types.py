@@ -8,13 +8,13 @@ import strawberry
 
 # JobStatus is registered once, with the import jobs' types
 import app.jobs.types  # noqa: F401
-from app.email import service
+from app.email import loaders, service
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.pagination import edges, paginate
-from app.segments import service as segments
+from app.segments import loaders as segment_loaders
 from app.segments.types import SegmentNode
 
 strawberry.enum(DeliveryStatus, name="EmailDeliveryStatus")
@@ -99,18 +99,17 @@ class EmailCampaignNode:
 
     @strawberry.field(description="Null once the segment is deleted.")
     async def segment(self, info: Info) -> SegmentNode | None:
-        found = await segments.by_pks(site_id=info.context.site_id, pks=[self.segment_pk])
-        segment = found.get(self.segment_pk)
+        segment = await info.context.loaders.get(segment_loaders.segment).load(self.segment_pk)
         return SegmentNode.from_model(segment) if segment else None
 
     @strawberry.field
     async def sent(self, info: Info) -> int:
-        counts = await info.context.loaders.email_delivery_counts.load(self.pk)
+        counts = await info.context.loaders.get(loaders.delivery_counts).load(self.pk)
         return counts.get(DeliveryStatus.SENT, 0)
 
     @strawberry.field
     async def failed(self, info: Info) -> int:
-        counts = await info.context.loaders.email_delivery_counts.load(self.pk)
+        counts = await info.context.loaders.get(loaders.delivery_counts).load(self.pk)
         return counts.get(DeliveryStatus.FAILED, 0)
 
     @strawberry.field(description="One per recipient, in recipient order.")

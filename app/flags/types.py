@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from app.flags import loaders
 from app.flags.models import FeatureFlag
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
@@ -39,7 +40,7 @@ class FeatureFlagNode:
         description="Target segments, in name order; deleting a segment removes it from every flag."
     )
     async def segments(self, info: Info) -> list[SegmentNode]:
-        rows = await info.context.loaders.flag_segments.load(self.pk)
+        rows = await info.context.loaders.get(loaders.flag_segments).load(self.pk)
         return [SegmentNode.from_model(s) for s in rows]
 
 

@@ -2,20 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import importlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info as StrawberryInfo
 
-from app.auth.models import Role
-from app.auth.service import Viewer
 from app.graphql.errors import forbidden, unauthenticated
-from app.graphql.loaders import Loaders
 from app.settings import Settings
+from app.viewer import Role, Viewer
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+LoaderFactory = Callable[[int], DataLoader[K, V]]
+
+
+def batch_loader(batch: Callable[[list[K]], Awaitable[dict[K, V]]], default: V) -> DataLoader[K, V]:
+    """A DataLoader over a batch function that answers a dict: a key it leaves out gets
+    ``default``."""
+
+    async def load(keys: Sequence[K]) -> list[V]:
+        found = await batch(list(keys))
+        return [found.get(k, default) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A name in another domain's module, as ``strawberry.lazy`` names a type: imported on first
+    use, so that domains whose types point at each other (a member's segments, a segment's
+    members) need not import each other. For loader factories and node builders only."""
+
+    module: str
+    name: str
+
+    def get(self) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)
+
+
+class Loaders:
+    """The request's DataLoaders: each domain's factories (``app/<domain>/loaders.py``), made on
+    first use and bound to the caller's site, so that every per-node lookup of a request is
+    batched into one query per kind."""
+
+    def __init__(self, site_id: int) -> None:
+        self.site_id = site_id
+        self._made: dict[Any, DataLoader[Any, Any]] = {}
+
+    def get(self, factory: LoaderFactory[K, V] | Lazy) -> DataLoader[K, V]:
+        key = factory.get() if isinstance(factory, Lazy) else factory
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = key(self.site_id)
+        return cast(DataLoader[K, V], made)
 
 
 class Context:

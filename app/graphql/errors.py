@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import strawberry
@@ -29,8 +30,14 @@ class UserError:
     code: ErrorCode
 
 
-def user_errors(error: DomainError) -> list[UserError]:
-    return [UserError(field=error.field, message=error.message, code=error.code)]
+def user_errors(
+    error: DomainError, fields: Mapping[str, Sequence[str]] | None = None
+) -> list[UserError]:
+    """The error as userErrors; ``fields`` maps the terms of its path to argument paths."""
+    field = error.field
+    if field is not None and fields:
+        field = [part for term in field for part in fields.get(term, [term])]
+    return [UserError(field=field, message=error.message, code=error.code)]
 
 
 class PublicError(Exception):

@@ -17,6 +17,10 @@ class DeletePayload:
     user_errors: list[UserError]
 
 
+def not_deleted(errors: list[UserError]) -> DeletePayload:
+    return DeletePayload(deleted_id=None, user_errors=errors)
+
+
 def provided(input_object: Any) -> dict[str, Any]:
     """The fields of an input the caller sent (an explicit null included), by Python name."""
     return {

@@ -20,11 +20,11 @@ from typing import Any
 import orjson
 
 from app.db import as_datetime, fetch, is_postgres
+from app.memberships import catalogue
+from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import CompanyFacts, MemberFacts
 from app.rules.evaluate import context
-from app.segments import catalogue
-from app.segments.catalogue import Catalogue, SegmentDef
-from app.segments.models import SegmentStatus
+from app.status import SegmentStatus
 
 
 class Reason(enum.Enum):

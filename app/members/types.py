@@ -10,12 +10,17 @@ from strawberry.scalars import JSON
 
 from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
-from app.graphql.context import Info
+from app.graphql.context import Info, Lazy
 from app.members.models import Member
 
 if TYPE_CHECKING:
     from app.companies.types import CompanyType
     from app.segments.types import SegmentNode
+
+_COMPANY = Lazy("app.companies.loaders", "company")
+_COMPANY_TYPE = Lazy("app.companies.types", "CompanyType")
+_MEMBER_SEGMENTS = Lazy("app.lookups.loaders", "member_segments")
+_SEGMENT_NODES = Lazy("app.segments.types", "segment_nodes")
 
 
 @strawberry.type(name="Member")
@@ -62,19 +67,18 @@ class MemberType:
     ) -> Annotated[CompanyType, strawberry.lazy("app.companies.types")] | None:
         if self.company_pk is None:
             return None
-        from app.companies.types import CompanyType
-
-        company = await info.context.loaders.company.load(self.company_pk)
-        return CompanyType.from_model(company) if company else None
+        company = await info.context.loaders.get(_COMPANY).load(self.company_pk)
+        node: CompanyType | None = _COMPANY_TYPE.get().from_model(company) if company else None
+        return node
 
     @strawberry.field(description="The segments this member is an effective member of.")
     async def segments(
         self, info: Info, include_inactive: bool | None = False
     ) -> list[Annotated[SegmentNode, strawberry.lazy("app.segments.types")]]:
-        from app.segments.types import segment_nodes
-
         key = (str(self.id), bool(include_inactive))
-        return segment_nodes(await info.context.loaders.member_segments.load(key))
+        found = await info.context.loaders.get(_MEMBER_SEGMENTS).load(key)
+        nodes: list[SegmentNode] = _SEGMENT_NODES.get()(found)
+        return nodes
 
 
 @strawberry.type

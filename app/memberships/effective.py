@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from app.db import is_postgres, ts
+from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import compile_sql, fields_of, segment_names_of
-from app.segments.catalogue import Catalogue, SegmentDef
 
 
 @dataclass

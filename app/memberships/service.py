@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 
 from app.db import fetch, like_pattern, ts
+from app.memberships import catalogue
+from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
-from app.segments import catalogue
-from app.segments.catalogue import Catalogue, SegmentDef
-from app.segments.models import SegmentStatus
+from app.status import SegmentStatus
 
 _EFFECTIVE = """
   SELECT sm.segment_id, sm.member_id, sm.source, sm.added_at, sm.expires_at

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import enum
-from datetime import datetime
 from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 
+from app.status import SegmentStatus, SegmentType, status_at
 
-class SegmentType(enum.Enum):
-    STATIC = "STATIC"
-    DYNAMIC = "DYNAMIC"
+__all__ = ["Segment", "SegmentStatus", "SegmentType", "status_at"]
 
 
 class Segment(Model):
@@ -38,23 +35,3 @@ class Segment(Model):
     class Meta:
         table = "segments"
         unique_together = (("site", "name"),)
-
-
-class SegmentStatus(enum.Enum):
-    ACTIVE = "ACTIVE"
-    INACTIVE = "INACTIVE"
-    SCHEDULED = "SCHEDULED"
-    EXPIRED = "EXPIRED"
-
-
-def status_at(
-    is_active: bool, starts_at: datetime | None, ends_at: datetime | None, now: datetime
-) -> SegmentStatus:
-    """The status a segment with this window has at ``now``: derived, never stored."""
-    if not is_active:
-        return SegmentStatus.INACTIVE
-    if starts_at is not None and starts_at > now:
-        return SegmentStatus.SCHEDULED
-    if ends_at is not None and ends_at <= now:
-        return SegmentStatus.EXPIRED
-    return SegmentStatus.ACTIVE

@@ -14,17 +14,21 @@ from app.db import as_datetime
 from app.events import service as events
 from app.events.types import SegmentEventConnection, SegmentEventEdge, SegmentEventNode
 from app.graphql.connection import ConnectionBase
-from app.graphql.context import Info
+from app.graphql.context import Info, Lazy
 from app.graphql.errors import UserError
 from app.graphql.pagination import edges, paginate
 from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.memberships import loaders as membership_loaders
 from app.memberships import service as memberships
+from app.memberships.catalogue import SegmentDef
 from app.segments import service
-from app.segments.catalogue import SegmentDef
 from app.segments.models import Segment, SegmentStatus, SegmentType
 
 if TYPE_CHECKING:
     from app.flags.types import FeatureFlagNode
+
+_SEGMENT_FLAGS = Lazy("app.flags.loaders", "segment_flags")
+_FLAG_NODE = Lazy("app.flags.types", "FeatureFlagNode")
 
 strawberry.enum(SegmentType, name="SegmentType")
 strawberry.enum(SegmentStatus, name="SegmentStatus")
@@ -120,11 +124,13 @@ class SegmentNode:
         "(DYNAMIC only), minus excluded."
     )
     async def member_count(self, info: Info) -> int:
-        return await info.context.loaders.segment_member_count.load(self.pk)
+        return await info.context.loaders.get(membership_loaders.segment_member_count).load(self.pk)
 
     @strawberry.field(description="Listed companies.")
     async def company_count(self, info: Info) -> int:
-        return await info.context.loaders.segment_company_count.load(self.pk)
+        return await info.context.loaders.get(membership_loaders.segment_company_count).load(
+            self.pk
+        )
 
     @strawberry.field(description="Effective members, with how each one is a member.")
     async def members(
@@ -141,7 +147,9 @@ class SegmentNode:
                 return await memberships.count_members(
                     site_id=site_id, segment_pk=self.pk, search=search
                 )
-            return await info.context.loaders.segment_member_count.load(self.pk)
+            return await info.context.loaders.get(membership_loaders.segment_member_count).load(
+                self.pk
+            )
 
         page = await paginate(
             first,
@@ -172,7 +180,9 @@ class SegmentNode:
                 site_id=site_id, segment_pk=self.pk, first=n, after=key
             ),
             key=lambda r: r["id"],
-            count=lambda: info.context.loaders.segment_company_count.load(self.pk),
+            count=lambda: info.context.loaders.get(membership_loaders.segment_company_count).load(
+                self.pk
+            ),
         )
         return CompanyConnection(
             edges=edges(page, lambda r, c: CompanyEdge(cursor=c, node=CompanyType.from_row(r))),
@@ -217,10 +227,9 @@ class SegmentNode:
     async def feature_flags(
         self, info: Info
     ) -> list[Annotated[FeatureFlagNode, strawberry.lazy("app.flags.types")]]:
-        from app.flags.types import FeatureFlagNode
-
-        flags = await info.context.loaders.segment_flags.load(self.pk)
-        return [FeatureFlagNode.from_model(f) for f in flags]
+        flags = await info.context.loaders.get(_SEGMENT_FLAGS).load(self.pk)
+        node = _FLAG_NODE.get()
+        return [node.from_model(f) for f in flags]
 
     @strawberry.field(description="The audit trail, newest first.")
     async def events(

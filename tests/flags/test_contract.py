@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.graphql.schema import sdl
+from app.schema import sdl
 from tests.test_schema import CONTRACT, _load_contract_check
 
 NAMES = re.compile(

@@ -18,7 +18,7 @@ from app.companies.models import Company
 from app.db import fetch
 from app.errors import DomainError, ErrorCode
 from app.members.models import Member, bucket_of
-from app.memberships import bulk
+from app.memberships import bulk, path
 from app.memberships.bulk import ChangeResult, Mode
 from app.memberships.models import ListedSource, SegmentCompany, SegmentExclusion, SegmentMember
 from app.segments.models import Segment
@@ -654,7 +654,7 @@ async def test_concurrent_changes_of_one_segment_serialise(world: World) -> None
     async def run(i: int) -> None:
         mode, ids = ops[i]
         async with in_transaction() as tx:
-            await bulk.lock_segment(tx, world.segment)
+            await path.find_and_lock(tx, site_id=world.site_id, refs=[(world.segment, ())])
             # the lock is held until commit, so the order of taking it is the commit order
             order.append(i)
             await asyncio.sleep(0)

@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import as_datetime, execute, fetch
 from app.rules import Node, ast_from_json, parse
 from app.rules.evaluate import Check, compile_check
-from app.segments.models import SegmentStatus, SegmentType, status_at
+from app.status import SegmentStatus, SegmentType, status_at
 
 _MAX_SITES = 1_000  # sites kept per process; the least recently used one goes first
 
