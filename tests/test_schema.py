@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from app.graphql import export
+from app import schema as export
 from app.schema import sdl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,9 +195,7 @@ def test_committed_schema_is_the_served_schema() -> None:
     committed = SCHEMA_FILE.read_text(encoding="utf-8")
 
     # then they are the same
-    assert committed == served, (
-        "schema.graphql is stale: regenerate it with `python -m app.schema`"
-    )
+    assert committed == served, "schema.graphql is stale: regenerate it with `python -m app.schema`"
 
 
 def test_export_writes_the_served_schema(

@@ -36,7 +36,6 @@ def make_sender(settings: Settings) -> Sender:
     return OutboxSender(settings.email_outbox_dir)
 
 
-
 def notify() -> None:
     """Wake this process's workers: new deliveries were committed."""
     for worker in list(_running):

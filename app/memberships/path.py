@@ -68,12 +68,13 @@ _Recorder = Callable[[audit.Audit, int, Sequence[str]], Awaitable[None]]
 class Lists(enum.Enum):
     """The three lists of a segment a change can write, with the audit of each."""
 
-    MEMBERS = (audit.members_added, audit.members_removed)
-    COMPANIES = (audit.companies_added, audit.companies_removed)
-    EXCLUSIONS = (audit.members_excluded, audit.exclusions_removed)
+    MEMBERS = ("members_added", "members_removed")
+    COMPANIES = ("companies_added", "companies_removed")
+    EXCLUSIONS = ("members_excluded", "exclusions_removed")
 
     async def record(self, trail: audit.Audit, result: ChangeResult) -> None:
-        added, removed = self.value
+        added: _Recorder = getattr(audit, self.value[0])
+        removed: _Recorder = getattr(audit, self.value[1])
         await added(trail, result.added, result.added_sample)
         await removed(trail, result.removed, result.removed_sample)
 
