@@ -40,6 +40,9 @@ UNKNOWN_IDS_LIMIT = 1000
 _MAX_ID_LENGTH = 255  # members.external_id
 
 _IDS = "_bulk_ids"  # the request's ids, resolved
+# fewer ids than this are probed through the index without statistics: an ANALYZE would
+# cost more than the change (a batch of thousands of one-id changes)
+_ANALYZE_FROM = 1000
 _MOVE = "_bulk_move"  # the listings a move carries to its target
 
 
@@ -186,7 +189,7 @@ async def _create_table(ctx: _Ctx, name: str) -> None:
             " external_id text NOT NULL, ref_id bigint, bucket smallint, expires_at timestamptz)"
             " ON COMMIT DROP"
         )
-        await ctx.run(f"TRUNCATE {name}")
+        await ctx.run(f"DELETE FROM {name}")  # (cheaper than TRUNCATE for a few rows)
     else:
         await ctx.run(f"DROP TABLE IF EXISTS {name}")
         await ctx.run(
@@ -195,14 +198,14 @@ async def _create_table(ctx: _Ctx, name: str) -> None:
         )
 
 
-async def _finish_table(ctx: _Ctx, name: str) -> None:
+async def _finish_table(ctx: _Ctx, name: str, rows: int | None = None) -> None:
     """Index a filled table (and give PostgreSQL its statistics) for the joins that follow.
 
     With the index, even a plan made on stale statistics of the big tables (a nested
     loop over listings of a segment just filled) probes the ids instead of scanning them.
     """
     await ctx.run(f"CREATE INDEX IF NOT EXISTS {name}_ref ON {name} (ref_id)")
-    if ctx.pg:
+    if ctx.pg and (rows is None or rows > _ANALYZE_FROM):
         await ctx.run(f"ANALYZE {name}")
 
 
@@ -477,7 +480,7 @@ async def _change(
         _check_new_ids(ids)
     await _load_ids(ctx, ids, link.entity, buckets=create and not dry_run)
     created = await _create_missing(ctx) if create and not dry_run else 0
-    await _finish_table(ctx, _IDS)
+    await _finish_table(ctx, _IDS, len(ids))
     plan = await _plan(ctx, link, segment_id, mode, _IDS, create=create)
     if not dry_run:
         await _apply(ctx, link, segment_id, mode, _IDS, listing)

@@ -13,10 +13,10 @@ import pytest
 from app.auth.models import Role
 from app.db import is_postgres
 from app.jobs import worker as worker_module
-from app.memberships import audit as audit_module
-from app.memberships import bulk as bulk_module
 from app.jobs.models import ImportJob, JobStatus
 from app.jobs.worker import ImportWorker
+from app.memberships import audit as audit_module
+from app.memberships import bulk as bulk_module
 from app.settings import get_settings
 from tests.factories import Api, companies, members, segment
 from tests.jobs.support import JOB, import_file, job, multipart, run_jobs, upload

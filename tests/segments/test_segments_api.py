@@ -4,17 +4,14 @@ lists made at creation, the audit trail, and a fixed number of SQL statements pe
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from tortoise import Tortoise
 
 from app.auth.models import Role
 from app.settings import get_settings
-from tests.factories import Api, companies, members, segment
+from tests.factories import Api, companies, count_statements, members, segment
 
 SEGMENT_FIELDS = """
   id name description type isActive startsAt endsAt status rule memberCount companyCount
@@ -964,32 +961,13 @@ async def test_events_walk_every_page_once(api: Api) -> None:
 # ------------------------------------------------------------------ query-count guard
 
 
-def _counting(original: Any, statements: list[str]) -> Any:
-    async def wrapper(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        statements.append(query)
-        return await original(self, query, *args, **kwargs)
-
-    return wrapper
-
-
-@contextmanager
-def _count_statements() -> Iterator[list[str]]:
-    """Every SQL statement the database client runs while the block is open."""
-    statements: list[str] = []
-    client_class = type(Tortoise.get_connection("default"))
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("execute_query", "execute_query_dict", "execute_many", "execute_insert"):
-            patch.setattr(client_class, name, _counting(getattr(client_class, name), statements))
-        yield statements
-
-
 async def _statements_for_listing(api: Api, how_many: int) -> tuple[int, list[dict[str, Any]]]:
     await companies(api, "acme", "initech")
     await members(api, "m1", "m2", companyId="acme")
     await members(api, "m3")
     for i in range(how_many):
         await segment(api, f"s{i:02}", memberIds=["m3"], companyIds=["acme"] if i % 2 else [])
-    with _count_statements() as statements:
+    with count_statements() as statements:
         data = await api.query(SEGMENTS_WITH_COUNTS)
     # verifying the key costs a statement or two unless it is cached, whatever the listing
     listing = [s for s in statements if "api_keys" not in s and '"sites"' not in s]
