@@ -28,7 +28,7 @@ from tortoise.transactions import in_transaction
 from app import db
 from app.errors import DomainError, ErrorCode, not_found
 from app.idempotency import service as idempotency
-from app.memberships import audit, bulk, snapshot
+from app.memberships import audit, bulk, move, snapshot
 from app.memberships.bulk import ChangeResult, Mode
 from app.memberships.models import ListedSource
 
@@ -265,7 +265,7 @@ async def _move(
         raise DomainError(
             ErrorCode.INVALID, "toSegmentId must differ from fromSegmentId", ["target"]
         )
-    removed, added = await bulk.move_members(
+    removed, added = await move.move_members(
         connection,
         site_id=site_id,
         from_segment_id=source,
