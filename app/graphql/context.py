@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, overload
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,7 +24,9 @@ V = TypeVar("V")
 LoaderFactory = Callable[[int], DataLoader[K, V]]
 
 
-def batch_loader(batch: Callable[[list[K]], Awaitable[dict[K, V]]], default: V) -> DataLoader[K, V]:
+def batch_loader(
+    batch: Callable[[list[K]], Awaitable[Mapping[K, V]]], default: V
+) -> DataLoader[K, V]:
     """A DataLoader over a batch function that answers a dict: a key it leaves out gets
     ``default``."""
 
@@ -57,7 +59,13 @@ class Loaders:
         self.site_id = site_id
         self._made: dict[Any, DataLoader[Any, Any]] = {}
 
-    def get(self, factory: LoaderFactory[K, V] | Lazy) -> DataLoader[K, V]:
+    @overload
+    def get(self, factory: Lazy) -> DataLoader[Any, Any]: ...
+
+    @overload
+    def get(self, factory: LoaderFactory[K, V]) -> DataLoader[K, V]: ...
+
+    def get(self, factory: LoaderFactory[K, V] | Lazy) -> DataLoader[K, V] | DataLoader[Any, Any]:
         key = factory.get() if isinstance(factory, Lazy) else factory
         made = self._made.get(key)
         if made is None:

@@ -27,8 +27,8 @@ from graphql import (
     parse,
 )
 
+from app.db import parse_pk
 from app.lookups import service
-from app.segments.service import parse_pk
 
 _MAX_DOCUMENTS = 256
 _ARGUMENTS = {"segmentId", "memberId"}

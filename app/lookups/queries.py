@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from app.db import parse_pk
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
 from app.lookups import loaders, service
 from app.lookups.types import MemberSegments, MembershipExplanation
 from app.memberships.catalogue import SegmentDef
-from app.segments.service import parse_pk
 from app.segments.types import SegmentNode, segment_nodes
 
 

@@ -9,7 +9,7 @@ paths.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,7 +40,7 @@ async def _one(
     actor: str,
     step: path.Step,
     operation: str,
-    request: dict[str, object],
+    request: Mapping[str, object],
     idempotency_key: str | None,
     dry_run: bool = False,
 ) -> Outcome:

@@ -219,11 +219,13 @@ async def _list_change(
     now: datetime,
     dry_run: bool,
 ) -> Outcome:
-    target = {"site_id": site_id, "segment_id": pk, "external_ids": step.ids, "mode": step.mode}
     if step.lists is Lists.MEMBERS:
         result = await bulk.change_members(
             connection,
-            **target,
+            site_id=site_id,
+            segment_id=pk,
+            external_ids=step.ids,
+            mode=step.mode,
             source=step.source,
             expires_at=step.expires_at,
             create_missing=step.create_missing,
@@ -231,9 +233,24 @@ async def _list_change(
             now=now,
         )
     elif step.lists is Lists.COMPANIES:
-        result = await bulk.change_companies(connection, **target, dry_run=dry_run, now=now)
+        result = await bulk.change_companies(
+            connection,
+            site_id=site_id,
+            segment_id=pk,
+            external_ids=step.ids,
+            mode=step.mode,
+            dry_run=dry_run,
+            now=now,
+        )
     else:
-        result = await bulk.change_exclusions(connection, **target, now=now)
+        result = await bulk.change_exclusions(
+            connection,
+            site_id=site_id,
+            segment_id=pk,
+            external_ids=step.ids,
+            mode=step.mode,
+            now=now,
+        )
     if step.unknown_is_error and result.unknown_count:
         noun = "company" if step.lists is Lists.COMPANIES else "member"
         raise DomainError(
