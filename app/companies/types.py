@@ -13,7 +13,7 @@ from app.companies.models import Company
 from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
-from app.graphql.pagination import edges, paginate
+from app.graphql.pagination import Rows, connection
 from app.members import service as members
 from app.members.types import MemberConnection, MemberEdge, MemberType
 from app.memberships import loaders as memberships
@@ -76,21 +76,19 @@ class CompanyType:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> MemberConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=str,
+        rows = Rows(
             fetch=lambda n, key: members.list_company_members(
                 site_id=site_id, company_pk=self.pk, first=n, after=key
             ),
             key=lambda m: m.external_id,
             count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
         )
-        return MemberConnection(
-            edges=edges(page, lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m))),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m)),
+            MemberConnection,
         )
 
 

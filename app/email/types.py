@@ -13,7 +13,7 @@ from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, Emai
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.pagination import edges, paginate
+from app.graphql.pagination import Rows, connection
 from app.segments import loaders as segment_loaders
 from app.segments.types import SegmentNode
 
@@ -121,11 +121,7 @@ class EmailCampaignNode:
         after: str | None = None,
     ) -> EmailDeliveryConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
+        rows = Rows(
             fetch=lambda n, key: service.list_deliveries(
                 site_id=site_id, campaign_pk=self.pk, status=status, first=n, after=key
             ),
@@ -133,14 +129,14 @@ class EmailCampaignNode:
             count=lambda: service.count_deliveries(
                 site_id=site_id, campaign_pk=self.pk, status=status
             ),
+            kind=int,
         )
-        return EmailDeliveryConnection(
-            edges=edges(
-                page,
-                lambda d, c: EmailDeliveryEdge(cursor=c, node=EmailDeliveryNode.from_model(d)),
-            ),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda d, c: EmailDeliveryEdge(cursor=c, node=EmailDeliveryNode.from_model(d)),
+            EmailDeliveryConnection,
         )
 
 

@@ -16,7 +16,7 @@ from app.events.types import SegmentEventConnection, SegmentEventEdge, SegmentEv
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
 from app.graphql.errors import UserError
-from app.graphql.pagination import edges, paginate
+from app.graphql.pagination import Rows, connection
 from app.members.types import MemberConnection, MemberEdge, MemberType
 from app.memberships import loaders as membership_loaders
 from app.memberships import service as memberships
@@ -151,31 +151,23 @@ class SegmentNode:
                 self.pk
             )
 
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
+        rows = Rows(
             fetch=lambda n, key: memberships.list_members(
                 site_id=site_id, segment_pk=self.pk, search=search, first=n, after=key
             ),
             key=lambda r: r["id"],
             count=count,
+            kind=int,
         )
-        return SegmentMemberConnection(
-            edges=edges(page, _member_edge), page_info=page.page_info(), count=page.count
-        )
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(asked, rows, _member_edge, SegmentMemberConnection)
 
     @strawberry.field(description="Listed companies; their members are effective members.")
     async def companies(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> CompanyConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
+        rows = Rows(
             fetch=lambda n, key: memberships.list_companies(
                 site_id=site_id, segment_pk=self.pk, first=n, after=key
             ),
@@ -183,11 +175,14 @@ class SegmentNode:
             count=lambda: info.context.loaders.get(membership_loaders.segment_company_count).load(
                 self.pk
             ),
+            kind=int,
         )
-        return CompanyConnection(
-            edges=edges(page, lambda r, c: CompanyEdge(cursor=c, node=CompanyType.from_row(r))),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda r, c: CompanyEdge(cursor=c, node=CompanyType.from_row(r)),
+            CompanyConnection,
         )
 
     @strawberry.field(description="Members who are never members, whatever lists or rules say.")
@@ -236,23 +231,20 @@ class SegmentNode:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> SegmentEventConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
+        rows = Rows(
             fetch=lambda n, key: events.list_events(
                 site_id=site_id, segment_id=self.pk, first=n, before_id=key
             ),
             key=lambda e: e.id,
             count=lambda: events.count_events(site_id=site_id, segment_id=self.pk),
+            kind=int,
         )
-        return SegmentEventConnection(
-            edges=edges(
-                page, lambda e, c: SegmentEventEdge(cursor=c, node=SegmentEventNode.from_model(e))
-            ),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda e, c: SegmentEventEdge(cursor=c, node=SegmentEventNode.from_model(e)),
+            SegmentEventConnection,
         )
 
 
@@ -265,19 +257,13 @@ async def _member_rows(
     count: Callable[[], Awaitable[int]],
 ) -> MemberConnection:
     """A connection of member rows (raw SQL, keyed by member pk)."""
-    page = await paginate(
-        first,
-        after,
-        limit=info.context.settings.max_page_size,
-        kind=int,
-        fetch=fetch,
-        key=lambda r: r["id"],
-        count=count,
-    )
-    return MemberConnection(
-        edges=edges(page, lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r))),
-        page_info=page.page_info(),
-        count=page.count,
+    rows = Rows(fetch=fetch, key=lambda r: r["id"], count=count, kind=int)
+    asked = (first, after, info.context.settings.max_page_size)
+    return await connection(
+        asked,
+        rows,
+        lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r)),
+        MemberConnection,
     )
 
 
