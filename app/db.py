@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from tortoise import Tortoise
+from tortoise import Tortoise, fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 
@@ -97,6 +97,13 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def site_key(*, indexed: bool = False) -> Any:
+    """The ``site`` foreign key every site-owned row carries (deleted with its site)."""
+    return fields.ForeignKeyField(
+        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=indexed
+    )
 
 
 def conn(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import site_key
 from app.viewer import Role
 
 __all__ = ["ApiKey", "Role", "Site"]
@@ -25,9 +26,7 @@ class Site(Model):
 
 class ApiKey(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=True
-    )
+    site: fields.ForeignKeyRelation[Site] = site_key(indexed=True)
     site_id: int
     name = fields.CharField(max_length=100)
     role = fields.CharEnumField(Role, max_length=10)

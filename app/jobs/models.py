@@ -8,6 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import site_key
 from app.memberships.bulk import Mode
 from app.status import JobStatus
 
@@ -28,9 +29,7 @@ class ImportJob(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     status = fields.CharEnumField(JobStatus, max_length=10, default=JobStatus.PENDING)
     format = fields.CharEnumField(ImportFormat, max_length=5)

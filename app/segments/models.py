@@ -7,6 +7,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import site_key
 from app.status import SegmentStatus, SegmentType, status_at
 
 __all__ = ["Segment", "SegmentStatus", "SegmentType", "status_at"]
@@ -14,9 +15,7 @@ __all__ = ["Segment", "SegmentStatus", "SegmentType", "status_at"]
 
 class Segment(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
