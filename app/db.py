@@ -134,6 +134,11 @@ def ts(value: datetime, connection: BaseDBAsyncClient | None = None) -> Any:
     return value if is_postgres(connection) else str(value)
 
 
+def cast(ref: str, pg_type: str, connection: BaseDBAsyncClient | None = None) -> str:
+    """A parameter reference with its type on PostgreSQL (SQLite takes it as it is)."""
+    return f"{ref}::{pg_type}" if is_postgres(connection) else ref
+
+
 def for_update(connection: BaseDBAsyncClient | None = None, *, skip_locked: bool = False) -> str:
     """The row-lock clause of a SELECT; nothing on SQLite, where a transaction already
     excludes every other writer."""

@@ -137,7 +137,7 @@ async def _insert_deliveries(
     )
     for start in range(0, len(frozen.rows), INSERT_BATCH):
         chunk = frozen.rows[start : start + INSERT_BATCH]
-        if is_postgres(tx):
+        if is_postgres(tx):  # unnest of column arrays; SQLite has none (json_each below)
             pks, ids, emails, names = (list(c) for c in zip(*chunk, strict=True))
             await fetch(
                 f"{columns} SELECT $1::bigint, $2::bigint, t.pk, t.mid, t.email, t.name,"

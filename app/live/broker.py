@@ -138,7 +138,7 @@ class Broker:
         if len(body) > MAX_PAYLOAD_BYTES:
             raise ValueError(f"live payload of {len(body)} bytes: send ids, not rows")
         c = conn(connection)
-        if is_postgres(c):
+        if is_postgres(c):  # NOTIFY reaches other processes; SQLite has one process
             await execute("SELECT pg_notify($1, $2)", [CHANNEL, body.decode()], c)
         else:
             message = Message(topic, site_id, payload)

@@ -147,6 +147,8 @@ def _int(value: object) -> int:
 
 
 def _context(connection: BaseDBAsyncClient, site_id: int, now: datetime) -> _Ctx:
+    # the bulk statements differ in shape, not only in parameters (temporary tables, unnest
+    # WITH ORDINALITY against json_each, RETURNING), so the context knows its dialect
     return _Ctx(connection, is_postgres(connection), site_id, utc(now))
 
 

@@ -57,6 +57,7 @@ class Conditions:
         self.query = query
         self.now_moment = now
         self._now: str | None = None
+        # the rule compiler (app/rules, which imports nothing of the app) takes the dialect
         self.dialect: Any = "postgres" if is_postgres() else "sqlite"
 
     @property

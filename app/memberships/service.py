@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import fetch, like_pattern, ts
+from app.db import fetch, json_value, like_pattern, ts
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
@@ -70,8 +69,7 @@ def _marks(values: Sequence[Any], start: int) -> str:
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(row.get("attributes"), str | bytes):
-        row["attributes"] = orjson.loads(row["attributes"])
+    row["attributes"] = json_value(row.get("attributes"))
     return row
 
 
