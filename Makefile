@@ -20,6 +20,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test-sqlite: install
 	DATABASE_URL= $(VENV)/bin/pytest -q
