@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,6 +13,7 @@ from app.companies.models import Company
 from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
+from app.graphql.nodes import from_attributes
 from app.graphql.pagination import Rows, connection
 from app.members import service as members
 from app.members.types import MemberConnection, MemberEdge, MemberType
@@ -36,26 +37,17 @@ class CompanyType:
 
     @classmethod
     def from_model(cls, c: Company) -> CompanyType:
-        return cls(
-            pk=c.id,
-            id=strawberry.ID(c.external_id),
-            name=c.name,
-            plan=c.plan,
-            attributes=cast(JSON, c.attributes),
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-        )
+        return from_attributes(cls, c, pk=c.id, id=strawberry.ID(c.external_id))
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CompanyType:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             pk=int(row["id"]),
             id=strawberry.ID(row["external_id"]),
-            name=row["name"],
-            plan=row["plan"],
-            attributes=cast(JSON, row["attributes"]),
-            created_at=as_datetime(row["created_at"]),  # type: ignore[arg-type]
-            updated_at=as_datetime(row["updated_at"]),  # type: ignore[arg-type]
+            created_at=as_datetime(row["created_at"]),
+            updated_at=as_datetime(row["updated_at"]),
         )
 
     @strawberry.field(description="Members whose company this is.")

@@ -13,6 +13,7 @@ from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, Emai
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
+from app.graphql.nodes import from_attributes
 from app.graphql.pagination import Rows, connection
 from app.segments import loaders as segment_loaders
 from app.segments.types import SegmentNode
@@ -35,15 +36,8 @@ class EmailDeliveryNode:
 
     @classmethod
     def from_model(cls, d: EmailDelivery) -> EmailDeliveryNode:
-        return cls(
-            id=strawberry.ID(str(d.id)),
-            member_id=strawberry.ID(d.member_id),
-            email=d.email,
-            name=d.name,
-            status=d.status,
-            attempts=d.attempts,
-            error=d.error,
-            sent_at=d.sent_at,
+        return from_attributes(
+            cls, d, id=strawberry.ID(str(d.id)), member_id=strawberry.ID(d.member_id)
         )
 
 
@@ -81,20 +75,8 @@ class EmailCampaignNode:
 
     @classmethod
     def from_model(cls, c: EmailCampaign) -> EmailCampaignNode:
-        return cls(
-            pk=c.id,
-            segment_pk=c.segment_id,
-            id=strawberry.ID(str(c.id)),
-            subject=c.subject,
-            text=c.text,
-            html=c.html,
-            status=c.status,
-            recipients=c.recipients,
-            opted_out=c.opted_out,
-            without_email=c.without_email,
-            created_at=c.created_at,
-            started_at=c.started_at,
-            finished_at=c.finished_at,
+        return from_attributes(
+            cls, c, pk=c.id, segment_pk=c.segment_id, id=strawberry.ID(str(c.id))
         )
 
     @strawberry.field(description="Null once the segment is deleted.")

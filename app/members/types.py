@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
+from app.graphql.nodes import from_attributes
 from app.members.models import Member
 
 if TYPE_CHECKING:
@@ -36,29 +37,21 @@ class MemberType:
 
     @classmethod
     def from_model(cls, m: Member) -> MemberType:
-        return cls(
-            pk=m.id,
-            company_pk=m.company_id,
-            id=strawberry.ID(m.external_id),
-            email=m.email,
-            name=m.name,
-            attributes=cast(JSON, m.attributes),
-            created_at=m.created_at,
-            updated_at=m.updated_at,
+        return from_attributes(
+            cls, m, pk=m.id, company_pk=m.company_id, id=strawberry.ID(m.external_id)
         )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> MemberType:
         """From a raw SQL row (see memberships.service)."""
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             pk=int(row["id"]),
             company_pk=row["company_id"],
             id=strawberry.ID(row["external_id"]),
-            email=row["email"],
-            name=row["name"],
-            attributes=cast(JSON, row["attributes"]),
-            created_at=as_datetime(row["created_at"]),  # type: ignore[arg-type]
-            updated_at=as_datetime(row["updated_at"]),  # type: ignore[arg-type]
+            created_at=as_datetime(row["created_at"]),
+            updated_at=as_datetime(row["updated_at"]),
         )
 
     @strawberry.field
