@@ -4,7 +4,7 @@ change does."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -35,25 +35,21 @@ class Audit:
             )
 
 
-async def members_added(audit: Audit, count: int, sample: Sequence[str]) -> None:
-    await audit._record(EventKind.MEMBERS_ADDED, count, sample)
+Recorder = Callable[[Audit, int, Sequence[str]], Awaitable[None]]
 
 
-async def members_removed(audit: Audit, count: int, sample: Sequence[str]) -> None:
-    await audit._record(EventKind.MEMBERS_REMOVED, count, sample)
+def _recorder(kind: EventKind) -> Recorder:
+    async def record(audit: Audit, count: int, sample: Sequence[str]) -> None:
+        await audit._record(kind, count, sample)
+
+    record.__name__ = kind.value.lower()
+    return record
 
 
-async def companies_added(audit: Audit, count: int, sample: Sequence[str]) -> None:
-    await audit._record(EventKind.COMPANIES_ADDED, count, sample)
-
-
-async def companies_removed(audit: Audit, count: int, sample: Sequence[str]) -> None:
-    await audit._record(EventKind.COMPANIES_REMOVED, count, sample)
-
-
-async def members_excluded(audit: Audit, count: int, sample: Sequence[str]) -> None:
-    await audit._record(EventKind.MEMBERS_EXCLUDED, count, sample)
-
-
-async def exclusions_removed(audit: Audit, count: int, sample: Sequence[str]) -> None:
-    await audit._record(EventKind.EXCLUSIONS_REMOVED, count, sample)
+# one function per event kind: ``await audit.members_added(trail, count, sample)``
+members_added = _recorder(EventKind.MEMBERS_ADDED)
+members_removed = _recorder(EventKind.MEMBERS_REMOVED)
+companies_added = _recorder(EventKind.COMPANIES_ADDED)
+companies_removed = _recorder(EventKind.COMPANIES_REMOVED)
+members_excluded = _recorder(EventKind.MEMBERS_EXCLUDED)
+exclusions_removed = _recorder(EventKind.EXCLUSIONS_REMOVED)

@@ -35,16 +35,15 @@ def check_size(count: int, where: Sequence[str]) -> None:
 
 
 async def _one(
-    *,
     site_id: int,
     actor: str,
     step: path.Step,
-    operation: str,
-    request: Mapping[str, object],
-    idempotency_key: str | None,
+    remembered: tuple[str, Mapping[str, object], str | None],
     dry_run: bool = False,
 ) -> Outcome:
-    once = Once.of(site_id=site_id, key=idempotency_key, operation=operation, request=request)
+    """One step in its own transaction; ``remembered`` is (operation, request, key)."""
+    operation, request, key = remembered
+    once = Once.of(site_id=site_id, key=key, operation=operation, request=request)
     outcomes = await path.run(
         site_id=site_id, actor=actor, steps=[step], once=once, dry_run=dry_run
     )
@@ -82,15 +81,8 @@ async def update_members(
         "expiresAt": expires_at,
         "dryRun": dry_run,
     }
-    return await _one(
-        site_id=site_id,
-        actor=actor,
-        step=step,
-        operation="updateSegmentMembers",
-        request=request,
-        idempotency_key=idempotency_key,
-        dry_run=dry_run,
-    )
+    remembered = ("updateSegmentMembers", request, idempotency_key)
+    return await _one(site_id, actor, step, remembered, dry_run)
 
 
 async def update_companies(
@@ -110,15 +102,9 @@ async def update_companies(
         "mode": mode.value,
         "dryRun": dry_run,
     }
-    return await _one(
-        site_id=site_id,
-        actor=actor,
-        step=ListChange(segment_id, Lists.COMPANIES, company_ids, mode),
-        operation="updateSegmentCompanies",
-        request=request,
-        idempotency_key=idempotency_key,
-        dry_run=dry_run,
-    )
+    step = ListChange(segment_id, Lists.COMPANIES, company_ids, mode)
+    remembered = ("updateSegmentCompanies", request, idempotency_key)
+    return await _one(site_id, actor, step, remembered, dry_run)
 
 
 async def update_exclusions(
@@ -131,14 +117,13 @@ async def update_exclusions(
     idempotency_key: str | None = None,
 ) -> Outcome:
     check_size(len(member_ids), ["members"])
-    return await _one(
-        site_id=site_id,
-        actor=actor,
-        step=ListChange(segment_id, Lists.EXCLUSIONS, member_ids, mode),
-        operation="updateSegmentExclusions",
-        request={"segmentId": segment_id, "memberIds": list(member_ids), "mode": mode.value},
-        idempotency_key=idempotency_key,
+    step = ListChange(segment_id, Lists.EXCLUSIONS, member_ids, mode)
+    remembered = (
+        "updateSegmentExclusions",
+        {"segmentId": segment_id, "memberIds": list(member_ids), "mode": mode.value},
+        idempotency_key,
     )
+    return await _one(site_id, actor, step, remembered)
 
 
 async def move_members(
@@ -158,14 +143,9 @@ async def move_members(
         "toSegmentId": to_segment_id,
         "memberIds": None if member_ids is None else list(member_ids),
     }
-    return await _one(
-        site_id=site_id,
-        actor=actor,
-        step=Move(from_segment_id, to_segment_id, member_ids),
-        operation="moveSegmentMembers",
-        request=request,
-        idempotency_key=idempotency_key,
-    )
+    step = Move(from_segment_id, to_segment_id, member_ids)
+    remembered = ("moveSegmentMembers", request, idempotency_key)
+    return await _one(site_id, actor, step, remembered)
 
 
 async def include_eligible(*, site_id: int, actor: str, segment_id: str) -> Outcome:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,9 +62,6 @@ class Outcome:
         return cls(**data)
 
 
-_Recorder = Callable[[audit.Audit, int, Sequence[str]], Awaitable[None]]
-
-
 class Lists(enum.Enum):
     """The three lists of a segment a change can write, with the audit of each."""
 
@@ -73,8 +70,8 @@ class Lists(enum.Enum):
     EXCLUSIONS = ("members_excluded", "exclusions_removed")
 
     async def record(self, trail: audit.Audit, result: ChangeResult) -> None:
-        added: _Recorder = getattr(audit, self.value[0])
-        removed: _Recorder = getattr(audit, self.value[1])
+        added: audit.Recorder = getattr(audit, self.value[0])
+        removed: audit.Recorder = getattr(audit, self.value[1])
         await added(trail, result.added, result.added_sample)
         await removed(trail, result.removed, result.removed_sample)
 
@@ -219,38 +216,16 @@ async def _list_change(
     now: datetime,
     dry_run: bool,
 ) -> Outcome:
+    args: dict[str, Any] = {"site_id": site_id, "segment_id": pk, "now": now}
+    if step.lists is not Lists.EXCLUSIONS:
+        args["dry_run"] = dry_run
     if step.lists is Lists.MEMBERS:
-        result = await bulk.change_members(
-            connection,
-            site_id=site_id,
-            segment_id=pk,
-            external_ids=step.ids,
-            mode=step.mode,
-            source=step.source,
-            expires_at=step.expires_at,
-            create_missing=step.create_missing,
-            dry_run=dry_run,
-            now=now,
+        args.update(
+            source=step.source, expires_at=step.expires_at, create_missing=step.create_missing
         )
-    elif step.lists is Lists.COMPANIES:
-        result = await bulk.change_companies(
-            connection,
-            site_id=site_id,
-            segment_id=pk,
-            external_ids=step.ids,
-            mode=step.mode,
-            dry_run=dry_run,
-            now=now,
-        )
-    else:
-        result = await bulk.change_exclusions(
-            connection,
-            site_id=site_id,
-            segment_id=pk,
-            external_ids=step.ids,
-            mode=step.mode,
-            now=now,
-        )
+    # bulk.change_members, change_companies or change_exclusions, looked up at each call
+    change = getattr(bulk, f"change_{step.lists.name.lower()}")
+    result: ChangeResult = await change(connection, external_ids=step.ids, mode=step.mode, **args)
     if step.unknown_is_error and result.unknown_count:
         noun = "company" if step.lists is Lists.COMPANIES else "member"
         raise DomainError(
