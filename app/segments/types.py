@@ -16,6 +16,7 @@ from app.events.types import SegmentEventConnection, SegmentEventEdge, SegmentEv
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
 from app.graphql.errors import UserError
+from app.graphql.nodes import from_attributes
 from app.graphql.pagination import Rows, connection
 from app.members.types import MemberConnection, MemberEdge, MemberType
 from app.memberships import loaders as membership_loaders
@@ -85,38 +86,16 @@ class SegmentNode:
 
     @classmethod
     def from_model(cls, s: Segment) -> SegmentNode:
-        return cls(
-            pk=s.id,
-            id=strawberry.ID(str(s.id)),
-            name=s.name,
-            description=s.description,
-            type=s.type,
-            is_active=s.is_active,
-            starts_at=s.starts_at,
-            ends_at=s.ends_at,
-            status=service.status_of(s),
-            rule=s.rule,
-            created_at=s.created_at,
-            updated_at=s.updated_at,
+        return from_attributes(
+            cls, s, pk=s.id, id=strawberry.ID(str(s.id)), status=service.status_of(s)
         )
 
     @classmethod
     def from_def(cls, s: SegmentDef, now: datetime) -> SegmentNode:
         """From the site's cached catalogue (lookups), as from_model would from the row."""
         assert s.created_at is not None and s.updated_at is not None
-        return cls(
-            pk=s.pk,
-            id=strawberry.ID(str(s.pk)),
-            name=s.name,
-            description=s.description,
-            type=s.type,
-            is_active=s.is_active,
-            starts_at=s.starts_at,
-            ends_at=s.ends_at,
-            status=s.status(now),
-            rule=s.rule_text,
-            created_at=s.created_at,
-            updated_at=s.updated_at,
+        return from_attributes(
+            cls, s, id=strawberry.ID(str(s.pk)), status=s.status(now), rule=s.rule_text
         )
 
     @strawberry.field(
