@@ -15,7 +15,9 @@ def check_name(name: str, path: Sequence[str], what: str = "name") -> str:
     if not name:
         raise DomainError(ErrorCode.INVALID, f"{what} must not be empty", path)
     if len(name) > limit:
-        raise DomainError(ErrorCode.INVALID, f"{what} is over the limit of {limit} characters", path)
+        raise DomainError(
+            ErrorCode.INVALID, f"{what} is over the limit of {limit} characters", path
+        )
     return name
 
 

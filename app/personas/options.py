@@ -168,7 +168,9 @@ async def delete(*, site_id: int, actor: str, option_id: str) -> int:
     return pk
 
 
-async def of_segments(*, site_id: int, segment_pks: Sequence[int]) -> dict[int, list[SegmentOption]]:
+async def of_segments(
+    *, site_id: int, segment_pks: Sequence[int]
+) -> dict[int, list[SegmentOption]]:
     """Each segment's options in position order: one statement for any number of segments."""
     rows: list[SegmentOption] = await SegmentOption.filter(
         site_id=site_id, segment_id__in=list(segment_pks)

@@ -140,7 +140,7 @@ async def delete(*, site_id: int, actor: str, persona_id: str) -> int:
         persona = await get_or_fail(
             site_id=site_id, persona_id=persona_id, field=["id"], connection=tx
         )
-        attached = await (
+        attached: list[Any] = await (
             PersonaSegment.filter(persona_id=persona.id)
             .using_db(tx)
             .order_by("segment_id")
@@ -297,9 +297,7 @@ async def detach(*, site_id: int, actor: str, persona_id: str, segment_id: str) 
                 ["segmentId"],
             )
         await persona.save(using_db=tx)
-        await _audit(
-            tx, site_id, actor, segment.id, EventKind.PERSONA_DETACHED, _detached(persona)
-        )
+        await _audit(tx, site_id, actor, segment.id, EventKind.PERSONA_DETACHED, _detached(persona))
     return persona
 
 

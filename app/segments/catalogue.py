@@ -109,7 +109,8 @@ def clear() -> None:
 async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None) -> Catalogue:
     rows = await fetch(
         "SELECT id, name, type, is_active, starts_at, ends_at, rule, rule_ast, salt,"
-        " description, created_at, updated_at, archived_at FROM segments WHERE site_id = $1 ORDER BY id",
+        " description, created_at, updated_at, archived_at"
+        " FROM segments WHERE site_id = $1 ORDER BY id",
         [site_id],
         connection=connection,
     )
