@@ -11,12 +11,11 @@ from app.flags.types import FeatureFlagNode
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.pagination import edges, paginate
-from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.members.types import MemberConnection
 from app.personas import members
 from app.personas.models import Persona, SegmentOption
 from app.segments import lifecycle
-from app.segments.types import SegmentNode
+from app.segments.types import SegmentNode, _member_rows
 
 
 @strawberry.type(name="SegmentOption")
@@ -87,21 +86,15 @@ class PersonaNode:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> MemberConnection:
         site_id = info.context.site_id
-        page = await paginate(
+        # the connection of member rows every member listing shares
+        return await _member_rows(
+            info,
             first,
             after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
             fetch=lambda n, key: members.list_members(
                 site_id=site_id, persona_pk=self.pk, first=n, after=key
             ),
-            key=lambda r: r["id"],
             count=lambda: info.context.loaders.personas.member_count.load(self.pk),
-        )
-        return MemberConnection(
-            edges=edges(page, lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r))),
-            page_info=page.page_info(),
-            count=page.count,
         )
 
 
