@@ -39,7 +39,9 @@ PERSONA_FIELDS = """
 
 CREATE_PERSONA = f"""
 mutation($input: PersonaInput!) {{
-  createPersona(input: $input) {{ persona {{ {PERSONA_FIELDS} }} userErrors {{ field message code }} }}
+  createPersona(input: $input) {{
+    persona {{ {PERSONA_FIELDS} }} userErrors {{ field message code }}
+  }}
 }}
 """
 

@@ -484,7 +484,9 @@ PERSONAS_WITH_SEGMENTS = """
 {
   personas(first: 50) {
     totalCount
-    edges { node { name memberCount segments { segment { name options { label } } options { label } } } }
+    edges {
+      node { name memberCount segments { segment { name options { label } } options { label } } }
+    }
   }
 }
 """
