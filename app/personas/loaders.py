@@ -13,6 +13,7 @@ from app.personas import members, options, service
 from app.personas.models import Persona, SegmentOption
 from app.personas.service import Attachment
 from app.segments import lifecycle
+from app.segments.models import Segment
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -39,6 +40,10 @@ class PersonaLoaders:
         )
         self.segment_personas: DataLoader[int, list[Persona]] = _loader(
             lambda pks: service.personas_of_segments(site_id=site_id, segment_pks=pks), []
+        )
+        # the segments whose rules name each segment
+        self.referring_segments: DataLoader[int, list[Segment]] = _loader(
+            lambda pks: lifecycle.referring_segments(site_id=site_id, segment_pks=pks), []
         )
         self.sending_campaigns: DataLoader[int, list[EmailCampaign]] = _loader(
             lambda pks: lifecycle.sending_campaigns(site_id=site_id, segment_pks=pks), []

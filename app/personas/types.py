@@ -14,7 +14,6 @@ from app.graphql.errors import UserError
 from app.members.types import MemberConnection
 from app.personas import members
 from app.personas.models import Persona, SegmentOption
-from app.segments import lifecycle
 from app.segments.types import SegmentNode, _member_rows
 
 
@@ -135,7 +134,7 @@ class SegmentUsage:
         "there is one, deleteSegment and archiveSegment are refused."
     )
     async def segments(self, info: Info) -> list[SegmentNode]:
-        rows = await lifecycle.referring_segments(site_id=info.context.site_id, segment_pk=self.pk)
+        rows = await info.context.loaders.personas.referring_segments.load(self.pk)
         return [SegmentNode.from_model(s) for s in rows]
 
     @strawberry.field(description="The personas it is attached to, in name order.")

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import conn
 from app.email.models import CampaignStatus, EmailCampaign
 from app.errors import DomainError, ErrorCode
 from app.events import service as events
 from app.events.models import EventKind
+from app.rules import segment_names_of
 from app.segments import catalogue
 from app.segments.models import Segment
 from app.segments.rules import referrers
@@ -83,16 +83,31 @@ async def restore(*, site_id: int, actor: str, segment_id: str) -> Segment:
     return segment
 
 
-async def referring_segments(*, site_id: int, segment_pk: int) -> list[Segment]:
-    """The other segments whose rules name this one (in_segment), in name order."""
-    segment = await Segment.filter(site_id=site_id, id=segment_pk).first()
-    if segment is None:
-        return []
-    names = await referrers(site_id=site_id, name=segment.name, connection=conn())
-    if not names:
-        return []
-    rows: list[Segment] = await Segment.filter(site_id=site_id, name__in=names).order_by("name")
-    return rows
+async def referring_segments(
+    *, site_id: int, segment_pks: Sequence[int]
+) -> dict[int, list[Segment]]:
+    """For each segment, the other segments whose rules name it (in_segment), in name order:
+    the rules come parsed from the site's cached catalogue, the rows in one statement."""
+    cat = await catalogue.get(site_id)
+    wanted = {cat.by_pk[pk].name: pk for pk in segment_pks if pk in cat.by_pk}
+    users: dict[int, set[int]] = {pk: set() for pk in segment_pks}
+    for other in cat.by_pk.values():
+        if other.rule is None:
+            continue
+        for name in segment_names_of(other.rule):
+            named = wanted.get(name)
+            if named is not None and named != other.pk:
+                users[named].add(other.pk)
+    found: dict[int, list[Segment]] = {pk: [] for pk in segment_pks}
+    every = set().union(*users.values())
+    if not every:
+        return found
+    rows: list[Segment] = await Segment.filter(site_id=site_id, id__in=list(every)).order_by("name")
+    for row in rows:
+        for pk, pks in users.items():
+            if row.id in pks:
+                found[pk].append(row)
+    return found
 
 
 async def sending_campaigns(

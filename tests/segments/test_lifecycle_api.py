@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.auth.models import Role
-from tests.factories import Api, members, segment
+from tests.factories import Api, count_statements, members, segment
 from tests.personas.support import attach, codes, events, option, persona
 
 ARCHIVE = """
@@ -358,3 +358,62 @@ async def test_an_update_audits_each_changed_field_before_and_after(api: Api) ->
         "endsAt": {"before": None, "after": ends},
         "rule": {"before": "attributes.tier = 'gold'", "after": "attributes.tier = 'platinum'"},
     }
+
+
+# ------------------------------------------------------------------ query-count guard
+
+SEGMENTS_WITH_USAGE = """
+{
+  segments(first: 50) {
+    edges {
+      node {
+        name options { label } personas { name }
+        usage { featureFlags { key } segments { name } personas { name } emailCampaigns { id } }
+      }
+    }
+  }
+}
+"""
+
+
+async def _statements_for(api: Api, how_many: int) -> tuple[int, list[dict[str, Any]]]:
+    ids = [(await segment(api, f"s{i:02}"))["id"] for i in range(how_many)]
+    for i, segment_id in enumerate(ids):
+        await option(api, segment_id, "opt")
+        await attach(api, (await persona(api, f"p{i:02}"))["id"], segment_id)
+        await api.query(CREATE_FLAG, {"input": {"key": f"f{i:02}", "segmentIds": [segment_id]}})
+    await segment(api, "uses", type="DYNAMIC", rule="in_segment('s00') AND in_segment('s01')")
+    with count_statements() as statements:
+        data = await api.query(SEGMENTS_WITH_USAGE)
+    listing = [s for s in statements if "api_keys" not in s and '"sites"' not in s]
+    return len(listing), [e["node"] for e in data["segments"]["edges"]]
+
+
+async def test_usage_options_and_personas_of_a_listing_take_the_same_statements_for_2_and_6(
+    api: Api, other_api: Api
+) -> None:
+    # given a site with 2 used segments and another with 6
+    # when each lists its segments with their options, personas and usage
+    few, few_nodes = await _statements_for(api, 2)
+    many, many_nodes = await _statements_for(other_api, 6)
+
+    # then the answers are right
+    assert few_nodes[0] == {
+        "name": "s00",
+        "options": [{"label": "opt"}],
+        "personas": [{"name": "p00"}],
+        "usage": {
+            "featureFlags": [{"key": "f00"}],
+            "segments": [{"name": "uses"}],
+            "personas": [{"name": "p00"}],
+            "emailCampaigns": [],
+        },
+    }
+    assert [n["usage"]["segments"] for n in many_nodes[:3]] == [
+        [{"name": "uses"}],
+        [{"name": "uses"}],
+        [],
+    ]
+
+    # and the number of SQL statements does not grow with them
+    assert few == many, f"{few} statements for 2, {many} for 6"
