@@ -43,7 +43,10 @@ from app.jobs.subscriptions import ImportJobSubscriptions
 from app.lookups.queries import LookupQueries
 from app.members.mutations import MemberMutations
 from app.members.queries import MemberQueries
+from app.personas.mutations import PersonaMutations
+from app.personas.queries import PersonaQueries
 from app.pickers.queries import PickerQueries
+from app.segments.lifecycle_mutations import SegmentLifecycleMutations
 from app.segments.membership_mutations import MembershipMutations
 from app.segments.mutations import SegmentMutations
 from app.segments.queries import SegmentQueries
@@ -62,6 +65,7 @@ Query = merge_types(
         EmailQueries,
         PickerQueries,
         ImportJobQueries,
+        PersonaQueries,
     ),
 )
 Mutation = merge_types(
@@ -75,6 +79,8 @@ Mutation = merge_types(
         FlagMutations,
         EmailMutations,
         ImportJobMutations,
+        SegmentLifecycleMutations,
+        PersonaMutations,
     ),
 )
 Subscription = merge_types("Subscription", (EventSubscriptions, ImportJobSubscriptions))

@@ -25,12 +25,20 @@ class SegmentStatus(enum.Enum):
     INACTIVE = "INACTIVE"
     SCHEDULED = "SCHEDULED"
     EXPIRED = "EXPIRED"
+    ARCHIVED = "ARCHIVED"
 
 
 def status_at(
-    is_active: bool, starts_at: datetime | None, ends_at: datetime | None, now: datetime
+    is_active: bool,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    now: datetime,
+    archived: bool = False,
 ) -> SegmentStatus:
-    """The status a segment with this window has at ``now``: derived, never stored."""
+    """The status a segment with this window has at ``now``: derived, never stored
+    (an archived segment is ARCHIVED whatever its window)."""
+    if archived:
+        return SegmentStatus.ARCHIVED
     if not is_active:
         return SegmentStatus.INACTIVE
     if starts_at is not None and starts_at > now:

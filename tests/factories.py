@@ -114,22 +114,21 @@ def count_fetches(monkeypatch: Any, *modules: Any) -> list[str]:
     return sent
 
 
-def _counting(original: Any, statements: list[str]) -> Any:
-    async def wrapper(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        statements.append(query)
-        return await original(self, query, *args, **kwargs)
-
-    return wrapper
-
-
 @contextmanager
 def count_statements() -> Iterator[list[str]]:
-    """Every SQL statement the database client runs while the block is open (the calls still
-    run): the one counter of the statement-count tests, with ``count_fetches`` for one
-    module's raw reads."""
+    """Every SQL statement the database client runs while the block is open, ORM and raw
+    alike (count_fetches sees only raw ``fetch`` calls)."""
     statements: list[str] = []
     client_class = type(Tortoise.get_connection("default"))
+
+    def counting(original: Any) -> Any:
+        async def wrapper(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            statements.append(query)
+            return await original(self, query, *args, **kwargs)
+
+        return wrapper
+
     with pytest.MonkeyPatch.context() as patch:
         for name in ("execute_query", "execute_query_dict", "execute_many", "execute_insert"):
-            patch.setattr(client_class, name, _counting(getattr(client_class, name), statements))
+            patch.setattr(client_class, name, counting(getattr(client_class, name)))
         yield statements

@@ -225,6 +225,12 @@ async def _store(
     segment = await segments.get_or_fail(
         site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
     )
+    if segment.archived_at is not None:  # out of day-to-day use until restored
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            f"segment {segment.name!r} is archived: restore it to send to it",
+            ["input", "segmentId"],
+        )
     selected = set(selection) if selection is not None else None
     frozen = await _freeze(tx, site_id=site_id, segment_pk=segment.id, selected=selected)
     if selection is not None and len(frozen.found) < len(selection):
@@ -319,3 +325,18 @@ async def list_deliveries(
 async def count_deliveries(*, site_id: int, campaign_pk: int, status: DeliveryStatus | None) -> int:
     n: int = await _deliveries(site_id, campaign_pk, status).count()
     return n
+
+
+async def sending_campaigns(
+    *, site_id: int, segment_pks: Sequence[int]
+) -> dict[int, list[EmailCampaign]]:
+    """The email campaigns still sending (PENDING or RUNNING) to each segment, oldest first."""
+    rows: list[EmailCampaign] = await EmailCampaign.filter(
+        site_id=site_id,
+        segment_id__in=list(segment_pks),
+        status__in=[CampaignStatus.PENDING, CampaignStatus.RUNNING],
+    ).order_by("id")
+    found: dict[int, list[EmailCampaign]] = {pk: [] for pk in segment_pks}
+    for campaign in rows:
+        found[campaign.segment_id].append(campaign)
+    return found

@@ -28,6 +28,8 @@ class Segment(Model):
     rule_ast: Any = fields.JSONField(null=True)
     # per-segment salt for percent(): a different stable slice of members per segment
     salt = fields.IntField(default=0)
+    # set by archiveSegment, cleared by restoreSegment: the segment leaves day-to-day use
+    archived_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

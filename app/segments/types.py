@@ -27,9 +27,14 @@ from app.segments.models import Segment, SegmentStatus, SegmentType
 
 if TYPE_CHECKING:
     from app.flags.types import FeatureFlagNode
+    from app.personas.types import PersonaNode, SegmentOptionNode, SegmentUsage
 
 _SEGMENT_FLAGS = Lazy("app.flags.loaders", "segment_flags")
 _FLAG_NODE = Lazy("app.flags.types", "FeatureFlagNode")
+# Segment.options, personas and usage
+_OPTIONS = Lazy("app.personas.types", "segment_options")
+_PERSONAS = Lazy("app.personas.types", "segment_personas")
+_USAGE = Lazy("app.personas.types", "SegmentUsage")
 
 strawberry.enum(SegmentType, name="SegmentType")
 strawberry.enum(SegmentStatus, name="SegmentStatus")
@@ -42,8 +47,10 @@ class SegmentStatusFilter(enum.Enum):
     INACTIVE = "INACTIVE"
     SCHEDULED = "SCHEDULED"
     EXPIRED = "EXPIRED"
+    ARCHIVED = "ARCHIVED"
 
     def status(self) -> SegmentStatus | None:
+        """The status to filter by; None (ALL) means every segment not archived."""
         return None if self is SegmentStatusFilter.ALL else SegmentStatus(self.value)
 
 
@@ -204,6 +211,28 @@ class SegmentNode:
         flags = await info.context.loaders.get(_SEGMENT_FLAGS).load(self.pk)
         node = _FLAG_NODE.get()
         return [node.from_model(f) for f in flags]
+
+    @strawberry.field(description="The options a persona may pick, in position order.")
+    async def options(
+        self, info: Info
+    ) -> list[Annotated[SegmentOptionNode, strawberry.lazy("app.personas.types")]]:
+        options: list[SegmentOptionNode] = await _OPTIONS.get()(info, self.pk)
+        return options
+
+    @strawberry.field(description="The personas it is attached to, in name order.")
+    async def personas(
+        self, info: Info
+    ) -> list[Annotated[PersonaNode, strawberry.lazy("app.personas.types")]]:
+        personas: list[PersonaNode] = await _PERSONAS.get()(info, self.pk)
+        return personas
+
+    @strawberry.field(
+        description="Where it is used: flags, segments whose rules name it, personas, email "
+        "campaigns still sending."
+    )
+    def usage(self) -> Annotated[SegmentUsage, strawberry.lazy("app.personas.types")]:
+        usage: SegmentUsage = _USAGE.get()(pk=self.pk)
+        return usage
 
     @strawberry.field(description="The audit trail, newest first.")
     async def events(
