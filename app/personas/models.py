@@ -7,6 +7,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import site_key
+
 
 # An option of a segment ("EU" of "Region"): what a persona attached to it may pick.
 # (Comments, not docstrings: Tortoise would make a docstring the table's comment.)
@@ -30,9 +32,7 @@ class SegmentOption(Model):
 
 class Persona(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)

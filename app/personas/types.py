@@ -12,6 +12,7 @@ from app.flags.types import FeatureFlagNode
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
+from app.graphql.nodes import from_attributes
 from app.members.types import MemberConnection
 from app.personas import loaders, members
 from app.personas.models import Persona, SegmentOption
@@ -27,12 +28,7 @@ class SegmentOptionNode:
 
     @classmethod
     def from_model(cls, o: SegmentOption) -> SegmentOptionNode:
-        return cls(
-            id=strawberry.ID(str(o.id)),
-            label=o.label,
-            description=o.description,
-            position=o.position,
-        )
+        return from_attributes(cls, o, id=strawberry.ID(str(o.id)))
 
 
 @strawberry.type(name="PersonaSegment")
@@ -54,14 +50,7 @@ class PersonaNode:
 
     @classmethod
     def from_model(cls, p: Persona) -> PersonaNode:
-        return cls(
-            pk=p.id,
-            id=strawberry.ID(str(p.id)),
-            name=p.name,
-            description=p.description,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
+        return from_attributes(cls, p, pk=p.id, id=strawberry.ID(str(p.id)))
 
     @strawberry.field(description="The attached segments, in name order, with their options.")
     async def segments(self, info: Info) -> list[PersonaSegmentNode]:
