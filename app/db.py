@@ -100,11 +100,16 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+def owned_by(model: str, *, indexed: bool = False) -> Any:
+    """A foreign key to the row that owns this one: deleted with it, no reverse relation."""
+    return fields.ForeignKeyField(
+        model, related_name=False, on_delete=fields.CASCADE, db_index=indexed
+    )
+
+
 def site_key(*, indexed: bool = False) -> Any:
     """The ``site`` foreign key every site-owned row carries (deleted with its site)."""
-    return fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=indexed
-    )
+    return owned_by("models.Site", indexed=indexed)
 
 
 def conn(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:
