@@ -43,7 +43,7 @@ def _output_ok(want: object, got: object) -> bool:
     return isinstance(got, GraphQLNonNull) and str(got.of_type) == str(want)
 
 
-def gaps(schema_sdl: str, contract_sdl: str) -> list[str]:  # noqa: C901
+def gaps(schema_sdl: str, contract_sdl: str) -> list[str]:
     """Every way the schema falls short of the contract, one line each ([] when covered)."""
     have = build_schema(schema_sdl)
     want = build_schema(contract_sdl)
@@ -79,7 +79,7 @@ def gaps(schema_sdl: str, contract_sdl: str) -> list[str]:  # noqa: C901
                     and isinstance(hfield.type, GraphQLNonNull)
                     and hfield.default_value is None
                 ):
-                    out.append(f"input {name}.{fname}: extra required field breaks contract callers")
+                    out.append(f"input {name}.{fname}: extra required field breaks callers")
         elif isinstance(wtype, GraphQLObjectType | GraphQLInterfaceType):
             assert isinstance(htype, GraphQLObjectType | GraphQLInterfaceType)
             for fname, wfield in wtype.fields.items():
@@ -104,6 +104,6 @@ def gaps(schema_sdl: str, contract_sdl: str) -> list[str]:  # noqa: C901
                         and harg.default_value is None
                     ):
                         out.append(
-                            f"{name}.{fname}: extra required argument {aname} breaks contract callers"
+                            f"{name}.{fname}: extra required argument {aname} breaks callers"
                         )
     return out
