@@ -85,7 +85,7 @@ class _Walk:
         nullable = get_nullable_type(output)
         if isinstance(nullable, GraphQLList):
             return True
-        return get_named_type(output).name.endswith("Connection")
+        return bool(get_named_type(output).name.endswith("Connection"))
 
     def selection_set(self, selections: SelectionSetNode | None, parent: GraphQLNamedType) -> int:
         if selections is None:

@@ -121,7 +121,12 @@ class ErrorCodes(SchemaExtension):
             _set_code(error, _limit_code(error.message, "GRAPHQL_VALIDATION_FAILED"))
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLSyntaxError as syntax_error:
+            # ParserCache parses on entering the parse phase: a syntax error leaves through here
+            _set_code(syntax_error, _limit_code(syntax_error.message, "GRAPHQL_PARSE_FAILED"))
+            raise
         result = self.execution_context.result
         if result is None or not result.errors:
             return

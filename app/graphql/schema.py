@@ -30,8 +30,8 @@ from app.email.queries import EmailQueries
 from app.events.subscriptions import EventSubscriptions
 from app.flags.mutations import FlagMutations
 from app.flags.queries import FlagQueries
-from app.graphql.context import FreshLoaders
 from app.graphql import cost
+from app.graphql.context import FreshLoaders
 from app.graphql.errors import MaskInternalErrors, error_codes
 from app.jobs.mutations import ImportJobMutations
 from app.jobs.queries import ImportJobQueries

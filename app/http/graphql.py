@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -87,6 +88,17 @@ def negotiate(accept: str | None) -> str:
     return best
 
 
+_NAMED = re.compile(r"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
+
+
+def operation_name(query: str | None, given: object) -> str | None:
+    """The operation's name for logs and metrics: the one given, else the document's first."""
+    if isinstance(given, str):
+        return given
+    found = _NAMED.search(query) if query else None
+    return found.group(1) if found else None
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -153,14 +165,24 @@ class GraphQLApp(GraphQL[Context, None]):
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData):
             data.query = self.persisted.resolve(data.query, data.extensions)
-            if isinstance(data.operation_name, str):
-                state.current().operation = data.operation_name
+            state.current().operation = operation_name(data.query, data.operation_name)
         return data
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # the page for browsers only: a GET accepting */* with just a persisted query's hash
+        # (or nothing) is a GraphQL request
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page(request)
 
-    async def execute_single(  # noqa: PLR0917
+    async def execute_single(
         self,
         request: Any,
         request_adapter: Any,
@@ -170,7 +192,8 @@ class GraphQLApp(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         method = request_adapter.method
-        allowed = {OperationType.QUERY} if method == "GET" else {OperationType.QUERY}
+        # subscriptions go over the WebSocket; mutations only over POST
+        allowed = {OperationType.QUERY}
         if method == "POST":
             allowed.add(OperationType.MUTATION)
         try:
@@ -217,7 +240,7 @@ class GraphQLApp(GraphQL[Context, None]):
         request_error = _request_error_of(result)
         media = _media.get()
         if request_error and media == GRAPHQL_RESPONSE_JSON:
-            response.pop("data", None)  # type: ignore[misc]
+            response.pop("data", None)
         _status.set(status_for(codes, request_error=request_error, media_type=media))
         return response
 
@@ -286,9 +309,9 @@ class GraphQLApp(GraphQL[Context, None]):
                 request = self.parse_query_params(params)
             except RequestError:
                 return False, receive
-        elif scope["method"] == "POST" and (
-            _header(scope, b"content-type") or ""
-        ).startswith("application/json"):
+        elif scope["method"] == "POST" and (_header(scope, b"content-type") or "").startswith(
+            "application/json"
+        ):
             messages = await read_body(receive, self.settings.max_request_bytes)
             receive = replay(messages or [], receive)
             if messages is None:
@@ -323,7 +346,8 @@ class GraphQLApp(GraphQL[Context, None]):
     def _cost_of(self, query: str) -> int:
         found = self._shortcut_costs.get(query)
         if found is None:
-            found = cost.document_cost(self.schema._schema, parse(query, no_location=True))
+            schema = self.schema._schema  # type: ignore[attr-defined]
+            found = cost.document_cost(schema, parse(query, no_location=True))
             self._shortcut_costs[query] = found
             if len(self._shortcut_costs) > 256:
                 self._shortcut_costs.popitem(last=False)
@@ -341,7 +365,7 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> None:
         requested = self._cost_of(query)
         info = state.current()
-        info.operation, info.cost = name, requested
+        info.operation, info.cost = operation_name(query, name), requested
         headers: Mapping[str, str] = {}
         body: dict[str, Any] = {"data": data}
         status = 200
@@ -353,7 +377,10 @@ class GraphQLApp(GraphQL[Context, None]):
             status = 429
             info.error_codes.append("THROTTLED")
         body["extensions"] = {
-            "cost": {"requestedQueryCost": requested, "maximumAvailable": self.settings.max_query_cost}
+            "cost": {
+                "requestedQueryCost": requested,
+                "maximumAvailable": self.settings.max_query_cost,
+            }
         }
         response = Response(orjson.dumps(body), status, headers=dict(headers), media_type=media)
         await response(scope, _disconnected, send)

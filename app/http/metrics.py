@@ -112,7 +112,12 @@ async def _refresh() -> None:
 _exposition = make_asgi_app()
 
 
-async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-    """GET /metrics: the Prometheus text format."""
-    await _refresh()
-    await _exposition(scope, receive, send)
+class Endpoint:
+    """GET /metrics: the Prometheus text format (an ASGI app, for a Route)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _refresh()
+        await _exposition(scope, receive, send)
+
+
+endpoint = Endpoint()
