@@ -7,7 +7,9 @@ elsewhere (database pool, job and delivery queues, live subscribers) are read wh
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()  # the *_created samples double the exposition and say little
 
 REQUESTS = Counter(
     "segments_http_requests",

@@ -164,6 +164,8 @@ class GraphQLApp(GraphQL[Context, None]):
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData):
+            if not isinstance(data.operation_name, str | None):
+                raise RequestError("operationName must be a string or null", "BAD_REQUEST", 400)
             data.query = self.persisted.resolve(data.query, data.extensions)
             state.current().operation = operation_name(data.query, data.operation_name)
         return data

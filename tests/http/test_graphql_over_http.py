@@ -187,6 +187,13 @@ async def test_a_query_that_is_not_a_string_is_a_coded_400(api: Api, query: Any)
     assert _codes(response.json()) == ["BAD_REQUEST"]
 
 
+@pytest.mark.parametrize("name", [{"a": 1}, 42, True, ["x"]])
+async def test_an_operation_name_that_is_not_a_string_is_a_coded_400(api: Api, name: Any) -> None:
+    response = await _post(api, {"query": VIEWER, "operationName": name}, GR_JSON)
+    assert response.status_code == 400
+    assert _codes(response.json()) == ["BAD_REQUEST"]
+
+
 async def test_no_content_type_is_415(api: Api) -> None:
     response = await api.client.post(
         "/graphql", content=b'{"query": "{ viewer { role } }"}', headers=_headers(api)

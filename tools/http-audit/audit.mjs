@@ -17,7 +17,7 @@ function fetchWithKey(input, init = {}) {
 }
 
 const results = await auditServer({ url, fetchFn: fetchWithKey });
-const counts = { ok: 0, warn: 0, error: 0 };
+const counts = { ok: 0, notice: 0, warn: 0, error: 0 };
 for (const result of results) {
   counts[result.status] += 1;
   if (result.status !== "ok") {
@@ -27,5 +27,5 @@ for (const result of results) {
 const failing = results.filter((r) => r.status === "error" || (r.status === "warn" && r.name.startsWith("SHOULD")));
 const must = results.filter((r) => r.status === "error").length;
 const should = results.filter((r) => r.status === "warn" && r.name.startsWith("SHOULD")).length;
-console.log(`${results.length} audits: ${counts.ok} ok, ${must} MUST failing, ${should} SHOULD failing, ${counts.warn - should} MAY not done`);
+console.log(`${results.length} audits: ${counts.ok} ok, ${must} MUST failing, ${should} SHOULD failing, ${counts.notice + counts.warn - should} MAY not done`);
 process.exit(failing.length ? 1 : 0);
