@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
-disable_created_metrics()  # the *_created samples double the exposition and say little
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created samples double the exposition and say little
 
 REQUESTS = Counter(
     "segments_http_requests",

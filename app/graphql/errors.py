@@ -73,6 +73,7 @@ class MaskInternalErrors(MaskErrors):
             error_id,
             ".".join(str(p) for p in error.path or []),
             exc_info=error.original_error,
+            extra={"error_id": error_id},
         )
         return GraphQLError(
             message=f"Internal server error (id {error_id})",

@@ -3,7 +3,9 @@ before anything of the request is read or run."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,6 +65,26 @@ def _is_upload(scope: Scope, headers: dict[str, str]) -> bool:
     """A GraphQL multipart request (a file upload): streamed, with the upload size limit."""
     content_type = headers.get("content-type", "").lower()
     return scope["path"] == "/graphql" and content_type.startswith("multipart/form-data")
+
+
+_OPERATION_NAME = re.compile(rb'"operationName"\s*:\s*"([_A-Za-z][_0-9A-Za-z]{0,99})"')
+_NAMED_OPERATION = re.compile(rb"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]{0,99})")
+
+
+async def _operation_hint(scope: Scope, receive: Receive) -> str | None:
+    """The operation's name of a request about to be refused, for its log line: from the
+    query string, or from the first chunk of the body (never more than one chunk is read)."""
+    if scope["method"] == "GET":
+        params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        text = (params.get("operationName") or params.get("query") or [""])[0].encode()
+        if params.get("operationName"):
+            return str(text.decode())
+    else:
+        message = await receive()
+        body: bytes = message.get("body", b"") if message["type"] == "http.request" else b""
+        text = body[:65536]
+    found = _OPERATION_NAME.search(text) or _NAMED_OPERATION.search(text)
+    return found.group(1).decode() if found else None
 
 
 def _signed_in(scope: Scope, viewer: Viewer) -> None:
@@ -149,7 +171,10 @@ class AuthAndLimits:
     async def _refuse(
         scope: Scope, receive: Receive, send: Send, message: str, code: str, status: int
     ) -> None:
-        state.current().error_codes.append(code)
+        info = state.current()
+        info.error_codes.append(code)
+        if scope["path"] == "/graphql" and info.operation is None:
+            info.operation = await _operation_hint(scope, receive)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         await error_response(message, code, status, headers=headers)(scope, receive, send)
 

@@ -92,7 +92,7 @@ async def test_access_lines_are_json_with_request_id_and_operation(
     )
     large = await api.client.post(
         "/graphql",
-        content=b"x" * (limit + 1),
+        content=b'{"operationName": "Big", "query": "' + b"x" * limit + b'"}',
         headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
     )
 
@@ -105,8 +105,10 @@ async def test_access_lines_are_json_with_request_id_and_operation(
     assert by_status[200]["site"] == api.site.name and by_status[200]["key"]
     assert by_status[401]["request_id"] == refused.headers["x-request-id"]
     assert by_status[401]["error_codes"] == ["UNAUTHENTICATED"]
+    assert by_status[401]["operation"] == "WhoAmI"
     assert by_status[413]["request_id"] == large.headers["x-request-id"]
     assert by_status[413]["error_codes"] == ["TOO_LARGE"]
+    assert by_status[413]["operation"] == "Big"
     for record in by_status.values():
         assert record["logger"] == "segments.access" and record["level"] == "INFO"
         assert isinstance(record["duration_ms"], float)
