@@ -14,9 +14,8 @@ from typing import Any
 from asgi_correlation_id import CorrelationIdFilter
 from pythonjsonlogger.orjson import OrjsonFormatter
 
-_FIELDS = ["asctime", "levelname", "name", "message"]
+_FIELDS = ["levelname", "name", "message"]
 _RENAME = {
-    "asctime": "time",
     "levelname": "level",
     "name": "logger",
     "correlation_id": "request_id",
@@ -28,7 +27,8 @@ class _JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def formatter() -> logging.Formatter:
-    return OrjsonFormatter(_FIELDS, rename_fields=_RENAME, datefmt="%Y-%m-%dT%H:%M:%S%z")
+    # timestamp="time": ISO 8601 in UTC with microseconds (and cheaper than asctime's strftime)
+    return OrjsonFormatter(_FIELDS, rename_fields=_RENAME, timestamp="time")
 
 
 def configure(level: str = "INFO") -> None:

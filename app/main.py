@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -18,7 +17,7 @@ from app import logs
 from app.db import fetch, tortoise_config
 from app.email import worker as email_worker
 from app.exports.routes import segment_members_csv
-from app.http import graphiql, metrics, request_id
+from app.http import compression, graphiql, metrics, request_id
 from app.http.access_log import AccessLog
 from app.http.auth import AuthAndLimits
 from app.http.errors import error_response
@@ -87,17 +86,20 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
         request_id.middleware(),
         Middleware(AccessLog),
         Middleware(metrics.RequestMetrics),
-        Middleware(
+        compression.middleware(settings.compress_min_bytes),
+        Middleware(AuthAndLimits, settings=settings),
+    ]
+    if origins := _origins(settings.cors_origins):
+        # only when configured: CORSMiddleware wraps every answer (Vary: Origin) otherwise too
+        cors = Middleware(
             CORSMiddleware,
-            allow_origins=_origins(settings.cors_origins),
+            allow_origins=origins,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["authorization", "content-type", "accept", "x-request-id"],
             expose_headers=["x-request-id", "retry-after"],
             max_age=600,
-        ),
-        Middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes),
-        Middleware(AuthAndLimits, settings=settings),
-    ]
+        )
+        middleware.insert(3, cors)
     return Starlette(
         routes=routes,
         middleware=middleware,

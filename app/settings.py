@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     persisted_query_cache_size: int = Field(default=1000, ge=1)
     # Origins (comma-separated, "*" for any) whose pages may call the API (CORS); none: no CORS.
     cors_origins: str = ""
-    # Answers at least this big are gzip-compressed for clients that accept it.
-    gzip_min_bytes: int = Field(default=1000, ge=0)
+    # Answers at least this big are compressed (zstd, br or gzip) for clients that accept it.
+    compress_min_bytes: int = Field(default=1000, ge=0)
     # GET /metrics in the Prometheus text format.
     metrics: bool = True
 

@@ -23,7 +23,7 @@ from cross_web import HTTPException
 from graphql import parse
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -384,8 +384,15 @@ class GraphQLApp(GraphQL[Context, None]):
                 "maximumAvailable": self.settings.max_query_cost,
             }
         }
-        response = Response(orjson.dumps(body), status, headers=dict(headers), media_type=media)
-        await response(scope, _disconnected, send)
+        # the two ASGI messages themselves: a Response object costs more than the lookup
+        content = orjson.dumps(body)
+        raw_headers = [
+            (b"content-type", media.encode()),
+            (b"content-length", str(len(content)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": content})
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         viewer: Viewer | None = request.scope.get("state", {}).get("viewer")
@@ -395,10 +402,6 @@ class GraphQLApp(GraphQL[Context, None]):
             viewer=viewer,
             settings=self.settings,
         )
-
-
-async def _disconnected() -> Message:
-    return {"type": "http.disconnect"}
 
 
 __all__ = ["GraphQLApp", "Shortcut", "negotiate"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from prometheus_client import make_asgi_app
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,6 +50,21 @@ def _outcome(status: int, info: state.RequestInfo) -> str:
     return "error" if info.error_codes else "ok"
 
 
+_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _observe(operation: str, outcome: str, seconds: float) -> None:
+    # the labelled children are looked up once per (operation, outcome): labels() takes a lock
+    pair = _children.get((operation, outcome))
+    if pair is None:
+        pair = _children[(operation, outcome)] = (
+            metrics.REQUESTS.labels(operation, outcome),
+            metrics.LATENCY.labels(operation, outcome),
+        )
+    pair[0].inc()
+    pair[1].observe(seconds)
+
+
 class RequestMetrics:
     """Counts and times each HTTP request by operation name and outcome."""
 
@@ -72,9 +88,8 @@ class RequestMetrics:
             await self.app(scope, receive, send_status)
         finally:
             info = state.current()
-            labels = (_operation(scope["path"], info), _outcome(status, info))
-            metrics.REQUESTS.labels(*labels).inc()
-            metrics.LATENCY.labels(*labels).observe(time.perf_counter() - started)
+            operation, outcome = _operation(scope["path"], info), _outcome(status, info)
+            _observe(operation, outcome, time.perf_counter() - started)
             for code in info.error_codes:
                 metrics.ERRORS.labels(code).inc()
 

@@ -62,7 +62,7 @@ async def test_large_answers_are_gzipped_small_ones_not(api: Api) -> None:
         json={"query": get_introspection_query()},
         headers={"Authorization": f"Bearer {api.key}", "Accept-Encoding": "gzip"},
     )
-    assert big.headers["content-encoding"] == "gzip"
+    assert big.headers["content-encoding"] == "gzip"  # the only one this client accepts
     assert big.json()["data"]["__schema"]
     assert int(big.headers["content-length"]) < len(big.content) / 3
 
@@ -72,6 +72,18 @@ async def test_large_answers_are_gzipped_small_ones_not(api: Api) -> None:
         headers={"Authorization": f"Bearer {api.key}", "Accept-Encoding": "gzip"},
     )
     assert "content-encoding" not in small.headers
+
+
+async def test_brotli_when_the_client_prefers_it(api: Api) -> None:
+    from graphql import get_introspection_query
+
+    big = await api.client.post(
+        "/graphql",
+        json={"query": get_introspection_query()},
+        headers={"Authorization": f"Bearer {api.key}", "Accept-Encoding": "br"},
+    )
+    assert big.headers["content-encoding"] == "br"
+    assert big.json()["data"]["__schema"]
 
 
 async def test_a_csv_export_streams_compressed(api: Api) -> None:
