@@ -137,7 +137,7 @@ class AuthAndLimits:
             messages = await read_body(receive, limit)
             if messages is None:
                 message = f"Request body is over the limit of {limit} bytes"
-                await self._refuse(scope, receive, send, message, "TOO_LARGE", 413)
+                await self._refuse(scope, receive, send, message, "TOO_LARGE", 413, sniff=False)
                 return
             receive = replay(messages, receive)
         auth = headers.get("authorization", "")
@@ -165,15 +165,24 @@ class AuthAndLimits:
             if started["yes"]:
                 raise
             message = f"{what} is over the limit of {limit} bytes"
-            await self._refuse(scope, receive, send, message, "TOO_LARGE", 413)
+            await self._refuse(scope, receive, send, message, "TOO_LARGE", 413, sniff=False)
 
     @staticmethod
     async def _refuse(
-        scope: Scope, receive: Receive, send: Send, message: str, code: str, status: int
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        message: str,
+        code: str,
+        status: int,
+        *,
+        sniff: bool = True,
     ) -> None:
+        """Answer a refusal; ``sniff``: nothing of the body has been read yet, so its first
+        chunk may be, for the operation's name in the log line."""
         info = state.current()
         info.error_codes.append(code)
-        if scope["path"] == "/graphql" and info.operation is None:
+        if sniff and scope["path"] == "/graphql" and info.operation is None:
             info.operation = await _operation_hint(scope, receive)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         await error_response(message, code, status, headers=headers)(scope, receive, send)
