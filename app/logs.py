@@ -33,6 +33,12 @@ def formatter() -> logging.Formatter:
 
 def configure(level: str = "INFO") -> None:
     """JSON lines on stderr for every logger; idempotent (the app may be built many times)."""
+    # the records' thread, process and caller are never written: don't compute them (the
+    # logging HOWTO's "Optimization"; an access line per request makes this matter)
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
     root = logging.getLogger()
     root.setLevel(level.upper())
     if not any(isinstance(h, _JsonHandler) for h in root.handlers):
