@@ -1,4 +1,4 @@
-"""The segment rule language (shared/design/rules.md): parse, evaluate in Python, compile to SQL.
+"""The segment rule language (docs/rules.md): parse, evaluate in Python, compile to SQL.
 
 A pure module: no GraphQL and no database access. ``parse`` turns text into a tree (or
 problems with positions); ``evaluate`` answers for one member in Python; ``compile_sql``
