@@ -11,6 +11,7 @@ from typing import Any
 
 from tortoise import Tortoise
 
+from app import logs
 from app.auth import service as auth
 from app.auth.models import ApiKey, Role, Site
 from app.db import create_postgres_database, migrate_database, tortoise_config
@@ -60,6 +61,8 @@ def _serve(args: argparse.Namespace) -> None:
     asyncio.run(_migrate())
     asyncio.run(_bootstrap())
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
+    level = get_settings().log_level
+    logs.configure(level)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -67,7 +70,8 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_level="warning",
-        access_log=False,
+        access_log=False,  # the app writes its own access lines (app/http/access_log.py)
+        log_config=logs.uvicorn_log_config(level),
     )
 
 

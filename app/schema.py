@@ -35,8 +35,9 @@ from app.email.mutations import EmailMutations
 from app.email.queries import EmailQueries
 from app.flags.mutations import FlagMutations
 from app.flags.queries import FlagQueries
+from app.graphql import cost
 from app.graphql.context import FreshLoaders
-from app.graphql.errors import MaskInternalErrors
+from app.graphql.errors import MaskInternalErrors, error_codes
 from app.jobs.mutations import ImportJobMutations
 from app.jobs.queries import ImportJobQueries
 from app.jobs.subscriptions import ImportJobSubscriptions
@@ -98,7 +99,7 @@ class Schema(strawberry.Schema):
         return None
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings, throttle: cost.Throttle | None = None) -> strawberry.Schema:
     # Validation rules are built once: a rule class made per request defeats ValidationCache.
     rules = [
         depth_validator(settings.max_query_depth, _is_introspection),
@@ -110,6 +111,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
         MaskInternalErrors,
+        error_codes(hide_suggestions=not settings.introspection),
+        cost.extension(settings.max_query_cost, throttle),
         FreshLoaders,
     ]
     if not settings.introspection:

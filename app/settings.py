@@ -72,6 +72,21 @@ class Settings(BaseSettings):
     # clients that send no Origin (servers) and same-origin pages always may.
     ws_allowed_origins: str = ""
 
+    # Issue 12: ready to run for real (app/http, app/graphql/cost.py).
+    # The most a document may cost (app/graphql/cost.py); refused over it: MAX_COST_EXCEEDED.
+    max_query_cost: int = Field(default=50_000, ge=1)
+    # A per-key budget: cost a second refilled into a bucket of throttle_burst (0: no budget).
+    throttle_cost_per_second: float = Field(default=0.0, ge=0)
+    throttle_burst: int = Field(default=50_000, ge=1)
+    # Automatic persisted queries: documents kept per process (least recently used out).
+    persisted_query_cache_size: int = Field(default=1000, ge=1)
+    # Origins (comma-separated, "*" for any) whose pages may call the API (CORS); none: no CORS.
+    cors_origins: str = ""
+    # Answers at least this big are compressed (zstd, br or gzip) for clients that accept it.
+    compress_min_bytes: int = Field(default=1000, ge=0)
+    # GET /metrics in the Prometheus text format.
+    metrics: bool = True
+
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
         # a send is cut off at half the claim timeout; each SMTP step may take smtp_timeout

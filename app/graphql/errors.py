@@ -8,13 +8,14 @@ message with an id that matches the log line.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import strawberry
-from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors
+from graphql.error import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import MaskErrors, SchemaExtension
 
 from app.errors import DomainError, ErrorCode
 
@@ -78,6 +79,7 @@ class MaskInternalErrors(MaskErrors):
             error_id,
             ".".join(str(p) for p in error.path or []),
             exc_info=error.original_error,
+            extra={"error_id": error_id},
         )
         return GraphQLError(
             message=f"Internal server error (id {error_id})",
@@ -88,3 +90,65 @@ class MaskInternalErrors(MaskErrors):
             original_error=None,
             extensions={"code": "INTERNAL", "errorId": error_id},
         )
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+# the limits' messages (strawberry's depth and alias validators, graphql-core's token limit)
+_LIMITS = (
+    ("exceeds maximum operation depth", "MAX_DEPTH_EXCEEDED"),
+    ("aliases found. Allowed", "MAX_ALIASES_EXCEEDED"),
+    ("more than", "MAX_TOKENS_EXCEEDED"),
+)
+
+
+def _limit_code(message: str, default: str) -> str:
+    for text, code in _LIMITS:
+        if text in message and (code != "MAX_TOKENS_EXCEEDED" or "tokens" in message):
+            return code
+    return default
+
+
+def _set_code(error: GraphQLError, code: str) -> None:
+    extensions = dict(error.extensions or {})
+    extensions.setdefault("code", code)
+    error.extensions = extensions
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error an ``extensions.code`` by the phase it came from (an error that has
+    one keeps it): GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT for
+    variables, MAX_*_EXCEEDED for the limits; and, with ``hide_suggestions``, takes "Did you
+    mean ...?" out of messages (they would show the schema when introspection is off)."""
+
+    hide_suggestions = False
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or []:
+            _set_code(error, _limit_code(error.message, "GRAPHQL_VALIDATION_FAILED"))
+
+    def on_operation(self) -> Iterator[None]:
+        try:
+            yield
+        except GraphQLSyntaxError as syntax_error:
+            # ParserCache parses on entering the parse phase: a syntax error leaves through here
+            _set_code(syntax_error, _limit_code(syntax_error.message, "GRAPHQL_PARSE_FAILED"))
+            raise
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        pathless_without_data = result.data is None
+        for error in result.errors:
+            if isinstance(error, GraphQLSyntaxError):
+                _set_code(error, _limit_code(error.message, "GRAPHQL_PARSE_FAILED"))
+            elif error.path is None and pathless_without_data:
+                # before execution: variables that cannot be coerced, an unknown operation
+                _set_code(error, "BAD_USER_INPUT")
+            else:
+                _set_code(error, "BAD_USER_INPUT" if error.original_error is None else "INTERNAL")
+            if self.hide_suggestions:
+                error.message = _SUGGESTION.sub("", error.message)
+
+
+def error_codes(*, hide_suggestions: bool) -> type[ErrorCodes]:
+    return type("ErrorCodes", (ErrorCodes,), {"hide_suggestions": hide_suggestions})

@@ -22,6 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import conn, execute, is_postgres, is_postgres_url
 from app.live.listener import CHANNEL, Listener
+from app.metrics import LIVE_DROPPED
 
 log = logging.getLogger("segments.live")
 
@@ -61,6 +62,7 @@ class Subscription:
             self._queue.put_nowait(replace(message, dropped_before=self.dropped))
         except asyncio.QueueFull:
             self.dropped += 1
+            LIVE_DROPPED.inc()
         else:
             self.dropped = 0
 
@@ -120,6 +122,10 @@ class Broker:
                 subs.discard(sub)
                 if not subs:
                     del self._subscribers[key]
+
+    def total_subscribers(self) -> int:
+        """Subscriptions open in this process, every topic and site."""
+        return sum(len(subs) for subs in self._subscribers.values())
 
     def subscriber_count(self, topic: str, site_id: int) -> int:
         return len(self._subscribers.get((topic, site_id), ()))

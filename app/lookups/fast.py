@@ -117,7 +117,10 @@ def _examine(query: str) -> Plan | None:
 async def answer(
     query: str | None, variables: dict[str, Any] | None, operation_name: str | None, site_id: int
 ) -> dict[str, Any] | None:
-    """The response data for an isMember document, or None to leave it to the executor."""
+    """The response data for an isMember document, or None to leave it to the executor.
+
+    The HTTP layer calls it (a shortcut, app.main wires it) before the executor's work, for a
+    signed-in caller's GET or JSON POST, persisted queries included."""
     if not query:
         return None
     found = plan(query)

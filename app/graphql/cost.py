@@ -1,0 +1,259 @@
+"""What a document costs, computed from the schema before anything runs (Shopify-style).
+
+- a field of an object type costs 1, a scalar or enum field 0;
+- a field that returns a list or a connection multiplies what it selects by its ``first``
+  (or ``limit``) argument: the value given, else the argument's default, else 1;
+- each mutation field costs ``MUTATION_COST`` more; an operation costs at least 1.
+
+``@skip``/``@include`` are not read (the cost is an upper bound); fields of an interface or a
+union's fragments are all counted. The walk is linear in the document: each fragment's cost
+is computed once (a chain of fragments each spreading the next twice costs N steps, not 2^N).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_leaf_type,
+)
+from graphql.execution import ExecutionResult
+from strawberry.extensions import SchemaExtension
+
+from app.graphql.errors import PublicError
+
+MUTATION_COST = 10
+SIZE_ARGUMENTS = ("first", "limit", "last")
+
+
+class _Walk:
+    """One cost computation: the document's fragments, memoized by name."""
+
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
+    ) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.fragment_costs: dict[str, int] = {}
+        self.in_progress: set[str] = set()
+
+    def _size(self, field: FieldNode, definition: Any) -> int:
+        for name in SIZE_ARGUMENTS:
+            argument = definition.args.get(name)
+            if argument is None:
+                continue
+            value: Any = None
+            found = False
+            for given in field.arguments or ():
+                if given.name.value != name:
+                    continue
+                found = True
+                if isinstance(given.value, IntValueNode):
+                    value = int(given.value.value)
+                elif isinstance(given.value, VariableNode):
+                    value = self.variables.get(given.value.name.value)
+            if not found or value is None:
+                value = argument.default_value
+            if isinstance(value, int) and not isinstance(value, bool):
+                return max(value, 0)
+        return 1
+
+    def _is_list_like(self, output: Any) -> bool:
+        nullable = get_nullable_type(output)
+        if isinstance(nullable, GraphQLList):
+            return True
+        return bool(get_named_type(output).name.endswith("Connection"))
+
+    def selection_set(self, selections: SelectionSetNode | None, parent: GraphQLNamedType) -> int:
+        if selections is None:
+            return 0
+        total = 0
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selection_set(selection.selection_set, target or parent)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value)
+        return total
+
+    def fragment(self, name: str) -> int:
+        if name in self.fragment_costs:
+            return self.fragment_costs[name]
+        definition = self.fragments.get(name)
+        if definition is None or name in self.in_progress:  # validation reports both
+            return 0
+        self.in_progress.add(name)
+        target = self.schema.get_type(definition.type_condition.name.value)
+        cost = self.selection_set(definition.selection_set, target) if target else 0
+        self.in_progress.discard(name)
+        self.fragment_costs[name] = cost
+        return cost
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
+        name = node.name.value
+        fields = getattr(parent, "fields", None)
+        if name.startswith("__") or not fields or name not in fields:
+            return 0
+        definition = fields[name]
+        named = get_named_type(definition.type)
+        if is_leaf_type(named):
+            return 0
+        inner = 1 + self.selection_set(node.selection_set, named)
+        if self._is_list_like(definition.type):
+            inner *= self._size(node, definition)
+        return inner
+
+    def operation(self, operation: OperationDefinitionNode) -> int:
+        root = self.schema.get_root_type(operation.operation)
+        if root is None:
+            return 0
+        cost = self.selection_set(operation.selection_set, root)
+        if operation.operation is OperationType.MUTATION:
+            fields = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
+            cost += MUTATION_COST * max(len(fields), 1)
+        return max(cost, 1)
+
+
+def document_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None = None,
+    operation_name: str | None = None,
+) -> int:
+    """The cost of the operation that would run (the named one, or the only one)."""
+    walk = _Walk(schema, document, variables or {})
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    for operation in operations:
+        if operation_name is None or (operation.name and operation.name.value == operation_name):
+            return walk.operation(operation)
+    return 0
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class Throttle:
+    """A token bucket per API key: ``rate`` cost a second, holding at most ``capacity``.
+
+    In-process: with several processes each keeps its own buckets (see the README).
+    """
+
+    def __init__(self, rate: float, capacity: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self._buckets: dict[int, _Bucket] = {}
+
+    def take(self, key_id: int, cost: int, now: float | None = None) -> float:
+        """Spend ``cost`` from the key's bucket: 0 when it could, else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.get(key_id)
+        if bucket is None:
+            bucket = self._buckets[key_id] = _Bucket(self.capacity, now)
+        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.at) * self.rate)
+        bucket.at = now
+        if cost <= bucket.tokens:
+            bucket.tokens -= cost
+            return 0.0
+        return (cost - bucket.tokens) / self.rate
+
+    def reset(self) -> None:
+        self._buckets.clear()
+
+
+def over_limit(cost: int, limit: int) -> PublicError:
+    return PublicError(
+        f"Query cost {cost} is over the limit of {limit} (MAX_QUERY_COST); ask for smaller pages",
+        "MAX_COST_EXCEEDED",
+        cost=cost,
+        limit=limit,
+    )
+
+
+def throttled(cost: int, retry_after: float) -> PublicError:
+    seconds = math.ceil(retry_after)
+    return PublicError(
+        f"This key has spent its query budget; retry in {seconds} s (cost {cost})",
+        "THROTTLED",
+        retryAfter=seconds,
+    )
+
+
+class QueryCost(SchemaExtension):
+    """Refuses a document over the limit before it executes, throttles per key when a budget
+    is set, and reports ``extensions.cost.requestedQueryCost`` on every answer."""
+
+    limit: int = 0
+    throttle: Throttle | None = None
+
+    def __init__(self) -> None:
+        self.cost: int | None = None
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None:
+            self.cost = document_cost(
+                context.schema._schema, document, context.variables, context.operation_name
+            )
+            error = self._refusal(self.cost)
+            if error is not None:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(str(error), original_error=error, extensions=error.extensions)
+                    ],
+                )
+        yield
+
+    def _refusal(self, cost: int) -> PublicError | None:
+        if cost > self.limit:
+            return over_limit(cost, self.limit)
+        viewer = getattr(self.execution_context.context, "viewer_or_none", None)
+        if self.throttle is None or viewer is None:
+            return None
+        wait = self.throttle.take(viewer.key_id, cost)
+        if not wait:
+            return None
+        response = getattr(self.execution_context.context, "response", None)
+        if response is not None:
+            response.headers["Retry-After"] = str(math.ceil(wait))
+        return throttled(cost, wait)
+
+    def get_results(self) -> dict[str, Any]:
+        if self.cost is None:
+            return {}
+        return {"cost": {"requestedQueryCost": self.cost, "maximumAvailable": self.limit}}
+
+
+def extension(limit: int, throttle: Throttle | None) -> type[QueryCost]:
+    """The extension class for one schema (its limit and budget)."""
+    return type("QueryCost", (QueryCost,), {"limit": limit, "throttle": throttle})

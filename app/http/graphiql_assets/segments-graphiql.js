@@ -1,0 +1,77 @@
+// GraphiQL for Segments, with nothing from the internet: every script is served by the service.
+// Queries and mutations go over HTTP POST, subscriptions over the WebSocket (graphql-ws, the
+// graphql-transport-ws protocol) with the Headers tab's Authorization in connection_init.
+// The headers (the API key) stay in the page unless it is opened with ?persistHeaders=true.
+(function () {
+  "use strict";
+  var page = new URL(window.location.href);
+  var url = page.origin + page.pathname;
+  var wsUrl = url.replace(/^http/, "ws");
+  var persistHeaders = page.searchParams.get("persistHeaders") === "true";
+  var clients = {};
+
+  function wsClient(headers) {
+    var key = JSON.stringify(headers || {});
+    if (!clients[key]) {
+      clients[key] = graphqlWs.createClient({
+        url: wsUrl,
+        connectionParams: headers || {},
+        lazy: true,
+      });
+    }
+    return clients[key];
+  }
+
+  function isSubscription(params) {
+    var query = params.query || "";
+    var name = params.operationName;
+    // the operation to run: the named one, or the only one
+    var pattern = /(^|[^\w])(query|mutation|subscription)(\s+([_A-Za-z][_0-9A-Za-z]*))?/g;
+    var found = [];
+    var match;
+    var stripped = query.replace(/#[^\n]*/g, "").replace(/"""[\s\S]*?"""|"(?:\\.|[^"\\])*"/g, '""');
+    while ((match = pattern.exec(stripped)) !== null) {
+      found.push({ type: match[2], name: match[4] });
+    }
+    if (!found.length) return false;
+    var chosen = found[0];
+    if (name) {
+      for (var i = 0; i < found.length; i++) if (found[i].name === name) chosen = found[i];
+    }
+    return chosen.type === "subscription";
+  }
+
+  function fetcher(params, options) {
+    var headers = (options && options.headers) || {};
+    if (isSubscription(params)) {
+      var client = wsClient(headers);
+      return {
+        subscribe: function (sink) {
+          var dispose = client.subscribe(params, {
+            next: function (value) { sink.next(value); },
+            error: function (error) { sink.error(error); },
+            complete: function () { sink.complete(); },
+          });
+          return { unsubscribe: dispose };
+        },
+      };
+    }
+    var all = Object.assign({ "content-type": "application/json", accept: "application/graphql-response+json, application/json" }, headers);
+    return fetch(url, { method: "POST", headers: all, body: JSON.stringify(params) }).then(
+      function (response) { return response.json(); }
+    );
+  }
+
+  var explorer = GraphiQLPluginExplorer.explorerPlugin();
+  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(
+    React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      plugins: [explorer],
+      defaultEditorToolsVisibility: true,
+      isHeadersEditorEnabled: true,
+      shouldPersistHeaders: persistHeaders,
+      inputValueDeprecation: true,
+    })
+  );
+})();

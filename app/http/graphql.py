@@ -1,0 +1,407 @@
+"""GraphQL over HTTP (to the letter of the GraphQL over HTTP spec) and over WebSocket.
+
+- media types: ``application/graphql-response+json`` when the client accepts it (request
+  errors then answer 400 without ``data``), ``application/json`` otherwise (as before: 200);
+- GET runs queries; a mutation over GET answers 405, a subscription over HTTP a coded 400
+  (subscriptions are served over the WebSocket);
+- every refusal is a GraphQL-shaped body with ``extensions.code``, never a 500 or plain text;
+- persisted queries (``app.http.persisted``), and shortcuts: hooks a domain gives for a
+  document it can answer without the executor (the lookups domain's compiled isMember).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from cross_web import HTTPException
+from graphql import parse
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
+
+from app.graphql import cost
+from app.graphql.context import Context
+from app.http import graphiql, state
+from app.http.auth import read_body, replay
+from app.http.errors import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    RequestError,
+    error_response,
+    status_for,
+)
+from app.http.persisted import PersistedQueries
+from app.live.websocket import TextWebSocket, sign_in
+from app.schema import build_schema
+from app.settings import Settings
+from app.viewer import Viewer
+
+# A shortcut: (query, variables, operation name, site id) -> the answer's data, or None to
+# leave the request to the executor. It must answer exactly what the executor would.
+Shortcut = Callable[[str, dict[str, Any] | None, str | None, int], Awaitable[dict[str, Any] | None]]
+
+_media: ContextVar[str] = ContextVar("segments_graphql_media", default=JSON)
+_status: ContextVar[int] = ContextVar("segments_graphql_status", default=200)
+
+# HTTPException reasons strawberry raises, and the code (and status) each becomes
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+def negotiate(accept: str | None) -> str:
+    """The media type of the answer: graphql-response+json when accepted (preferred on a tie),
+    application/json otherwise (also for */*, no Accept, or nothing we speak)."""
+    if not accept:
+        return JSON
+    best, best_q = JSON, -1.0
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        if q <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE_JSON and q >= best_q:
+            best, best_q = GRAPHQL_RESPONSE_JSON, q
+        elif media in (JSON, "application/*", "*/*") and q > best_q:
+            best, best_q = JSON, q
+    return best
+
+
+_NAMED = re.compile(r"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
+
+
+def operation_name(query: str | None, given: object) -> str | None:
+    """The operation's name for logs and metrics: the one given, else the document's first."""
+    if isinstance(given, str):
+        return given
+    found = _NAMED.search(query) if query else None
+    return found.group(1) if found else None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _request_error_of(result: ExecutionResult) -> bool:
+    """Whether the request never reached execution: no data, and no error has a path."""
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(e.path is None for e in errors)
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    websocket_adapter_class = TextWebSocket
+
+    def __init__(self, settings: Settings, shortcuts: tuple[Shortcut, ...] = ()) -> None:
+        origins = [o.strip() for o in settings.ws_allowed_origins.split(",") if o.strip()]
+        self.throttle = (
+            cost.Throttle(settings.throttle_cost_per_second, settings.throttle_burst)
+            if settings.throttle_cost_per_second > 0
+            else None
+        )
+        super().__init__(
+            build_schema(settings, throttle=self.throttle),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            multipart_uploads_enabled=True,
+            allowed_origins=origins,
+        )
+        self.settings = settings
+        self.shortcuts = shortcuts
+        self.persisted = PersistedQueries(settings.persisted_query_cache_size)
+        self._shortcut_costs: OrderedDict[str, int] = OrderedDict()
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        await sign_in(context, cache_seconds=self.settings.key_cache_seconds)
+        ack: UnsetType = UNSET  # no payload in connection_ack
+        return ack
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            value = self.decode_json(data)
+        except orjson.JSONDecodeError as e:  # also a body that is not UTF-8
+            raise RequestError("Unable to parse request body as JSON", "BAD_REQUEST", 400) from e
+        if not isinstance(value, dict):
+            raise RequestError("The request body must be a JSON object", "BAD_REQUEST", 400)
+        return value
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        found = dict(params)
+        for name in ("variables", "extensions"):
+            if found.get(name):
+                found[name] = self.parse_json(found[name])
+        return found
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData):
+            if not isinstance(data.operation_name, str | None):
+                raise RequestError("operationName must be a string or null", "BAD_REQUEST", 400)
+            data.query = self.persisted.resolve(data.query, data.extensions)
+            state.current().operation = operation_name(data.query, data.operation_name)
+        return data
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # the page for browsers only: a GET accepting */* with just a persisted query's hash
+        # (or nothing) is a GraphQL request
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page(request)
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        method = request_adapter.method
+        # subscriptions go over the WebSocket; mutations only over POST
+        allowed = {OperationType.QUERY}
+        if method == "POST":
+            allowed.add(OperationType.MUTATION)
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as e:
+            raise RequestError(e.as_http_error_reason(), "OPERATION_RESOLUTION_FAILURE") from e
+        except InvalidOperationTypeError as e:
+            if e.operation_type is OperationType.SUBSCRIPTION:
+                raise RequestError(
+                    "Subscriptions are served over the WebSocket at /graphql"
+                    " (graphql-transport-ws), not over HTTP",
+                    "SUBSCRIPTION_NOT_SUPPORTED_OVER_HTTP",
+                    400,
+                ) from e
+            raise RequestError(
+                "Mutations must be sent with POST", "METHOD_NOT_ALLOWED", 405, {"Allow": "POST"}
+            ) from e
+        except MissingQueryError as e:
+            raise RequestError("No GraphQL query found in the request", "BAD_REQUEST", 400) from e
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        info = state.current()
+        codes: list[str] = []
+        for error in result.errors or []:
+            extensions = error.extensions or {}
+            code = extensions.get("code")
+            if isinstance(code, str):
+                codes.append(code)
+            if isinstance(extensions.get("errorId"), str):
+                info.error_ids.append(extensions["errorId"])
+        info.error_codes.extend(codes)
+        cost_result = (result.extensions or {}).get("cost")
+        if isinstance(cost_result, dict):
+            info.cost = cost_result.get("requestedQueryCost")
+        request_error = _request_error_of(result)
+        media = _media.get()
+        if request_error and media == GRAPHQL_RESPONSE_JSON:
+            response.pop("data", None)
+        _status.set(status_for(codes, request_error=request_error, media_type=media))
+        return response
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = Response(
+            self.encode_json(response_data), status_code=_status.get(), media_type=_media.get()
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        media = negotiate(_header(scope, b"accept"))
+        _media.set(media)
+        _status.set(200)
+        try:
+            if self.shortcuts and scope.get("state", {}).get("viewer") is not None:
+                answered, receive = await self._shortcut(scope, receive, send, media)
+                if answered:
+                    return
+            # strawberry's own HTTP handling, but the request is closed after the response, so
+            # that uploaded files are deleted whatever became of the operation
+            request = Request(scope=scope, receive=receive)
+            try:
+                response = await self.run(request)
+                await response(scope, receive, send)
+            finally:
+                await request.close()
+        except RequestError as e:
+            await self._refuse(scope, receive, send, e, media)
+        except HTTPException as e:
+            code = _HTTP_CODES.get(e.status_code, "BAD_REQUEST")
+            status = e.status_code
+            if e.reason == "Unsupported content type":
+                code, status = "UNSUPPORTED_MEDIA_TYPE", 415
+            await self._refuse(scope, receive, send, RequestError(e.reason, code, status), media)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, error: RequestError, media: str
+    ) -> None:
+        state.current().error_codes.append(error.code)
+        status = error.status or status_for([error.code], request_error=True, media_type=media)
+        response = error_response(
+            error.message, error.code, status, media_type=media, headers=error.headers
+        )
+        await response(scope, receive, send)
+
+    # ---------------------------------------------------------------- shortcuts
+
+    async def _shortcut(
+        self, scope: Scope, receive: Receive, send: Send, media: str
+    ) -> tuple[bool, Receive]:
+        """Answer the request through a shortcut when one takes it; (False, a receive that
+        replays the body) otherwise."""
+        if scope["method"] == "GET":
+            params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            if "query" not in params and "extensions" not in params:
+                return False, receive
+            try:
+                request = self.parse_query_params(params)
+            except RequestError:
+                return False, receive
+        elif scope["method"] == "POST" and (_header(scope, b"content-type") or "").startswith(
+            "application/json"
+        ):
+            messages = await read_body(receive, self.settings.max_request_bytes)
+            receive = replay(messages or [], receive)
+            if messages is None:
+                return False, receive
+            try:
+                request = orjson.loads(b"".join(m.get("body", b"") for m in messages))
+            except orjson.JSONDecodeError:
+                return False, receive
+            if not isinstance(request, dict):
+                return False, receive
+        else:
+            return False, receive
+        query, variables, name = request.get("query"), request.get("variables"), None
+        if isinstance(request.get("operationName"), str):
+            name = request["operationName"]
+        if not isinstance(query, str | None) or not isinstance(variables, dict | None):
+            return False, receive
+        try:
+            query = self.persisted.resolve(query, request.get("extensions"))
+        except RequestError:
+            return False, receive  # the executor's path gives the same refusal
+        if query is None:
+            return False, receive
+        viewer: Viewer = scope["state"]["viewer"]
+        for shortcut in self.shortcuts:
+            data = await shortcut(query, variables, name, viewer.site_id)
+            if data is not None:
+                await self._answer(scope, send, data, query, name, viewer, media)
+                return True, receive
+        return False, receive
+
+    def _cost_of(self, query: str) -> int:
+        found = self._shortcut_costs.get(query)
+        if found is None:
+            schema = self.schema._schema  # type: ignore[attr-defined]
+            found = cost.document_cost(schema, parse(query, no_location=True))
+            self._shortcut_costs[query] = found
+            if len(self._shortcut_costs) > 256:
+                self._shortcut_costs.popitem(last=False)
+        return found
+
+    async def _answer(
+        self,
+        scope: Scope,
+        send: Send,
+        data: dict[str, Any],
+        query: str,
+        name: str | None,
+        viewer: Viewer,
+        media: str,
+    ) -> None:
+        requested = self._cost_of(query)
+        info = state.current()
+        info.operation, info.cost = operation_name(query, name), requested
+        headers: Mapping[str, str] = {}
+        body: dict[str, Any] = {"data": data}
+        status = 200
+        wait = self.throttle.take(viewer.key_id, requested) if self.throttle else 0.0
+        if wait:
+            error = cost.throttled(requested, wait)
+            body = {"errors": [{"message": str(error), "extensions": error.extensions}]}
+            headers = {"Retry-After": str(error.extensions["retryAfter"])}
+            status = 429
+            info.error_codes.append("THROTTLED")
+        body["extensions"] = {
+            "cost": {
+                "requestedQueryCost": requested,
+                "maximumAvailable": self.settings.max_query_cost,
+            }
+        }
+        # the two ASGI messages themselves: a Response object costs more than the lookup
+        content = orjson.dumps(body)
+        raw_headers = [
+            (b"content-type", media.encode()),
+            (b"content-length", str(len(content)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        viewer: Viewer | None = request.scope.get("state", {}).get("viewer")
+        return Context(
+            request=request,
+            response=response if isinstance(response, Response) else None,
+            viewer=viewer,
+            settings=self.settings,
+        )
+
+
+__all__ = ["GraphQLApp", "Shortcut", "negotiate"]

@@ -1,0 +1,138 @@
+"""Request metrics (a middleware) and GET /metrics (prometheus-client's ASGI app, after the
+gauges read at scrape time have been refreshed)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from prometheus_client import make_asgi_app
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tortoise import Tortoise
+
+from app import metrics
+from app.db import fetch
+from app.http import state
+from app.live.broker import broker
+
+log = logging.getLogger("segments.metrics")
+
+# operation names come from clients: past this many distinct ones, the rest count as "other"
+_MAX_OPERATIONS = 500
+_operations: set[str] = set()
+_ROUTES = {"/graphql": "anonymous", "/healthz": "healthz", "/readyz": "readyz"}
+
+
+def _operation(path: str, info: state.RequestInfo) -> str:
+    if info.operation is not None:
+        name = info.operation
+        if name in _operations:
+            return name
+        if len(_operations) < _MAX_OPERATIONS:
+            _operations.add(name)
+            return name
+        return "other"
+    if path in _ROUTES:
+        return _ROUTES[path]
+    if path.startswith("/export/"):
+        return "export"
+    if path.startswith("/graphiql/"):
+        return "graphiql"
+    return "other"
+
+
+def _outcome(status: int, info: state.RequestInfo) -> str:
+    if status >= 500:
+        return "server_error"
+    if status >= 400:
+        return "refused"
+    return "error" if info.error_codes else "ok"
+
+
+_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _observe(operation: str, outcome: str, seconds: float) -> None:
+    # the labelled children are looked up once per (operation, outcome): labels() takes a lock
+    pair = _children.get((operation, outcome))
+    if pair is None:
+        pair = _children[(operation, outcome)] = (
+            metrics.REQUESTS.labels(operation, outcome),
+            metrics.LATENCY.labels(operation, outcome),
+        )
+    pair[0].inc()
+    pair[1].observe(seconds)
+
+
+class RequestMetrics:
+    """Counts and times each HTTP request by operation name and outcome."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/metrics":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            info = state.current()
+            operation, outcome = _operation(scope["path"], info), _outcome(status, info)
+            _observe(operation, outcome, time.perf_counter() - started)
+            for code in info.error_codes:
+                metrics.ERRORS.labels(code).inc()
+
+
+async def _refresh() -> None:
+    """The gauges of state kept elsewhere: read now, for this scrape."""
+    metrics.LIVE_SUBSCRIBERS.set(broker.total_subscribers())
+    try:
+        connection = Tortoise.get_connection("default")
+    except Exception:  # the database is not open (yet): nothing to read
+        return
+    pool = getattr(connection, "_pool", None)
+    if pool is not None and hasattr(pool, "get_size"):  # asyncpg
+        metrics.POOL_SIZE.set(pool.get_size())
+        metrics.POOL_IN_USE.set(pool.get_size() - pool.get_idle_size())
+    else:  # SQLite: one connection
+        metrics.POOL_SIZE.set(1)
+        metrics.POOL_IN_USE.set(0)
+    try:
+        jobs = await fetch("SELECT status, COUNT(*) AS n FROM import_jobs GROUP BY status")
+        deliveries = await fetch(
+            "SELECT status, COUNT(*) AS n FROM email_deliveries GROUP BY status"
+        )
+    except Exception:  # a scrape must answer even when the database does not
+        log.warning("metrics: the queue gauges could not be read", exc_info=True)
+        return
+    metrics.IMPORT_JOBS.clear()
+    for row in jobs:
+        metrics.IMPORT_JOBS.labels(str(row["status"])).set(row["n"])
+    metrics.EMAIL_DELIVERIES.clear()
+    for row in deliveries:
+        metrics.EMAIL_DELIVERIES.labels(str(row["status"])).set(row["n"])
+
+
+_exposition = make_asgi_app()
+
+
+class Endpoint:
+    """GET /metrics: the Prometheus text format (an ASGI app, for a Route)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _refresh()
+        await _exposition(scope, receive, send)
+
+
+endpoint = Endpoint()

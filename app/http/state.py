@@ -1,0 +1,36 @@
+"""What the layers of one request learn about it, for its log line and its metrics.
+
+The access log middleware opens a ``RequestInfo`` for each HTTP request; the auth layer fills
+in the caller, the GraphQL layer the operation, its error codes and its cost.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    operation: str | None = None  # the GraphQL operation's name (or "isMember" on the fast path)
+    operation_type: str | None = None  # query, mutation, subscription
+    site: str | None = None
+    key: str | None = None
+    error_codes: list[str] = field(default_factory=list)
+    error_ids: list[str] = field(default_factory=list)  # ids of masked internal errors
+    cost: int | None = None
+
+
+_current: ContextVar[RequestInfo | None] = ContextVar("segments_request_info", default=None)
+
+
+def current() -> RequestInfo:
+    """The request's info; a throwaway one outside a request (tests calling the schema)."""
+    info = _current.get()
+    return info if info is not None else RequestInfo()
+
+
+def begin() -> RequestInfo:
+    info = RequestInfo()
+    _current.set(info)
+    return info

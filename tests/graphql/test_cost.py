@@ -1,0 +1,111 @@
+"""A document's cost is known before it runs: refused over MAX_QUERY_COST before any SQL,
+reported on every answer, and the walk is linear in the document."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from graphql import parse
+
+from app.graphql import cost
+from app.schema import build_schema
+from app.settings import get_settings
+from tests.factories import Api, members, segment
+from tests.segments.test_segments_api import _count_statements
+
+NESTED = """query($outer: Int, $inner: Int) {
+  segments(first: $outer) { edges { node { id name
+    members(first: $inner) { edges { node { id email company { id name } } } }
+  } } }
+}"""
+
+
+def _cost(query: str, variables: dict[str, Any] | None = None) -> int:
+    schema = build_schema(get_settings())
+    return cost.document_cost(schema._schema, parse(query), variables)
+
+
+def test_objects_cost_one_scalars_nothing_and_pages_multiply() -> None:
+    assert _cost("{ viewer { role } }") == 1
+    # segments(first: 10): 10 x (connection 1 + edges 1 + node 1)
+    assert _cost("{ segments(first: 10) { edges { node { id name } } } }") == 30
+    # the argument's default page size (50) when none is given
+    assert _cost("{ segments { edges { node { id } } } }") == 150
+    # a variable is read
+    assert _cost("query($n: Int) { segments(first: $n) { totalCount } }", {"n": 7}) == 7
+
+
+def test_a_mutation_costs_more_than_the_same_selection_as_a_query() -> None:
+    mutation = 'mutation { deleteSegment(id: "1") { deletedId } }'
+    assert _cost(mutation) >= cost.MUTATION_COST
+
+
+def test_the_default_limit_admits_50_by_50_and_refuses_500_by_500() -> None:
+    limit = get_settings().max_query_cost
+    assert _cost(NESTED, {"outer": 50, "inner": 50}) <= limit
+    assert _cost(NESTED, {"outer": 500, "inner": 500}) > limit
+
+
+def test_fragments_are_costed_once_each_so_the_walk_is_linear() -> None:
+    # given a chain of 60 fragments, each spreading the next twice (2^60 paths)
+    depth = 60
+    fragments = [f"fragment F{i} on Segment {{ ...F{i + 1} ...F{i + 1} }}" for i in range(depth)]
+    fragments.append(f"fragment F{depth} on Segment {{ id }}")
+    query = 'query { segment(id: "1") { ...F0 } }\n' + "\n".join(fragments)
+
+    # when its cost is computed
+    started = time.perf_counter()
+    found = _cost(query)
+
+    # then it ends at once (each fragment computed once)
+    assert time.perf_counter() - started < 1.0
+    assert found == 1
+
+
+async def test_a_document_over_the_limit_is_refused_before_any_sql(api: Api) -> None:
+    # given a site with a segment
+    await members(api, "m1")
+    await segment(api, "S", memberIds=["m1"])
+
+    # when a 500 x 500 listing is asked for
+    with _count_statements() as statements:
+        body = await api.raw(NESTED, {"outer": 500, "inner": 500})
+
+    # then it is refused, naming its cost and the limit, and nothing ran on the database
+    error = body["errors"][0]
+    limit = get_settings().max_query_cost
+    assert error["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    assert error["extensions"]["limit"] == limit
+    assert error["extensions"]["cost"] > limit
+    assert str(limit) in error["message"] and str(error["extensions"]["cost"]) in error["message"]
+    assert body["data"] is None
+    assert [s for s in statements if "api_keys" not in s and '"sites"' not in s] == []
+
+
+async def test_every_answer_reports_its_cost(api: Api) -> None:
+    await members(api, "m1")
+    seg = await segment(api, "S", memberIds=["m1"])
+
+    body = await api.raw(NESTED, {"outer": 50, "inner": 50})
+    assert "errors" not in body
+    assert body["extensions"]["cost"]["requestedQueryCost"] == _cost(
+        NESTED, {"outer": 50, "inner": 50}
+    )
+
+    # the compiled isMember path reports it too
+    quick = await api.raw(
+        "query($s: ID!, $m: ID!) { isMember(segmentId: $s, memberId: $m) }",
+        {"s": seg["id"], "m": "m1"},
+    )
+    assert quick["data"] == {"isMember": True}
+    assert quick["extensions"]["cost"]["requestedQueryCost"] == 1
+
+
+def test_the_token_bucket_refills_at_its_rate() -> None:
+    bucket = cost.Throttle(rate=10, capacity=100)
+    assert bucket.take(1, 100, now=0.0) == 0
+    assert bucket.take(1, 50, now=0.0) == pytest.approx(5.0)  # 50 more at 10 a second
+    assert bucket.take(2, 100, now=0.0) == 0  # another key has its own bucket
+    assert bucket.take(1, 50, now=5.0) == 0
