@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # clients that send no Origin (servers) and same-origin pages always may.
     ws_allowed_origins: str = ""
 
+    # Hardening (issue 13). Fields selected by one document once its fragments are expanded:
+    # bounds the work of validation (and execution) whatever the fragments' nesting.
+    max_selections: int = Field(default=2000, ge=10)
+
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
         # a send is cut off at half the claim timeout; each SMTP step may take smtp_timeout
