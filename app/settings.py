@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     # Hardening (issue 13). Fields selected by one document once its fragments are expanded:
     # bounds the work of validation (and execution) whatever the fragments' nesting.
     max_selections: int = Field(default=2000, ge=10)
+    # Every string, id and JSON value of a request is checked before anything runs
+    # (app/graphql/input_guard.py). Ids are stored in 255-character columns: no more.
+    max_id_length: int = Field(default=255, ge=1, le=255)
+    max_search_length: int = Field(default=200, ge=1)
+    max_string_length: int = Field(default=1024 * 1024, ge=1)
+    max_json_depth: int = Field(default=32, ge=1, le=500)
 
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:

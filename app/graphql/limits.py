@@ -114,7 +114,7 @@ class _Measurer:
                         stack.append((node.selection_set, key, spread))
                 elif isinstance(node, InlineFragmentNode):
                     stack.append((node.selection_set, at, spread))
-                else:
+                elif isinstance(node, FragmentSpreadNode):
                     name = node.name.value
                     definition = self.fragments.get(name)
                     if definition is not None and name not in spread:

@@ -26,6 +26,7 @@ from app.flags.mutations import FlagMutations
 from app.flags.queries import FlagQueries
 from app.graphql.context import FreshLoaders
 from app.graphql.errors import MaskInternalErrors
+from app.graphql.input_guard import InputLimits, input_guard
 from app.graphql.limits import DocumentLimits, limited_validation
 from app.jobs.mutations import ImportJobMutations
 from app.jobs.queries import ImportJobQueries
@@ -76,6 +77,15 @@ class Schema(strawberry.Schema):
         return None
 
 
+def input_limits(settings: Settings) -> InputLimits:
+    return InputLimits(
+        max_id_length=settings.max_id_length,
+        max_search_length=settings.max_search_length,
+        max_string_length=settings.max_string_length,
+        max_json_depth=settings.max_json_depth,
+    )
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     # The document limits (depth, aliases, expanded selections) are checked in linear time
     # before graphql-core's rules, which then run (cached) only on documents within them.
@@ -88,6 +98,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=1024),
         limited_validation(limits, maxsize=1024),
+        input_guard(input_limits(settings)),
         MaskInternalErrors,
         FreshLoaders,
     ]
