@@ -33,6 +33,7 @@ from app.jobs.worker import running_worker
 from app.live.broker import broker
 from app.live.websocket import TextWebSocket, sign_in
 from app.lookups import fast
+from app.resilience import Resilience
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("segments.http")
@@ -341,4 +342,6 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
         lifespan=lifespan,
     )
     app.add_middleware(AuthAndLimits, settings=settings)
+    # outermost: a deadline per request, and a 503 for an outage (the key lookup included)
+    app.add_middleware(Resilience, timeout_seconds=settings.request_timeout_seconds)
     return app

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     max_search_length: int = Field(default=200, ge=1)
     max_string_length: int = Field(default=1024 * 1024, ge=1)
     max_json_depth: int = Field(default=32, ge=1, le=500)
+    # A GraphQL request still running after this long is cancelled (its transaction rolled
+    # back) and answered 503 TIMEOUT; 0: no deadline. Uploads are not held to it.
+    request_timeout_seconds: float = Field(default=30.0, ge=0)
 
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
