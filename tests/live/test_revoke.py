@@ -32,7 +32,7 @@ IS_POSTGRES = TEST_DATABASE_URL.startswith(("postgres://", "postgresql://"))
 async def _closed(ws: GraphQLWs, within: float) -> int:
     """The close code of a socket the server closes within the time (events may come first)."""
     deadline = time.monotonic() + within
-    with pytest.raises(WebSocketDisconnect) as closed:  # noqa: PT012
+    with pytest.raises(WebSocketDisconnect) as closed:
         while True:
             left = deadline - time.monotonic()
             assert left > 0, "the socket is still open"
