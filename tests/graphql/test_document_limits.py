@@ -41,7 +41,9 @@ MERGE_PAIRS = (
 
 FRAGMENTS_WITHIN_LIMITS = """
 query Page {
-  segments { edges { node { ...Row ...Counts members(first: 5) { edges { node { ...Person } } } } } }
+  segments { edges { node {
+    ...Row ...Counts members(first: 5) { edges { node { ...Person } } }
+  } } }
 }
 fragment Row on Segment { id name status }
 fragment Counts on Segment { id memberCount }
