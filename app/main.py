@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 import secrets
 import time
@@ -64,7 +65,10 @@ class GraphQLApp(GraphQL[Context, None]):
         return ack
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # a lone surrogate quoted in a message: JSON can escape it
+            return json.dumps(data, default=str).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

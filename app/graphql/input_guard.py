@@ -85,6 +85,12 @@ def _where(path: list[str]) -> str:
     return ".".join(path) if path else "a value"
 
 
+def _safe(key: object) -> str:
+    """A key for a path in an error: short, and writable whatever the caller sent."""
+    text = str(key)[:40].replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _text_problem(value: str) -> str | None:
     if "\x00" in value:
         return "contains a NUL character"
@@ -119,7 +125,8 @@ class _Checker:
         """One scalar value, named by the innermost argument or input field it is given to."""
         if isinstance(value, float) and not math.isfinite(value):
             raise BadInput(f"{_where(path)}: {value} is not a finite number", path)
-        if scalar == "JSON":
+        if scalar == "JSON" or isinstance(value, list | Mapping):
+            # JSON, or a value of the wrong shape that the executor will quote back
             self.json(value, path, 0)
             return
         if not isinstance(value, str):
@@ -159,7 +166,7 @@ class _Checker:
             )
         if isinstance(value, Mapping):
             for key, item in value.items():
-                at = [*path, str(key)[:40]]
+                at = [*path, _safe(key)]
                 if isinstance(key, str):
                     check_text(key, at, 255, "a JSON key", "JSON keys")
                 self.json(item, at, depth + 1)
@@ -198,6 +205,8 @@ class _Checker:
                 field = kind.fields.get(key)
                 if field is not None:
                     self.typed(field.type, item, key, [*path, key])
+                else:  # refused by the executor, with the key in its message: no NUL in it
+                    check_text(str(key), [*path, _safe(key)], 255, "a field name", "names")
         elif isinstance(kind, GraphQLScalarType):
             self.leaf(kind.name, value, name, path)
 
