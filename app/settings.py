@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # A GraphQL request still running after this long is cancelled (its transaction rolled
     # back) and answered 503 TIMEOUT; 0: no deadline. Uploads are not held to it.
     request_timeout_seconds: float = Field(default=30.0, ge=0)
+    # Rows all the connections of one operation may return together (pages x nested pages x
+    # aliases): the executor's work on a large result cannot be interrupted, so it is bounded.
+    max_result_rows: int = Field(default=10_000, ge=1)
 
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:

@@ -28,6 +28,7 @@ from app.graphql.context import FreshLoaders
 from app.graphql.errors import MaskInternalErrors
 from app.graphql.input_guard import InputLimits, input_guard
 from app.graphql.limits import DocumentLimits, limited_validation
+from app.graphql.pagination import row_budget
 from app.jobs.mutations import ImportJobMutations
 from app.jobs.queries import ImportJobQueries
 from app.jobs.subscriptions import ImportJobSubscriptions
@@ -99,6 +100,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ParserCache(maxsize=1024),
         limited_validation(limits, maxsize=1024),
         input_guard(input_limits(settings)),
+        row_budget(settings.max_result_rows),
         MaskInternalErrors,
         FreshLoaders,
     ]
