@@ -16,7 +16,9 @@ from app.settings import Settings
 from tests.factories import make_api, members, segment
 
 NESTED = """
-query { segments(first: 500) { edges { node { name members(first: 500) { edges { node { id } } } } } } }
+query { segments(first: 500) { edges { node {
+  name members(first: 500) { edges { node { id } } }
+} } } }
 """
 ALIASED = "query { a: segments { totalCount edges { node { id } } }"
 ALIASED += " b: segments { edges { node { id } } } c: segments { edges { node { id } } } }"
