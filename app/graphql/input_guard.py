@@ -38,6 +38,7 @@ from graphql import (
     ObjectFieldNode,
     ObjectValueNode,
     OperationDefinitionNode,
+    OperationType,
     StringValueNode,
     TypeInfo,
     TypeInfoVisitor,
@@ -121,8 +122,12 @@ class _Checker:
     def __init__(self, limits: InputLimits) -> None:
         self.limits = limits
 
-    def leaf(self, scalar: str, value: Any, name: str | None, path: list[str]) -> None:
-        """One scalar value, named by the innermost argument or input field it is given to."""
+    def leaf(
+        self, scalar: str, value: Any, name: str | None, path: list[str], service: bool = False
+    ) -> None:
+        """One scalar value, named by the innermost argument or input field it is given to.
+        service: a field of a mutation's input object, whose length its service checks (and
+        refuses with a userError naming the field): only the generic length limit here."""
         if isinstance(value, float) and not math.isfinite(value):
             raise BadInput(f"{_where(path)}: {value} is not a finite number", path)
         if scalar == "JSON" or isinstance(value, list | Mapping):
@@ -132,7 +137,9 @@ class _Checker:
         if not isinstance(value, str):
             return  # a wrong type is the executor's to report
         limits = self.limits
-        if scalar == "ID":
+        if service:
+            check_text(value, path, limits.max_string_length, "a string", "MAX_STRING_LENGTH")
+        elif scalar == "ID":
             check_id(value, limits, path)
         elif name in _SEARCHES:
             check_text(value, path, limits.max_search_length, "a search", "MAX_SEARCH_LENGTH")
@@ -188,7 +195,16 @@ class _Checker:
         elif isinstance(value, str):
             check_text(value, path, self.limits.max_string_length, "a string", "MAX_STRING_LENGTH")
 
-    def typed(self, kind: GraphQLInputType, value: Any, name: str | None, path: list[str]) -> None:
+    def typed(
+        self,
+        kind: GraphQLInputType,
+        value: Any,
+        name: str | None,
+        path: list[str],
+        *,
+        mutation: bool,
+        service: bool = False,
+    ) -> None:
         """A variable's value, walked along its declared type."""
         if value is None:
             return
@@ -197,18 +213,20 @@ class _Checker:
         if isinstance(kind, GraphQLList):
             items = value if isinstance(value, list) else [value]
             for index, item in enumerate(items):
-                self.typed(kind.of_type, item, name, [*path, str(index)])
+                self.typed(kind.of_type, item, name, [*path, str(index)], mutation=mutation)
         elif isinstance(kind, GraphQLInputObjectType):
             if not isinstance(value, Mapping):
                 return
             for key, item in value.items():
                 field = kind.fields.get(key)
                 if field is not None:
-                    self.typed(field.type, item, key, [*path, key])
+                    self.typed(
+                        field.type, item, key, [*path, key], mutation=mutation, service=mutation
+                    )
                 else:  # refused by the executor, with the key in its message: no NUL in it
                     check_text(str(key), [*path, _safe(key)], 255, "a field name", "names")
         elif isinstance(kind, GraphQLScalarType):
-            self.leaf(kind.name, value, name, path)
+            self.leaf(kind.name, value, name, path, service)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +236,8 @@ class _Literals:
 
     problem: BadInput | None
     variable_names: dict[str, str]
+    # variables given to a field of a mutation's input object (their services check lengths)
+    service_variables: frozenset[str]
 
 
 class _LiteralVisitor(Visitor):
@@ -226,24 +246,40 @@ class _LiteralVisitor(Visitor):
         self.type_info = type_info
         self.checker = checker
         self.names: list[str] = []
+        self.containers: list[str] = []  # "argument", "field" or "list": where a value is
+        self.mutation = False
         self.variable_names: dict[str, str] = {}
+        self.service_variables: set[str] = set()
         self.problem: BadInput | None = None
+
+    @property
+    def _service(self) -> bool:
+        return self.mutation and bool(self.containers) and self.containers[-1] == "field"
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        self.mutation = node.operation is OperationType.MUTATION
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
         self.names.append(node.name.value)
+        self.containers.append("argument")
 
     def leave_argument(self, node: ArgumentNode, *_: Any) -> None:
         self.names.pop()
+        self.containers.pop()
 
     def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
         self.names.append(node.name.value)
+        self.containers.append("field")
 
     def leave_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
         self.names.pop()
+        self.containers.pop()
 
     def enter_variable(self, node: VariableNode, *_: Any) -> None:
         if self.names:
             self.variable_names[node.name.value] = self.names[-1]
+        if self._service:
+            self.service_variables.add(node.name.value)
 
     def _scalar(self, node: ValueNode) -> None:
         if self.problem is not None:
@@ -254,7 +290,8 @@ class _LiteralVisitor(Visitor):
             return
         try:
             value = _literal(node)
-            self.checker.leaf(named.name, value, self.names[-1] if self.names else None, self.names)
+            name = self.names[-1] if self.names else None
+            self.checker.leaf(named.name, value, name, self.names, self._service)
         except BadInput as e:
             self.problem = e
 
@@ -276,7 +313,13 @@ class _LiteralVisitor(Visitor):
         return None
 
     def enter_list_value(self, node: ListValueNode, *_: Any) -> Any:
-        return self.enter_object_value(node)  # type: ignore[arg-type]
+        if self.enter_object_value(node) is False:  # type: ignore[arg-type]
+            return False
+        self.containers.append("list")
+        return None
+
+    def leave_list_value(self, node: ListValueNode, *_: Any) -> None:
+        self.containers.pop()
 
 
 def _literal(node: ValueNode, depth: int = 0) -> Any:
@@ -305,7 +348,7 @@ def _literals(schema: GraphQLSchema, document: DocumentNode, limits: InputLimits
     type_info = TypeInfo(schema)
     visitor = _LiteralVisitor(type_info, _Checker(limits))
     visit(document, TypeInfoVisitor(type_info, visitor))
-    return _Literals(visitor.problem, visitor.variable_names)
+    return _Literals(visitor.problem, visitor.variable_names, frozenset(visitor.service_variables))
 
 
 def check_request(
@@ -324,6 +367,7 @@ def check_request(
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue
+        mutation = definition.operation is OperationType.MUTATION
         for variable in definition.variable_definitions or ():
             name = variable.variable.name.value
             if name not in variables:
@@ -331,7 +375,14 @@ def check_request(
             kind = type_from_ast(schema, variable.type)
             if not is_input_type(kind):
                 continue
-            checker.typed(kind, variables[name], literals.variable_names.get(name), [name])
+            checker.typed(
+                kind,
+                variables[name],
+                literals.variable_names.get(name),
+                [name],
+                mutation=mutation,
+                service=name in literals.service_variables,
+            )
 
 
 def bad_input_error(error: BadInput) -> GraphQLError:

@@ -45,6 +45,8 @@ def _nested(depth: int) -> Any:
 
 REFUSE = "BAD_USER_INPUT"
 ANSWER = "answered"  # a plain answer (not found, invalid rule) is right too: no fault
+# a field of a mutation's input: its service refuses it as a userError naming the field
+USER_ERROR = "userErrors"
 
 # (name, document, variables, what must come back, words the message must hold)
 CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
@@ -101,13 +103,13 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("long search", SEARCH_MEMBERS, {"q": "q" * 1000}, REFUSE, "MAX_SEARCH_LENGTH"),
     ("1 MB search", SEGMENTS_SEARCH, {"q": "%_" * 500_000}, REFUSE, "MAX_SEARCH_LENGTH"),
     ("1 MB member search", MEMBERS_SEARCH, {"q": "x" * 1_000_000}, REFUSE, "MAX_SEARCH_LENGTH"),
-    ("long upsert id", UPSERT, {"members": [{"id": "x" * 1000}]}, REFUSE, "MAX_ID_LENGTH"),
+    ("long upsert id", UPSERT, {"members": [{"id": "x" * 1000}]}, USER_ERROR, "over 255"),
     (
         "long member name",
         UPSERT,
         {"members": [{"id": "m", "name": "n" * 1000}]},
-        REFUSE,
-        "limit of 255",
+        USER_ERROR,
+        "over 255",
     ),
     (
         "20 MB string",
@@ -245,6 +247,10 @@ async def test_bad_variables_are_refused_with_a_code(
     # then it is refused with a code naming what is wrong (or answered), never a fault
     if expected == REFUSE:
         _refused(response, words)
+    elif expected == USER_ERROR:
+        [payload] = _without_fault(response)["data"].values()
+        [error] = payload["userErrors"]
+        assert error["code"] == "INVALID" and words in error["message"], error
     else:
         _without_fault(response)
     # and nothing was written
