@@ -227,12 +227,12 @@ async def test_fuzzed_documents_never_fault(seeded: Api) -> None:
         schema, fields=fields, custom_scalars=_CUSTOM_SCALARS, codec=None, mode=Mode.NEGATIVE
     )
 
-    @_fuzz_settings(300)
+    @_fuzz_settings(150)
     @given(document=st.one_of(positive, negative))
     def documents(document: str) -> None:
         _run(seeded, loop, document, None, sent)
 
-    @_fuzz_settings(300)
+    @_fuzz_settings(150)
     @given(request=_VARIABLE_REQUESTS)
     def variables(request: tuple[str, dict[str, Any]]) -> None:
         _run(seeded, loop, request[0], request[1], sent)
