@@ -27,6 +27,7 @@ MODEL_MODULES = [
     "app.flags.models",
     "app.email.models",
     "app.jobs.models",
+    "app.personas.models",
 ]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")

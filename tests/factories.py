@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
+from tortoise import Tortoise
 
 from app.auth.models import Role, Site
 from app.auth.service import create_key, create_site
@@ -108,3 +112,23 @@ def count_fetches(monkeypatch: Any, *modules: Any) -> list[str]:
 
         monkeypatch.setattr(module, "fetch", counting)
     return sent
+
+
+@contextmanager
+def count_statements() -> Iterator[list[str]]:
+    """Every SQL statement the database client runs while the block is open, ORM and raw
+    alike (count_fetches sees only raw ``fetch`` calls)."""
+    statements: list[str] = []
+    client_class = type(Tortoise.get_connection("default"))
+
+    def counting(original: Any) -> Any:
+        async def wrapper(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            statements.append(query)
+            return await original(self, query, *args, **kwargs)
+
+        return wrapper
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("execute_query", "execute_query_dict", "execute_many", "execute_insert"):
+            patch.setattr(client_class, name, counting(getattr(client_class, name)))
+        yield statements

@@ -69,6 +69,20 @@ COVERED_TYPES = {
     "ImportFormat",
     "ImportMembersInput",
     "ImportJobPayload",
+    # personas, options, archive, where used (issue 15)
+    "SegmentOption",
+    "SegmentOptionInput",
+    "SegmentOptionUpdateInput",
+    "SegmentOptionPayload",
+    "PersonaSegment",
+    "Persona",
+    "PersonaEdge",
+    "PersonaConnection",
+    "PersonaInput",
+    "UpdatePersonaInput",
+    "AttachSegmentToPersonaInput",
+    "PersonaPayload",
+    "SegmentUsage",
 }
 COVERED_FIELDS = {
     "Segment": {
@@ -87,6 +101,9 @@ COVERED_FIELDS = {
         "companies",
         "events",
         "eligibleMembers",
+        "options",
+        "personas",
+        "usage",
         "createdAt",
         "updatedAt",
     },
@@ -132,6 +149,8 @@ COVERED_FIELDS = {
         "resolveMembers",
         "resolveCompanies",
         "importJob",
+        "persona",
+        "personas",
     },
     "Mutation": {
         "createSegment",
@@ -145,6 +164,16 @@ COVERED_FIELDS = {
         "includeEligibleMembers",
         "freezeSegment",
         "importMembers",
+        "createSegmentOption",
+        "updateSegmentOption",
+        "deleteSegmentOption",
+        "createPersona",
+        "updatePersona",
+        "deletePersona",
+        "attachSegmentToPersona",
+        "detachSegmentFromPersona",
+        "archiveSegment",
+        "restoreSegment",
     },
 }
 

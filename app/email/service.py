@@ -171,6 +171,12 @@ async def send_segment_email(
         segment = await segments.get_or_fail(
             site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
         )
+        if segment.archived_at is not None:  # out of day-to-day use until restored
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                f"segment {segment.name!r} is archived: restore it to send to it",
+                ["input", "segmentId"],
+            )
         selected = set(selection) if selection is not None else None
         frozen = await _freeze(site_id=site_id, segment_pk=segment.id, selected=selected)
         if selection is not None and len(frozen.found) < len(selection):

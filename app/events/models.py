@@ -20,6 +20,13 @@ class EventKind(enum.Enum):
     EMAIL_SENT = "EMAIL_SENT"
     MEMBERS_EXCLUDED = "MEMBERS_EXCLUDED"
     EXCLUSIONS_REMOVED = "EXCLUSIONS_REMOVED"
+    ARCHIVED = "ARCHIVED"
+    RESTORED = "RESTORED"
+    OPTION_CREATED = "OPTION_CREATED"
+    OPTION_UPDATED = "OPTION_UPDATED"
+    OPTION_DELETED = "OPTION_DELETED"
+    PERSONA_ATTACHED = "PERSONA_ATTACHED"
+    PERSONA_DETACHED = "PERSONA_DETACHED"
 
 
 class SegmentEvent(Model):
@@ -31,6 +38,8 @@ class SegmentEvent(Model):
     actor = fields.CharField(max_length=100)
     count = fields.IntField(default=0)
     sample_ids: Any = fields.JSONField(default=list)
+    # what the change was: {"field": {"before": ..., "after": ...}} (UPDATED and the newer kinds)
+    changes: Any = fields.JSONField(null=True)
     at = fields.DatetimeField()
 
     class Meta:

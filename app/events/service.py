@@ -4,8 +4,9 @@ when that transaction commits."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -26,6 +27,7 @@ async def record(
     actor: str,
     count: int = 0,
     sample_ids: Sequence[str] = (),
+    changes: Mapping[str, Any] | None = None,
 ) -> SegmentEvent:
     event = await SegmentEvent.create(
         using_db=connection,
@@ -35,6 +37,7 @@ async def record(
         actor=actor,
         count=count,
         sample_ids=list(sample_ids[:MAX_SAMPLE]),
+        changes=dict(changes) if changes is not None else None,
         at=datetime.now(UTC),
     )
     await broker.publish(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.events.models import EventKind, SegmentEvent
 from app.graphql.connection import ConnectionBase
@@ -21,6 +22,12 @@ class SegmentEventNode:
     count: int
     sample_ids: list[strawberry.ID]
     at: datetime
+    changes: JSON | None = strawberry.field(
+        default=None,
+        description='What changed: {"field": {"before": ..., "after": ...}} for each changed '
+        "field of an UPDATED event (the rule included); what was archived, restored, attached "
+        "or detached for the other kinds that change a segment's setup; null otherwise.",
+    )
     dropped_before: int | None = strawberry.field(
         default=None,
         description=(
@@ -39,6 +46,7 @@ class SegmentEventNode:
             count=e.count,
             sample_ids=[strawberry.ID(i) for i in e.sample_ids],
             at=e.at,
+            changes=e.changes,
             dropped_before=dropped_before,
         )
 

@@ -273,6 +273,7 @@ async def live_targets(
         " FROM feature_flags f"
         " LEFT JOIN flag_segments fs ON fs.flag_id = f.id AND fs.site_id = $1"
         " LEFT JOIN segments s ON s.id = fs.segment_id AND s.site_id = $1 AND s.is_active"
+        "  AND s.archived_at IS NULL"
         "  AND (s.starts_at IS NULL OR s.starts_at <= $2)"
         "  AND (s.ends_at IS NULL OR s.ends_at > $2)"
         f" WHERE f.site_id = $1{where}"

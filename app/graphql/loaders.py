@@ -18,6 +18,7 @@ from app.flags.models import FeatureFlag
 from app.lookups import service as lookups
 from app.members import service as members
 from app.memberships import service as memberships
+from app.personas.loaders import PersonaLoaders
 from app.segments.catalogue import SegmentDef
 from app.segments.models import Segment
 
@@ -73,3 +74,5 @@ class Loaders:
         self.email_delivery_counts: DataLoader[int, dict[DeliveryStatus, int]] = _loader(
             lambda pks: email.delivery_counts(site_id=site_id, campaign_pks=pks), {}
         )
+        # personas, segment options, where a segment is used
+        self.personas = PersonaLoaders(site_id)

@@ -36,7 +36,10 @@ from app.lookups.queries import LookupQueries
 from app.members.mutations import MemberMutations
 from app.members.queries import MemberQueries
 from app.memberships.mutations import MembershipMutations
+from app.personas.mutations import PersonaMutations
+from app.personas.queries import PersonaQueries
 from app.pickers.queries import PickerQueries
+from app.segments.lifecycle_mutations import SegmentLifecycleMutations
 from app.segments.mutations import SegmentMutations
 from app.segments.queries import SegmentQueries
 from app.settings import Settings
@@ -53,6 +56,7 @@ Query = merge_types(
         EmailQueries,
         PickerQueries,
         ImportJobQueries,
+        PersonaQueries,
     ),
 )
 Mutation = merge_types(
@@ -66,6 +70,8 @@ Mutation = merge_types(
         FlagMutations,
         EmailMutations,
         ImportJobMutations,
+        SegmentLifecycleMutations,
+        PersonaMutations,
     ),
 )
 Subscription = merge_types("Subscription", (EventSubscriptions, ImportJobSubscriptions))

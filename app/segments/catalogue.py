@@ -41,13 +41,14 @@ class SegmentDef:
     rule_text: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    archived: bool = False
 
     @property
     def dynamic(self) -> bool:
         return self.type is SegmentType.DYNAMIC and self.rule is not None
 
     def status(self, now: datetime) -> SegmentStatus:
-        return status_at(self.is_active, self.starts_at, self.ends_at, now)
+        return status_at(self.is_active, self.starts_at, self.ends_at, now, self.archived)
 
 
 @dataclass(slots=True)
@@ -108,7 +109,8 @@ def clear() -> None:
 async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None) -> Catalogue:
     rows = await fetch(
         "SELECT id, name, type, is_active, starts_at, ends_at, rule, rule_ast, salt,"
-        " description, created_at, updated_at FROM segments WHERE site_id = $1 ORDER BY id",
+        " description, created_at, updated_at, archived_at"
+        " FROM segments WHERE site_id = $1 ORDER BY id",
         [site_id],
         connection=connection,
     )
@@ -130,6 +132,7 @@ async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None
             rule_text=row["rule"],
             created_at=_utc(row["created_at"]),
             updated_at=_utc(row["updated_at"]),
+            archived=row["archived_at"] is not None,
         )
         catalogue.by_pk[pk] = segment
         catalogue.by_name[segment.name] = segment

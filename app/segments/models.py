@@ -32,6 +32,8 @@ class Segment(Model):
     rule_ast: Any = fields.JSONField(null=True)
     # per-segment salt for percent(): a different stable slice of members per segment
     salt = fields.IntField(default=0)
+    # set by archiveSegment, cleared by restoreSegment: the segment leaves day-to-day use
+    archived_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -45,12 +47,20 @@ class SegmentStatus(enum.Enum):
     INACTIVE = "INACTIVE"
     SCHEDULED = "SCHEDULED"
     EXPIRED = "EXPIRED"
+    ARCHIVED = "ARCHIVED"
 
 
 def status_at(
-    is_active: bool, starts_at: datetime | None, ends_at: datetime | None, now: datetime
+    is_active: bool,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    now: datetime,
+    archived: bool = False,
 ) -> SegmentStatus:
-    """The status a segment with this window has at ``now``: derived, never stored."""
+    """The status a segment with this window has at ``now``: derived, never stored
+    (an archived segment is ARCHIVED whatever its window)."""
+    if archived:
+        return SegmentStatus.ARCHIVED
     if not is_active:
         return SegmentStatus.INACTIVE
     if starts_at is not None and starts_at > now:

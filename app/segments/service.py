@@ -37,24 +37,34 @@ class SegmentData:
 def status_of(segment: Segment, now: datetime | None = None) -> SegmentStatus:
     """The status a segment has now: never stored, so never stale."""
     return status_at(
-        segment.is_active, segment.starts_at, segment.ends_at, now or datetime.now(UTC)
+        segment.is_active,
+        segment.starts_at,
+        segment.ends_at,
+        now or datetime.now(UTC),
+        segment.archived_at is not None,
     )
 
 
 def status_filter(status: SegmentStatus | None, now: datetime) -> Q:
-    """The segments with that status now, as a filter (None: all)."""
+    """The segments with that status now, as a filter (None: all those not archived)."""
+    if status is SegmentStatus.ARCHIVED:
+        return Q(archived_at__isnull=False)
+    in_use = Q(archived_at__isnull=True)
     if status is None:
-        return Q()
+        return in_use
     if status is SegmentStatus.INACTIVE:
-        return Q(is_active=False)
+        return in_use & Q(is_active=False)
     if status is SegmentStatus.SCHEDULED:
-        return Q(is_active=True, starts_at__gt=now)
+        return in_use & Q(is_active=True, starts_at__gt=now)
     if status is SegmentStatus.EXPIRED:
-        return Q(is_active=True, ends_at__lte=now) & (
-            Q(starts_at__isnull=True) | Q(starts_at__lte=now)
+        return (
+            in_use
+            & Q(is_active=True, ends_at__lte=now)
+            & (Q(starts_at__isnull=True) | Q(starts_at__lte=now))
         )
     return (
-        Q(is_active=True)
+        in_use
+        & Q(is_active=True)
         & (Q(starts_at__isnull=True) | Q(starts_at__lte=now))
         & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
     )
@@ -307,18 +317,57 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
                 changes["rule_ast"] = await _checked_rule(site_id, changes["rule"], name, tx)
             if name != old_name:
                 await _refuse_if_named_by_rules(site_id, segment, tx, "renamed")
+            diff = changed_fields(segment, changes)
             for key, value in changes.items():
                 setattr(segment, key, value)
             await segment.save(using_db=tx)
             await catalogue.bump(tx, site_id)
             await events.record(
-                tx, site_id=site_id, segment_id=segment.id, kind=EventKind.UPDATED, actor=actor
+                tx,
+                site_id=site_id,
+                segment_id=segment.id,
+                kind=EventKind.UPDATED,
+                actor=actor,
+                changes=diff,
             )
     except IntegrityError as exc:
         raise DomainError(
             ErrorCode.ALREADY_EXISTS, "a segment with that name already exists", ["input", "name"]
         ) from exc
     return segment
+
+
+# the audit names fields as the API does
+_FIELD_NAMES = {
+    "name": "name",
+    "description": "description",
+    "type": "type",
+    "is_active": "isActive",
+    "starts_at": "startsAt",
+    "ends_at": "endsAt",
+    "rule": "rule",
+}
+
+
+def _plain(value: Any) -> Any:
+    """A field value as the audit trail stores it (JSON)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, SegmentType):
+        return value.value
+    return value
+
+
+def changed_fields(segment: Segment, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{"field": {"before": ..., "after": ...}} for each change that alters the segment."""
+    diff: dict[str, dict[str, Any]] = {}
+    for key, graphql_name in _FIELD_NAMES.items():
+        if key not in changes:
+            continue
+        before, after = _plain(getattr(segment, key)), _plain(changes[key])
+        if before != after:
+            diff[graphql_name] = {"before": before, "after": after}
+    return diff
 
 
 async def _refuse_if_named_by_rules(

@@ -25,6 +25,7 @@ from app.segments.models import Segment, SegmentStatus, SegmentType
 
 if TYPE_CHECKING:
     from app.flags.types import FeatureFlagNode
+    from app.personas.types import PersonaNode, SegmentOptionNode, SegmentUsage
 
 strawberry.enum(SegmentType, name="SegmentType")
 strawberry.enum(SegmentStatus, name="SegmentStatus")
@@ -37,8 +38,10 @@ class SegmentStatusFilter(enum.Enum):
     INACTIVE = "INACTIVE"
     SCHEDULED = "SCHEDULED"
     EXPIRED = "EXPIRED"
+    ARCHIVED = "ARCHIVED"
 
     def status(self) -> SegmentStatus | None:
+        """The status to filter by; None (ALL) means every segment not archived."""
         return None if self is SegmentStatusFilter.ALL else SegmentStatus(self.value)
 
 
@@ -221,6 +224,31 @@ class SegmentNode:
 
         flags = await info.context.loaders.segment_flags.load(self.pk)
         return [FeatureFlagNode.from_model(f) for f in flags]
+
+    @strawberry.field(description="The options a persona may pick, in position order.")
+    async def options(
+        self, info: Info
+    ) -> list[Annotated[SegmentOptionNode, strawberry.lazy("app.personas.types")]]:
+        from app.personas.types import segment_options
+
+        return await segment_options(info, self.pk)
+
+    @strawberry.field(description="The personas it is attached to, in name order.")
+    async def personas(
+        self, info: Info
+    ) -> list[Annotated[PersonaNode, strawberry.lazy("app.personas.types")]]:
+        from app.personas.types import segment_personas
+
+        return await segment_personas(info, self.pk)
+
+    @strawberry.field(
+        description="Where it is used: flags, segments whose rules name it, personas, email "
+        "campaigns still sending."
+    )
+    def usage(self) -> Annotated[SegmentUsage, strawberry.lazy("app.personas.types")]:
+        from app.personas.types import SegmentUsage
+
+        return SegmentUsage(pk=self.pk)
 
     @strawberry.field(description="The audit trail, newest first.")
     async def events(

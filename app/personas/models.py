@@ -1,0 +1,82 @@
+"""Personas made of segments, and the options a segment offers them to pick."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+# An option of a segment ("EU" of "Region"): what a persona attached to it may pick.
+# (Comments, not docstrings: Tortoise would make a docstring the table's comment.)
+class SegmentOption(Model):
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    segment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Segment", related_name=False, on_delete=fields.CASCADE, db_index=False
+    )
+    segment_id: int
+    label = fields.CharField(max_length=200)
+    description = fields.TextField(null=True)
+    position = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "segment_options"
+        unique_together = (("segment", "label"),)
+
+
+class Persona(Model):
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
+    )
+    site_id: int
+    name = fields.CharField(max_length=200)
+    description = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "personas"
+        unique_together = (("site", "name"),)
+
+
+# A segment attached to a persona: deleting either side removes the attachment only.
+class PersonaSegment(Model):
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    persona: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Persona", related_name=False, on_delete=fields.CASCADE, db_index=False
+    )
+    persona_id: int
+    # indexed for Segment.personas and for the cascade when a segment is deleted
+    segment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Segment", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    segment_id: int
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "persona_segments"
+        unique_together = (("persona", "segment"),)
+
+
+# An option an attachment picks: deleting the option (or the attachment) removes the pick.
+class PersonaOption(Model):
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    attachment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.PersonaSegment", related_name=False, on_delete=fields.CASCADE, db_index=False
+    )
+    attachment_id: int
+    option: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.SegmentOption", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    option_id: int
+
+    class Meta:
+        table = "persona_options"
+        unique_together = (("attachment", "option"),)

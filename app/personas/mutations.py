@@ -1,0 +1,175 @@
+"""Persona and segment option mutations: the services decide, userErrors report."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.auth.models import Role
+from app.errors import DomainError
+from app.graphql.context import Info
+from app.graphql.errors import user_errors
+from app.graphql.inputs import DeletePayload, provided
+from app.personas import options, service
+from app.personas.models import Persona
+from app.personas.types import (
+    PersonaNode,
+    PersonaPayload,
+    SegmentOptionNode,
+    SegmentOptionPayload,
+)
+
+
+@strawberry.input
+class SegmentOptionInput:
+    segment_id: strawberry.ID
+    label: str = strawberry.field(description="Unique within the segment.")
+    description: str | None = None
+    position: int | None = strawberry.field(
+        default=None, description="Where it is listed (0 first); omitted: after the others."
+    )
+
+
+@strawberry.input(description="Merge update: an omitted field is left as it is.")
+class SegmentOptionUpdateInput:
+    label: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    position: int | None = strawberry.UNSET
+
+
+@strawberry.input
+class PersonaInput:
+    name: str = strawberry.field(description="Unique within the site.")
+    description: str | None = None
+
+
+@strawberry.input(
+    description=(
+        "Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
+    )
+)
+class UpdatePersonaInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class AttachSegmentToPersonaInput:
+    persona_id: strawberry.ID
+    segment_id: strawberry.ID
+    option_ids: list[strawberry.ID] = strawberry.field(
+        description="Options of that segment; attaching again replaces the options picked before."
+    )
+
+
+def _persona(persona: Persona) -> PersonaPayload:
+    return PersonaPayload(persona=PersonaNode.from_model(persona), user_errors=[])
+
+
+@strawberry.type
+class PersonaMutations:
+    @strawberry.mutation
+    async def create_segment_option(
+        self, info: Info, input: SegmentOptionInput
+    ) -> SegmentOptionPayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            option = await options.create(
+                site_id=viewer.site_id,
+                actor=viewer.key_name,
+                segment_id=str(input.segment_id),
+                label=input.label,
+                description=input.description,
+                position=input.position,
+            )
+        except DomainError as e:
+            return SegmentOptionPayload(option=None, user_errors=user_errors(e))
+        return SegmentOptionPayload(option=SegmentOptionNode.from_model(option), user_errors=[])
+
+    @strawberry.mutation
+    async def update_segment_option(
+        self, info: Info, id: strawberry.ID, input: SegmentOptionUpdateInput
+    ) -> SegmentOptionPayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            option = await options.update(
+                site_id=viewer.site_id, actor=viewer.key_name, option_id=id, changes=provided(input)
+            )
+        except DomainError as e:
+            return SegmentOptionPayload(option=None, user_errors=user_errors(e))
+        return SegmentOptionPayload(option=SegmentOptionNode.from_model(option), user_errors=[])
+
+    @strawberry.mutation(description="Delete an option; personas that picked it let go of it.")
+    async def delete_segment_option(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            await options.delete(site_id=viewer.site_id, actor=viewer.key_name, option_id=id)
+        except DomainError as e:
+            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        return DeletePayload(deleted_id=id, user_errors=[])
+
+    @strawberry.mutation
+    async def create_persona(self, info: Info, input: PersonaInput) -> PersonaPayload:
+        viewer = info.context.require(Role.WRITER)
+        data = service.PersonaData(name=input.name, description=input.description)
+        try:
+            persona = await service.create(site_id=viewer.site_id, data=data)
+        except DomainError as e:
+            return PersonaPayload(persona=None, user_errors=user_errors(e))
+        return _persona(persona)
+
+    @strawberry.mutation
+    async def update_persona(
+        self, info: Info, id: strawberry.ID, input: UpdatePersonaInput
+    ) -> PersonaPayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            persona = await service.update(
+                site_id=viewer.site_id, persona_id=id, changes=provided(input)
+            )
+        except DomainError as e:
+            return PersonaPayload(persona=None, user_errors=user_errors(e))
+        return _persona(persona)
+
+    @strawberry.mutation(description="Delete a persona; its segments stay.")
+    async def delete_persona(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            await service.delete(site_id=viewer.site_id, actor=viewer.key_name, persona_id=id)
+        except DomainError as e:
+            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        return DeletePayload(deleted_id=id, user_errors=[])
+
+    @strawberry.mutation(
+        description="Attach a segment with the options it picks; again: replaces the options."
+    )
+    async def attach_segment_to_persona(
+        self, info: Info, input: AttachSegmentToPersonaInput
+    ) -> PersonaPayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            persona = await service.attach(
+                site_id=viewer.site_id,
+                actor=viewer.key_name,
+                persona_id=str(input.persona_id),
+                segment_id=str(input.segment_id),
+                option_ids=[str(i) for i in input.option_ids],
+            )
+        except DomainError as e:
+            return PersonaPayload(persona=None, user_errors=user_errors(e))
+        return _persona(persona)
+
+    @strawberry.mutation
+    async def detach_segment_from_persona(
+        self, info: Info, persona_id: strawberry.ID, segment_id: strawberry.ID
+    ) -> PersonaPayload:
+        viewer = info.context.require(Role.WRITER)
+        try:
+            persona = await service.detach(
+                site_id=viewer.site_id,
+                actor=viewer.key_name,
+                persona_id=persona_id,
+                segment_id=segment_id,
+            )
+        except DomainError as e:
+            return PersonaPayload(persona=None, user_errors=user_errors(e))
+        return _persona(persona)

@@ -1,0 +1,44 @@
+"""Persona queries: thin resolvers over app.personas.service."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.pagination import edges, paginate
+from app.personas import service
+from app.personas.types import PersonaConnection, PersonaEdge, PersonaNode
+
+
+@strawberry.type
+class PersonaQueries:
+    @strawberry.field(description="The persona with that id; null for an unknown id.")
+    async def persona(self, info: Info, id: strawberry.ID) -> PersonaNode | None:
+        persona = await service.get(site_id=info.context.site_id, persona_id=id)
+        return PersonaNode.from_model(persona) if persona else None
+
+    @strawberry.field(description="Personas in name order; search looks in names and descriptions.")
+    async def personas(
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> PersonaConnection:
+        site_id = info.context.site_id
+        page = await paginate(
+            first,
+            after,
+            limit=info.context.settings.max_page_size,
+            kind=str,
+            fetch=lambda n, key: service.list_personas(
+                site_id=site_id, search=search, first=n, after=key
+            ),
+            key=lambda p: p.name,
+            count=lambda: service.count_personas(site_id=site_id, search=search),
+        )
+        return PersonaConnection(
+            edges=edges(page, lambda p, c: PersonaEdge(cursor=c, node=PersonaNode.from_model(p))),
+            page_info=page.page_info(),
+            count=page.count,
+        )
