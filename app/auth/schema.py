@@ -51,6 +51,8 @@ class AuthMutations:
             key_id = int(id)
         except ValueError:
             key_id = 0
+        if not 0 < key_id < 2**63:  # no row has it, and the database could not compare it
+            key_id = 0
         try:
             await service.revoke_key(site_id=viewer.site_id, key_id=key_id)
         except DomainError as e:

@@ -12,7 +12,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info as StrawberryInfo
 
 from app.auth.models import Role
-from app.auth.service import Viewer
+from app.auth.service import Viewer, is_revoked
 from app.graphql.errors import forbidden, unauthenticated
 from app.graphql.loaders import Loaders
 from app.settings import Settings
@@ -34,16 +34,22 @@ class Context:
         self.loaders = Loaders(viewer.site_id if viewer else 0)
         # a WebSocket's connection_init payload (graphql-transport-ws), where its key may be
         self.connection_params: dict[str, object] | None = None
+        self.revoked = False
 
     def sign_in(self, viewer: Viewer) -> None:
         """The caller, once a WebSocket's connection_init has named its key."""
         self.viewer_or_none = viewer
         self.loaders = Loaders(viewer.site_id)
 
+    def revoke(self) -> None:
+        """The key was revoked while a WebSocket was signed in with it."""
+        self.viewer_or_none = None
+        self.revoked = True
+
     @property
     def viewer(self) -> Viewer:
         if self.viewer_or_none is None:
-            raise unauthenticated()
+            raise unauthenticated("API key revoked") if self.revoked else unauthenticated()
         return self.viewer_or_none
 
     @property
@@ -72,5 +78,8 @@ class FreshLoaders(SchemaExtension):
             and isinstance(context.request, WebSocket)
             and context.viewer_or_none is not None
         ):
-            context.loaders = Loaders(context.viewer_or_none.site_id)
+            if is_revoked(context.viewer_or_none.key_id):
+                context.revoke()  # its session is being closed: nothing more runs on it
+            else:
+                context.loaders = Loaders(context.viewer_or_none.site_id)
         yield

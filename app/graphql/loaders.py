@@ -3,6 +3,7 @@ per-node lookup of a request is batched into one query per kind."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -25,12 +26,21 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose callers each wait on their own shield of the shared future: when
+    graphql-core cancels one field (a sibling failed), the others waiting on the same key
+    still get the value instead of a CancelledError escaping the executor (a raw 500)."""
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
+
+
 def _loader(batch: Callable[[list[K]], Awaitable[dict[K, V]]], default: Any) -> DataLoader[K, V]:
     async def load(keys: Sequence[K]) -> list[V]:
         found = await batch(list(keys))
         return [found.get(k, default) for k in keys]
 
-    return DataLoader(load_fn=load)
+    return SharedLoader(load_fn=load)
 
 
 class Loaders:
