@@ -261,3 +261,43 @@ def parse_pk(text: str) -> int | None:
     except (TypeError, ValueError):
         return None
     return pk if 0 < pk < 2**63 else None
+
+
+_SQLITE_OUTAGES = ("unable to open database", "disk i/o error", "database is locked")
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """True when exc, or an error it was raised from, says that the database cannot be
+    reached (refused, dropped, shutting down, out of connections; SQLite: the file cannot be
+    opened or stays locked): the caller should retry, it did nothing wrong."""
+    import socket
+    import sqlite3
+
+    import asyncpg
+    from tortoise.exceptions import DBConnectionError
+
+    outages = (
+        ConnectionError,  # refused, reset, aborted
+        socket.gaierror,  # the host name does not resolve
+        DBConnectionError,
+        asyncpg.PostgresConnectionError,  # class 08: the connection failed or is gone
+        asyncpg.CannotConnectNowError,  # the server is starting or stopping
+        asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError,
+        asyncpg.TooManyConnectionsError,
+    )
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, outages):
+            return True
+        if isinstance(exc, OSError) and "connect call failed" in str(exc).lower():
+            return True  # asyncpg, having tried each address of the host
+        if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
+            return True  # "connection is closed", "pool is closed"
+        if isinstance(exc, sqlite3.OperationalError) and str(exc).lower().startswith(
+            _SQLITE_OUTAGES
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

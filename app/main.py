@@ -25,6 +25,7 @@ from app.http.graphql import GraphQLApp
 from app.jobs.worker import running_worker
 from app.live.broker import broker
 from app.lookups import SHORTCUTS
+from app.resilience import Resilience
 from app.settings import Settings, get_settings
 
 
@@ -86,6 +87,9 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
         request_id.middleware(),
         Middleware(AccessLog),
         Middleware(metrics.RequestMetrics),
+        # a deadline per request, and a 503 for an outage (the key lookup included): inside the
+        # log and the metrics, so that those answers are logged and counted too
+        Middleware(Resilience, timeout_seconds=settings.request_timeout_seconds),
         compression.middleware(settings.compress_min_bytes),
         Middleware(AuthAndLimits, settings=settings),
     ]

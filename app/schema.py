@@ -9,22 +9,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as aliases_validator
-from strawberry.extensions.query_depth_limiter import IgnoreContext
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -38,6 +32,9 @@ from app.flags.queries import FlagQueries
 from app.graphql import cost
 from app.graphql.context import FreshLoaders
 from app.graphql.errors import MaskInternalErrors, error_codes
+from app.graphql.input_guard import InputLimits, input_guard
+from app.graphql.limits import DocumentLimits, limited_validation
+from app.graphql.pagination import row_budget
 from app.jobs.mutations import ImportJobMutations
 from app.jobs.queries import ImportJobQueries
 from app.jobs.subscriptions import ImportJobSubscriptions
@@ -87,11 +84,6 @@ Mutation = merge_types(
 Subscription = merge_types("Subscription", (EventSubscriptions, ImportJobSubscriptions))
 
 
-def _is_introspection(context: IgnoreContext) -> bool:
-    # GraphiQL's own introspection query is deeper than any real query needs to be
-    return context.field_name.startswith("__")
-
-
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # Public errors are the caller's business, not the log's; internal ones are logged
@@ -99,17 +91,29 @@ class Schema(strawberry.Schema):
         return None
 
 
+def input_limits(settings: Settings) -> InputLimits:
+    return InputLimits(
+        max_id_length=settings.max_id_length,
+        max_search_length=settings.max_search_length,
+        max_string_length=settings.max_string_length,
+        max_json_depth=settings.max_json_depth,
+    )
+
+
 def build_schema(settings: Settings, throttle: cost.Throttle | None = None) -> strawberry.Schema:
-    # Validation rules are built once: a rule class made per request defeats ValidationCache.
-    rules = [
-        depth_validator(settings.max_query_depth, _is_introspection),
-        aliases_validator(settings.max_aliases),
-    ]
+    # The document limits (depth, aliases, expanded selections) are checked in linear time
+    # before graphql-core's rules, which then run (cached) only on documents within them.
+    limits = DocumentLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_selections=settings.max_selections,
+    )
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules(cast(list[type[ASTValidationRule]], rules)),
         lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
+        limited_validation(limits, maxsize=1024),
+        input_guard(input_limits(settings)),
+        row_budget(settings.max_result_rows),
         MaskInternalErrors,
         error_codes(hide_suggestions=not settings.introspection),
         cost.extension(settings.max_query_cost, throttle),

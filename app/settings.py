@@ -87,6 +87,22 @@ class Settings(BaseSettings):
     # GET /metrics in the Prometheus text format.
     metrics: bool = True
 
+    # Hardening (issue 13). Fields selected by one document once its fragments are expanded:
+    # bounds the work of validation (and execution) whatever the fragments' nesting.
+    max_selections: int = Field(default=2000, ge=10)
+    # Every string, id and JSON value of a request is checked before anything runs
+    # (app/graphql/input_guard.py). Ids are stored in 255-character columns: no more.
+    max_id_length: int = Field(default=255, ge=1, le=255)
+    max_search_length: int = Field(default=200, ge=1)
+    max_string_length: int = Field(default=1024 * 1024, ge=1)
+    max_json_depth: int = Field(default=32, ge=1, le=500)
+    # A GraphQL request still running after this long is cancelled (its transaction rolled
+    # back) and answered 503 TIMEOUT; 0: no deadline. Uploads are not held to it.
+    request_timeout_seconds: float = Field(default=30.0, ge=0)
+    # Rows all the connections of one operation may return together (pages x nested pages x
+    # aliases): the executor's work on a large result cannot be interrupted, so it is bounded.
+    max_result_rows: int = Field(default=10_000, ge=1)
+
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
         # a send is cut off at half the claim timeout; each SMTP step may take smtp_timeout

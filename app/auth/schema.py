@@ -54,5 +54,7 @@ class AuthMutations:
             key_id = int(id)
         except ValueError:
             key_id = 0
+        if not 0 < key_id < 2**63:  # no row has it, and the database could not compare it
+            key_id = 0
         await service.revoke_key(site_id=viewer.site_id, key_id=key_id)
         return DeletePayload(deleted_id=id, user_errors=[])

@@ -10,12 +10,14 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
 from app.auth.models import ApiKey, Role, Site
 from app.errors import DomainError, ErrorCode, not_found
+from app.live.broker import broker
 from app.viewer import Viewer
 
 KEY_PREFIX = "seg_"
@@ -65,16 +67,46 @@ async def list_keys(*, site_id: int) -> list[ApiKey]:
     return await ApiKey.filter(site_id=site_id).order_by("id")
 
 
+KEY_REVOKED = "key_revoked"  # the live topic every process hears a revocation on
+
+
 async def revoke_key(*, site_id: int, key_id: int) -> ApiKey:
-    async with in_transaction():
+    """Revoke a key: refused at once by this process (HTTP and its open WebSockets, which
+    are closed), and by the others as soon as they hear of it: at once on PostgreSQL
+    (NOTIFY at commit), within KEY_CACHE_SECONDS otherwise."""
+    async with in_transaction() as tx:
         key = await ApiKey.filter(site_id=site_id, id=key_id).first()
         if key is None:
             raise not_found("API key", str(key_id), ["id"])
         if key.revoked_at is None:
             key.revoked_at = datetime.now(UTC)
-            await key.save(update_fields=["revoked_at"])
-    _cache.pop_key(key.key_hash)
+            await key.save(update_fields=["revoked_at"], using_db=tx)
+            await broker.publish(
+                topic=KEY_REVOKED, site_id=site_id, payload={"id": key.id}, connection=tx
+            )
+    await forget_key(key.id)
     return key
+
+
+# what else must forget a revoked key at once (the open WebSocket sessions)
+revocation_listeners: list[Callable[[int], Awaitable[None]]] = []
+
+
+_revoked_ids: set[int] = set()
+
+
+def is_revoked(key_id: int) -> bool:
+    """Whether this process has heard that the key was revoked (a signed-in WebSocket asks
+    before each operation)."""
+    return key_id in _revoked_ids
+
+
+async def forget_key(key_id: int) -> None:
+    """A key was revoked (here or in another process): trust it no more."""
+    _revoked_ids.add(key_id)
+    _cache.pop_key_id(key_id)
+    for listener in revocation_listeners:
+        await listener(key_id)
 
 
 class _KeyCache:
@@ -97,6 +129,11 @@ class _KeyCache:
     def pop_key(self, key_hash: str) -> None:
         self._entries.pop(key_hash, None)
 
+    def pop_key_id(self, key_id: int) -> None:
+        for key_hash, (_, viewer) in list(self._entries.items()):
+            if viewer.key_id == key_id:
+                del self._entries[key_hash]
+
     def clear(self) -> None:
         self._entries.clear()
 
@@ -105,7 +142,9 @@ _cache = _KeyCache()
 
 
 def clear_key_cache() -> None:
+    """Forget every verified key and every revocation heard (tests reuse key ids)."""
     _cache.clear()
+    _revoked_ids.clear()
 
 
 async def authenticate(secret: str, *, cache_seconds: float = 0.0) -> Viewer | None:
@@ -126,3 +165,9 @@ async def authenticate(secret: str, *, cache_seconds: float = 0.0) -> Viewer | N
     if cache_seconds > 0:
         _cache.put(key_hash, viewer)
     return viewer
+
+
+async def revoked_among(key_ids: list[int]) -> set[int]:
+    """The keys of these ids that are revoked (or gone) by now."""
+    alive = await ApiKey.filter(id__in=key_ids, revoked_at__isnull=True).values("id")
+    return set(key_ids) - {int(row["id"]) for row in alive}

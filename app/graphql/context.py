@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,15 @@ V = TypeVar("V")
 LoaderFactory = Callable[[int], DataLoader[K, V]]
 
 
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose callers each wait on their own shield of the shared future: when
+    graphql-core cancels one field (a sibling failed), the others waiting on the same key
+    still get the value instead of a CancelledError escaping the executor (a raw 500)."""
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
+
+
 def batch_loader(
     batch: Callable[[list[K]], Awaitable[Mapping[K, V]]], default: V
 ) -> DataLoader[K, V]:
@@ -34,7 +44,7 @@ def batch_loader(
         found = await batch(list(keys))
         return [found.get(k, default) for k in keys]
 
-    return DataLoader(load_fn=load)
+    return SharedLoader(load_fn=load)
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ class Context:
         response: Response | None,
         viewer: Viewer | None,
         settings: Settings,
+        key_revoked: Callable[[int], bool] = lambda key_id: False,
     ) -> None:
         self.request = request
         self.response = response
@@ -89,16 +100,24 @@ class Context:
         self.loaders = Loaders(viewer.site_id if viewer else 0)
         # a WebSocket's connection_init payload (graphql-transport-ws), where its key may be
         self.connection_params: dict[str, object] | None = None
+        self.revoked = False
+        # whether this process heard that a key was revoked (the HTTP layer passes auth's)
+        self.key_revoked = key_revoked
 
     def sign_in(self, viewer: Viewer) -> None:
         """The caller, once a WebSocket's connection_init has named its key."""
         self.viewer_or_none = viewer
         self.loaders = Loaders(viewer.site_id)
 
+    def revoke(self) -> None:
+        """The key was revoked while a WebSocket was signed in with it."""
+        self.viewer_or_none = None
+        self.revoked = True
+
     @property
     def viewer(self) -> Viewer:
         if self.viewer_or_none is None:
-            raise unauthenticated()
+            raise unauthenticated("API key revoked") if self.revoked else unauthenticated()
         return self.viewer_or_none
 
     @property
@@ -127,5 +146,8 @@ class FreshLoaders(SchemaExtension):
             and isinstance(context.request, WebSocket)
             and context.viewer_or_none is not None
         ):
-            context.loaders = Loaders(context.viewer_or_none.site_id)
+            if context.key_revoked(context.viewer_or_none.key_id):
+                context.revoke()  # its session is being closed: nothing more runs on it
+            else:
+                context.loaders = Loaders(context.viewer_or_none.site_id)
         yield

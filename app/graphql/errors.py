@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ import strawberry
 from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from app.db import is_outage
 from app.errors import DomainError, ErrorCode
 
 log = logging.getLogger("segments.errors")
@@ -66,20 +68,64 @@ def _is_public(error: GraphQLError) -> bool:
     return original is None or isinstance(original, PublicError | GraphQLError)
 
 
+# a log line holds at most this much of an error: a 20 MB value echoed in an exception's
+# message must not become 40 MB of log
+MAX_LOGGED_ERROR_CHARS = 8000
+RETRY_AFTER_SECONDS = 1
+
+
+def bounded_traceback(error: BaseException | None) -> str:
+    """The error's traceback for the log, each line and the whole cut to a bounded size."""
+    if error is None:
+        return ""
+    lines = traceback.format_exception(error)
+    text = "".join(line if len(line) < 1000 else line[:1000] + "...(cut)\n" for line in lines)
+    if len(text) > MAX_LOGGED_ERROR_CHARS:
+        half = MAX_LOGGED_ERROR_CHARS // 2
+        text = text[:half] + "\n...(cut)...\n" + text[-half:]
+    return text
+
+
+def service_unavailable() -> PublicError:
+    return PublicError(
+        "The database cannot be reached at the moment; try again shortly",
+        "SERVICE_UNAVAILABLE",
+    )
+
+
 class MaskInternalErrors(MaskErrors):
-    """Masks everything but public errors; logs the original under the id it returns."""
+    """Masks everything but public errors; logs the original under the id it returns. A
+    database outage is no bug: it is said as SERVICE_UNAVAILABLE, and the HTTP answer is a 503
+    with Retry-After."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda error: not _is_public(error))
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if is_outage(error.original_error):
+            self._unavailable()
+            log.warning(
+                "database unavailable at %s: %.500r",
+                ".".join(str(p) for p in error.path or []),
+                error.original_error,
+            )
+            outage = service_unavailable()
+            return GraphQLError(
+                message=str(outage),
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                original_error=None,
+                extensions=outage.extensions,
+            )
         error_id = uuid.uuid4().hex[:12]
         log.error(
             "internal error %s at %s",
             error_id,
             ".".join(str(p) for p in error.path or []),
-            exc_info=error.original_error,
-            extra={"error_id": error_id},
+            # the traceback as a field, bounded: an exception may echo a huge input value
+            extra={"error_id": error_id, "traceback": bounded_traceback(error.original_error)},
         )
         return GraphQLError(
             message=f"Internal server error (id {error_id})",
@@ -90,6 +136,12 @@ class MaskInternalErrors(MaskErrors):
             original_error=None,
             extensions={"code": "INTERNAL", "errorId": error_id},
         )
+
+    def _unavailable(self) -> None:
+        response = getattr(self.execution_context.context, "response", None)
+        if response is not None:  # an HTTP request (a WebSocket has no status to set)
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
 
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")

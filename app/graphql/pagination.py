@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
+from strawberry.extensions import SchemaExtension
 
 from app.graphql.errors import PublicError
 
@@ -35,9 +37,9 @@ def decode_cursor(cursor: str | None, kind: type[Any] = object) -> Any:
     try:
         key = orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
     except (ValueError, UnicodeEncodeError) as exc:
-        raise PublicError(f"Invalid cursor {cursor!r}", "INVALID") from exc
+        raise PublicError(f"Invalid cursor {cursor[:60]!r}", "INVALID") from exc
     if kind is not object and (type(key) is not kind or (kind is int and abs(key) >= 2**63)):
-        raise PublicError(f"Invalid cursor {cursor!r}", "INVALID")
+        raise PublicError(f"Invalid cursor {cursor[:60]!r}", "INVALID")
     return key
 
 
@@ -87,6 +89,7 @@ def make_page(
     """Trim a fetch of first+1 rows to a page; the extra row only says there is a next page."""
     has_next = len(rows) > first
     rows = rows[:first]
+    charge_rows(len(rows))
     return Page(
         rows=rows,
         cursors=[encode_cursor(key(r)) for r in rows],
@@ -148,3 +151,37 @@ async def connection(
         first, after, limit=limit, kind=rows.kind, fetch=rows.fetch, key=rows.key, count=rows.count
     )
     return build(edges=edges(page, edge), page_info=page.page_info(), count=page.count)
+
+
+# rows every connection of the current operation may still return: [left, limit]
+_row_budget: ContextVar[list[int] | None] = ContextVar("segments_row_budget", default=None)
+
+
+def charge_rows(count: int) -> None:
+    """Count rows a connection returns against the operation's budget; refused past it (a
+    page size times nested pages times aliases is work the executor cannot interrupt)."""
+    budget = _row_budget.get()
+    if budget is None:
+        return
+    budget[0] -= count
+    if budget[0] < 0:
+        raise PublicError(
+            f"The operation asks for more than {budget[1]} rows in all connections together"
+            " (MAX_RESULT_ROWS): ask for smaller pages, fewer nested lists or fewer aliases",
+            "TOO_LARGE",
+            limit=budget[1],
+        )
+
+
+def row_budget(limit: int) -> type[SchemaExtension]:
+    """An extension giving each operation a budget of MAX_RESULT_ROWS connection rows."""
+
+    class RowBudget(SchemaExtension):
+        def on_execute(self) -> Iterator[None]:
+            token = _row_budget.set([limit, limit])
+            try:
+                yield
+            finally:
+                _row_budget.reset(token)
+
+    return RowBudget

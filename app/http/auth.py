@@ -190,7 +190,7 @@ class AuthAndLimits:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A key in the handshake's Authorization header signs the connection in; a bad one
-        refuses the handshake. With none, connection_init must carry one (app.live.websocket)."""
+        refuses the handshake. With none, connection_init must carry one (app.http.websocket)."""
         for name, value in scope["headers"]:
             if name.lower() != b"authorization":
                 continue

@@ -17,6 +17,8 @@ JSON = "application/json"
 ALWAYS: dict[str, int] = {
     "THROTTLED": 429,
     "TOO_LARGE": 413,
+    "SERVICE_UNAVAILABLE": 503,  # the database cannot be reached (app.graphql.errors)
+    "TIMEOUT": 503,  # the request's deadline passed (app.resilience)
 }
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +35,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from app.auth.service import is_revoked
 from app.graphql import cost
 from app.graphql.context import Context
 from app.http import graphiql, state
@@ -46,7 +48,7 @@ from app.http.errors import (
     status_for,
 )
 from app.http.persisted import PersistedQueries
-from app.live.websocket import TextWebSocket, sign_in
+from app.http.websocket import TextWebSocket, sign_in
 from app.schema import build_schema
 from app.settings import Settings
 from app.viewer import Viewer
@@ -56,6 +58,8 @@ from app.viewer import Viewer
 Shortcut = Callable[[str, dict[str, Any] | None, str | None, int], Awaitable[dict[str, Any] | None]]
 
 _media: ContextVar[str] = ContextVar("segments_graphql_media", default=JSON)
+_LONG_NUMBER = re.compile(rb"\d{20}")
+_LONG_NUMBER_TEXT = re.compile(r"\d{20}")
 _status: ContextVar[int] = ContextVar("segments_graphql_status", default=200)
 
 # HTTPException reasons strawberry raises, and the code (and status) each becomes
@@ -140,15 +144,27 @@ class GraphQLApp(GraphQL[Context, None]):
         return ack
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # a lone surrogate quoted in a message: JSON can escape it
+            return json.dumps(data, default=str).encode()
 
     def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)
+        # orjson turns an integer past 64 bits into a float (silently losing it) and refuses
+        # an escaped lone surrogate, which JSON's grammar allows: for those the standard
+        # parser reads the body, and the input guard refuses the value with BAD_USER_INPUT
+        long_number = _LONG_NUMBER if isinstance(data, bytes) else _LONG_NUMBER_TEXT
+        if long_number.search(data) is not None:  # type: ignore[arg-type]
+            return json.loads(data)
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return json.loads(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
             value = self.decode_json(data)
-        except orjson.JSONDecodeError as e:  # also a body that is not UTF-8
+        except ValueError as e:  # also a body that is not UTF-8
             raise RequestError("Unable to parse request body as JSON", "BAD_REQUEST", 400) from e
         if not isinstance(value, dict):
             raise RequestError("The request body must be a JSON object", "BAD_REQUEST", 400)
@@ -319,11 +335,12 @@ class GraphQLApp(GraphQL[Context, None]):
             if messages is None:
                 return False, receive
             try:
-                request = orjson.loads(b"".join(m.get("body", b"") for m in messages))
-            except orjson.JSONDecodeError:
+                decoded = self.decode_json(b"".join(m.get("body", b"") for m in messages))
+            except ValueError:
                 return False, receive
-            if not isinstance(request, dict):
+            if not isinstance(decoded, dict):
                 return False, receive
+            request = decoded
         else:
             return False, receive
         query, variables, name = request.get("query"), request.get("variables"), None
@@ -401,6 +418,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response=response if isinstance(response, Response) else None,
             viewer=viewer,
             settings=self.settings,
+            key_revoked=is_revoked,
         )
 
 

@@ -82,6 +82,12 @@ class Broker:
         self.queue_size = DEFAULT_QUEUE_SIZE
         self._listener: Any = None
         self._users = 0
+        # process-wide handlers of a topic, whatever the site (a revoked key, say)
+        self._handlers: dict[str, list[Callable[[Message], None]]] = {}
+
+    def on(self, topic: str, handler: Callable[[Message], None]) -> None:
+        """Call handler (it must not wait) with every committed message of the topic."""
+        self._handlers.setdefault(topic, []).append(handler)
 
     @contextlib.asynccontextmanager
     async def running(self, database_url: str, *, queue_size: int) -> AsyncIterator[None]:
@@ -152,6 +158,8 @@ class Broker:
 
     def deliver(self, message: Message) -> None:
         """Hand a committed message to this process's subscribers; never waits."""
+        for handler in self._handlers.get(message.topic, ()):
+            handler(message)
         for sub in list(self._subscribers.get((message.topic, message.site_id), ())):
             sub.offer(message)
 

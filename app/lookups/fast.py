@@ -28,7 +28,9 @@ from graphql import (
 )
 
 from app.db import parse_pk
+from app.graphql.input_guard import BadInput, InputLimits, check_id
 from app.lookups import service
+from app.settings import get_settings
 
 _MAX_DOCUMENTS = 256
 _ARGUMENTS = {"segmentId", "memberId"}
@@ -135,6 +137,11 @@ async def answer(
         if isinstance(given, bool) or not isinstance(given, str | int):
             return None
         values[argument] = str(given)
+    for value in values.values():
+        try:
+            check_id(value, InputLimits(max_id_length=get_settings().max_id_length))
+        except BadInput:
+            return None  # the executor refuses it, with the code and the limit named
     segment_pk = parse_pk(values["segmentId"])
     lookup = await service.load(site_id=site_id, external_ids=[values["memberId"]])
     segment = lookup.cat.by_pk.get(segment_pk) if segment_pk is not None else None

@@ -309,9 +309,14 @@ class _Parser:
         if "." in text or "e" in text or "E" in text:
             number = float(text)
             if math.isinf(number):
-                self._problem(tok, f"number out of range: {text}")
+                self._problem(tok, f"number out of range: {text[:40]}")
                 return 0
             return number
+        # a number of thousands of digits is out of range anyway: Python refuses to read
+        # one of over 4,300 digits, and reading it would cost time quadratic in its length
+        if len(text.lstrip("+-").lstrip("0")) > 20:
+            self._problem(tok, f"number out of range: {text[:40]}...")
+            return 0
         integer = int(text)
         if not -_INT_LIMIT <= integer < _INT_LIMIT:
             self._problem(tok, f"number out of range: {text}")

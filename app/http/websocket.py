@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import orjson
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 
 from app.auth.service import authenticate
 from app.graphql.context import Context
+from app.http.sessions import sessions
 
 _KEY_FIELDS = ("Authorization", "authorization", "apiKey", "api_key")
 
@@ -48,6 +49,8 @@ async def sign_in(context: Context, *, cache_seconds: float) -> None:
         context.sign_in(viewer)
     elif context.viewer_or_none is None:
         raise ConnectionRejectionError({"message": "Authentication required"})
+    if isinstance(context.request, WebSocket):  # revoking the key closes the session
+        sessions.add(context.viewer.key_id, context.request, check_every=cache_seconds)
 
 
 class TextWebSocket(ASGIWebSocketAdapter):
