@@ -26,7 +26,9 @@ ALIASED += " b: segments { edges { node { id } } } c: segments { edges { node { 
 
 @pytest.fixture
 async def small_budget(app: Any, db: None) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(Settings(max_result_rows=10), init_orm=False)
+    # the cost limit bounds what a document asks for; this is about the rows it gets: off
+    settings = Settings(max_result_rows=10, max_query_cost=100_000_000)
+    application = create_app(settings, init_orm=False)
     async with (
         LifespanManager(application),
         httpx.AsyncClient(
