@@ -22,6 +22,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test-sqlite: install
 	DATABASE_URL= $(VENV)/bin/pytest -q
@@ -34,7 +35,7 @@ test-postgres: install
 test: lint test-sqlite test-postgres
 
 schema: install
-	$(VENV)/bin/python -m app.graphql.export
+	$(VENV)/bin/python -m app.schema
 
 # graphql-http's server audit (GraphQL over HTTP) against a running server: needs Node.js;
 # `make http-audit URL=http://127.0.0.1:8000/graphql KEY=seg_...`

@@ -1,18 +1,24 @@
-"""The ORM configuration shared by the app, migrations and tests, and dialect helpers.
+"""The ORM configuration shared by the app, migrations, tests and benchmarks, and the dialect.
 
 Raw SQL in this project is written with ``$1``-style placeholders; ``sql()`` rewrites
-them for SQLite. Every other difference between the two backends lives here too.
+them for SQLite. Every other difference between the two backends lives here too: ids as one
+parameter (``any_of``, ``ids_param``), parameters with casts (``Params``), row locks
+(``for_update``), UTC timestamps (``ts``, ``utc``, ``as_datetime``), JSON columns
+(``json_value``) and the DSN (``normalize_url``, ``asyncpg_dsn``, ``is_postgres_url``).
+A module elsewhere that still asks ``is_postgres()`` says why beside it.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tortoise import Tortoise
+import orjson
+from tortoise import Tortoise, fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 
@@ -33,6 +39,10 @@ MODEL_MODULES = [
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+def is_postgres_url(database_url: str) -> bool:
+    return database_url.startswith(("postgres://", "postgresql://"))
+
+
 def normalize_url(url: str) -> str:
     """Accept postgresql:// and the pool size defaults a server needs."""
     if url.startswith("postgresql://"):
@@ -40,6 +50,24 @@ def normalize_url(url: str) -> str:
     if url.startswith("postgres://") and "maxsize=" not in url:
         url += ("&" if "?" in url else "?") + "minsize=2&maxsize=20"
     return url
+
+
+# options of the URL that Tortoise reads and asyncpg does not know
+_TORTOISE_ONLY = {"minsize", "maxsize", "max_inactive_connection_lifetime", "schema"}
+
+
+def asyncpg_dsn(database_url: str, *, keep_options: bool = True) -> str:
+    """The DSN asyncpg.connect() takes for a postgres:// URL: the scheme it knows, without the
+    pool options only Tortoise reads (and without any option unless ``keep_options``)."""
+    base, _, query = normalize_url(database_url).partition("?")
+    kept = [p for p in query.split("&") if p and p.split("=", 1)[0] not in _TORTOISE_ONLY]
+    base = base.replace("postgres://", "postgresql://", 1)
+    return base + ("?" + "&".join(kept) if kept and keep_options else "")
+
+
+def sqlite_path(database_url: str) -> str:
+    """The file a sqlite:// URL names (``:memory:`` or empty for an in-memory database)."""
+    return database_url.removeprefix("sqlite://").split("?", 1)[0]
 
 
 async def _keep_session(connection: Any) -> None:
@@ -52,7 +80,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     url = normalize_url(database_url)
     connection: Any = url
     if url.startswith("sqlite://"):
-        path = url.removeprefix("sqlite://").split("?", 1)[0]
+        path = sqlite_path(url)
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     else:
@@ -72,6 +100,18 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+def owned_by(model: str, *, indexed: bool = False) -> Any:
+    """A foreign key to the row that owns this one: deleted with it, no reverse relation."""
+    return fields.ForeignKeyField(
+        model, related_name=False, on_delete=fields.CASCADE, db_index=indexed
+    )
+
+
+def site_key(*, indexed: bool = False) -> Any:
+    """The ``site`` foreign key every site-owned row carries (deleted with its site)."""
+    return owned_by("models.Site", indexed=indexed)
+
+
 def conn(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:
     """The given connection (a transaction's) or the default one."""
     return connection if connection is not None else Tortoise.get_connection("default")
@@ -88,10 +128,71 @@ def sql(text: str, connection: BaseDBAsyncClient | None = None) -> str:
     return _PLACEHOLDER.sub(r"?\1", text)
 
 
+def utc(value: datetime) -> datetime:
+    """Aware UTC; a naive datetime is taken as UTC, as the ORM does (timezone UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def ts(value: datetime, connection: BaseDBAsyncClient | None = None) -> Any:
-    """A timestamp parameter: a datetime for asyncpg, the text Tortoise writes for SQLite."""
-    value = value.astimezone(UTC)
+    """A timestamp parameter: a datetime for asyncpg, the text Tortoise writes for SQLite
+    (``2024-01-02 03:04:05.123456+00:00``, which orders correctly as text)."""
+    value = utc(value)
     return value if is_postgres(connection) else str(value)
+
+
+def cast(ref: str, pg_type: str, connection: BaseDBAsyncClient | None = None) -> str:
+    """A parameter reference with its type on PostgreSQL (SQLite takes it as it is)."""
+    return f"{ref}::{pg_type}" if is_postgres(connection) else ref
+
+
+def for_update(connection: BaseDBAsyncClient | None = None, *, skip_locked: bool = False) -> str:
+    """The row-lock clause of a SELECT; nothing on SQLite, where a transaction already
+    excludes every other writer."""
+    if not is_postgres(connection):
+        return ""
+    return " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
+
+
+def ids_param(ids: Sequence[Any], connection: BaseDBAsyncClient | None = None) -> Any:
+    """Many values as one parameter: an array for asyncpg, JSON text for SQLite's json_each
+    (so the SQLite parameter limit never applies). Read it with ``any_of``."""
+    return list(ids) if is_postgres(connection) else orjson.dumps(list(ids)).decode()
+
+
+def any_of(
+    column: str, ref: str, connection: BaseDBAsyncClient | None = None, pg_type: str = "text"
+) -> str:
+    """SQL: ``column`` is one of the values of the parameter ``ref`` (made by ``ids_param``)."""
+    if is_postgres(connection):
+        return f"{column} = ANY({ref}::{pg_type}[])"
+    return f"{column} IN (SELECT value FROM json_each({ref}))"
+
+
+class Params:
+    """Numbered parameters of one statement; casts (PostgreSQL only) fix their types.
+    Datetimes go as ``ts`` writes them, enums as their values."""
+
+    def __init__(self, connection: BaseDBAsyncClient | None = None) -> None:
+        self.pg = is_postgres(connection)
+        self.values: list[Any] = []
+
+    def add(self, value: Any, pg_type: str) -> str:
+        if isinstance(value, datetime):
+            value = utc(value)
+            if not self.pg:
+                value = value.isoformat(" ")
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        self.values.append(value)
+        ref = f"${len(self.values)}"
+        return f"{ref}::{pg_type}" if self.pg else ref
+
+    __call__ = add
+
+    def ids(self, ids: Sequence[Any], pg_type: str = "text") -> str:
+        """Many values as one parameter, for ``any_of`` (which casts it on PostgreSQL)."""
+        self.values.append(list(ids) if self.pg else orjson.dumps(list(ids)).decode())
+        return f"${len(self.values)}"
 
 
 def like_pattern(text: str) -> str:
@@ -129,8 +230,8 @@ async def create_postgres_database(database_url: str) -> None:
     """Create the PostgreSQL database the URL names, if it does not exist."""
     import asyncpg
 
-    base, _, name = normalize_url(database_url).split("?", 1)[0].rpartition("/")
-    admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres")
+    base, _, name = asyncpg_dsn(database_url, keep_options=False).rpartition("/")
+    admin = await asyncpg.connect(base + "/postgres")
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
@@ -145,6 +246,21 @@ def as_datetime(value: Any) -> datetime | None:
         return value
     parsed = datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column read by raw SQL: SQLite (and asyncpg without a codec) give its text."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def parse_pk(text: str) -> int | None:
+    """The row id an opaque id names, or None when it names none (not a number, or out of
+    the range of a bigint)."""
+    try:
+        pk = int(text)
+    except (TypeError, ValueError):
+        return None
+    return pk if 0 < pk < 2**63 else None
 
 
 _SQLITE_OUTAGES = ("unable to open database", "disk i/o error", "database is locked")

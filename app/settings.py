@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=5000, ge=10)
     max_page_size: int = Field(default=500, ge=1)
     max_bulk_ids: int = Field(default=100_000, ge=1)
+    max_batch_changes: int = Field(default=1000, ge=1)
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_name_length: int = Field(default=200, ge=1)
     max_description_length: int = Field(default=2000, ge=1)

@@ -50,6 +50,8 @@ from _common import (
 )
 from aiosmtpd.controller import Controller
 
+from app.db import sqlite_path
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -98,7 +100,7 @@ async def fresh_database(url: str) -> None:
     if is_postgres_url(url):
         import asyncpg
 
-        base, _, name = asyncpg_dsn(url).split("?", 1)[0].rpartition("/")
+        base, _, name = asyncpg_dsn(url, keep_options=False).rpartition("/")
         if "bench" not in name:
             raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
         admin = await asyncpg.connect(base + "/postgres")
@@ -230,7 +232,7 @@ async def raw_queue_postgres(url: str) -> tuple[int, float]:
 
 
 def raw_queue_sqlite(url: str) -> tuple[int, float]:
-    path = url.removeprefix("sqlite://").split("?", 1)[0]
+    path = sqlite_path(url)
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.executescript(

@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.db import asyncpg_dsn
+
 IS_MEMBER = """
 SELECT EXISTS (
   SELECT 1 FROM segment_members sm JOIN members m ON m.id = sm.member_id
@@ -47,7 +49,7 @@ def _json(data: Any) -> Response:
 
 
 def create_app() -> Starlette:
-    dsn = os.environ["DATABASE_URL"].split("?", 1)[0].replace("postgres://", "postgresql://", 1)
+    dsn = asyncpg_dsn(os.environ["DATABASE_URL"], keep_options=False)
     site_id = int(os.environ["SITE_ID"])
     state: dict[str, Any] = {}
 

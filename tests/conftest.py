@@ -20,7 +20,7 @@ from tortoise import Tortoise
 from app.auth.models import Role
 from app.auth.service import clear_key_cache
 from app.db import create_postgres_database, execute, is_postgres, normalize_url
-from app.segments import catalogue
+from app.memberships import catalogue
 from tests.factories import Api, make_api
 
 _TMP = tempfile.mkdtemp(prefix="segments-test-")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from graphql import BreakingChangeType, build_schema, find_breaking_changes
 
-from app.graphql import export
-from app.graphql.schema import sdl
+from app import schema as export
+from app.schema import sdl
 from tests.contract import BASELINE, CONTRACT, gaps, pending
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,9 +210,7 @@ def test_committed_schema_is_the_served_schema() -> None:
     committed = SCHEMA_FILE.read_text(encoding="utf-8")
 
     # then they are the same
-    assert committed == served, (
-        "schema.graphql is stale: regenerate it with `python -m app.graphql.export`"
-    )
+    assert committed == served, "schema.graphql is stale: regenerate it with `python -m app.schema`"
 
 
 def test_export_writes_the_served_schema(

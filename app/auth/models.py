@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import enum
-
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import site_key
+from app.viewer import Role
 
-class Role(enum.Enum):
-    ADMIN = "ADMIN"
-    WRITER = "WRITER"
-    READER = "READER"
-
-    @property
-    def rank(self) -> int:
-        return {"READER": 1, "WRITER": 2, "ADMIN": 3}[self.value]
+__all__ = ["ApiKey", "Role", "Site"]
 
 
 class Site(Model):
@@ -33,9 +26,7 @@ class Site(Model):
 
 class ApiKey(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=True
-    )
+    site: fields.ForeignKeyRelation[Site] = site_key(indexed=True)
     site_id: int
     name = fields.CharField(max_length=100)
     role = fields.CharEnumField(Role, max_length=10)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import strawberry
 
 from app.auth import service
-from app.auth.models import Role
 from app.auth.types import ApiKeyPayload, ApiKeyType, Viewer
-from app.errors import DomainError
 from app.graphql.context import Info
-from app.graphql.errors import user_errors
-from app.graphql.inputs import DeletePayload
+from app.graphql.errors import UserError
+from app.graphql.inputs import DeletePayload, not_deleted
+from app.graphql.mutation import mutation
+from app.viewer import Role
 
 
 @strawberry.type
@@ -31,30 +31,30 @@ class AuthQueries:
         return [ApiKeyType.from_model(k) for k in await service.list_keys(site_id=viewer.site_id)]
 
 
+def _failed(errors: list[UserError]) -> ApiKeyPayload:
+    return ApiKeyPayload(api_key=None, secret=None, user_errors=errors)
+
+
 @strawberry.type
 class AuthMutations:
-    @strawberry.mutation(
-        description="Make a key for this site (ADMIN only); the secret is shown once."
+    @mutation(
+        Role.ADMIN,
+        failed=_failed,
+        description="Make a key for this site (ADMIN only); the secret is shown once.",
     )
     async def create_api_key(self, info: Info, name: str, role: Role) -> ApiKeyPayload:
-        viewer = info.context.require(Role.ADMIN)
-        try:
-            key, secret = await service.create_key(site_id=viewer.site_id, name=name, role=role)
-        except DomainError as e:
-            return ApiKeyPayload(api_key=None, secret=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        key, secret = await service.create_key(site_id=viewer.site_id, name=name, role=role)
         return ApiKeyPayload(api_key=ApiKeyType.from_model(key), secret=secret, user_errors=[])
 
-    @strawberry.mutation(description="Revoke a key of this site (ADMIN only).")
+    @mutation(Role.ADMIN, failed=not_deleted, description="Revoke a key of this site (ADMIN only).")
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.require(Role.ADMIN)
+        viewer = info.context.viewer
         try:
             key_id = int(id)
         except ValueError:
             key_id = 0
         if not 0 < key_id < 2**63:  # no row has it, and the database could not compare it
             key_id = 0
-        try:
-            await service.revoke_key(site_id=viewer.site_id, key_id=key_id)
-        except DomainError as e:
-            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        await service.revoke_key(site_id=viewer.site_id, key_id=key_id)
         return DeletePayload(deleted_id=id, user_errors=[])

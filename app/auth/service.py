@@ -11,7 +11,6 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
@@ -19,24 +18,11 @@ from tortoise.transactions import in_transaction
 from app.auth.models import ApiKey, Role, Site
 from app.errors import DomainError, ErrorCode, not_found
 from app.live.broker import broker
+from app.viewer import Viewer
 
 KEY_PREFIX = "seg_"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _LAST_USED_EVERY = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is calling: the key's site, name and role."""
-
-    site_id: int
-    site_name: str
-    key_id: int
-    key_name: str
-    role: Role
-
-    def can(self, role: Role) -> bool:
-        return self.role.rank >= role.rank
 
 
 def hash_key(secret: str) -> str:

@@ -8,6 +8,7 @@ import strawberry
 
 from app.auth.models import ApiKey, Role
 from app.graphql.errors import UserError
+from app.graphql.nodes import from_attributes
 
 strawberry.enum(Role, name="Role")
 
@@ -32,15 +33,7 @@ class ApiKeyType:
 
     @classmethod
     def from_model(cls, k: ApiKey) -> ApiKeyType:
-        return cls(
-            id=strawberry.ID(str(k.id)),
-            name=k.name,
-            role=k.role,
-            prefix=k.prefix,
-            created_at=k.created_at,
-            last_used_at=k.last_used_at,
-            revoked_at=k.revoked_at,
-        )
+        return from_attributes(cls, k, id=strawberry.ID(str(k.id)))
 
 
 @strawberry.type

@@ -7,12 +7,12 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import site_key
+
 
 class Company(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     external_id = fields.CharField(max_length=255)
     name = fields.CharField(max_length=255)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from app.auth.models import Role
 from app.companies import service
-from app.errors import DomainError
 from app.graphql.context import Info
-from app.graphql.errors import user_errors
-from app.members.mutations import UpsertPayload, too_many
+from app.graphql.mutation import mutation
+from app.members.mutations import UpsertPayload, too_many, upsert_failed
 from app.members.service import UNSET
+from app.viewer import Role
 
 
 @strawberry.input
@@ -24,12 +23,14 @@ class CompanyInput:
 
 @strawberry.type
 class CompanyMutations:
-    @strawberry.mutation(description="Create or update companies; all apply or none does.")
+    @mutation(
+        Role.WRITER,
+        failed=upsert_failed,
+        description="Create or update companies; all apply or none does.",
+    )
     async def upsert_companies(self, info: Info, companies: list[CompanyInput]) -> UpsertPayload:
-        viewer = info.context.require(Role.WRITER)
-        error = too_many(len(companies), info.context.settings.max_upsert_batch, "companies")
-        if error:
-            return UpsertPayload(created=0, updated=0, user_errors=user_errors(error))
+        viewer = info.context.viewer
+        too_many(len(companies), info.context.settings.max_upsert_batch, "companies")
         rows = [
             service.CompanyData(
                 external_id=str(c.id),
@@ -40,8 +41,5 @@ class CompanyMutations:
             )
             for i, c in enumerate(companies)
         ]
-        try:
-            created, updated = await service.upsert(site_id=viewer.site_id, rows=rows)
-        except DomainError as e:
-            return UpsertPayload(created=0, updated=0, user_errors=user_errors(e))
+        created, updated = await service.upsert(site_id=viewer.site_id, rows=rows)
         return UpsertPayload(created=created, updated=updated, user_errors=[])

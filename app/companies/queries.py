@@ -7,7 +7,7 @@ import strawberry
 from app.companies import service
 from app.companies.types import CompanyConnection, CompanyEdge, CompanyType
 from app.graphql.context import Info
-from app.graphql.pagination import edges, paginate
+from app.graphql.pagination import Rows, connection
 
 
 @strawberry.type
@@ -26,19 +26,17 @@ class CompanyQueries:
         after: str | None = None,
     ) -> CompanyConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=str,
+        rows = Rows(
             fetch=lambda n, key: service.list_companies(
                 site_id=site_id, search=search, first=n, after=key
             ),
             key=lambda c: c.external_id,
             count=lambda: service.count_companies(site_id=site_id, search=search),
         )
-        return CompanyConnection(
-            edges=edges(page, lambda m, c: CompanyEdge(cursor=c, node=CompanyType.from_model(m))),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda m, c: CompanyEdge(cursor=c, node=CompanyType.from_model(m)),
+            CompanyConnection,
         )

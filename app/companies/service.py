@@ -12,7 +12,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.companies.models import Company
-from app.db import is_postgres
+from app.db import cast, json_value, sql, ts
 from app.errors import DomainError, ErrorCode
 from app.members.service import UNSET, check_external_id, merge_attributes
 
@@ -116,16 +116,13 @@ async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int
             )
             existing.update({c["external_id"]: c for c in found})
         now = datetime.now(UTC)
-        pg = is_postgres(tx)
         values: list[list[Any]] = []
         for r in combined.values():
             old = existing.get(r.external_id, {})
             plan = old.get("plan") if r.plan is UNSET else r.plan
-            stored = old.get("attributes") or {}
-            if isinstance(stored, str):
-                stored = orjson.loads(stored)
+            stored = json_value(old.get("attributes")) or {}
             attributes = merge_attributes(stored, None if r.attributes is UNSET else r.attributes)
-            stamp: Any = now if pg else str(now)
+            stamp: Any = ts(now, tx)
             values.append(
                 [
                     site_id,
@@ -139,12 +136,12 @@ async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int
             )
         statement = (
             "INSERT INTO companies (site_id, external_id, name, plan, attributes, created_at,"
-            f" updated_at) VALUES ($1, $2, $3, $4, {'$5::jsonb' if pg else '$5'}, $6, $7)"
+            f" updated_at) VALUES ($1, $2, $3, $4, {cast('$5', 'jsonb', tx)}, $6, $7)"
             " ON CONFLICT (site_id, external_id) DO UPDATE SET name = excluded.name,"
             " plan = excluded.plan, attributes = excluded.attributes,"
             " updated_at = excluded.updated_at"
         )
         if values:
-            await tx.execute_many(statement if pg else statement.replace("$", "?"), values)
+            await tx.execute_many(sql(statement, tx), values)
     created = sum(1 for i in combined if i not in existing)
     return created, len(combined) - created

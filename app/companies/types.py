@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from app.companies import loaders
 from app.companies.models import Company
 from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
-from app.graphql.context import Info
-from app.graphql.pagination import edges, paginate
+from app.graphql.context import Info, Lazy
+from app.graphql.nodes import from_attributes
+from app.graphql.pagination import Rows, connection
 from app.members import service as members
 from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.memberships import loaders as memberships
 
 if TYPE_CHECKING:
     from app.segments.types import SegmentNode
+
+_SEGMENT_NODES = Lazy("app.segments.types", "segment_nodes")
 
 
 @strawberry.type(name="Company")
@@ -32,61 +37,50 @@ class CompanyType:
 
     @classmethod
     def from_model(cls, c: Company) -> CompanyType:
-        return cls(
-            pk=c.id,
-            id=strawberry.ID(c.external_id),
-            name=c.name,
-            plan=c.plan,
-            attributes=cast(JSON, c.attributes),
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-        )
+        return from_attributes(cls, c, pk=c.id, id=strawberry.ID(c.external_id))
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CompanyType:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             pk=int(row["id"]),
             id=strawberry.ID(row["external_id"]),
-            name=row["name"],
-            plan=row["plan"],
-            attributes=cast(JSON, row["attributes"]),
-            created_at=as_datetime(row["created_at"]),  # type: ignore[arg-type]
-            updated_at=as_datetime(row["updated_at"]),  # type: ignore[arg-type]
+            created_at=as_datetime(row["created_at"]),
+            updated_at=as_datetime(row["updated_at"]),
         )
 
     @strawberry.field(description="Members whose company this is.")
     async def member_count(self, info: Info) -> int:
-        return await info.context.loaders.company_member_count.load(self.pk)
+        return await info.context.loaders.get(loaders.member_count).load(self.pk)
 
     @strawberry.field(description="The segments that list this company.")
     async def segments(
         self, info: Info, include_inactive: bool | None = False
     ) -> list[Annotated[SegmentNode, strawberry.lazy("app.segments.types")]]:
-        from app.segments.types import segment_nodes
-
         key = (self.pk, bool(include_inactive))
-        return segment_nodes(await info.context.loaders.company_segments.load(key))
+        found = await info.context.loaders.get(memberships.company_segments).load(key)
+        nodes: list[SegmentNode] = _SEGMENT_NODES.get()(found)
+        return nodes
 
     @strawberry.field
     async def members(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> MemberConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=str,
+        rows = Rows(
             fetch=lambda n, key: members.list_company_members(
                 site_id=site_id, company_pk=self.pk, first=n, after=key
             ),
             key=lambda m: m.external_id,
-            count=lambda: info.context.loaders.company_member_count.load(self.pk),
+            count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
         )
-        return MemberConnection(
-            edges=edges(page, lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m))),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m)),
+            MemberConnection,
         )
 
 

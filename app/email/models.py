@@ -9,6 +9,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import owned_by, site_key
 from app.status import JobStatus
 
 # a campaign SUCCEEDED when every delivery is settled and at least one was sent (or there was
@@ -25,9 +26,7 @@ class DeliveryStatus(enum.Enum):
 
 class EmailCampaign(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     # not a foreign key: a campaign outlives its segment (its segment then reads null)
     segment_id = fields.BigIntField()
@@ -51,9 +50,7 @@ class EmailCampaign(Model):
 class EmailDelivery(Model):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    campaign: fields.ForeignKeyRelation[EmailCampaign] = fields.ForeignKeyField(
-        "models.EmailCampaign", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    campaign: fields.ForeignKeyRelation[EmailCampaign] = owned_by("models.EmailCampaign")
     campaign_id: int
     # the recipient as it was when the campaign was made
     member_pk = fields.BigIntField()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth.models import Role
 from app.email import service
 from app.email.types import EmailCampaignNode, EmailCampaignPayload
-from app.errors import DomainError
 from app.graphql.context import Info
-from app.graphql.errors import user_errors
+from app.graphql.errors import UserError
+from app.graphql.mutation import mutation
+from app.viewer import Role
 
 
 @strawberry.input
@@ -29,29 +29,32 @@ class SendSegmentEmailInput:
     idempotency_key: str | None = None
 
 
+def _failed(errors: list[UserError]) -> EmailCampaignPayload:
+    return EmailCampaignPayload(campaign=None, user_errors=errors)
+
+
 @strawberry.type
 class EmailMutations:
-    @strawberry.mutation(
+    @mutation(
+        Role.WRITER,
+        failed=_failed,
         description=(
             "Freeze the recipients now and return the campaign (PENDING) at once;"
             " the worker sends each message at most once."
-        )
+        ),
     )
     async def send_segment_email(
         self, info: Info, input: SendSegmentEmailInput
     ) -> EmailCampaignPayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            campaign = await service.send_segment_email(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
-                segment_id=input.segment_id,
-                subject=input.subject,
-                text=input.text,
-                html=input.html,
-                member_ids=None if input.member_ids is None else [str(i) for i in input.member_ids],
-                idempotency_key=input.idempotency_key,
-            )
-        except DomainError as e:
-            return EmailCampaignPayload(campaign=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        campaign = await service.send_segment_email(
+            site_id=viewer.site_id,
+            actor=viewer.key_name,
+            segment_id=input.segment_id,
+            subject=input.subject,
+            text=input.text,
+            html=input.html,
+            member_ids=None if input.member_ids is None else [str(i) for i in input.member_ids],
+            idempotency_key=input.idempotency_key,
+        )
         return EmailCampaignPayload(campaign=EmailCampaignNode.from_model(campaign), user_errors=[])

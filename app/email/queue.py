@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.db import as_datetime, fetch, is_postgres, ts
+from app.db import as_datetime, fetch, for_update, ts
 from app.email.message import Content
 
 ABANDONED = (
@@ -61,7 +61,7 @@ class Claimed:
 async def claim_next(now: datetime) -> Claimed | None:
     """Claim the delivery due first, or None when none is due."""
     # SKIP LOCKED: workers of other processes each take a different row, none waits
-    lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+    lock = for_update(skip_locked=True)
     rows = await fetch(_CLAIM.format(lock=lock), [ts(now)])
     if not rows:
         return None

@@ -1,4 +1,5 @@
-"""What the worker sends through: SMTP when SMTP_URL is set, else .eml files in a folder.
+"""What every sender shares (the worker picks one: SMTP when SMTP_URL is set, else .eml files
+in a folder; see make_sender in app.email.worker).
 
 A sender answers each message with an Outcome, or raises Unavailable when it cannot even
 begin (the server is down): then nothing was sent, and the worker waits and tries again.
@@ -9,8 +10,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import Protocol
-
-from app.settings import Settings
 
 
 class Result(enum.Enum):
@@ -39,14 +38,3 @@ class Sender(Protocol):
 
     async def close(self) -> None:
         """Let go of any connection; the next open() makes a new one."""
-
-
-def make_sender(settings: Settings) -> Sender:
-    """The sender the settings ask for; a malformed SMTP_URL raises ValueError here, at start."""
-    if settings.smtp_url:
-        from app.email.smtp import SmtpSender, parse_smtp_url
-
-        return SmtpSender(parse_smtp_url(settings.smtp_url, settings))
-    from app.email.outbox import OutboxSender
-
-    return OutboxSender(settings.email_outbox_dir)

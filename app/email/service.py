@@ -10,14 +10,16 @@ from typing import Any
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
-from app.db import fetch, is_postgres, ts
+from app.db import fetch, is_postgres, parse_pk, ts
 from app.email import worker
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
 from app.errors import DomainError, ErrorCode
 from app.events import service as events
 from app.events.models import EventKind
 from app.idempotency import service as idempotency
+from app.idempotency.service import Once
 from app.memberships import service as memberships
 from app.segments import service as segments
 from app.settings import get_settings
@@ -84,15 +86,22 @@ def _check_selection(member_ids: Sequence[str] | None) -> list[str] | None:
     return ids
 
 
-async def _freeze(*, site_id: int, segment_pk: int, selected: set[str] | None) -> Frozen:
-    """Read the effective members once, in batches, keeping those to mail; refuses (before
-    anything is written) past the recipient limit."""
+async def _freeze(
+    tx: BaseDBAsyncClient, *, site_id: int, segment_pk: int, selected: set[str] | None
+) -> Frozen:
+    """Read the effective members once, in batches, inside the campaign's transaction,
+    keeping those to mail; refuses (before anything is written) past the recipient limit."""
     limit = get_settings().max_email_recipients
     frozen = Frozen()
     after: int | None = None
     while True:
         rows = await memberships.list_members(
-            site_id=site_id, segment_pk=segment_pk, search=None, first=FREEZE_BATCH, after=after
+            site_id=site_id,
+            segment_pk=segment_pk,
+            search=None,
+            first=FREEZE_BATCH,
+            after=after,
+            connection=tx,
         )
         for row in rows[:FREEZE_BATCH]:
             member_id = row["external_id"]
@@ -128,7 +137,7 @@ async def _insert_deliveries(
     )
     for start in range(0, len(frozen.rows), INSERT_BATCH):
         chunk = frozen.rows[start : start + INSERT_BATCH]
-        if is_postgres(tx):
+        if is_postgres(tx):  # unnest of column arrays; SQLite has none (json_each below)
             pks, ids, emails, names = (list(c) for c in zip(*chunk, strict=True))
             await fetch(
                 f"{columns} SELECT $1::bigint, $2::bigint, t.pk, t.mid, t.email, t.name,"
@@ -167,61 +176,6 @@ async def send_segment_email(
     _check_content(subject, text, html)
     selection = _check_selection(member_ids)
 
-    async def work(tx: BaseDBAsyncClient) -> dict[str, Any]:
-        segment = await segments.get_or_fail(
-            site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
-        )
-        if segment.archived_at is not None:  # out of day-to-day use until restored
-            raise DomainError(
-                ErrorCode.CONFLICT,
-                f"segment {segment.name!r} is archived: restore it to send to it",
-                ["input", "segmentId"],
-            )
-        selected = set(selection) if selection is not None else None
-        frozen = await _freeze(site_id=site_id, segment_pk=segment.id, selected=selected)
-        if selection is not None and len(frozen.found) < len(selection):
-            missing = [i for i in selection if i not in frozen.found]
-            shown = ", ".join(repr(i) for i in missing[:MAX_REPORTED_IDS])
-            more = (
-                f" and {len(missing) - MAX_REPORTED_IDS} more"
-                if len(missing) > MAX_REPORTED_IDS
-                else ""
-            )
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"{len(missing)} of memberIds are not members of the segment: {shown}{more}",
-                ["input", "memberIds"],
-            )
-        now = datetime.now(UTC)
-        done = not frozen.rows  # nothing to send: finished as it starts
-        campaign = await EmailCampaign.create(
-            using_db=tx,
-            site_id=site_id,
-            segment_id=segment.id,
-            subject=subject,
-            text=text,
-            html=html,
-            status=CampaignStatus.SUCCEEDED if done else CampaignStatus.PENDING,
-            recipients=len(frozen.rows),
-            opted_out=frozen.opted_out,
-            without_email=frozen.without_email,
-            actor=actor,
-            finished_at=now if done else None,
-        )
-        await _insert_deliveries(
-            tx, site_id=site_id, campaign_pk=campaign.id, frozen=frozen, now=now
-        )
-        await events.record(
-            tx,
-            site_id=site_id,
-            segment_id=segment.id,
-            kind=EventKind.EMAIL_SENT,
-            actor=actor,
-            count=len(frozen.rows),
-            sample_ids=[r[1] for r in frozen.rows[: events.MAX_SAMPLE]],
-        )
-        return {"campaignId": campaign.id}
-
     request = {
         "segmentId": segment_id,
         "subject": subject,
@@ -229,20 +183,101 @@ async def send_segment_email(
         "html": html,
         "memberIds": selection,
     }
-    outcome = await idempotency.run_once(
-        site_id=site_id,
-        key=idempotency_key,
-        operation="sendSegmentEmail",
-        request=request,
-        work=work,
+    once = Once.of(
+        site_id=site_id, key=idempotency_key, operation="sendSegmentEmail", request=request
     )
+
+    async def attempt() -> Any:
+        async with in_transaction() as tx:
+            if once is not None:
+                stored = await once.replay(tx)
+                if stored is not None:
+                    return stored
+            outcome = await _store(
+                tx,
+                site_id=site_id,
+                actor=actor,
+                segment_id=segment_id,
+                content=(subject, text, html),
+                selection=selection,
+            )
+            if once is not None:
+                await once.remember(tx, outcome)
+            return outcome
+
+    outcome = await idempotency.retrying(once, attempt)
     worker.notify()
     return await EmailCampaign.get(site_id=site_id, id=outcome["campaignId"])
 
 
+async def _store(
+    tx: BaseDBAsyncClient,
+    *,
+    site_id: int,
+    actor: str,
+    segment_id: str,
+    content: tuple[str, str, str | None],
+    selection: list[str] | None,
+) -> dict[str, Any]:
+    """The campaign and one delivery per recipient, the recipients read in the same
+    transaction that stores them."""
+    subject, text, html = content
+    segment = await segments.get_or_fail(
+        site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
+    )
+    if segment.archived_at is not None:  # out of day-to-day use until restored
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            f"segment {segment.name!r} is archived: restore it to send to it",
+            ["input", "segmentId"],
+        )
+    selected = set(selection) if selection is not None else None
+    frozen = await _freeze(tx, site_id=site_id, segment_pk=segment.id, selected=selected)
+    if selection is not None and len(frozen.found) < len(selection):
+        missing = [i for i in selection if i not in frozen.found]
+        shown = ", ".join(repr(i) for i in missing[:MAX_REPORTED_IDS])
+        more = (
+            f" and {len(missing) - MAX_REPORTED_IDS} more"
+            if len(missing) > MAX_REPORTED_IDS
+            else ""
+        )
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"{len(missing)} of memberIds are not members of the segment: {shown}{more}",
+            ["input", "memberIds"],
+        )
+    now = datetime.now(UTC)
+    done = not frozen.rows  # nothing to send: finished as it starts
+    campaign = await EmailCampaign.create(
+        using_db=tx,
+        site_id=site_id,
+        segment_id=segment.id,
+        subject=subject,
+        text=text,
+        html=html,
+        status=CampaignStatus.SUCCEEDED if done else CampaignStatus.PENDING,
+        recipients=len(frozen.rows),
+        opted_out=frozen.opted_out,
+        without_email=frozen.without_email,
+        actor=actor,
+        finished_at=now if done else None,
+    )
+    await _insert_deliveries(tx, site_id=site_id, campaign_pk=campaign.id, frozen=frozen, now=now)
+    await events.record(
+        tx,
+        site_id=site_id,
+        segment_id=segment.id,
+        kind=EventKind.EMAIL_SENT,
+        actor=actor,
+        count=len(frozen.rows),
+        sample_ids=[r[1] for r in frozen.rows[: events.MAX_SAMPLE]],
+    )
+    return {"campaignId": campaign.id}
+
+
 async def get(*, site_id: int, campaign_id: str) -> EmailCampaign | None:
     """The site's campaign with that id; None for an unknown id or another site's."""
-    pk = segments.parse_pk(campaign_id)
+    pk = parse_pk(campaign_id)
     if pk is None:
         return None
     return await EmailCampaign.filter(site_id=site_id, id=pk).first()
@@ -290,3 +325,18 @@ async def list_deliveries(
 async def count_deliveries(*, site_id: int, campaign_pk: int, status: DeliveryStatus | None) -> int:
     n: int = await _deliveries(site_id, campaign_pk, status).count()
     return n
+
+
+async def sending_campaigns(
+    *, site_id: int, segment_pks: Sequence[int]
+) -> dict[int, list[EmailCampaign]]:
+    """The email campaigns still sending (PENDING or RUNNING) to each segment, oldest first."""
+    rows: list[EmailCampaign] = await EmailCampaign.filter(
+        site_id=site_id,
+        segment_id__in=list(segment_pks),
+        status__in=[CampaignStatus.PENDING, CampaignStatus.RUNNING],
+    ).order_by("id")
+    found: dict[int, list[EmailCampaign]] = {pk: [] for pk in segment_pks}
+    for campaign in rows:
+        found[campaign.segment_id].append(campaign)
+    return found

@@ -8,13 +8,14 @@ import strawberry
 
 # JobStatus is registered once, with the import jobs' types
 import app.jobs.types  # noqa: F401
-from app.email import service
+from app.email import loaders, service
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.pagination import edges, paginate
-from app.segments import service as segments
+from app.graphql.nodes import from_attributes
+from app.graphql.pagination import Rows, connection
+from app.segments import loaders as segment_loaders
 from app.segments.types import SegmentNode
 
 strawberry.enum(DeliveryStatus, name="EmailDeliveryStatus")
@@ -35,15 +36,8 @@ class EmailDeliveryNode:
 
     @classmethod
     def from_model(cls, d: EmailDelivery) -> EmailDeliveryNode:
-        return cls(
-            id=strawberry.ID(str(d.id)),
-            member_id=strawberry.ID(d.member_id),
-            email=d.email,
-            name=d.name,
-            status=d.status,
-            attempts=d.attempts,
-            error=d.error,
-            sent_at=d.sent_at,
+        return from_attributes(
+            cls, d, id=strawberry.ID(str(d.id)), member_id=strawberry.ID(d.member_id)
         )
 
 
@@ -81,36 +75,23 @@ class EmailCampaignNode:
 
     @classmethod
     def from_model(cls, c: EmailCampaign) -> EmailCampaignNode:
-        return cls(
-            pk=c.id,
-            segment_pk=c.segment_id,
-            id=strawberry.ID(str(c.id)),
-            subject=c.subject,
-            text=c.text,
-            html=c.html,
-            status=c.status,
-            recipients=c.recipients,
-            opted_out=c.opted_out,
-            without_email=c.without_email,
-            created_at=c.created_at,
-            started_at=c.started_at,
-            finished_at=c.finished_at,
+        return from_attributes(
+            cls, c, pk=c.id, segment_pk=c.segment_id, id=strawberry.ID(str(c.id))
         )
 
     @strawberry.field(description="Null once the segment is deleted.")
     async def segment(self, info: Info) -> SegmentNode | None:
-        found = await segments.by_pks(site_id=info.context.site_id, pks=[self.segment_pk])
-        segment = found.get(self.segment_pk)
+        segment = await info.context.loaders.get(segment_loaders.segment).load(self.segment_pk)
         return SegmentNode.from_model(segment) if segment else None
 
     @strawberry.field
     async def sent(self, info: Info) -> int:
-        counts = await info.context.loaders.email_delivery_counts.load(self.pk)
+        counts = await info.context.loaders.get(loaders.delivery_counts).load(self.pk)
         return counts.get(DeliveryStatus.SENT, 0)
 
     @strawberry.field
     async def failed(self, info: Info) -> int:
-        counts = await info.context.loaders.email_delivery_counts.load(self.pk)
+        counts = await info.context.loaders.get(loaders.delivery_counts).load(self.pk)
         return counts.get(DeliveryStatus.FAILED, 0)
 
     @strawberry.field(description="One per recipient, in recipient order.")
@@ -122,11 +103,7 @@ class EmailCampaignNode:
         after: str | None = None,
     ) -> EmailDeliveryConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
+        rows = Rows(
             fetch=lambda n, key: service.list_deliveries(
                 site_id=site_id, campaign_pk=self.pk, status=status, first=n, after=key
             ),
@@ -134,14 +111,14 @@ class EmailCampaignNode:
             count=lambda: service.count_deliveries(
                 site_id=site_id, campaign_pk=self.pk, status=status
             ),
+            kind=int,
         )
-        return EmailDeliveryConnection(
-            edges=edges(
-                page,
-                lambda d, c: EmailDeliveryEdge(cursor=c, node=EmailDeliveryNode.from_model(d)),
-            ),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda d, c: EmailDeliveryEdge(cursor=c, node=EmailDeliveryNode.from_model(d)),
+            EmailDeliveryConnection,
         )
 
 

@@ -19,12 +19,21 @@ from datetime import UTC, datetime, timedelta
 
 from app.email import queue
 from app.email.message import BadAddress, Content, Recipient, build, envelope_sender
-from app.email.senders import Outcome, Result, Sender, Unavailable, make_sender
+from app.email.outbox import OutboxSender
+from app.email.senders import Outcome, Result, Sender, Unavailable
+from app.email.smtp import SmtpSender, parse_smtp_url
 from app.settings import Settings
 
 log = logging.getLogger("segments.email")
 
 _running: set[EmailWorker] = set()
+
+
+def make_sender(settings: Settings) -> Sender:
+    """The sender the settings ask for; a malformed SMTP_URL raises ValueError here, at start."""
+    if settings.smtp_url:
+        return SmtpSender(parse_smtp_url(settings.smtp_url, settings))
+    return OutboxSender(settings.email_outbox_dir)
 
 
 def notify() -> None:

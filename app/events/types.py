@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from app.events.models import EventKind, SegmentEvent
 from app.graphql.connection import ConnectionBase
+from app.graphql.nodes import from_attributes
 
 strawberry.enum(EventKind, name="SegmentEventKind")
 
@@ -38,15 +39,12 @@ class SegmentEventNode:
 
     @classmethod
     def from_model(cls, e: SegmentEvent, dropped_before: int | None = None) -> SegmentEventNode:
-        return cls(
+        return from_attributes(
+            cls,
+            e,
             id=strawberry.ID(str(e.id)),
             segment_id=strawberry.ID(str(e.segment_id)),
-            kind=e.kind,
-            actor=e.actor,
-            count=e.count,
             sample_ids=[strawberry.ID(i) for i in e.sample_ids],
-            at=e.at,
-            changes=e.changes,
             dropped_before=dropped_before,
         )
 

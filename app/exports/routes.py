@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from app.auth.service import Viewer
 from app.exports import service
 from app.segments import service as segments
+from app.viewer import Viewer
 
 
 def _error(message: str, code: str, status: int) -> Response:

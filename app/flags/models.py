@@ -7,12 +7,12 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import owned_by, site_key
+
 
 class FeatureFlag(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     key = fields.CharField(max_length=100)
     description = fields.TextField(null=True)
@@ -30,14 +30,10 @@ class FeatureFlag(Model):
 class FlagSegment(Model):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    flag: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.FeatureFlag", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    flag: fields.ForeignKeyRelation[Any] = owned_by("models.FeatureFlag")
     flag_id: int
     # indexed for Segment.featureFlags and for the cascade when a segment is deleted
-    segment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Segment", related_name=False, on_delete=fields.CASCADE, db_index=True
-    )
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment", indexed=True)
     segment_id: int
 
     class Meta:

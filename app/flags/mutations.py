@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth.models import Role
-from app.errors import DomainError
 from app.flags import service
 from app.flags.models import FeatureFlag
 from app.flags.types import FeatureFlagNode, FeatureFlagPayload
 from app.graphql.context import Info
-from app.graphql.errors import user_errors
-from app.graphql.inputs import DeletePayload, provided
+from app.graphql.errors import UserError
+from app.graphql.inputs import DeletePayload, not_deleted, provided
+from app.graphql.mutation import mutation
+from app.viewer import Role
 
 
 @strawberry.input
@@ -37,42 +37,39 @@ def _payload(flag: FeatureFlag) -> FeatureFlagPayload:
     return FeatureFlagPayload(feature_flag=FeatureFlagNode.from_model(flag), user_errors=[])
 
 
+def _failed(errors: list[UserError]) -> FeatureFlagPayload:
+    return FeatureFlagPayload(feature_flag=None, user_errors=errors)
+
+
 @strawberry.type
 class FlagMutations:
-    @strawberry.mutation
+    @mutation(Role.WRITER, failed=_failed)
     async def create_feature_flag(self, info: Info, input: FeatureFlagInput) -> FeatureFlagPayload:
-        viewer = info.context.require(Role.WRITER)
+        viewer = info.context.viewer
         data = service.FlagData(
             key=input.key,
             description=input.description,
             enabled=True if input.enabled is None else input.enabled,
             segment_ids=[str(i) for i in input.segment_ids or []],
         )
-        try:
-            flag = await service.create(site_id=viewer.site_id, data=data)
-        except DomainError as e:
-            return FeatureFlagPayload(feature_flag=None, user_errors=user_errors(e))
+        flag = await service.create(site_id=viewer.site_id, data=data)
         return _payload(flag)
 
-    @strawberry.mutation
+    @mutation(Role.WRITER, failed=_failed)
     async def update_feature_flag(
         self, info: Info, key: str, input: UpdateFeatureFlagInput
     ) -> FeatureFlagPayload:
-        viewer = info.context.require(Role.WRITER)
+        viewer = info.context.viewer
         changes = provided(input)
         if changes.get("segment_ids") is not None:
             changes["segment_ids"] = [str(i) for i in changes["segment_ids"]]
-        try:
-            flag = await service.update(site_id=viewer.site_id, key=key, changes=changes)
-        except DomainError as e:
-            return FeatureFlagPayload(feature_flag=None, user_errors=user_errors(e))
+        flag = await service.update(site_id=viewer.site_id, key=key, changes=changes)
         return _payload(flag)
 
-    @strawberry.mutation(description="Delete a flag; the segments it targets stay.")
+    @mutation(
+        Role.WRITER, failed=not_deleted, description="Delete a flag; the segments it targets stay."
+    )
     async def delete_feature_flag(self, info: Info, key: str) -> DeletePayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            pk = await service.delete(site_id=viewer.site_id, key=key)
-        except DomainError as e:
-            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        pk = await service.delete(site_id=viewer.site_id, key=key)
         return DeletePayload(deleted_id=strawberry.ID(str(pk)), user_errors=[])

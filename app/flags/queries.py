@@ -13,7 +13,7 @@ from app.flags.types import (
 )
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.pagination import edges, paginate
+from app.graphql.pagination import Rows, connection
 
 
 @strawberry.type
@@ -28,21 +28,17 @@ class FlagQueries:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> FeatureFlagConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=str,
+        rows = Rows(
             fetch=lambda n, key: service.list_flags(site_id=site_id, first=n, after=key),
             key=lambda f: f.key,
             count=lambda: service.count_flags(site_id=site_id),
         )
-        return FeatureFlagConnection(
-            edges=edges(
-                page, lambda f, c: FeatureFlagEdge(cursor=c, node=FeatureFlagNode.from_model(f))
-            ),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda f, c: FeatureFlagEdge(cursor=c, node=FeatureFlagNode.from_model(f)),
+            FeatureFlagConnection,
         )
 
     @strawberry.field(

@@ -13,11 +13,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.db import fetch, ts
+from app.db import fetch, parse_pk, ts
 from app.errors import DomainError, ErrorCode, not_found
 from app.flags.models import FeatureFlag, FlagSegment
 from app.segments.models import Segment
-from app.segments.service import parse_pk
 from app.settings import get_settings
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")

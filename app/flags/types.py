@@ -6,10 +6,12 @@ from datetime import datetime
 
 import strawberry
 
+from app.flags import loaders
 from app.flags.models import FeatureFlag
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
+from app.graphql.nodes import from_attributes
 from app.segments.types import SegmentNode
 
 
@@ -25,21 +27,13 @@ class FeatureFlagNode:
 
     @classmethod
     def from_model(cls, f: FeatureFlag) -> FeatureFlagNode:
-        return cls(
-            pk=f.id,
-            id=strawberry.ID(str(f.id)),
-            key=f.key,
-            description=f.description,
-            enabled=f.enabled,
-            created_at=f.created_at,
-            updated_at=f.updated_at,
-        )
+        return from_attributes(cls, f, pk=f.id, id=strawberry.ID(str(f.id)))
 
     @strawberry.field(
         description="Target segments, in name order; deleting a segment removes it from every flag."
     )
     async def segments(self, info: Info) -> list[SegmentNode]:
-        rows = await info.context.loaders.flag_segments.load(self.pk)
+        rows = await info.context.loaders.get(loaders.flag_segments).load(self.pk)
         return [SegmentNode.from_model(s) for s in rows]
 
 

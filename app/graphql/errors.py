@@ -11,7 +11,7 @@ import logging
 import re
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import strawberry
@@ -33,8 +33,14 @@ class UserError:
     code: ErrorCode
 
 
-def user_errors(error: DomainError) -> list[UserError]:
-    return [UserError(field=error.field, message=error.message, code=error.code)]
+def user_errors(
+    error: DomainError, fields: Mapping[str, Sequence[str]] | None = None
+) -> list[UserError]:
+    """The error as userErrors; ``fields`` maps the terms of its path to argument paths."""
+    field = error.field
+    if field is not None and fields:
+        field = [part for term in field for part in fields.get(term, [term])]
+    return [UserError(field=field, message=error.message, code=error.code)]
 
 
 class PublicError(Exception):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import strawberry
 
+from app import db
 from app.graphql.errors import UserError
 
 
@@ -15,6 +16,10 @@ from app.graphql.errors import UserError
 class DeletePayload:
     deleted_id: strawberry.ID | None
     user_errors: list[UserError]
+
+
+def not_deleted(errors: list[UserError]) -> DeletePayload:
+    return DeletePayload(deleted_id=None, user_errors=errors)
 
 
 def provided(input_object: Any) -> dict[str, Any]:
@@ -28,6 +33,4 @@ def provided(input_object: Any) -> dict[str, Any]:
 
 def utc(value: datetime | None) -> datetime | None:
     """A DateTime input in UTC (naive means UTC): stored text then orders as time on SQLite."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None if value is None else db.utc(value)

@@ -124,6 +124,35 @@ def edges(page: Page[T], make: Callable[[T, str], E]) -> list[E]:
     return [make(row, cursor) for row, cursor in zip(page.rows, page.cursors, strict=True)]
 
 
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Rows(Generic[T]):
+    """Where a connection's rows come from: ``fetch(n, after_key)`` gives up to n rows after
+    the key, ``key`` a row's cursor value (of type ``kind``), ``count`` the total."""
+
+    fetch: Callable[[int, Any], Awaitable[Sequence[T]]]
+    key: Callable[[T], Any]
+    count: Callable[[], Awaitable[int]]
+    kind: type[Any] = str
+
+
+async def connection(
+    asked: tuple[int | None, str | None, int],
+    rows: Rows[T],
+    edge: Callable[[T, str], E],
+    build: Callable[..., C],
+) -> C:
+    """A Relay connection of one keyset page: ``asked`` is (first, after, the page limit),
+    ``edge`` makes an edge of a row and its cursor, ``build`` the connection type."""
+    first, after, limit = asked
+    page = await paginate(
+        first, after, limit=limit, kind=rows.kind, fetch=rows.fetch, key=rows.key, count=rows.count
+    )
+    return build(edges=edges(page, edge), page_info=page.page_info(), count=page.count)
+
+
 # rows every connection of the current operation may still return: [left, limit]
 _row_budget: ContextVar[list[int] | None] = ContextVar("segments_row_budget", default=None)
 

@@ -9,10 +9,11 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.service import Viewer, authenticate
+from app.auth.service import authenticate
 from app.http import state
 from app.http.errors import error_response
 from app.settings import Settings
+from app.viewer import Viewer
 
 
 async def read_body(receive: Receive, limit: int) -> list[Message] | None:
@@ -189,7 +190,7 @@ class AuthAndLimits:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A key in the handshake's Authorization header signs the connection in; a bad one
-        refuses the handshake. With none, connection_init must carry one (app.live.websocket)."""
+        refuses the handshake. With none, connection_init must carry one (app.http.websocket)."""
         for name, value in scope["headers"]:
             if name.lower() != b"authorization":
                 continue

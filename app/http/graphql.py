@@ -35,10 +35,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from app.auth.service import Viewer
+from app.auth.service import is_revoked
 from app.graphql import cost
 from app.graphql.context import Context
-from app.graphql.schema import build_schema
 from app.http import graphiql, state
 from app.http.auth import read_body, replay
 from app.http.errors import (
@@ -49,8 +48,10 @@ from app.http.errors import (
     status_for,
 )
 from app.http.persisted import PersistedQueries
-from app.live.websocket import TextWebSocket, sign_in
+from app.http.websocket import TextWebSocket, sign_in
+from app.schema import build_schema
 from app.settings import Settings
+from app.viewer import Viewer
 
 # A shortcut: (query, variables, operation name, site id) -> the answer's data, or None to
 # leave the request to the executor. It must answer exactly what the executor would.
@@ -417,6 +418,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response=response if isinstance(response, Response) else None,
             viewer=viewer,
             settings=self.settings,
+            key_revoked=is_revoked,
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import owned_by, site_key
 from app.memberships.bulk import Mode
 from app.status import JobStatus
 
@@ -28,9 +29,7 @@ class ImportJob(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     status = fields.CharEnumField(JobStatus, max_length=10, default=JobStatus.PENDING)
     format = fields.CharEnumField(ImportFormat, max_length=5)
@@ -70,9 +69,7 @@ class ImportJobIds(Model):
     (one row per batch, not per id: a million ids are a few hundred rows)."""
 
     id = fields.BigIntField(primary_key=True)
-    job: fields.ForeignKeyRelation[ImportJob] = fields.ForeignKeyField(
-        "models.ImportJob", related_name=False, on_delete=fields.CASCADE, db_index=True
-    )
+    job: fields.ForeignKeyRelation[ImportJob] = owned_by("models.ImportJob", indexed=True)
     job_id: int
     ids: Any = fields.JSONField()
 

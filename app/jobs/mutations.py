@@ -8,16 +8,16 @@ import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
-from app.auth.models import Role
-from app.errors import DomainError
 from app.graphql.context import Info
-from app.graphql.errors import user_errors
+from app.graphql.errors import UserError
+from app.graphql.mutation import mutation
 from app.jobs import service
 from app.jobs.models import ImportFormat
 from app.jobs.types import ImportJobPayload, ImportJobType
 from app.jobs.worker import wake_workers
-from app.memberships import mutations as _memberships  # noqa: F401  (names Mode MembershipMode)
+from app.memberships import types as _memberships  # noqa: F401  (names Mode MembershipMode)
 from app.memberships.bulk import Mode
+from app.viewer import Role
 
 
 @strawberry.input
@@ -32,16 +32,22 @@ class ImportMembersInput:
     )
 
 
+def _failed(errors: list[UserError]) -> ImportJobPayload:
+    return ImportJobPayload(job=None, user_errors=errors)
+
+
 @strawberry.type
 class ImportJobMutations:
-    @strawberry.mutation(
+    @mutation(
+        Role.WRITER,
+        failed=_failed,
         description=(
             "Upsert members from a CSV (with a header row), JSON array or JSON Lines file;"
             " returns a PENDING job at once (see importJob)."
-        )
+        ),
     )
     async def import_members(self, info: Info, input: ImportMembersInput) -> ImportJobPayload:
-        viewer = info.context.require(Role.WRITER)
+        viewer = info.context.viewer
         upload = cast(UploadFile, input.file)  # what Starlette's multipart parser gives
         try:
             job = await service.create(
@@ -53,8 +59,6 @@ class ImportJobMutations:
                 mode=input.mode or Mode.ADD,
                 settings=info.context.settings,
             )
-        except DomainError as e:
-            return ImportJobPayload(job=None, user_errors=user_errors(e))
         finally:
             await upload.close()
         wake_workers()

@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 
-from app.db import execute, fetch
+from app.db import execute, fetch, json_value
 from app.errors import DomainError, ErrorCode
 from app.jobs.models import ImportFormat, ImportJob, ImportJobIds, JobStatus
 from app.memberships.bulk import Mode
@@ -251,7 +250,7 @@ async def staged_ids(connection: BaseDBAsyncClient, job: ImportJob) -> list[str]
             connection,
         )
         for row in rows:
-            ids.extend(orjson.loads(row["ids"]) if isinstance(row["ids"], str) else row["ids"])
+            ids.extend(json_value(row["ids"]))
         if len(rows) < 20:
             return ids
         after = int(rows[-1]["id"])

@@ -8,7 +8,7 @@ import strawberry
 
 from app.graphql.errors import UserError
 from app.jobs.models import ImportFormat, ImportJob, JobStatus
-from app.memberships import mutations as _memberships  # noqa: F401  (names Mode MembershipMode)
+from app.memberships import types as _memberships  # noqa: F401  (names Mode MembershipMode)
 from app.memberships.bulk import Mode
 
 strawberry.enum(JobStatus, name="JobStatus")

@@ -21,22 +21,19 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app.companies.models import Company
-from app.events import service as events
-from app.events.models import EventKind
+from app.errors import DomainError, ErrorCode
 from app.jobs import service
 from app.jobs.models import ImportJob
 from app.jobs.parse import Batch, Reader, Row, Unreadable, check_utf8, open_reader
 from app.members import service as members
-from app.memberships import bulk
+from app.memberships import path
 from app.memberships.models import ListedSource
-from app.segments.models import Segment
+from app.memberships.path import ListChange, Lists
 from app.settings import Settings
 
 log = logging.getLogger("segments.jobs")
@@ -129,47 +126,25 @@ async def _save_batch(job: ImportJob, batch: Batch, companies: _Companies) -> No
         await service.save_progress(tx, job)
 
 
-async def _audit(job: ImportJob, tx: BaseDBAsyncClient, result: bulk.ChangeResult) -> None:
-    for kind, count, sample in (
-        (EventKind.MEMBERS_ADDED, result.added, result.added_sample),
-        (EventKind.MEMBERS_REMOVED, result.removed, result.removed_sample),
-    ):
-        if count:
-            await events.record(
-                tx,
-                site_id=job.site_id,
-                segment_id=job.segment_id or 0,
-                kind=kind,
-                actor=job.actor,
-                count=count,
-                sample_ids=sample,
-            )
-
-
 async def _finish(job: ImportJob) -> None:
     """The segment change and SUCCEEDED, in one transaction: all of it happens or none."""
     async with in_transaction() as tx:
         if job.segment_id is not None:
-            segment = (
-                await Segment.filter(site_id=job.site_id, id=job.segment_id).using_db(tx).first()
-            )
-            if segment is None:
-                raise _Failed("the segment was deleted before the import finished")
-            await bulk.lock_segment(tx, segment.id)
             ids = await service.staged_ids(tx, job)
-            result = await bulk.change_members(
-                tx,
-                site_id=job.site_id,
-                segment_id=segment.id,
-                external_ids=ids,
-                mode=job.mode,
-                source=ListedSource.IMPORT,
-                now=datetime.now(UTC),
+            step = ListChange(
+                job.segment_id, Lists.MEMBERS, ids, job.mode, source=ListedSource.IMPORT
             )
-            del ids
-            await _audit(job, tx, result)
-            job.added_to_segment = result.added
-            job.removed_from_segment = result.removed
+            try:
+                (outcome,) = await path.change(
+                    tx, site_id=job.site_id, actor=job.actor, steps=[step]
+                )
+            except DomainError as error:
+                if error.code is not ErrorCode.NOT_FOUND:
+                    raise
+                raise _Failed("the segment was deleted before the import finished") from error
+            del ids, step
+            job.added_to_segment = outcome.added
+            job.removed_from_segment = outcome.removed
         await service.finish(tx, job, error=None)
 
 

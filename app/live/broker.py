@@ -20,12 +20,12 @@ from typing import Any
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import conn, execute, is_postgres
+from app.db import conn, execute, is_postgres, is_postgres_url
+from app.live.listener import CHANNEL, Listener
 from app.metrics import LIVE_DROPPED
 
 log = logging.getLogger("segments.live")
 
-CHANNEL = "segments_live"
 # NOTIFY refuses payloads of 8,000 bytes or more: messages carry ids, never rows
 MAX_PAYLOAD_BYTES = 7900
 DEFAULT_QUEUE_SIZE = 100
@@ -96,9 +96,7 @@ class Broker:
         self.queue_size = queue_size
         self._users += 1
         try:
-            if self._users == 1 and database_url.startswith(("postgres://", "postgresql://")):
-                from app.live.listener import Listener
-
+            if self._users == 1 and is_postgres_url(database_url):
                 self._listener = Listener(database_url, self.deliver_raw)
                 await self._listener.start()
             yield
@@ -152,7 +150,7 @@ class Broker:
         if len(body) > MAX_PAYLOAD_BYTES:
             raise ValueError(f"live payload of {len(body)} bytes: send ids, not rows")
         c = conn(connection)
-        if is_postgres(c):
+        if is_postgres(c):  # NOTIFY reaches other processes; SQLite has one process
             await execute("SELECT pg_notify($1, $2)", [CHANNEL, body.decode()], c)
         else:
             message = Message(topic, site_id, payload)

@@ -14,13 +14,14 @@ from typing import Any
 
 import asyncpg
 
-from app.db import normalize_url
-from app.live.broker import CHANNEL
+from app.db import asyncpg_dsn
 
 log = logging.getLogger("segments.live")
 
 PING_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 5.0
+
+CHANNEL = "segments_live"  # the NOTIFY channel of every live event
 
 
 def application_name(pid: int | None = None) -> str:
@@ -28,14 +29,9 @@ def application_name(pid: int | None = None) -> str:
     return f"segments-live-{os.getpid() if pid is None else pid}"
 
 
-def _dsn(database_url: str) -> str:
-    # Tortoise's pool options (minsize, maxsize) are no connection parameters for asyncpg
-    return normalize_url(database_url).split("?", 1)[0].replace("postgres://", "postgresql://", 1)
-
-
 class Listener:
     def __init__(self, database_url: str, on_message: Callable[[str], None]) -> None:
-        self._dsn = _dsn(database_url)
+        self._dsn = asyncpg_dsn(database_url, keep_options=False)
         self._on_message = on_message
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()

@@ -27,9 +27,9 @@ from graphql import (
     parse,
 )
 
+from app.db import parse_pk
 from app.graphql.input_guard import BadInput, InputLimits, check_id
 from app.lookups import service
-from app.segments.service import parse_pk
 from app.settings import get_settings
 
 _MAX_DOCUMENTS = 256

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from app.db import parse_pk
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.lookups import service
+from app.lookups import loaders, service
 from app.lookups.types import MemberSegments, MembershipExplanation
-from app.segments.catalogue import SegmentDef
-from app.segments.service import parse_pk
+from app.memberships.catalogue import SegmentDef
 from app.segments.types import SegmentNode, segment_nodes
 
 
@@ -40,7 +40,7 @@ class LookupQueries:
         self, info: Info, member_id: strawberry.ID, include_inactive: bool | None = False
     ) -> list[SegmentNode]:
         key = (member_id, bool(include_inactive))
-        return segment_nodes(await info.context.loaders.member_segments.load(key))
+        return segment_nodes(await info.context.loaders.get(loaders.member_segments).load(key))
 
     @strawberry.field(
         description="For each member asked (in that order), the ACTIVE segments it is in; "

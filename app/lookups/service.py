@@ -17,14 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
-from app.db import as_datetime, fetch, is_postgres
+from app.db import any_of, as_datetime, fetch, ids_param, json_value
+from app.memberships import catalogue
+from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import CompanyFacts, MemberFacts
 from app.rules.evaluate import context
-from app.segments import catalogue
-from app.segments.catalogue import Catalogue, SegmentDef
-from app.segments.models import SegmentStatus
+from app.status import SegmentStatus
 
 
 class Reason(enum.Enum):
@@ -158,9 +156,7 @@ def _match(ids: list[str]) -> tuple[str, list[Any]]:
     """A condition on members m naming the ids, from one parameter ($2) whatever their number."""
     if len(ids) == 1:
         return "m.external_id = $2", [ids[0]]
-    if is_postgres():
-        return "m.external_id = ANY($2::text[])", [ids]
-    return "m.external_id IN (SELECT value FROM json_each($2))", [orjson.dumps(ids).decode()]
+    return any_of("m.external_id", "$2"), [ids_param(ids)]
 
 
 _MEMBER = (
@@ -238,14 +234,14 @@ def _state(row: dict[str, Any]) -> MemberState:
 def _json(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
-    loaded = orjson.loads(value) if isinstance(value, str | bytes) else value
+    loaded = json_value(value)
     return loaded if isinstance(loaded, dict) else {}
 
 
 def _moment(value: Any) -> datetime:
     moment = as_datetime(value)
     assert moment is not None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment
 
 
 async def segments_of_members(

@@ -8,6 +8,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import site_key
+
 BUCKETS = 10_000
 
 
@@ -19,9 +21,7 @@ def bucket_of(external_id: str) -> int:
 
 class Member(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     external_id = fields.CharField(max_length=255)
     email = fields.CharField(max_length=320, null=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from app.auth.models import Role
 from app.errors import DomainError, ErrorCode
 from app.graphql.context import Info
-from app.graphql.errors import UserError, user_errors
+from app.graphql.errors import UserError
+from app.graphql.mutation import mutation
 from app.members import service
+from app.viewer import Role
 
 
 @strawberry.input
@@ -42,22 +43,32 @@ def _unset(value: object) -> object:
     return service.UNSET if value is strawberry.UNSET else value
 
 
-def too_many(count: int, limit: int, field: str) -> DomainError | None:
+def too_many(count: int, limit: int, field: str) -> None:
+    """Refuse a request of more items than the limit, before anything is read or written."""
     if count > limit:
-        return DomainError(
+        raise DomainError(
             ErrorCode.TOO_LARGE, f"{count} items is over the limit of {limit} per request", [field]
         )
-    return None
+
+
+def upsert_failed(errors: list[UserError]) -> UpsertPayload:
+    return UpsertPayload(created=0, updated=0, user_errors=errors)
+
+
+def _not_deleted(errors: list[UserError]) -> DeleteMembersPayload:
+    return DeleteMembersPayload(deleted=0, unknown_ids=[], user_errors=errors)
 
 
 @strawberry.type
 class MemberMutations:
-    @strawberry.mutation(description="Create or update members; all apply or none does.")
+    @mutation(
+        Role.WRITER,
+        failed=upsert_failed,
+        description="Create or update members; all apply or none does.",
+    )
     async def upsert_members(self, info: Info, members: list[MemberInput]) -> UpsertPayload:
-        viewer = info.context.require(Role.WRITER)
-        error = too_many(len(members), info.context.settings.max_upsert_batch, "members")
-        if error:
-            return UpsertPayload(created=0, updated=0, user_errors=user_errors(error))
+        viewer = info.context.viewer
+        too_many(len(members), info.context.settings.max_upsert_batch, "members")
         rows = [
             service.MemberData(
                 external_id=str(m.id),
@@ -69,18 +80,17 @@ class MemberMutations:
             )
             for i, m in enumerate(members)
         ]
-        try:
-            created, updated = await service.upsert(site_id=viewer.site_id, rows=rows)
-        except DomainError as e:
-            return UpsertPayload(created=0, updated=0, user_errors=user_errors(e))
+        created, updated = await service.upsert(site_id=viewer.site_id, rows=rows)
         return UpsertPayload(created=created, updated=updated, user_errors=[])
 
-    @strawberry.mutation(description="Delete members; their listings and exclusions go too.")
+    @mutation(
+        Role.WRITER,
+        failed=_not_deleted,
+        description="Delete members; their listings and exclusions go too.",
+    )
     async def delete_members(self, info: Info, ids: list[strawberry.ID]) -> DeleteMembersPayload:
-        viewer = info.context.require(Role.WRITER)
-        error = too_many(len(ids), info.context.settings.max_bulk_ids, "ids")
-        if error:
-            return DeleteMembersPayload(deleted=0, unknown_ids=[], user_errors=user_errors(error))
+        viewer = info.context.viewer
+        too_many(len(ids), info.context.settings.max_bulk_ids, "ids")
         deleted, unknown = await service.delete(
             site_id=viewer.site_id, external_ids=[str(i) for i in ids]
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.pagination import edges, paginate
+from app.graphql.pagination import Rows, connection
 from app.members import service
 from app.members.types import MemberConnection, MemberEdge, MemberType
 
@@ -26,19 +26,17 @@ class MemberQueries:
         after: str | None = None,
     ) -> MemberConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=str,
+        rows = Rows(
             fetch=lambda n, key: service.list_members(
                 site_id=site_id, search=search, first=n, after=key
             ),
             key=lambda m: m.external_id,
             count=lambda: service.count_members(site_id=site_id, search=search),
         )
-        return MemberConnection(
-            edges=edges(page, lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m))),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m)),
+            MemberConnection,
         )

@@ -13,7 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app.db import execute, fetch, is_postgres
+from app.db import any_of, execute, fetch, ids_param, is_postgres, json_value
 from app.errors import DomainError, ErrorCode
 from app.members.models import Member, bucket_of
 
@@ -129,14 +129,6 @@ async def list_company_members(
     return rows
 
 
-def _one_of(connection: BaseDBAsyncClient, n: int) -> str:
-    """SQL: the value is one of the list parameter $n (a text[] on PostgreSQL, JSON on SQLite),
-    so that a long list is one parameter."""
-    if is_postgres(connection):
-        return f"= ANY(${n}::text[])"
-    return f"IN (SELECT value FROM json_each(${n}))"
-
-
 # One index probe per id, whatever the planner believes: during a large import the table
 # grows faster than its statistics, and a plan made for a small table scans all of it.
 _EXISTING_PG = (
@@ -150,10 +142,6 @@ _EXISTING_SQLITE = (
 )
 
 
-def _list_param(connection: BaseDBAsyncClient, values: list[str]) -> Any:
-    return values if is_postgres(connection) else orjson.dumps(values).decode()
-
-
 async def _company_pks(
     connection: BaseDBAsyncClient, site_id: int, rows: list[MemberData]
 ) -> dict[str, int]:
@@ -162,8 +150,8 @@ async def _company_pks(
         return {}
     found = await fetch(
         f"SELECT id, external_id FROM companies WHERE site_id = $1"
-        f" AND external_id {_one_of(connection, 2)}",
-        [site_id, _list_param(connection, wanted)],
+        f" AND {any_of('external_id', '$2', connection)}",
+        [site_id, ids_param(wanted, connection)],
         connection,
     )
     by_id = {str(c["external_id"]): int(c["id"]) for c in found}
@@ -212,8 +200,9 @@ async def _upsert(
 ) -> tuple[int, int]:
     company_pks = await _company_pks(connection, site_id, rows)
     found = await fetch(
+        # (PostgreSQL's own shape: see _EXISTING_PG)
         _EXISTING_PG if is_postgres(connection) else _EXISTING_SQLITE,
-        [site_id, _list_param(connection, [r.external_id for r in rows])],
+        [site_id, ids_param([r.external_id for r in rows], connection)],
         connection,
     )
     existing: dict[str, dict[str, Any]] = {m["external_id"]: m for m in found}
@@ -227,9 +216,7 @@ async def _upsert(
             company = old.get("company_id")
         else:
             company = None if r.company_id is None else company_pks[r.company_id]
-        stored = old.get("attributes") or {}
-        if isinstance(stored, str):
-            stored = orjson.loads(stored)
+        stored = json_value(old.get("attributes")) or {}
         attributes = merge_attributes(stored, None if r.attributes is UNSET else r.attributes)
         values.append(
             [
@@ -261,7 +248,7 @@ _UPSERT = (
 async def _write(connection: BaseDBAsyncClient, values: list[list[Any]]) -> None:
     if not values:
         return
-    if is_postgres(connection):
+    if is_postgres(connection):  # (SQLite has no arrays: executemany below)
         # one statement over column arrays: a few thousand rows cost one round trip
         columns = list(zip(*values, strict=True))
         await execute(

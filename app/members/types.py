@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
-from app.graphql.context import Info
+from app.graphql.context import Info, Lazy
+from app.graphql.nodes import from_attributes
 from app.members.models import Member
 
 if TYPE_CHECKING:
     from app.companies.types import CompanyType
     from app.segments.types import SegmentNode
+
+_COMPANY = Lazy("app.companies.loaders", "company")
+_COMPANY_TYPE = Lazy("app.companies.types", "CompanyType")
+_MEMBER_SEGMENTS = Lazy("app.lookups.loaders", "member_segments")
+_SEGMENT_NODES = Lazy("app.segments.types", "segment_nodes")
 
 
 @strawberry.type(name="Member")
@@ -31,29 +37,21 @@ class MemberType:
 
     @classmethod
     def from_model(cls, m: Member) -> MemberType:
-        return cls(
-            pk=m.id,
-            company_pk=m.company_id,
-            id=strawberry.ID(m.external_id),
-            email=m.email,
-            name=m.name,
-            attributes=cast(JSON, m.attributes),
-            created_at=m.created_at,
-            updated_at=m.updated_at,
+        return from_attributes(
+            cls, m, pk=m.id, company_pk=m.company_id, id=strawberry.ID(m.external_id)
         )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> MemberType:
         """From a raw SQL row (see memberships.service)."""
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             pk=int(row["id"]),
             company_pk=row["company_id"],
             id=strawberry.ID(row["external_id"]),
-            email=row["email"],
-            name=row["name"],
-            attributes=cast(JSON, row["attributes"]),
-            created_at=as_datetime(row["created_at"]),  # type: ignore[arg-type]
-            updated_at=as_datetime(row["updated_at"]),  # type: ignore[arg-type]
+            created_at=as_datetime(row["created_at"]),
+            updated_at=as_datetime(row["updated_at"]),
         )
 
     @strawberry.field
@@ -62,19 +60,18 @@ class MemberType:
     ) -> Annotated[CompanyType, strawberry.lazy("app.companies.types")] | None:
         if self.company_pk is None:
             return None
-        from app.companies.types import CompanyType
-
-        company = await info.context.loaders.company.load(self.company_pk)
-        return CompanyType.from_model(company) if company else None
+        company = await info.context.loaders.get(_COMPANY).load(self.company_pk)
+        node: CompanyType | None = _COMPANY_TYPE.get().from_model(company) if company else None
+        return node
 
     @strawberry.field(description="The segments this member is an effective member of.")
     async def segments(
         self, info: Info, include_inactive: bool | None = False
     ) -> list[Annotated[SegmentNode, strawberry.lazy("app.segments.types")]]:
-        from app.segments.types import segment_nodes
-
         key = (str(self.id), bool(include_inactive))
-        return segment_nodes(await info.context.loaders.member_segments.load(key))
+        found = await info.context.loaders.get(_MEMBER_SEGMENTS).load(key)
+        nodes: list[SegmentNode] = _SEGMENT_NODES.get()(found)
+        return nodes
 
 
 @strawberry.type

@@ -9,9 +9,9 @@ numbers by construction; then each change is one statement (an upsert with
 ``ON CONFLICT``, a ``DELETE``). Nothing here loops over ids in Python.
 
 Every function runs on the caller's transaction connection and never commits.
-Counts are exact when no other transaction changes the same segment meanwhile:
-``lock_segment`` (taken here too, and by callers first) serialises bulk changes of
-one segment on PostgreSQL; SQLite serialises writers already.
+Counts are exact when no other transaction changes the same segment meanwhile: the
+membership path (app.memberships.path) locks every segment it changes first, once per
+transaction; SQLite serialises writers already.
 
 Timestamps are written as the ORM writes them: ``timestamptz`` on PostgreSQL, and
 on SQLite the text ``datetime.isoformat(" ")`` of the UTC time
@@ -24,12 +24,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import execute, fetch, is_postgres
+from app.db import Params, execute, fetch, is_postgres, utc
 from app.errors import DomainError, ErrorCode
 from app.members.models import bucket_of
 from app.memberships.models import ListedSource
@@ -40,7 +40,9 @@ UNKNOWN_IDS_LIMIT = 1000
 _MAX_ID_LENGTH = 255  # members.external_id
 
 _IDS = "_bulk_ids"  # the request's ids, resolved
-_MOVE = "_bulk_move"  # the listings a move carries to its target
+# fewer ids than this are probed through the index without statistics: an ANALYZE would
+# cost more than the change (a batch of thousands of one-id changes)
+_ANALYZE_FROM = 1000
 
 
 class Mode(enum.Enum):
@@ -102,30 +104,6 @@ class _Plan:
 # --------------------------------------------------------------------------- dialect
 
 
-def _utc(value: datetime) -> datetime:
-    """Aware UTC; a naive datetime is taken as UTC, as the ORM does (timezone UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class _Params:
-    """Numbered parameters for one statement; casts (PostgreSQL only) fix their types."""
-
-    def __init__(self, pg: bool) -> None:
-        self.pg = pg
-        self.values: list[object] = []
-
-    def __call__(self, value: object, pg_type: str) -> str:
-        if isinstance(value, datetime):
-            value = _utc(value)
-            if not self.pg:
-                value = value.isoformat(" ")
-        elif isinstance(value, enum.Enum):
-            value = value.value
-        self.values.append(value)
-        ref = f"${len(self.values)}"
-        return f"{ref}::{pg_type}" if self.pg else ref
-
-
 @dataclass(frozen=True)
 class _Ctx:
     connection: BaseDBAsyncClient
@@ -133,22 +111,22 @@ class _Ctx:
     site_id: int
     now: datetime
 
-    def params(self) -> _Params:
-        return _Params(self.pg)
+    def params(self) -> Params:
+        return Params(self.connection)
 
-    async def rows(self, text: str, p: _Params | None = None) -> list[dict[str, object]]:
+    async def rows(self, text: str, p: Params | None = None) -> list[dict[str, object]]:
         return await fetch(text, p.values if p else (), connection=self.connection)
 
-    async def run(self, text: str, p: _Params | None = None) -> int:
+    async def run(self, text: str, p: Params | None = None) -> int:
         return await execute(text, p.values if p else (), connection=self.connection)
 
-    async def count(self, text: str, p: _Params) -> int:
+    async def count(self, text: str, p: Params) -> int:
         return _int((await self.rows(text, p))[0]["n"])
 
-    async def column(self, text: str, p: _Params) -> list[str]:
+    async def column(self, text: str, p: Params) -> list[str]:
         return [str(row["v"]) for row in await self.rows(text, p)]
 
-    def live(self, p: _Params, link: _Link, alias: str) -> str:
+    def live(self, p: Params, link: _Link, alias: str) -> str:
         """SQL: the listing ``alias`` has not expired (always true for lists without expiry)."""
         if not link.expiring:
             return "TRUE"
@@ -169,7 +147,9 @@ def _int(value: object) -> int:
 
 
 def _context(connection: BaseDBAsyncClient, site_id: int, now: datetime) -> _Ctx:
-    return _Ctx(connection, is_postgres(connection), site_id, _utc(now))
+    # the bulk statements differ in shape, not only in parameters (temporary tables, unnest
+    # WITH ORDINALITY against json_each, RETURNING), so the context knows its dialect
+    return _Ctx(connection, is_postgres(connection), site_id, utc(now))
 
 
 # --------------------------------------------------------------------------- loading ids
@@ -192,40 +172,49 @@ def _check_new_ids(ids: Sequence[str]) -> None:
 
 
 def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
-    if expires_at is not None and _utc(expires_at) <= _utc(now):
+    if expires_at is not None and utc(expires_at) <= utc(now):
         raise DomainError(
             ErrorCode.INVALID, "expiresAt must be in the future", ["input", "expiresAt"]
         )
 
 
 async def _create_table(ctx: _Ctx, name: str) -> None:
-    await ctx.run(f"DROP TABLE IF EXISTS {name}")
+    """An empty table for a change's ids.
+
+    On PostgreSQL it is made once per transaction and emptied for each change after: a
+    table (and its index) made per change would hold a lock each until the commit, and a
+    batch of thousands of changes would run out of the server's lock table."""
     if ctx.pg:
         await ctx.run(
-            f"CREATE TEMP TABLE {name} (ord bigint NOT NULL, external_id text NOT NULL,"
-            " ref_id bigint, bucket smallint, expires_at timestamptz) ON COMMIT DROP"
+            f"CREATE TEMP TABLE IF NOT EXISTS {name} (ord bigint NOT NULL,"
+            " external_id text NOT NULL, ref_id bigint, bucket smallint, expires_at timestamptz)"
+            " ON COMMIT DROP"
         )
+        await ctx.run(f"DELETE FROM {name}")  # (cheaper than TRUNCATE for a few rows)
     else:
+        await ctx.run(f"DROP TABLE IF EXISTS {name}")
         await ctx.run(
             f"CREATE TEMP TABLE {name} (ord INTEGER NOT NULL, external_id TEXT NOT NULL,"
             " ref_id INTEGER, bucket INTEGER, expires_at TEXT)"
         )
 
 
-async def _finish_table(ctx: _Ctx, name: str) -> None:
+async def _finish_table(ctx: _Ctx, name: str, rows: int | None = None) -> None:
     """Index a filled table (and give PostgreSQL its statistics) for the joins that follow.
 
     With the index, even a plan made on stale statistics of the big tables (a nested
     loop over listings of a segment just filled) probes the ids instead of scanning them.
     """
-    await ctx.run(f"CREATE INDEX {name}_ref ON {name} (ref_id)")
-    if ctx.pg:
+    await ctx.run(f"CREATE INDEX IF NOT EXISTS {name}_ref ON {name} (ref_id)")
+    if ctx.pg and (rows is None or rows > _ANALYZE_FROM):
         await ctx.run(f"ANALYZE {name}")
 
 
 async def _drop_tables(ctx: _Ctx, *names: str) -> None:
-    for name in names:
-        await ctx.run(f"DROP TABLE IF EXISTS {name}")
+    """SQLite's tables outlive the transaction: drop them. PostgreSQL's go at the commit."""
+    if not ctx.pg:
+        for name in names:
+            await ctx.run(f"DROP TABLE IF EXISTS {name}")
 
 
 async def _load_ids(ctx: _Ctx, ids: list[str], entity: str, *, buckets: bool) -> None:
@@ -292,7 +281,7 @@ async def _create_missing(ctx: _Ctx) -> int:
 # --------------------------------------------------------------------------- reading the plan
 
 
-def _join_listed(ctx: _Ctx, p: _Params, link: _Link, segment_id: int, src: str) -> str:
+def _join_listed(ctx: _Ctx, p: Params, link: _Link, segment_id: int, src: str) -> str:
     """FROM clause: the input rows ``b``, each with its unexpired listing ``l`` (or NULLs)."""
     return (
         f"{src} b LEFT JOIN {link.table} l ON l.segment_id = {p(segment_id, 'bigint')}"
@@ -427,7 +416,7 @@ async def _upsert(ctx: _Ctx, link: _Link, segment_id: int, src: str, listing: _L
     )
 
 
-def _revive(ctx: _Ctx, p: _Params, link: _Link, listing: _Listing) -> str:
+def _revive(ctx: _Ctx, p: Params, link: _Link, listing: _Listing) -> str:
     """The DO UPDATE of a listing upsert: an expired row becomes the new listing."""
     live = ctx.live(p, link, "l")
     keep = f"CASE WHEN {live} THEN l.{{0}} ELSE excluded.{{0}} END"
@@ -490,10 +479,9 @@ async def _change(
     ids = _dedupe(external_ids)
     if create:
         _check_new_ids(ids)
-    await lock_segment(ctx.connection, segment_id)
     await _load_ids(ctx, ids, link.entity, buckets=create and not dry_run)
     created = await _create_missing(ctx) if create and not dry_run else 0
-    await _finish_table(ctx, _IDS)
+    await _finish_table(ctx, _IDS, len(ids))
     plan = await _plan(ctx, link, segment_id, mode, _IDS, create=create)
     if not dry_run:
         await _apply(ctx, link, segment_id, mode, _IDS, listing)
@@ -503,24 +491,6 @@ async def _change(
 
 
 # --------------------------------------------------------------------------- public API
-
-
-async def lock_segment(connection: BaseDBAsyncClient, segment_id: int) -> None:
-    """Serialise bulk changes of one segment: hold its row lock until the transaction ends.
-
-    A no-op on SQLite, where a transaction already excludes every other writer.
-    """
-    await lock_segments(connection, [segment_id])
-
-
-async def lock_segments(connection: BaseDBAsyncClient, segment_ids: Sequence[int]) -> None:
-    """Lock several segments' rows, in ascending id order so that two callers cannot deadlock."""
-    if is_postgres(connection) and segment_ids:
-        await fetch(
-            "SELECT id FROM segments WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
-            [sorted(set(segment_ids))],
-            connection=connection,
-        )
 
 
 async def change_members(
@@ -597,84 +567,4 @@ async def change_exclusions(
         external_ids=external_ids,
         mode=mode,
         listing=_Listing(),
-    )
-
-
-async def move_members(
-    connection: BaseDBAsyncClient,
-    *,
-    site_id: int,
-    from_segment_id: int,
-    to_segment_id: int | None,
-    external_ids: Sequence[str] | None,
-    now: datetime,
-) -> tuple[ChangeResult, ChangeResult | None]:
-    """Move listed members from one segment to another (or only out, without a target).
-
-    Without ids (None), every listing of the source moves; with ids, the listings of
-    those members (an empty list moves nothing). Only live listings move, each with
-    its expiry, as MANUAL listings added to the target (ADD semantics; a live listing
-    already in the target is kept as it is); expired listings of the moved ids are
-    dropped. Returns the removal from the source (as a DELETE: unknown and unlisted
-    ids are reported there) and the addition to the target (None without a target).
-    """
-    if from_segment_id == to_segment_id:
-        raise ValueError("cannot move members of a segment to the same segment")
-    ctx = _context(connection, site_id, now)
-    await lock_segments(connection, [s for s in (from_segment_id, to_segment_id) if s is not None])
-    if external_ids is None:
-        await _load_listed(ctx, from_segment_id)
-        removal = await _plan(ctx, _MEMBERS, from_segment_id, Mode.DELETE, _MOVE, create=False)
-    else:
-        await _load_ids(ctx, _dedupe(external_ids), "members", buckets=False)
-        await _finish_table(ctx, _IDS)
-        removal = await _plan(ctx, _MEMBERS, from_segment_id, Mode.DELETE, _IDS, create=False)
-        await _load_moved(ctx, from_segment_id)
-    addition = None
-    if to_segment_id is not None:
-        addition = await _plan(ctx, _MEMBERS, to_segment_id, Mode.ADD, _MOVE, create=False)
-        await _upsert(ctx, _MEMBERS, to_segment_id, _MOVE, _Listing(from_rows=True))
-    await _unlist_moved(ctx, from_segment_id, everything=external_ids is None)
-    await _drop_tables(ctx, _IDS, _MOVE)
-    removed = _result(removal, Mode.DELETE, created=0, would_create=0)
-    added = None if addition is None else _result(addition, Mode.ADD, created=0, would_create=0)
-    return removed, added
-
-
-async def _load_listed(ctx: _Ctx, segment_id: int) -> None:
-    """Fill _MOVE with every live listing of the segment, in listing order."""
-    await _create_table(ctx, _MOVE)
-    p = ctx.params()
-    await ctx.run(
-        f"INSERT INTO {_MOVE} (ord, external_id, ref_id, expires_at)"
-        " SELECT l.id, e.external_id, l.member_id, l.expires_at FROM segment_members l"
-        f" JOIN members e ON e.id = l.member_id WHERE l.segment_id = {p(segment_id, 'bigint')}"
-        f" AND l.site_id = {p(ctx.site_id, 'bigint')} AND {ctx.live(p, _MEMBERS, 'l')}",
-        p,
-    )
-    await _finish_table(ctx, _MOVE)
-
-
-async def _load_moved(ctx: _Ctx, segment_id: int) -> None:
-    """Fill _MOVE with the live listings of the segment among the resolved ids of _IDS."""
-    await _create_table(ctx, _MOVE)
-    p = ctx.params()
-    await ctx.run(
-        f"INSERT INTO {_MOVE} (ord, external_id, ref_id, expires_at)"
-        " SELECT b.ord, b.external_id, b.ref_id, l.expires_at"
-        f" FROM {_join_listed(ctx, p, _MEMBERS, segment_id, _IDS)} WHERE l.id IS NOT NULL",
-        p,
-    )
-    await _finish_table(ctx, _MOVE)
-
-
-async def _unlist_moved(ctx: _Ctx, segment_id: int, *, everything: bool) -> None:
-    if not everything:
-        await _delete_in(ctx, _MEMBERS, segment_id, _IDS)
-        return
-    p = ctx.params()
-    await ctx.run(
-        f"DELETE FROM segment_members WHERE segment_id = {p(segment_id, 'bigint')}"
-        f" AND site_id = {p(ctx.site_id, 'bigint')}",
-        p,
     )

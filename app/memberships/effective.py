@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from app.db import is_postgres, ts
+from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import compile_sql, fields_of, segment_names_of
-from app.segments.catalogue import Catalogue, SegmentDef
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Conditions:
         self.query = query
         self.now_moment = now
         self._now: str | None = None
+        # the rule compiler (app/rules, which imports nothing of the app) takes the dialect
         self.dialect: Any = "postgres" if is_postgres() else "sqlite"
 
     @property

@@ -8,6 +8,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import owned_by
+
 
 class ListedSource(enum.Enum):
     MANUAL = "MANUAL"
@@ -18,13 +20,9 @@ class ListedSource(enum.Enum):
 class SegmentMember(Model):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Segment", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
     segment_id: int
-    member: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Member", related_name=False, on_delete=fields.CASCADE, db_index=True
-    )
+    member: fields.ForeignKeyRelation[Any] = owned_by("models.Member", indexed=True)
     member_id: int
     source = fields.CharEnumField(ListedSource, max_length=10, default=ListedSource.MANUAL)
     added_at = fields.DatetimeField()
@@ -38,13 +36,9 @@ class SegmentMember(Model):
 class SegmentCompany(Model):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Segment", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
     segment_id: int
-    company: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Company", related_name=False, on_delete=fields.CASCADE, db_index=True
-    )
+    company: fields.ForeignKeyRelation[Any] = owned_by("models.Company", indexed=True)
     company_id: int
     added_at = fields.DatetimeField()
 
@@ -56,13 +50,9 @@ class SegmentCompany(Model):
 class SegmentExclusion(Model):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Segment", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
     segment_id: int
-    member: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Member", related_name=False, on_delete=fields.CASCADE, db_index=True
-    )
+    member: fields.ForeignKeyRelation[Any] = owned_by("models.Member", indexed=True)
     member_id: int
     added_at = fields.DatetimeField()
 

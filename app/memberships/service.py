@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import fetch, like_pattern, ts
+from app.db import fetch, json_value, like_pattern, ts
+from app.memberships import catalogue
+from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
-from app.segments import catalogue
-from app.segments.catalogue import Catalogue, SegmentDef
-from app.segments.models import SegmentStatus
+from app.status import SegmentStatus
 
 _EFFECTIVE = """
   SELECT sm.segment_id, sm.member_id, sm.source, sm.added_at, sm.expires_at
@@ -69,14 +69,15 @@ def _marks(values: Sequence[Any], start: int) -> str:
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(row.get("attributes"), str | bytes):
-        row["attributes"] = orjson.loads(row["attributes"])
+    row["attributes"] = json_value(row.get("attributes"))
     return row
 
 
-async def _dynamic(site_id: int, segment_pk: int) -> tuple[Catalogue, SegmentDef | None]:
+async def _dynamic(
+    site_id: int, segment_pk: int, connection: BaseDBAsyncClient | None = None
+) -> tuple[Catalogue, SegmentDef | None]:
     """The site's catalogue, and the segment when its rule makes members."""
-    cat = await catalogue.get(site_id)
+    cat = await catalogue.get(site_id, connection=connection)
     segment = cat.by_pk.get(segment_pk)
     return cat, segment if segment is not None and segment.dynamic else None
 
@@ -156,17 +157,25 @@ def _member_search(search: str | None, params: list[Any]) -> str:
 
 
 async def list_members(
-    *, site_id: int, segment_pk: int, search: str | None, first: int, after: int | None
+    *,
+    site_id: int,
+    segment_pk: int,
+    search: str | None,
+    first: int,
+    after: int | None,
+    connection: BaseDBAsyncClient | None = None,
 ) -> list[dict[str, Any]]:
-    """Up to first+1 effective members of a segment in member order, with how each is a member."""
-    cat, dynamic = await _dynamic(site_id, segment_pk)
+    """Up to first+1 effective members of a segment in member order, with how each is a member.
+    Inside a transaction pass its connection, to read what it sees."""
+    cat, dynamic = await _dynamic(site_id, segment_pk, connection)
     if dynamic is not None:
-        return await _scan_members(site_id, cat, dynamic, search, first, after)
+        return await _scan_members(site_id, cat, dynamic, search, first, after, connection)
     if not search:
         rows = await fetch(
             f"SELECT {_MEMBER_COLUMNS}, e.source, e.added_at, e.expires_at FROM ({_PAGE}) e"
             " JOIN members m ON m.id = e.member_id ORDER BY e.member_id LIMIT $5",
             [site_id, ts(datetime.now(UTC)), segment_pk, after or 0, first + 1],
+            connection,
         )
         return [_decode(r) for r in rows]
     params: list[Any] = [site_id, ts(datetime.now(UTC)), segment_pk]
@@ -180,6 +189,7 @@ async def list_members(
         f" FROM ({_EFFECTIVE.format(segments='$3')}) e JOIN members m ON m.id = e.member_id"
         f" WHERE {_NOT_EXCLUDED}{where} ORDER BY e.member_id LIMIT ${len(params)}",
         params,
+        connection,
     )
     return [_decode(r) for r in rows]
 
@@ -215,6 +225,7 @@ async def _scan_members(
     search: str | None,
     first: int,
     after: int | None,
+    connection: BaseDBAsyncClient | None = None,
 ) -> list[dict[str, Any]]:
     """list_members for a DYNAMIC segment: the site's members in id order, kept by condition."""
     query = Query([site_id])
@@ -237,6 +248,7 @@ async def _scan_members(
         f" AND sc.segment_id = {pk}"
         f" WHERE m.site_id = $1 AND {condition}{where} ORDER BY m.id LIMIT {limit}",
         query.params,
+        connection,
     )
     return [_decode(r) for r in rows]
 

@@ -1,50 +1,44 @@
 """The DataLoaders of personas and options, made per request with the others
-(``info.context.loaders.personas``): one query per kind, whatever the number of nodes."""
+(``info.context.loaders.get(...)``): one query per kind, whatever the number of nodes."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
-
 from strawberry.dataloader import DataLoader
 
+from app.email import service as email
 from app.email.models import EmailCampaign
+from app.graphql.context import batch_loader
 from app.personas import members, options, service
 from app.personas.models import Persona, SegmentOption
 from app.personas.service import Attachment
 from app.segments import lifecycle
 from app.segments.models import Segment
 
-K = TypeVar("K")
-V = TypeVar("V")
+
+def attachments(site_id: int) -> DataLoader[int, list[Attachment]]:
+    return batch_loader(lambda pks: service.attachments_of(site_id=site_id, persona_pks=pks), [])
 
 
-def _loader(batch: Callable[[list[K]], Awaitable[dict[K, V]]], default: Any) -> DataLoader[K, V]:
-    async def load(keys: Sequence[K]) -> list[V]:
-        found = await batch(list(keys))
-        return [found.get(k, default) for k in keys]
-
-    return DataLoader(load_fn=load)
+def member_count(site_id: int) -> DataLoader[int, int]:
+    return batch_loader(lambda pks: members.member_counts(site_id=site_id, persona_pks=pks), 0)
 
 
-class PersonaLoaders:
-    def __init__(self, site_id: int) -> None:
-        self.attachments: DataLoader[int, list[Attachment]] = _loader(
-            lambda pks: service.attachments_of(site_id=site_id, persona_pks=pks), []
-        )
-        self.member_count: DataLoader[int, int] = _loader(
-            lambda pks: members.member_counts(site_id=site_id, persona_pks=pks), 0
-        )
-        self.segment_options: DataLoader[int, list[SegmentOption]] = _loader(
-            lambda pks: options.of_segments(site_id=site_id, segment_pks=pks), []
-        )
-        self.segment_personas: DataLoader[int, list[Persona]] = _loader(
-            lambda pks: service.personas_of_segments(site_id=site_id, segment_pks=pks), []
-        )
-        # the segments whose rules name each segment
-        self.referring_segments: DataLoader[int, list[Segment]] = _loader(
-            lambda pks: lifecycle.referring_segments(site_id=site_id, segment_pks=pks), []
-        )
-        self.sending_campaigns: DataLoader[int, list[EmailCampaign]] = _loader(
-            lambda pks: lifecycle.sending_campaigns(site_id=site_id, segment_pks=pks), []
-        )
+def segment_options(site_id: int) -> DataLoader[int, list[SegmentOption]]:
+    return batch_loader(lambda pks: options.of_segments(site_id=site_id, segment_pks=pks), [])
+
+
+def segment_personas(site_id: int) -> DataLoader[int, list[Persona]]:
+    return batch_loader(
+        lambda pks: service.personas_of_segments(site_id=site_id, segment_pks=pks), []
+    )
+
+
+def referring_segments(site_id: int) -> DataLoader[int, list[Segment]]:
+    """Segment pk -> the segments whose rules name it."""
+    return batch_loader(
+        lambda pks: lifecycle.referring_segments(site_id=site_id, segment_pks=pks), []
+    )
+
+
+def sending_campaigns(site_id: int) -> DataLoader[int, list[EmailCampaign]]:
+    return batch_loader(lambda pks: email.sending_campaigns(site_id=site_id, segment_pks=pks), [])

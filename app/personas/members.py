@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 
 from app.db import fetch
+from app.memberships import catalogue
+from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
 from app.personas.service import segments_of
-from app.segments import catalogue
-from app.segments.catalogue import Catalogue, SegmentDef
 
 _MEMBER_COLUMNS = (
     "m.id, m.external_id, m.email, m.name, m.company_id, m.attributes, m.bucket,"

@@ -7,15 +7,15 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import owned_by, site_key
+
 
 # An option of a segment ("EU" of "Region"): what a persona attached to it may pick.
 # (Comments, not docstrings: Tortoise would make a docstring the table's comment.)
 class SegmentOption(Model):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Segment", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
     segment_id: int
     label = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
@@ -30,9 +30,7 @@ class SegmentOption(Model):
 
 class Persona(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
@@ -48,14 +46,10 @@ class Persona(Model):
 class PersonaSegment(Model):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    persona: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Persona", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    persona: fields.ForeignKeyRelation[Any] = owned_by("models.Persona")
     persona_id: int
     # indexed for Segment.personas and for the cascade when a segment is deleted
-    segment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Segment", related_name=False, on_delete=fields.CASCADE, db_index=True
-    )
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment", indexed=True)
     segment_id: int
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -68,13 +62,9 @@ class PersonaSegment(Model):
 class PersonaOption(Model):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    attachment: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.PersonaSegment", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    attachment: fields.ForeignKeyRelation[Any] = owned_by("models.PersonaSegment")
     attachment_id: int
-    option: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.SegmentOption", related_name=False, on_delete=fields.CASCADE, db_index=True
-    )
+    option: fields.ForeignKeyRelation[Any] = owned_by("models.SegmentOption", indexed=True)
     option_id: int
 
     class Meta:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth.models import Role
-from app.errors import DomainError
 from app.graphql.context import Info
-from app.graphql.errors import user_errors
-from app.graphql.inputs import DeletePayload, provided
+from app.graphql.errors import UserError
+from app.graphql.inputs import DeletePayload, not_deleted, provided
+from app.graphql.mutation import mutation
 from app.personas import options, service
 from app.personas.models import Persona
 from app.personas.types import (
@@ -17,6 +16,7 @@ from app.personas.types import (
     SegmentOptionNode,
     SegmentOptionPayload,
 )
+from app.viewer import Role
 
 
 @strawberry.input
@@ -65,111 +65,101 @@ def _persona(persona: Persona) -> PersonaPayload:
     return PersonaPayload(persona=PersonaNode.from_model(persona), user_errors=[])
 
 
+def _persona_failed(errors: list[UserError]) -> PersonaPayload:
+    return PersonaPayload(persona=None, user_errors=errors)
+
+
+def _option_failed(errors: list[UserError]) -> SegmentOptionPayload:
+    return SegmentOptionPayload(option=None, user_errors=errors)
+
+
 @strawberry.type
 class PersonaMutations:
-    @strawberry.mutation
+    @mutation(Role.WRITER, failed=_option_failed)
     async def create_segment_option(
         self, info: Info, input: SegmentOptionInput
     ) -> SegmentOptionPayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            option = await options.create(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
-                segment_id=str(input.segment_id),
-                label=input.label,
-                description=input.description,
-                position=input.position,
-            )
-        except DomainError as e:
-            return SegmentOptionPayload(option=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        option = await options.create(
+            site_id=viewer.site_id,
+            actor=viewer.key_name,
+            segment_id=str(input.segment_id),
+            label=input.label,
+            description=input.description,
+            position=input.position,
+        )
         return SegmentOptionPayload(option=SegmentOptionNode.from_model(option), user_errors=[])
 
-    @strawberry.mutation
+    @mutation(Role.WRITER, failed=_option_failed)
     async def update_segment_option(
         self, info: Info, id: strawberry.ID, input: SegmentOptionUpdateInput
     ) -> SegmentOptionPayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            option = await options.update(
-                site_id=viewer.site_id, actor=viewer.key_name, option_id=id, changes=provided(input)
-            )
-        except DomainError as e:
-            return SegmentOptionPayload(option=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        option = await options.update(
+            site_id=viewer.site_id, actor=viewer.key_name, option_id=id, changes=provided(input)
+        )
         return SegmentOptionPayload(option=SegmentOptionNode.from_model(option), user_errors=[])
 
-    @strawberry.mutation(description="Delete an option; personas that picked it let go of it.")
+    @mutation(
+        Role.WRITER,
+        failed=not_deleted,
+        description="Delete an option; personas that picked it let go of it.",
+    )
     async def delete_segment_option(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            await options.delete(site_id=viewer.site_id, actor=viewer.key_name, option_id=id)
-        except DomainError as e:
-            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        await options.delete(site_id=viewer.site_id, actor=viewer.key_name, option_id=id)
         return DeletePayload(deleted_id=id, user_errors=[])
 
-    @strawberry.mutation
+    @mutation(Role.WRITER, failed=_persona_failed)
     async def create_persona(self, info: Info, input: PersonaInput) -> PersonaPayload:
-        viewer = info.context.require(Role.WRITER)
+        viewer = info.context.viewer
         data = service.PersonaData(name=input.name, description=input.description)
-        try:
-            persona = await service.create(site_id=viewer.site_id, data=data)
-        except DomainError as e:
-            return PersonaPayload(persona=None, user_errors=user_errors(e))
+        persona = await service.create(site_id=viewer.site_id, data=data)
         return _persona(persona)
 
-    @strawberry.mutation
+    @mutation(Role.WRITER, failed=_persona_failed)
     async def update_persona(
         self, info: Info, id: strawberry.ID, input: UpdatePersonaInput
     ) -> PersonaPayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            persona = await service.update(
-                site_id=viewer.site_id, persona_id=id, changes=provided(input)
-            )
-        except DomainError as e:
-            return PersonaPayload(persona=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        persona = await service.update(
+            site_id=viewer.site_id, persona_id=id, changes=provided(input)
+        )
         return _persona(persona)
 
-    @strawberry.mutation(description="Delete a persona; its segments stay.")
+    @mutation(Role.WRITER, failed=not_deleted, description="Delete a persona; its segments stay.")
     async def delete_persona(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            await service.delete(site_id=viewer.site_id, actor=viewer.key_name, persona_id=id)
-        except DomainError as e:
-            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        await service.delete(site_id=viewer.site_id, actor=viewer.key_name, persona_id=id)
         return DeletePayload(deleted_id=id, user_errors=[])
 
-    @strawberry.mutation(
-        description="Attach a segment with the options it picks; again: replaces the options."
+    @mutation(
+        Role.WRITER,
+        failed=_persona_failed,
+        description="Attach a segment with the options it picks; again: replaces the options.",
     )
     async def attach_segment_to_persona(
         self, info: Info, input: AttachSegmentToPersonaInput
     ) -> PersonaPayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            persona = await service.attach(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
-                persona_id=str(input.persona_id),
-                segment_id=str(input.segment_id),
-                option_ids=[str(i) for i in input.option_ids],
-            )
-        except DomainError as e:
-            return PersonaPayload(persona=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        persona = await service.attach(
+            site_id=viewer.site_id,
+            actor=viewer.key_name,
+            persona_id=str(input.persona_id),
+            segment_id=str(input.segment_id),
+            option_ids=[str(i) for i in input.option_ids],
+        )
         return _persona(persona)
 
-    @strawberry.mutation
+    @mutation(Role.WRITER, failed=_persona_failed)
     async def detach_segment_from_persona(
         self, info: Info, persona_id: strawberry.ID, segment_id: strawberry.ID
     ) -> PersonaPayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            persona = await service.detach(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
-                persona_id=persona_id,
-                segment_id=segment_id,
-            )
-        except DomainError as e:
-            return PersonaPayload(persona=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        persona = await service.detach(
+            site_id=viewer.site_id,
+            actor=viewer.key_name,
+            persona_id=persona_id,
+            segment_id=segment_id,
+        )
         return _persona(persona)

@@ -12,13 +12,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
 from app.personas.checks import check_description, check_name
 from app.personas.models import SegmentOption
 from app.segments import service as segments
-from app.segments.service import parse_pk
 
 _POSITION_LIMIT = 1_000_000
 

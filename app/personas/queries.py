@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.pagination import edges, paginate
+from app.graphql.pagination import Rows, connection
 from app.personas import service
 from app.personas.types import PersonaConnection, PersonaEdge, PersonaNode
 
@@ -26,19 +26,17 @@ class PersonaQueries:
         after: str | None = None,
     ) -> PersonaConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=str,
+        rows = Rows(
             fetch=lambda n, key: service.list_personas(
                 site_id=site_id, search=search, first=n, after=key
             ),
             key=lambda p: p.name,
             count=lambda: service.count_personas(site_id=site_id, search=search),
         )
-        return PersonaConnection(
-            edges=edges(page, lambda p, c: PersonaEdge(cursor=c, node=PersonaNode.from_model(p))),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda p, c: PersonaEdge(cursor=c, node=PersonaNode.from_model(p)),
+            PersonaConnection,
         )

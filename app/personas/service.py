@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
@@ -20,7 +21,6 @@ from app.personas.checks import check_description, check_name
 from app.personas.models import Persona, PersonaOption, PersonaSegment, SegmentOption
 from app.segments import service as segments
 from app.segments.models import Segment
-from app.segments.service import parse_pk
 
 MAX_PICKED_OPTIONS = 1000
 

@@ -7,12 +7,14 @@ from datetime import datetime
 import strawberry
 
 from app.email.types import EmailCampaignNode
+from app.flags import loaders as flag_loaders
 from app.flags.types import FeatureFlagNode
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
+from app.graphql.nodes import from_attributes
 from app.members.types import MemberConnection
-from app.personas import members
+from app.personas import loaders, members
 from app.personas.models import Persona, SegmentOption
 from app.segments.types import SegmentNode, _member_rows
 
@@ -26,12 +28,7 @@ class SegmentOptionNode:
 
     @classmethod
     def from_model(cls, o: SegmentOption) -> SegmentOptionNode:
-        return cls(
-            id=strawberry.ID(str(o.id)),
-            label=o.label,
-            description=o.description,
-            position=o.position,
-        )
+        return from_attributes(cls, o, id=strawberry.ID(str(o.id)))
 
 
 @strawberry.type(name="PersonaSegment")
@@ -53,18 +50,11 @@ class PersonaNode:
 
     @classmethod
     def from_model(cls, p: Persona) -> PersonaNode:
-        return cls(
-            pk=p.id,
-            id=strawberry.ID(str(p.id)),
-            name=p.name,
-            description=p.description,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
+        return from_attributes(cls, p, pk=p.id, id=strawberry.ID(str(p.id)))
 
     @strawberry.field(description="The attached segments, in name order, with their options.")
     async def segments(self, info: Info) -> list[PersonaSegmentNode]:
-        found = await info.context.loaders.personas.attachments.load(self.pk)
+        found = await info.context.loaders.get(loaders.attachments).load(self.pk)
         return [
             PersonaSegmentNode(
                 segment=SegmentNode.from_model(a.segment),
@@ -78,7 +68,7 @@ class PersonaNode:
         "its status); none without a segment."
     )
     async def member_count(self, info: Info) -> int:
-        return await info.context.loaders.personas.member_count.load(self.pk)
+        return await info.context.loaders.get(loaders.member_count).load(self.pk)
 
     @strawberry.field(description="The members of memberCount, in member order.")
     async def members(
@@ -93,7 +83,7 @@ class PersonaNode:
             fetch=lambda n, key: members.list_members(
                 site_id=site_id, persona_pk=self.pk, first=n, after=key
             ),
-            count=lambda: info.context.loaders.personas.member_count.load(self.pk),
+            count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
         )
 
 
@@ -126,7 +116,7 @@ class SegmentUsage:
 
     @strawberry.field(description="The flags that target it, in key order.")
     async def feature_flags(self, info: Info) -> list[FeatureFlagNode]:
-        flags = await info.context.loaders.segment_flags.load(self.pk)
+        flags = await info.context.loaders.get(flag_loaders.segment_flags).load(self.pk)
         return [FeatureFlagNode.from_model(f) for f in flags]
 
     @strawberry.field(
@@ -134,7 +124,7 @@ class SegmentUsage:
         "there is one, deleteSegment and archiveSegment are refused."
     )
     async def segments(self, info: Info) -> list[SegmentNode]:
-        rows = await info.context.loaders.personas.referring_segments.load(self.pk)
+        rows = await info.context.loaders.get(loaders.referring_segments).load(self.pk)
         return [SegmentNode.from_model(s) for s in rows]
 
     @strawberry.field(description="The personas it is attached to, in name order.")
@@ -143,17 +133,17 @@ class SegmentUsage:
 
     @strawberry.field(description="The email campaigns still sending to it, oldest first.")
     async def email_campaigns(self, info: Info) -> list[EmailCampaignNode]:
-        rows = await info.context.loaders.personas.sending_campaigns.load(self.pk)
+        rows = await info.context.loaders.get(loaders.sending_campaigns).load(self.pk)
         return [EmailCampaignNode.from_model(c) for c in rows]
 
 
 async def segment_options(info: Info, segment_pk: int) -> list[SegmentOptionNode]:
     """Segment.options."""
-    rows = await info.context.loaders.personas.segment_options.load(segment_pk)
+    rows = await info.context.loaders.get(loaders.segment_options).load(segment_pk)
     return [SegmentOptionNode.from_model(o) for o in rows]
 
 
 async def segment_personas(info: Info, segment_pk: int) -> list[PersonaNode]:
     """Segment.personas."""
-    rows = await info.context.loaders.personas.segment_personas.load(segment_pk)
+    rows = await info.context.loaders.get(loaders.segment_personas).load(segment_pk)
     return [PersonaNode.from_model(p) for p in rows]

@@ -15,24 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from app.rules import nodes
 from app.rules.fields import FieldSpec, field_spec
-from app.rules.nodes import (
-    And,
-    Between,
-    Boolean,
-    Compare,
-    InList,
-    InSegment,
-    IsNull,
-    Node,
-    Not,
-    Number,
-    Or,
-    Percent,
-    String,
-    TextMatch,
-    Value,
-)
 from app.rules.values import BUCKETS, as_utc, literal_timestamp, percent_threshold, salt_offset
 
 Dialect = Literal["postgres", "sqlite"]
@@ -48,7 +32,7 @@ _PG_CASTS = {"string": "text", "number": "numeric", "boolean": "boolean"}
 
 
 def compile_sql(
-    node: Node,
+    node: nodes.Node,
     *,
     dialect: Dialect,
     salt: int,
@@ -102,36 +86,36 @@ class _Compiler:
 
     # ------------------------------------------------------------ nodes
 
-    def node(self, node: Node) -> str:
+    def node(self, node: nodes.Node) -> str:
         match node:
-            case And(operands):
+            case nodes.And(operands):
                 return "(" + " AND ".join(self.node(o) for o in operands) + ")"
-            case Or(operands):
+            case nodes.Or(operands):
                 return "(" + " OR ".join(self.node(o) for o in operands) + ")"
-            case Not(operand):
+            case nodes.Not(operand):
                 return f"(NOT {self.node(operand)})"
-            case Compare(path, op, literal):
+            case nodes.Compare(path, op, literal):
                 return self.compare(field_spec(path), op, literal)
-            case InList(path, values, negated):
+            case nodes.InList(path, values, negated):
                 found = self.in_list(field_spec(path), values)
                 return f"(NOT {found})" if negated else found
-            case IsNull(path, negated):
+            case nodes.IsNull(path, negated):
                 is_null = self.is_null(field_spec(path))
                 return f"(NOT {is_null})" if negated else is_null
-            case Between(path, low, high):
+            case nodes.Between(path, low, high):
                 spec = field_spec(path)
                 return f"({self.compare(spec, '>=', low)} AND {self.compare(spec, '<=', high)})"
-            case TextMatch(path, op, text):
+            case nodes.TextMatch(path, op, text):
                 return self.match(field_spec(path), op, text)
-            case Percent(percent):
+            case nodes.Percent(percent):
                 salt = self.param(self.salt, "integer")
                 threshold = self.param(percent_threshold(percent), "integer")
                 return f"(((m.bucket + {salt}) % {BUCKETS}) < {threshold})"
-            case InSegment(name):
+            case nodes.InSegment(name):
                 return f"({self.in_segment_sql(name)})"
         raise TypeError(f"not a rule node: {node!r}")
 
-    def compare(self, spec: FieldSpec, op: str, literal: Value) -> str:
+    def compare(self, spec: FieldSpec, op: str, literal: nodes.Value) -> str:
         if spec.kind == "timestamp":
             return self.timestamp_compare(spec, op, literal)
         typed = self.typed(spec, literal.kind)
@@ -142,7 +126,7 @@ class _Compiler:
             typed += ' COLLATE "C"'
         return f"({typed} {_SQL_OPS[op]} {self.literal(literal)})"
 
-    def timestamp_compare(self, spec: FieldSpec, op: str, literal: Value) -> str:
+    def timestamp_compare(self, spec: FieldSpec, op: str, literal: nodes.Value) -> str:
         moment = literal_timestamp(literal, self.now)
         if moment is None:
             return self.null
@@ -153,7 +137,7 @@ class _Compiler:
             f"({_sqlite_time_key(column)} {_SQL_OPS[op]} {self.param(_time_key(moment), 'text')})"
         )
 
-    def in_list(self, spec: FieldSpec, values: tuple[Value, ...]) -> str:
+    def in_list(self, spec: FieldSpec, values: tuple[nodes.Value, ...]) -> str:
         terms: list[str] = []
         if spec.kind == "timestamp":
             terms = [self.timestamp_compare(spec, "=", v) for v in values]
@@ -250,12 +234,12 @@ class _Compiler:
             f" THEN json_extract({column}, {path}) END)"
         )
 
-    def literal(self, literal: Value) -> str:
-        if isinstance(literal, Number) and self.pg:
+    def literal(self, literal: nodes.Value) -> str:
+        if isinstance(literal, nodes.Number) and self.pg:
             # jsonb numbers are numeric: bind the literal as the decimal its text reads as
             # (repr is the shortest such text), not as the float's exact binary expansion.
             return self.param(Decimal(repr(literal.value)), "numeric")
-        if isinstance(literal, String | Number | Boolean):
+        if isinstance(literal, nodes.String | nodes.Number | nodes.Boolean):
             return self.param(literal.value, _PG_CASTS[literal.kind])
         raise TypeError(f"not a comparable literal: {literal!r}")
 

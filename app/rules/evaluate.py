@@ -12,25 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.rules import nodes
 from app.rules.facts import MemberFacts
 from app.rules.fields import FieldSpec, field_spec
-from app.rules.nodes import (
-    And,
-    Between,
-    Boolean,
-    Compare,
-    InList,
-    InSegment,
-    IsNull,
-    Node,
-    Not,
-    Number,
-    Or,
-    Percent,
-    String,
-    TextMatch,
-    Value,
-)
 from app.rules.values import BUCKETS, as_utc, literal_timestamp, percent_threshold, salt_offset
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -54,7 +38,7 @@ Check = Callable[[_Context], "bool | None"]
 
 
 def evaluate(
-    node: Node,
+    node: nodes.Node,
     facts: MemberFacts,
     *,
     salt: int,
@@ -90,22 +74,22 @@ def context(
     return _Context(facts, in_segment, as_utc(now or datetime.now(UTC)))
 
 
-def compile_check(node: Node, salt: int) -> Check:
+def compile_check(node: nodes.Node, salt: int) -> Check:
     """The rule as nested closures: the tree is walked once here, not on every member.
 
     Each closure computes exactly what the matching branch of the tree walk would (the
     property tests check it against the SQL); only the dispatch is done ahead of time."""
     match node:
-        case And(operands):
+        case nodes.And(operands):
             return _and([compile_check(o, salt) for o in operands])
-        case Or(operands):
+        case nodes.Or(operands):
             return _or([compile_check(o, salt) for o in operands])
-        case Not(operand):
+        case nodes.Not(operand):
             inner = compile_check(operand, salt)
             return lambda ctx: _negate(inner(ctx))
-        case Compare(path, op, literal):
+        case nodes.Compare(path, op, literal):
             return _compare_check(field_spec(path), op, literal)
-        case InList(path, values, negated):
+        case nodes.InList(path, values, negated):
             spec = field_spec(path)
             get = _getter(spec)
 
@@ -115,10 +99,10 @@ def compile_check(node: Node, salt: int) -> Check:
                 return _negate(result) if negated else result
 
             return in_list
-        case IsNull(path, negated):
+        case nodes.IsNull(path, negated):
             get = _getter(field_spec(path))
             return lambda ctx: (get(ctx.facts) is None) is not negated
-        case Between(path, low, high):
+        case nodes.Between(path, low, high):
             spec = field_spec(path)
             get = _getter(spec)
 
@@ -132,14 +116,14 @@ def compile_check(node: Node, salt: int) -> Check:
                 )
 
             return between
-        case TextMatch(path, op, text):
+        case nodes.TextMatch(path, op, text):
             spec = field_spec(path)
             get = _getter(spec)
             return lambda ctx: _match(spec, get(ctx.facts), op, text)
-        case Percent(percent):
+        case nodes.Percent(percent):
             shift, threshold = salt_offset(salt), percent_threshold(percent)
             return lambda ctx: (ctx.facts.bucket + shift) % BUCKETS < threshold
-        case InSegment(name):
+        case nodes.InSegment(name):
             return lambda ctx: ctx.in_segment(name)
     raise TypeError(f"not a rule node: {node!r}")
 
@@ -173,13 +157,13 @@ def _or(checks: list[Check]) -> Check:
 
 
 _SAME_TYPE: dict[type, Callable[[Any], bool]] = {
-    String: lambda v: isinstance(v, str),
-    Number: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    Boolean: lambda v: isinstance(v, bool),
+    nodes.String: lambda v: isinstance(v, str),
+    nodes.Number: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    nodes.Boolean: lambda v: isinstance(v, bool),
 }
 
 
-def _compare_check(spec: FieldSpec, op: str, literal: Value) -> Check:
+def _compare_check(spec: FieldSpec, op: str, literal: nodes.Value) -> Check:
     """_compare with the literal's type and the operator chosen once."""
     get = _getter(spec)
     same_type = _SAME_TYPE.get(type(literal))
@@ -214,7 +198,9 @@ def _getter(spec: FieldSpec) -> Callable[[MemberFacts], Any]:
     return get
 
 
-def _compare(spec: FieldSpec, found: Any, op: str, literal: Value, now: datetime) -> bool | None:
+def _compare(
+    spec: FieldSpec, found: Any, op: str, literal: nodes.Value, now: datetime
+) -> bool | None:
     if found is None:
         return None
     if spec.kind == "timestamp":
@@ -222,11 +208,11 @@ def _compare(spec: FieldSpec, found: Any, op: str, literal: Value, now: datetime
         if moment is None or not isinstance(found, datetime):
             return None
         return _OPS[op](as_utc(found), moment)
-    if isinstance(literal, String):
+    if isinstance(literal, nodes.String):
         same_type = isinstance(found, str)
-    elif isinstance(literal, Number):
+    elif isinstance(literal, nodes.Number):
         same_type = isinstance(found, int | float) and not isinstance(found, bool)
-    elif isinstance(literal, Boolean):
+    elif isinstance(literal, nodes.Boolean):
         same_type = isinstance(found, bool)
     else:
         # days_ago() is a time; only created_at and updated_at hold times

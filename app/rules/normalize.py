@@ -7,70 +7,56 @@ back the same tree.
 
 from __future__ import annotations
 
-from app.rules.nodes import (
-    And,
-    Between,
-    Boolean,
-    Compare,
-    DaysAgo,
-    InList,
-    InSegment,
-    IsNull,
-    Node,
-    Not,
-    Number,
-    Or,
-    Percent,
-    String,
-    TextMatch,
-    Value,
-)
+from app.rules import nodes
 
 
-def format_rule(node: Node) -> str:
+def format_rule(node: nodes.Node) -> str:
     """The canonical text of a rule tree."""
-    if isinstance(node, Or):
+    if isinstance(node, nodes.Or):
         return " OR ".join(format_rule(operand) for operand in node.operands)
-    if isinstance(node, And):
+    if isinstance(node, nodes.And):
         return " AND ".join(
-            f"({format_rule(o)})" if isinstance(o, Or) else format_rule(o) for o in node.operands
+            f"({format_rule(o)})" if isinstance(o, nodes.Or) else format_rule(o)
+            for o in node.operands
         )
-    if isinstance(node, Not):
+    if isinstance(node, nodes.Not):
         inner = format_rule(node.operand)
-        return f"NOT ({inner})" if isinstance(node.operand, And | Or) else f"NOT {inner}"
+        return (
+            f"NOT ({inner})" if isinstance(node.operand, nodes.And | nodes.Or) else f"NOT {inner}"
+        )
     return _test(node)
 
 
-def _test(node: Node) -> str:
+def _test(node: nodes.Node) -> str:
     match node:
-        case Compare(field, op, value):
+        case nodes.Compare(field, op, value):
             return f"{field} {op} {format_value(value)}"
-        case InList(field, values, negated):
+        case nodes.InList(field, values, negated):
             listed = ", ".join(format_value(v) for v in values)
             return f"{field} {'NOT IN' if negated else 'IN'} ({listed})"
-        case IsNull(field, negated):
+        case nodes.IsNull(field, negated):
             return f"{field} IS {'NOT NULL' if negated else 'NULL'}"
-        case Between(field, low, high):
+        case nodes.Between(field, low, high):
             return f"{field} BETWEEN {format_value(low)} AND {format_value(high)}"
-        case TextMatch(field, op, value):
+        case nodes.TextMatch(field, op, value):
             return f"{field} {op} {quote(value)}"
-        case Percent(value):
+        case nodes.Percent(value):
             return f"percent({_number(value)})"
-        case InSegment(name):
+        case nodes.InSegment(name):
             return f"in_segment({quote(name)})"
     raise TypeError(f"not a rule node: {node!r}")
 
 
-def format_value(value: Value) -> str:
+def format_value(value: nodes.Value) -> str:
     """A literal as rule text."""
     match value:
-        case String(text):
+        case nodes.String(text):
             return quote(text)
-        case Number(number):
+        case nodes.Number(number):
             return _number(number)
-        case Boolean(flag):
+        case nodes.Boolean(flag):
             return "TRUE" if flag else "FALSE"
-        case DaysAgo(days):
+        case nodes.DaysAgo(days):
             return f"days_ago({_number(days)})"
     raise TypeError(f"not a rule value: {value!r}")
 

@@ -11,28 +11,9 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from app.rules import nodes
 from app.rules.fields import FieldProblem, check_field
 from app.rules.lexer import Kind, Token, tokenize
-from app.rules.nodes import (
-    And,
-    Between,
-    Boolean,
-    Compare,
-    CompareOp,
-    DaysAgo,
-    InList,
-    InSegment,
-    IsNull,
-    MatchOp,
-    Node,
-    Not,
-    Number,
-    Or,
-    Percent,
-    String,
-    TextMatch,
-    Value,
-)
 from app.rules.normalize import format_rule
 
 MAX_RULE_LENGTH = 10_000
@@ -63,7 +44,7 @@ class RuleProblem:
 class ParsedRule:
     """A parse's outcome. ``ast`` and ``normalized`` are None when there are problems."""
 
-    ast: Node | None
+    ast: nodes.Node | None
     problems: list[RuleProblem]
     normalized: str | None
     fields: list[str] = field(default_factory=list)
@@ -133,31 +114,31 @@ class _Parser:
 
     # ------------------------------------------------------------ grammar
 
-    def rule(self) -> Node:
+    def rule(self) -> nodes.Node:
         node = self._or()
         if self.tok.kind is not Kind.END:
             raise self._fail("AND, OR or end of rule")
         return node
 
-    def _or(self) -> Node:
+    def _or(self) -> nodes.Node:
         operands = [self._and()]
         while self._is_word("OR"):
             self._advance()
             operands.append(self._and())
-        return _flatten(Or, operands)
+        return _flatten(nodes.Or, operands)
 
-    def _and(self) -> Node:
+    def _and(self) -> nodes.Node:
         operands = [self._unary()]
         while self._is_word("AND"):
             self._advance()
             operands.append(self._unary())
-        return _flatten(And, operands)
+        return _flatten(nodes.And, operands)
 
-    def _unary(self) -> Node:
+    def _unary(self) -> nodes.Node:
         if self._is_word("NOT"):
             self._enter()
             self._advance()
-            node: Node = Not(self._unary())
+            node: nodes.Node = nodes.Not(self._unary())
             self.depth -= 1
             return node
         if self.tok.kind is Kind.LPAREN:
@@ -175,7 +156,7 @@ class _Parser:
             self._problem(self.tok, f"rule is nested too deeply (more than {MAX_DEPTH} levels)")
             raise _Stop()
 
-    def _test(self) -> Node:
+    def _test(self) -> nodes.Node:
         start = self.tok
         self.tests += 1
         if self.tests == MAX_TESTS + 1:
@@ -188,8 +169,8 @@ class _Parser:
         tok = self.tok
         if tok.kind is Kind.OP:
             self._advance()
-            op: CompareOp = tok.text  # type: ignore[assignment]
-            return Compare(path, op, self._value(f"{_VALUE_HINT} after '{op}'"))
+            op: nodes.CompareOp = tok.text  # type: ignore[assignment]
+            return nodes.Compare(path, op, self._value(f"{_VALUE_HINT} after '{op}'"))
         if self._is_word("NOT"):
             self._advance()
             self._expect_word("IN", "IN after NOT")
@@ -205,7 +186,7 @@ class _Parser:
             self._expect_word(
                 "NULL", "NULL after IS NOT" if negated else "NULL or NOT NULL after IS"
             )
-            return IsNull(path, negated)
+            return nodes.IsNull(path, negated)
         if self._is_word("BETWEEN"):
             return self._between(path)
         if self._is_word("CONTAINS", "STARTS", "ENDS"):
@@ -222,21 +203,21 @@ class _Parser:
             self.fields.add(checked.path)
         return tok.text
 
-    def _in_list(self, path: str, *, negated: bool) -> Node:
+    def _in_list(self, path: str, *, negated: bool) -> nodes.Node:
         opening = self._expect(Kind.LPAREN, "'(' to open the IN list")
-        values: list[Value] = []
+        values: list[nodes.Value] = []
         if self.tok.kind is Kind.RPAREN:
             self._problem(opening, "IN list is empty")
             self._advance()
-            return InList(path, (String(""),), negated)
+            return nodes.InList(path, (nodes.String(""),), negated)
         values.append(self._value(_VALUE_HINT))
         while self.tok.kind is Kind.COMMA:
             self._advance()
             values.append(self._value(_VALUE_HINT))
         self._expect(Kind.RPAREN, "',' or ')' in the IN list")
-        return InList(path, tuple(values), negated)
+        return nodes.InList(path, tuple(values), negated)
 
-    def _between(self, path: str) -> Node:
+    def _between(self, path: str) -> nodes.Node:
         self._advance()
         low = self._value(f"{_VALUE_HINT} after BETWEEN")
         self._expect_word("AND", "AND between the two bounds of BETWEEN")
@@ -248,43 +229,43 @@ class _Parser:
                 f"BETWEEN bounds must have the same type, not {_type_name(low)} "
                 f"and {_type_name(high)}",
             )
-        return Between(path, low, high)
+        return nodes.Between(path, low, high)
 
-    def _match(self, path: str) -> Node:
+    def _match(self, path: str) -> nodes.Node:
         word = self._advance().text.upper()
         if word != "CONTAINS":
             self._expect_word("WITH", f"WITH after {word}")
             word += " WITH"
-        op: MatchOp = word  # type: ignore[assignment]
+        op: nodes.MatchOp = word  # type: ignore[assignment]
         tok = self.tok
         value = self._value(f"a 'string' after {op}")
-        if not isinstance(value, String):
+        if not isinstance(value, nodes.String):
             self._problem(tok, f"{op} takes a 'string', not {_type_name(value)}")
-            return TextMatch(path, op, "")
-        return TextMatch(path, op, value.value)
+            return nodes.TextMatch(path, op, "")
+        return nodes.TextMatch(path, op, value.value)
 
-    def _function_test(self) -> Node:
+    def _function_test(self) -> nodes.Node:
         name = self._advance().text.lower()
         self._expect(Kind.LPAREN, f"'(' after {name}")
         tok = self.tok
         value = self._value(f"the argument of {name}()")
         self._expect(Kind.RPAREN, f"')' after the argument of {name}()")
         if name == "percent":
-            return Percent(self._percent(tok, value))
-        if not isinstance(value, String):
+            return nodes.Percent(self._percent(tok, value))
+        if not isinstance(value, nodes.String):
             self._problem(
                 tok, f"in_segment() takes a segment name in quotes, not {_type_name(value)}"
             )
-            return InSegment("")
+            return nodes.InSegment("")
         if not value.value:
             self._problem(tok, "in_segment() needs a segment name")
         else:
             self.segment_names.add(value.value)
             self.segment_refs.append((value.value, tok.line, tok.column))
-        return InSegment(value.value)
+        return nodes.InSegment(value.value)
 
-    def _percent(self, tok: Token, value: Value) -> int | float:
-        if not isinstance(value, Number):
+    def _percent(self, tok: Token, value: nodes.Value) -> int | float:
+        if not isinstance(value, nodes.Number):
             self._problem(tok, f"percent() takes a number from 0 to 100, not {_type_name(value)}")
             return 0
         if not 0 <= value.value <= 100:
@@ -293,19 +274,19 @@ class _Parser:
             self._problem(tok, f"percent() takes at most 2 decimal places, not {tok.text}")
         return value.value
 
-    def _value(self, expected: str) -> Value:
+    def _value(self, expected: str) -> nodes.Value:
         tok = self.tok
         if tok.kind is Kind.STRING:
             self._advance()
             if "\x00" in tok.value:
                 self._problem(tok, "strings may not contain NUL characters")
-            return String(tok.value)
+            return nodes.String(tok.value)
         if tok.kind is Kind.NUMBER:
             self._advance()
-            return Number(self._number(tok))
+            return nodes.Number(self._number(tok))
         if self._is_word("TRUE", "FALSE"):
             self._advance()
-            return Boolean(tok.text.upper() == "TRUE")
+            return nodes.Boolean(tok.text.upper() == "TRUE")
         if self._is_word("DAYS_AGO") and self._peek().kind is Kind.LPAREN:
             self._advance()
             self._advance()
@@ -314,13 +295,13 @@ class _Parser:
                 raise self._fail("a number of days")
             days = self._value("a number of days")
             self._expect(Kind.RPAREN, "')' after the argument of days_ago()")
-            if not isinstance(days, Number):
+            if not isinstance(days, nodes.Number):
                 message = f"days_ago() takes a non-negative number, not {_type_name(days)}"
                 self._problem(arg, message)
-                return DaysAgo(0)
+                return nodes.DaysAgo(0)
             if days.value < 0:
                 self._problem(arg, f"days_ago() takes a non-negative number, not {arg.text}")
-            return DaysAgo(days.value)
+            return nodes.DaysAgo(days.value)
         raise self._fail(expected)
 
     def _number(self, tok: Token) -> int | float:
@@ -343,11 +324,11 @@ class _Parser:
         return integer
 
 
-def _flatten(cls: type[And] | type[Or], operands: list[Node]) -> Node:
+def _flatten(cls: type[nodes.And] | type[nodes.Or], operands: list[nodes.Node]) -> nodes.Node:
     """One n-ary node for a chain: (a AND b) AND c is a AND b AND c (same meaning, 3VL too)."""
     if len(operands) == 1:
         return operands[0]
-    flat: list[Node] = []
+    flat: list[nodes.Node] = []
     for operand in operands:
         flat.extend(operand.operands if isinstance(operand, cls) else (operand,))
     return cls(tuple(flat))
@@ -366,7 +347,7 @@ def _describe(tok: Token) -> str:
     return f"'{text}'"
 
 
-def _type_name(value: Value) -> str:
+def _type_name(value: nodes.Value) -> str:
     return {"string": "a string", "number": "a number", "boolean": "a boolean"}.get(
         value.kind, "days_ago()"
     )
@@ -378,7 +359,7 @@ def parse(text: str) -> ParsedRule:
         message = f"rule is too long: {len(text)} characters (the limit is {MAX_RULE_LENGTH})"
         return ParsedRule(None, [RuleProblem(message, 1, 1)], None)
     parser = _Parser(tokenize(text))
-    node: Node | None = None
+    node: nodes.Node | None = None
     try:
         node = parser.rule()
     except _Stop:

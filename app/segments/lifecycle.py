@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.email.models import CampaignStatus, EmailCampaign
 from app.errors import DomainError, ErrorCode
 from app.events import service as events
 from app.events.models import EventKind
+from app.memberships import catalogue
 from app.rules import segment_names_of
-from app.segments import catalogue
 from app.segments.models import Segment
 from app.segments.rules import referrers
 from app.segments.service import get_or_fail
@@ -107,19 +106,4 @@ async def referring_segments(
         for pk, pks in users.items():
             if row.id in pks:
                 found[pk].append(row)
-    return found
-
-
-async def sending_campaigns(
-    *, site_id: int, segment_pks: Sequence[int]
-) -> dict[int, list[EmailCampaign]]:
-    """The email campaigns still sending (PENDING or RUNNING) to each segment, oldest first."""
-    rows: list[EmailCampaign] = await EmailCampaign.filter(
-        site_id=site_id,
-        segment_id__in=list(segment_pks),
-        status__in=[CampaignStatus.PENDING, CampaignStatus.RUNNING],
-    ).order_by("id")
-    found: dict[int, list[EmailCampaign]] = {pk: [] for pk in segment_pks}
-    for campaign in rows:
-        found[campaign.segment_id].append(campaign)
     return found

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import enum
-from datetime import datetime
 from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 
+from app.db import site_key
+from app.status import SegmentStatus, SegmentType, status_at
 
-class SegmentType(enum.Enum):
-    STATIC = "STATIC"
-    DYNAMIC = "DYNAMIC"
+__all__ = ["Segment", "SegmentStatus", "SegmentType", "status_at"]
 
 
 class Segment(Model):
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "models.Site", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
+    site: fields.ForeignKeyRelation[Any] = site_key()
     site_id: int
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
@@ -40,31 +36,3 @@ class Segment(Model):
     class Meta:
         table = "segments"
         unique_together = (("site", "name"),)
-
-
-class SegmentStatus(enum.Enum):
-    ACTIVE = "ACTIVE"
-    INACTIVE = "INACTIVE"
-    SCHEDULED = "SCHEDULED"
-    EXPIRED = "EXPIRED"
-    ARCHIVED = "ARCHIVED"
-
-
-def status_at(
-    is_active: bool,
-    starts_at: datetime | None,
-    ends_at: datetime | None,
-    now: datetime,
-    archived: bool = False,
-) -> SegmentStatus:
-    """The status a segment with this window has at ``now``: derived, never stored
-    (an archived segment is ARCHIVED whatever its window)."""
-    if archived:
-        return SegmentStatus.ARCHIVED
-    if not is_active:
-        return SegmentStatus.INACTIVE
-    if starts_at is not None and starts_at > now:
-        return SegmentStatus.SCHEDULED
-    if ends_at is not None and ends_at <= now:
-        return SegmentStatus.EXPIRED
-    return SegmentStatus.ACTIVE

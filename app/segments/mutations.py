@@ -7,14 +7,14 @@ from typing import Any
 
 import strawberry
 
-from app.auth.models import Role
-from app.errors import DomainError
 from app.graphql.context import Info
-from app.graphql.errors import user_errors
+from app.graphql.errors import UserError
 from app.graphql.inputs import DeletePayload, provided, utc
+from app.graphql.mutation import Fields, mutation
 from app.segments import service
 from app.segments.models import SegmentType
 from app.segments.types import SegmentNode, SegmentPayload
+from app.viewer import Role
 
 
 @strawberry.input
@@ -45,11 +45,23 @@ class UpdateSegmentInput:
     rule: str | None = strawberry.UNSET
 
 
+def _failed(errors: list[UserError]) -> SegmentPayload:
+    return SegmentPayload(segment=None, user_errors=errors)
+
+
+def _not_deleted(errors: list[UserError]) -> DeletePayload:
+    return DeletePayload(deleted_id=None, user_errors=errors)
+
+
+# the membership path's terms, as createSegment's input names them
+_CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "companyIds"]}
+
+
 @strawberry.type
 class SegmentMutations:
-    @strawberry.mutation
+    @mutation(Role.WRITER, failed=_failed, fields=_CREATE)
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
-        viewer = info.context.require(Role.WRITER)
+        viewer = info.context.viewer
         data = service.SegmentData(
             name=input.name,
             description=input.description,
@@ -61,36 +73,29 @@ class SegmentMutations:
             member_ids=[str(i) for i in input.member_ids or []],
             company_ids=[str(i) for i in input.company_ids or []],
         )
-        try:
-            segment = await service.create(site_id=viewer.site_id, actor=viewer.key_name, data=data)
-        except DomainError as e:
-            return SegmentPayload(segment=None, user_errors=user_errors(e))
+        segment = await service.create(site_id=viewer.site_id, actor=viewer.key_name, data=data)
         return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
 
-    @strawberry.mutation
+    @mutation(Role.WRITER, failed=_failed)
     async def update_segment(
         self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
     ) -> SegmentPayload:
-        viewer = info.context.require(Role.WRITER)
+        viewer = info.context.viewer
         changes: dict[str, Any] = provided(input)
         for stamp in ("starts_at", "ends_at"):
             if stamp in changes:
                 changes[stamp] = utc(changes[stamp])
-        try:
-            segment = await service.update(
-                site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, changes=changes
-            )
-        except DomainError as e:
-            return SegmentPayload(segment=None, user_errors=user_errors(e))
+        segment = await service.update(
+            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, changes=changes
+        )
         return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
 
-    @strawberry.mutation(
-        description="Delete a segment with its lists; refused while a rule names it."
+    @mutation(
+        Role.WRITER,
+        failed=_not_deleted,
+        description="Delete a segment with its lists; refused while a rule names it.",
     )
     async def delete_segment(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            await service.delete(site_id=viewer.site_id, actor=viewer.key_name, segment_id=id)
-        except DomainError as e:
-            return DeletePayload(deleted_id=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        await service.delete(site_id=viewer.site_id, actor=viewer.key_name, segment_id=id)
         return DeletePayload(deleted_id=id, user_errors=[])

@@ -6,7 +6,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.pagination import edges, paginate
+from app.graphql.pagination import Rows, connection
 from app.segments import rules, service
 from app.segments.rule_types import RuleField, RuleValidation
 from app.segments.types import SegmentConnection, SegmentEdge, SegmentNode, SegmentStatusFilter
@@ -35,21 +35,19 @@ class SegmentQueries:
     ) -> SegmentConnection:
         site_id = info.context.site_id
         wanted = (status or SegmentStatusFilter.ALL).status()
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=str,
+        rows = Rows(
             fetch=lambda n, key: service.list_segments(
                 site_id=site_id, status=wanted, search=search, first=n, after=key
             ),
             key=lambda s: s.name,
             count=lambda: service.count_segments(site_id=site_id, status=wanted, search=search),
         )
-        return SegmentConnection(
-            edges=edges(page, lambda s, c: SegmentEdge(cursor=c, node=SegmentNode.from_model(s))),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda s, c: SegmentEdge(cursor=c, node=SegmentNode.from_model(s)),
+            SegmentConnection,
         )
 
     @strawberry.field(

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import fetch
+from app.db import fetch, json_value
 from app.errors import DomainError, ErrorCode
 from app.rules import RULE_FIXED_FIELDS, ParsedRule, RuleProblem, ast_to_json, parse
 from app.rules.fields import KEY
@@ -142,7 +142,7 @@ async def rule_fields(*, site_id: int) -> list[RuleField]:
 
 
 def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
+    return json_value(value)
 
 
 def _attribute_fields(prefix: str, documents: Any) -> list[RuleField]:

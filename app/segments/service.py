@@ -13,10 +13,14 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
-from app.segments import catalogue
+from app.memberships import catalogue, path
+from app.memberships.bulk import Mode
+from app.memberships.changes import check_size
+from app.memberships.path import ListChange, Lists, Snapshot
 from app.segments.models import Segment, SegmentStatus, SegmentType, status_at
 from app.settings import get_settings
 
@@ -68,15 +72,6 @@ def status_filter(status: SegmentStatus | None, now: datetime) -> Q:
         & (Q(starts_at__isnull=True) | Q(starts_at__lte=now))
         & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
     )
-
-
-def parse_pk(segment_id: str) -> int | None:
-    """The row id an opaque segment id names, or None when it names none."""
-    try:
-        pk = int(segment_id)
-    except (TypeError, ValueError):
-        return None
-    return pk if 0 < pk < 2**63 else None
 
 
 async def get(*, site_id: int, segment_id: str) -> Segment | None:
@@ -178,15 +173,37 @@ async def create(*, site_id: int, actor: str, data: SegmentData) -> Segment:
         return await create_in(tx, site_id=site_id, actor=actor, data=data)
 
 
+async def freeze(*, site_id: int, actor: str, segment_id: str, name: str) -> Segment:
+    """A new STATIC segment listing the given segment's effective members of now."""
+    async with in_transaction() as tx:
+        original = await get_or_fail(
+            site_id=site_id, segment_id=segment_id, field=["segment"], connection=tx
+        )
+        now = datetime.now(UTC)
+        copy = await create_in(
+            tx,
+            site_id=site_id,
+            actor=actor,
+            data=SegmentData(
+                name=name,
+                description=f"Frozen copy of {original.name!r} as of {now.isoformat()}",
+            ),
+        )
+        await path.change(
+            tx, site_id=site_id, actor=actor, steps=[Snapshot(into=copy.id, of=original.id)]
+        )
+    return copy
+
+
 async def create_in(
     tx: BaseDBAsyncClient, *, site_id: int, actor: str, data: SegmentData
 ) -> Segment:
-    """create, inside the caller's transaction (freezeSegment builds on it)."""
+    """create, inside the caller's transaction (freeze builds on it)."""
     name = _check_name(data.name, ["input", "name"])
     _check_description(data.description, ["input", "description"])
     _check_window(data.starts_at, data.ends_at, ["input", "endsAt"])
-    _check_bulk_size(data.member_ids, ["input", "memberIds"])
-    _check_bulk_size(data.company_ids, ["input", "companyIds"])
+    check_size(len(data.member_ids), ["input", "memberIds"])
+    check_size(len(data.company_ids), ["input", "companyIds"])
     await _name_taken(site_id, name, tx)
     rule_ast = await _checked_rule(site_id, data.rule, name, tx)
     try:
@@ -215,59 +232,18 @@ async def create_in(
     return segment
 
 
-def _check_bulk_size(ids: Sequence[str], path: Sequence[str]) -> None:
-    limit = get_settings().max_bulk_ids
-    if len(ids) > limit:
-        raise DomainError(
-            ErrorCode.TOO_LARGE,
-            f"{len(ids)} ids is over the limit of {limit} per request; use importMembers",
-            path,
-        )
-
-
 async def _initial_lists(
     tx: BaseDBAsyncClient, site_id: int, actor: str, segment: Segment, data: SegmentData
 ) -> None:
-    from app.memberships import bulk
-
-    now = datetime.now(UTC)
-    lists = (
-        (data.member_ids, bulk.change_members, "member", "memberIds", EventKind.MEMBERS_ADDED),
-        (
-            data.company_ids,
-            bulk.change_companies,
-            "company",
-            "companyIds",
-            EventKind.COMPANIES_ADDED,
-        ),
-    )
-    for ids, change, noun, path, kind in lists:
-        if not ids:
-            continue
-        result = await change(
-            tx,
-            site_id=site_id,
-            segment_id=segment.id,
-            external_ids=ids,
-            mode=bulk.Mode.ADD,
-            now=now,
-        )
-        if result.unknown_count:
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"{result.unknown_count} {noun} ids name no {noun}: "
-                + ", ".join(repr(i) for i in result.unknown_ids[:10]),
-                ["input", path],
-            )
-        await events.record(
-            tx,
-            site_id=site_id,
-            segment_id=segment.id,
-            kind=kind,
-            actor=actor,
-            count=result.added,
-            sample_ids=result.added_sample,
-        )
+    """The new segment's members and companies, through the one membership path; an id that
+    names nothing refuses the whole create."""
+    steps: list[path.Step] = [
+        ListChange(segment.id, lists, ids, Mode.ADD, unknown_is_error=True)
+        for ids, lists in ((data.member_ids, Lists.MEMBERS), (data.company_ids, Lists.COMPANIES))
+        if ids
+    ]
+    if steps:
+        await path.change(tx, site_id=site_id, actor=actor, steps=steps)
 
 
 async def _checked_rule(

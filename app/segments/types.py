@@ -14,18 +14,27 @@ from app.db import as_datetime
 from app.events import service as events
 from app.events.types import SegmentEventConnection, SegmentEventEdge, SegmentEventNode
 from app.graphql.connection import ConnectionBase
-from app.graphql.context import Info
+from app.graphql.context import Info, Lazy
 from app.graphql.errors import UserError
-from app.graphql.pagination import edges, paginate
+from app.graphql.nodes import from_attributes
+from app.graphql.pagination import Rows, connection
 from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.memberships import loaders as membership_loaders
 from app.memberships import service as memberships
+from app.memberships.catalogue import SegmentDef
 from app.segments import service
-from app.segments.catalogue import SegmentDef
 from app.segments.models import Segment, SegmentStatus, SegmentType
 
 if TYPE_CHECKING:
     from app.flags.types import FeatureFlagNode
     from app.personas.types import PersonaNode, SegmentOptionNode, SegmentUsage
+
+_SEGMENT_FLAGS = Lazy("app.flags.loaders", "segment_flags")
+_FLAG_NODE = Lazy("app.flags.types", "FeatureFlagNode")
+# Segment.options, personas and usage
+_OPTIONS = Lazy("app.personas.types", "segment_options")
+_PERSONAS = Lazy("app.personas.types", "segment_personas")
+_USAGE = Lazy("app.personas.types", "SegmentUsage")
 
 strawberry.enum(SegmentType, name="SegmentType")
 strawberry.enum(SegmentStatus, name="SegmentStatus")
@@ -84,24 +93,14 @@ class SegmentNode:
 
     @classmethod
     def from_model(cls, s: Segment) -> SegmentNode:
-        return cls(
-            pk=s.id,
-            id=strawberry.ID(str(s.id)),
-            name=s.name,
-            description=s.description,
-            type=s.type,
-            is_active=s.is_active,
-            starts_at=s.starts_at,
-            ends_at=s.ends_at,
-            status=service.status_of(s),
-            rule=s.rule,
-            created_at=s.created_at,
-            updated_at=s.updated_at,
+        return from_attributes(
+            cls, s, pk=s.id, id=strawberry.ID(str(s.id)), status=service.status_of(s)
         )
 
     @classmethod
     def from_def(cls, s: SegmentDef, now: datetime) -> SegmentNode:
-        """From the site's cached catalogue (lookups), as from_model would from the row."""
+        """From the site's cached catalogue (lookups), as from_model would from the row;
+        field by field, not through from_attributes: membershipsOf makes thousands a call."""
         assert s.created_at is not None and s.updated_at is not None
         return cls(
             pk=s.pk,
@@ -123,11 +122,13 @@ class SegmentNode:
         "(DYNAMIC only), minus excluded."
     )
     async def member_count(self, info: Info) -> int:
-        return await info.context.loaders.segment_member_count.load(self.pk)
+        return await info.context.loaders.get(membership_loaders.segment_member_count).load(self.pk)
 
     @strawberry.field(description="Listed companies.")
     async def company_count(self, info: Info) -> int:
-        return await info.context.loaders.segment_company_count.load(self.pk)
+        return await info.context.loaders.get(membership_loaders.segment_company_count).load(
+            self.pk
+        )
 
     @strawberry.field(description="Effective members, with how each one is a member.")
     async def members(
@@ -144,43 +145,42 @@ class SegmentNode:
                 return await memberships.count_members(
                     site_id=site_id, segment_pk=self.pk, search=search
                 )
-            return await info.context.loaders.segment_member_count.load(self.pk)
+            return await info.context.loaders.get(membership_loaders.segment_member_count).load(
+                self.pk
+            )
 
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
+        rows = Rows(
             fetch=lambda n, key: memberships.list_members(
                 site_id=site_id, segment_pk=self.pk, search=search, first=n, after=key
             ),
             key=lambda r: r["id"],
             count=count,
+            kind=int,
         )
-        return SegmentMemberConnection(
-            edges=edges(page, _member_edge), page_info=page.page_info(), count=page.count
-        )
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(asked, rows, _member_edge, SegmentMemberConnection)
 
     @strawberry.field(description="Listed companies; their members are effective members.")
     async def companies(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> CompanyConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
+        rows = Rows(
             fetch=lambda n, key: memberships.list_companies(
                 site_id=site_id, segment_pk=self.pk, first=n, after=key
             ),
             key=lambda r: r["id"],
-            count=lambda: info.context.loaders.segment_company_count.load(self.pk),
+            count=lambda: info.context.loaders.get(membership_loaders.segment_company_count).load(
+                self.pk
+            ),
+            kind=int,
         )
-        return CompanyConnection(
-            edges=edges(page, lambda r, c: CompanyEdge(cursor=c, node=CompanyType.from_row(r))),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda r, c: CompanyEdge(cursor=c, node=CompanyType.from_row(r)),
+            CompanyConnection,
         )
 
     @strawberry.field(description="Members who are never members, whatever lists or rules say.")
@@ -220,58 +220,51 @@ class SegmentNode:
     async def feature_flags(
         self, info: Info
     ) -> list[Annotated[FeatureFlagNode, strawberry.lazy("app.flags.types")]]:
-        from app.flags.types import FeatureFlagNode
-
-        flags = await info.context.loaders.segment_flags.load(self.pk)
-        return [FeatureFlagNode.from_model(f) for f in flags]
+        flags = await info.context.loaders.get(_SEGMENT_FLAGS).load(self.pk)
+        node = _FLAG_NODE.get()
+        return [node.from_model(f) for f in flags]
 
     @strawberry.field(description="The options a persona may pick, in position order.")
     async def options(
         self, info: Info
     ) -> list[Annotated[SegmentOptionNode, strawberry.lazy("app.personas.types")]]:
-        from app.personas.types import segment_options
-
-        return await segment_options(info, self.pk)
+        options: list[SegmentOptionNode] = await _OPTIONS.get()(info, self.pk)
+        return options
 
     @strawberry.field(description="The personas it is attached to, in name order.")
     async def personas(
         self, info: Info
     ) -> list[Annotated[PersonaNode, strawberry.lazy("app.personas.types")]]:
-        from app.personas.types import segment_personas
-
-        return await segment_personas(info, self.pk)
+        personas: list[PersonaNode] = await _PERSONAS.get()(info, self.pk)
+        return personas
 
     @strawberry.field(
         description="Where it is used: flags, segments whose rules name it, personas, email "
         "campaigns still sending."
     )
     def usage(self) -> Annotated[SegmentUsage, strawberry.lazy("app.personas.types")]:
-        from app.personas.types import SegmentUsage
-
-        return SegmentUsage(pk=self.pk)
+        usage: SegmentUsage = _USAGE.get()(pk=self.pk)
+        return usage
 
     @strawberry.field(description="The audit trail, newest first.")
     async def events(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> SegmentEventConnection:
         site_id = info.context.site_id
-        page = await paginate(
-            first,
-            after,
-            limit=info.context.settings.max_page_size,
-            kind=int,
+        rows = Rows(
             fetch=lambda n, key: events.list_events(
                 site_id=site_id, segment_id=self.pk, first=n, before_id=key
             ),
             key=lambda e: e.id,
             count=lambda: events.count_events(site_id=site_id, segment_id=self.pk),
+            kind=int,
         )
-        return SegmentEventConnection(
-            edges=edges(
-                page, lambda e, c: SegmentEventEdge(cursor=c, node=SegmentEventNode.from_model(e))
-            ),
-            page_info=page.page_info(),
-            count=page.count,
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda e, c: SegmentEventEdge(cursor=c, node=SegmentEventNode.from_model(e)),
+            SegmentEventConnection,
         )
 
 
@@ -284,19 +277,13 @@ async def _member_rows(
     count: Callable[[], Awaitable[int]],
 ) -> MemberConnection:
     """A connection of member rows (raw SQL, keyed by member pk)."""
-    page = await paginate(
-        first,
-        after,
-        limit=info.context.settings.max_page_size,
-        kind=int,
-        fetch=fetch,
-        key=lambda r: r["id"],
-        count=count,
-    )
-    return MemberConnection(
-        edges=edges(page, lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r))),
-        page_info=page.page_info(),
-        count=page.count,
+    rows = Rows(fetch=fetch, key=lambda r: r["id"], count=count, kind=int)
+    asked = (first, after, info.context.settings.max_page_size)
+    return await connection(
+        asked,
+        rows,
+        lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r)),
+        MemberConnection,
     )
 
 

@@ -346,7 +346,7 @@ async def test_without_smtp_url_messages_are_eml_files_in_the_outbox(
 
 def test_the_outbox_is_the_default() -> None:
     from app.email.outbox import OutboxSender
-    from app.email.senders import make_sender
+    from app.email.worker import make_sender
     from app.settings import Settings
 
     settings = Settings(smtp_url=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.graphql.schema import sdl
+from app.schema import sdl
 from tests.contract import CONTRACT, gaps, pending
 
 NAMES = re.compile(

@@ -4,16 +4,13 @@ number of SQL statements for Segment.featureFlags and FeatureFlag.segments."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from tortoise import Tortoise
 
 from app.auth.models import Role
 from app.flags import service as flags
-from tests.factories import Api, segment
+from tests.factories import Api, count_statements, segment
 
 CREATE_FLAG = """
 mutation($input: FeatureFlagInput!) {
@@ -529,30 +526,11 @@ SEGMENTS_WITH_FLAGS = """
 """
 
 
-def _counting(original: Any, statements: list[str]) -> Any:
-    async def wrapper(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        statements.append(query)
-        return await original(self, query, *args, **kwargs)
-
-    return wrapper
-
-
-@contextmanager
-def _count_statements() -> Iterator[list[str]]:
-    """Every SQL statement the database client runs while the block is open."""
-    statements: list[str] = []
-    client_class = type(Tortoise.get_connection("default"))
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("execute_query", "execute_query_dict", "execute_many", "execute_insert"):
-            patch.setattr(client_class, name, _counting(getattr(client_class, name), statements))
-        yield statements
-
-
 async def _statements_for(api: Api, how_many: int) -> tuple[int, dict[str, Any]]:
     ids = [(await segment(api, f"s{i:02}"))["id"] for i in range(how_many)]
     for i in range(how_many):
         await _create(api, f"f{i:02}", segmentIds=ids[: i + 1])
-    with _count_statements() as statements:
+    with count_statements() as statements:
         data = await api.query(SEGMENTS_WITH_FLAGS)
     listing = [s for s in statements if "api_keys" not in s and '"sites"' not in s]
     return len(listing), data

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.flags import service as flags
-from tests.factories import Api, segment
-from tests.flags.test_flags_api import _count_statements, _create
+from tests.factories import Api, count_statements, segment
+from tests.flags.test_flags_api import _create
 
 
 async def _site_with_flags(api: Api) -> dict[str, int]:
@@ -44,7 +44,7 @@ async def test_live_targets_keep_only_active_segments_of_every_flag(api: Api) ->
     pks = await _site_with_flags(api)
 
     # when the live targets of the site are read
-    with _count_statements() as statements:
+    with count_statements() as statements:
         targets = await flags.live_targets(site_id=api.site.id)
 
     # then every flag comes in key order, each with its ACTIVE segments only, in one statement

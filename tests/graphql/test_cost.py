@@ -10,10 +10,9 @@ import pytest
 from graphql import parse
 
 from app.graphql import cost
-from app.graphql.schema import build_schema
+from app.schema import build_schema
 from app.settings import get_settings
-from tests.factories import Api, members, segment
-from tests.segments.test_segments_api import _count_statements
+from tests.factories import Api, count_statements, members, segment
 
 NESTED = """query($outer: Int, $inner: Int) {
   segments(first: $outer) { edges { node { id name
@@ -70,7 +69,7 @@ async def test_a_document_over_the_limit_is_refused_before_any_sql(api: Api) -> 
     await segment(api, "S", memberIds=["m1"])
 
     # when a 500 x 500 listing is asked for
-    with _count_statements() as statements:
+    with count_statements() as statements:
         body = await api.raw(NESTED, {"outer": 500, "inner": 500})
 
     # then it is refused, naming its cost and the limit, and nothing ran on the database

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes
 
-from app.graphql.schema import sdl
+from app.schema import sdl
 from tests.factories import Api, members, segment
 
 SCALE = float(os.environ.get("FUZZ_EXAMPLES_SCALE", "1"))

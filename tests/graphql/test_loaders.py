@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app.graphql.loaders import SharedLoader
+from app.graphql.context import SharedLoader
 
 
 async def test_cancelling_one_caller_leaves_the_others_their_value() -> None:

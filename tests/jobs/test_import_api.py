@@ -15,6 +15,8 @@ from app.db import is_postgres
 from app.jobs import worker as worker_module
 from app.jobs.models import ImportJob, JobStatus
 from app.jobs.worker import ImportWorker
+from app.memberships import audit as audit_module
+from app.memberships import bulk as bulk_module
 from app.settings import get_settings
 from tests.factories import Api, companies, members, segment
 from tests.jobs.support import JOB, import_file, job, multipart, run_jobs, upload
@@ -285,7 +287,8 @@ async def test_the_segment_change_is_one_transaction(
     async def failing_audit(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the audit trail is down")
 
-    monkeypatch.setattr(worker_module, "_audit", failing_audit)
+    monkeypatch.setattr(audit_module, "members_added", failing_audit)
+    monkeypatch.setattr(audit_module, "members_removed", failing_audit)
     # when an OVERRIDE import gets to its end
     payload = await upload(api, "id\nc\n", "CSV", segment_id=seg["id"], mode="OVERRIDE")
     await run_jobs()
@@ -455,13 +458,13 @@ async def test_a_running_job_reports_at_least_once_a_second_during_a_long_step(
 ) -> None:
     # given a heartbeat of 50 ms (instead of a second) and a segment change that takes 600 ms
     monkeypatch.setattr(worker_module, "HEARTBEAT_SECONDS", 0.05)
-    change = worker_module.bulk.change_members
+    change = bulk_module.change_members
 
     async def slow_change(*args: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(0.6)
         return await change(*args, **kwargs)
 
-    monkeypatch.setattr(worker_module.bulk, "change_members", slow_change)
+    monkeypatch.setattr(bulk_module, "change_members", slow_change)
     heartbeat = worker_module.service.heartbeat
     beats = 0
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.jobs import parse
+from app.jobs import json_readers, parse
 from app.jobs.models import ImportFormat
 from app.jobs.parse import Unreadable, check_utf8, open_reader
 from app.members.service import UNSET
@@ -195,7 +195,7 @@ def test_json_array_on_one_line_across_read_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given one long line, read in chunks smaller than an element (numbers cut at a chunk end)
-    monkeypatch.setattr(parse, "_CHUNK", 7)
+    monkeypatch.setattr(json_readers, "CHUNK", 7)
     body = ", ".join(f'{{"id": "m{i}", "n": {i * 1001}}}' for i in range(50))
     path = _write(tmp_path, f"[{body}]")
     result = read_all(path, ImportFormat.JSON, batch_rows=7)

@@ -14,8 +14,7 @@ from app.auth.models import Role
 from app.auth.service import authenticate, revoke_key
 from app.events.service import TOPIC
 from app.live.broker import broker
-from tests.factories import Api, members, segment
-from tests.flags.test_flags_api import _count_statements
+from tests.factories import Api, count_statements, members, segment
 from tests.live.support import SEGMENT_EVENTS, GraphQLWs, asgi_ws, eventually, subscribed
 
 UPDATE_SEGMENT = """
@@ -385,7 +384,7 @@ async def test_subscribers_of_a_site_share_one_read_of_each_event(app: Any, api:
         await subscribed(TOPIC, api.site.id, 3)
 
         # when an event commits and all three hear it
-        with _count_statements() as statements:
+        with count_statements() as statements:
             await _describe(api, vip["id"], "changed")
             heard = [await ws.event() for ws in (one, two, three)]
 

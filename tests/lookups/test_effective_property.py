@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from app.db import execute, fetch
 from app.lookups import service as lookups
+from app.memberships import catalogue
 from app.memberships import service as memberships
 from app.rules import Node, ast_to_json, format_rule, segment_names_of
-from app.segments import catalogue
 from app.segments.models import Segment, SegmentType
 from tests.rules.strategies import members, rules, salts
 from tests.rules.support import MemberRow, insert, reset, site_id

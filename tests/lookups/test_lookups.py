@@ -10,7 +10,7 @@ import pytest
 
 from app.db import execute
 from app.lookups import service as lookups
-from app.segments import catalogue
+from app.memberships import catalogue
 from tests.factories import Api, companies, count_fetches, members, segment
 
 IS_MEMBER = "query($s: ID!, $m: ID!) { isMember(segmentId: $s, memberId: $m) }"

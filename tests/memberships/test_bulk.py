@@ -18,7 +18,8 @@ from app.companies.models import Company
 from app.db import fetch
 from app.errors import DomainError, ErrorCode
 from app.members.models import Member, bucket_of
-from app.memberships import bulk
+from app.memberships import bulk, path
+from app.memberships import move as moving
 from app.memberships.bulk import ChangeResult, Mode
 from app.memberships.models import ListedSource, SegmentCompany, SegmentExclusion, SegmentMember
 from app.segments.models import Segment
@@ -87,7 +88,7 @@ async def move(
     w: World, ids: Sequence[str] | None, to: int | None
 ) -> tuple[ChangeResult, ChangeResult | None]:
     async with in_transaction() as tx:
-        return await bulk.move_members(
+        return await moving.move_members(
             tx,
             site_id=w.site_id,
             from_segment_id=w.segment,
@@ -588,7 +589,7 @@ async def test_a_failure_in_the_transaction_changes_nothing(world: World) -> Non
                 mode=Mode.ADD,
                 now=NOW,
             )
-            await bulk.move_members(
+            await moving.move_members(
                 tx,
                 site_id=world.site_id,
                 from_segment_id=world.segment,
@@ -654,7 +655,7 @@ async def test_concurrent_changes_of_one_segment_serialise(world: World) -> None
     async def run(i: int) -> None:
         mode, ids = ops[i]
         async with in_transaction() as tx:
-            await bulk.lock_segment(tx, world.segment)
+            await path.find_and_lock(tx, site_id=world.site_id, refs=[(world.segment, ())])
             # the lock is held until commit, so the order of taking it is the commit order
             order.append(i)
             await asyncio.sleep(0)

@@ -13,7 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from app.main import create_app
-from app.segments import catalogue
+from app.memberships import catalogue
 from app.settings import Settings
 from tests.factories import make_api
 

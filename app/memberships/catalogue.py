@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_datetime, execute, fetch
+from app.db import as_datetime, execute, fetch, json_value, utc
 from app.rules import Node, ast_from_json, parse
 from app.rules.evaluate import Check, compile_check
-from app.segments.models import SegmentStatus, SegmentType, status_at
+from app.status import SegmentStatus, SegmentType, status_at
 
 _MAX_SITES = 1_000  # sites kept per process; the least recently used one goes first
 
@@ -143,9 +142,7 @@ async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None
 
 def _utc(value: Any) -> datetime | None:
     moment = as_datetime(value)
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return None if moment is None else utc(moment)
 
 
 def _rule(pk: int, text: str | None, stored: Any, salt: int) -> tuple[Node | None, Check | None]:
@@ -156,11 +153,7 @@ def _rule(pk: int, text: str | None, stored: Any, salt: int) -> tuple[Node | Non
     key = (pk, text, salt)
     if key in _rules:
         return _rules[key]
-    node: Node | None
-    if stored is not None:
-        node = ast_from_json(orjson.loads(stored) if isinstance(stored, str | bytes) else stored)
-    else:
-        node = parse(text).ast
+    node: Node | None = ast_from_json(json_value(stored)) if stored is not None else parse(text).ast
     if len(_rules) > 100_000:
         _rules.clear()
     _rules[key] = node, compile_check(node, salt) if node is not None else None

@@ -1,8 +1,14 @@
-"""The schema: every domain's queries and mutations merged, with the request limits on."""
+"""The schema assembly: every domain's queries and mutations merged, with the request limits
+on. The one module that reaches into every domain's GraphQL (the layers in pyproject.toml).
+
+`python -m app.schema [PATH]` writes the SDL to schema.graphql.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import strawberry
@@ -21,7 +27,6 @@ from app.companies.mutations import CompanyMutations
 from app.companies.queries import CompanyQueries
 from app.email.mutations import EmailMutations
 from app.email.queries import EmailQueries
-from app.events.subscriptions import EventSubscriptions
 from app.flags.mutations import FlagMutations
 from app.flags.queries import FlagQueries
 from app.graphql import cost
@@ -36,13 +41,14 @@ from app.jobs.subscriptions import ImportJobSubscriptions
 from app.lookups.queries import LookupQueries
 from app.members.mutations import MemberMutations
 from app.members.queries import MemberQueries
-from app.memberships.mutations import MembershipMutations
 from app.personas.mutations import PersonaMutations
 from app.personas.queries import PersonaQueries
 from app.pickers.queries import PickerQueries
 from app.segments.lifecycle_mutations import SegmentLifecycleMutations
+from app.segments.membership_mutations import MembershipMutations
 from app.segments.mutations import SegmentMutations
 from app.segments.queries import SegmentQueries
+from app.segments.subscriptions import EventSubscriptions
 from app.settings import Settings
 
 Query = merge_types(
@@ -129,4 +135,17 @@ def sdl(settings: Settings | None = None) -> str:
     return str(build_schema(settings or Settings())) + "\n"
 
 
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0]) if args else SCHEMA_FILE
+    path.write_text(sdl(), encoding="utf-8")
+    print(f"wrote {path}")
+
+
 __all__: list[Any] = ["Mutation", "Query", "Subscription", "build_schema", "sdl"]
+
+if __name__ == "__main__":
+    main()

@@ -1,24 +1,23 @@
-"""Bulk membership mutations: thin resolvers over app.memberships.changes."""
+"""The mutations that change who is in a segment: thin resolvers over the membership use
+cases (app.memberships.changes), and over freeze, which makes a segment of them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import strawberry
 
-from app.auth.models import Role
-from app.errors import DomainError
 from app.graphql.context import Info
-from app.graphql.errors import UserError, user_errors
+from app.graphql.errors import UserError
 from app.graphql.inputs import utc
+from app.graphql.mutation import Fields, mutation
 from app.memberships import changes as use_cases
-from app.memberships import listing
 from app.memberships.bulk import Mode
+from app.memberships.types import MembershipMode  # noqa: F401  (names Mode MembershipMode)
+from app.segments import loaders
 from app.segments import service as segments
 from app.segments.types import SegmentNode, SegmentPayload
-
-strawberry.enum(Mode, name="MembershipMode")
+from app.viewer import Role
 
 
 @strawberry.input
@@ -97,8 +96,7 @@ class MembershipPayload:
     async def segment(self, info: Info) -> SegmentNode | None:
         if self.segment_pk is None:
             return None
-        found = await segments.by_pks(site_id=info.context.site_id, pks=[self.segment_pk])
-        segment = found.get(self.segment_pk)
+        segment = await info.context.loaders.get(loaders.segment).load(self.segment_pk)
         return SegmentNode.from_model(segment) if segment else None
 
     @classmethod
@@ -114,7 +112,7 @@ class MembershipPayload:
         )
 
     @classmethod
-    def failed(cls, error: DomainError) -> MembershipPayload:
+    def failed(cls, errors: list[UserError]) -> MembershipPayload:
         return cls(
             segment_pk=None,
             added=0,
@@ -122,7 +120,7 @@ class MembershipPayload:
             unchanged=0,
             unknown_ids=[],
             unknown_count=0,
-            user_errors=user_errors(error),
+            user_errors=errors,
         )
 
 
@@ -136,85 +134,100 @@ def _ids(ids: list[strawberry.ID] | None) -> list[str] | None:
     return None if ids is None else [str(i) for i in ids]
 
 
-async def _run(call: Callable[[], Awaitable[use_cases.Outcome]]) -> MembershipPayload:
-    try:
-        return MembershipPayload.of(await call())
-    except DomainError as e:
-        return MembershipPayload.failed(e)
+def _batch_failed(errors: list[UserError]) -> BatchMembershipPayload:
+    return BatchMembershipPayload(results=[], user_errors=errors)
+
+
+def _segment_failed(errors: list[UserError]) -> SegmentPayload:
+    return SegmentPayload(segment=None, user_errors=errors)
+
+
+# the services' terms, as the arguments of each mutation name them
+_INPUT: Fields = {
+    "segment": ["input", "segmentId"],
+    "members": ["input", "memberIds"],
+    "companies": ["input", "companyIds"],
+    "expiry": ["input", "expiresAt"],
+    "source": ["input", "fromSegmentId"],
+    "target": ["input", "toSegmentId"],
+}
+_BATCH: Fields = {"segment": ["segmentId"]}
+_ARGUMENTS: Fields = {"segment": ["segmentId"]}
+_FREEZE: Fields = {"segment": ["id"], "input": []}
+_WRITER = Role.WRITER
 
 
 @strawberry.type
 class MembershipMutations:
-    @strawberry.mutation
+    @mutation(_WRITER, failed=MembershipPayload.failed, fields=_INPUT)
     async def update_segment_members(
         self, info: Info, input: UpdateSegmentMembersInput
     ) -> MembershipPayload:
-        viewer = info.context.require(Role.WRITER)
-        return await _run(
-            lambda: use_cases.update_members(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
-                segment_id=input.segment_id,
-                member_ids=[str(i) for i in input.member_ids],
-                mode=input.mode,
-                create_missing=bool(input.create_missing),
-                expires_at=utc(input.expires_at),
-                dry_run=bool(input.dry_run),
-                idempotency_key=input.idempotency_key,
-            )
+        viewer = info.context.viewer
+        outcome = await use_cases.update_members(
+            site_id=viewer.site_id,
+            actor=viewer.key_name,
+            segment_id=input.segment_id,
+            member_ids=[str(i) for i in input.member_ids],
+            mode=input.mode,
+            create_missing=bool(input.create_missing),
+            expires_at=utc(input.expires_at),
+            dry_run=bool(input.dry_run),
+            idempotency_key=input.idempotency_key,
         )
+        return MembershipPayload.of(outcome)
 
-    @strawberry.mutation
+    @mutation(_WRITER, failed=MembershipPayload.failed, fields=_INPUT)
     async def update_segment_companies(
         self, info: Info, input: UpdateSegmentCompaniesInput
     ) -> MembershipPayload:
-        viewer = info.context.require(Role.WRITER)
-        return await _run(
-            lambda: use_cases.update_companies(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
-                segment_id=input.segment_id,
-                company_ids=[str(i) for i in input.company_ids],
-                mode=input.mode,
-                dry_run=bool(input.dry_run),
-                idempotency_key=input.idempotency_key,
-            )
+        viewer = info.context.viewer
+        outcome = await use_cases.update_companies(
+            site_id=viewer.site_id,
+            actor=viewer.key_name,
+            segment_id=input.segment_id,
+            company_ids=[str(i) for i in input.company_ids],
+            mode=input.mode,
+            dry_run=bool(input.dry_run),
+            idempotency_key=input.idempotency_key,
         )
+        return MembershipPayload.of(outcome)
 
-    @strawberry.mutation
+    @mutation(_WRITER, failed=MembershipPayload.failed, fields=_INPUT)
     async def update_segment_exclusions(
         self, info: Info, input: UpdateSegmentExclusionsInput
     ) -> MembershipPayload:
-        viewer = info.context.require(Role.WRITER)
-        return await _run(
-            lambda: use_cases.update_exclusions(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
-                segment_id=input.segment_id,
-                member_ids=[str(i) for i in input.member_ids],
-                mode=input.mode,
-                idempotency_key=input.idempotency_key,
-            )
+        viewer = info.context.viewer
+        outcome = await use_cases.update_exclusions(
+            site_id=viewer.site_id,
+            actor=viewer.key_name,
+            segment_id=input.segment_id,
+            member_ids=[str(i) for i in input.member_ids],
+            mode=input.mode,
+            idempotency_key=input.idempotency_key,
         )
+        return MembershipPayload.of(outcome)
 
-    @strawberry.mutation
+    @mutation(_WRITER, failed=MembershipPayload.failed, fields=_INPUT)
     async def move_segment_members(
         self, info: Info, input: MoveSegmentMembersInput
     ) -> MembershipPayload:
-        viewer = info.context.require(Role.WRITER)
-        return await _run(
-            lambda: use_cases.move_members(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
-                from_segment_id=input.from_segment_id,
-                to_segment_id=input.to_segment_id,
-                member_ids=_ids(input.member_ids),
-                idempotency_key=input.idempotency_key,
-            )
+        viewer = info.context.viewer
+        outcome = await use_cases.move_members(
+            site_id=viewer.site_id,
+            actor=viewer.key_name,
+            from_segment_id=input.from_segment_id,
+            to_segment_id=input.to_segment_id,
+            member_ids=_ids(input.member_ids),
+            idempotency_key=input.idempotency_key,
         )
+        return MembershipPayload.of(outcome)
 
-    @strawberry.mutation(
-        description="Several changes over several segments: all apply, or none does."
+    @mutation(
+        _WRITER,
+        failed=_batch_failed,
+        fields=_BATCH,
+        description="Several changes over several segments: all apply, or none does.",
     )
     async def apply_membership_changes(
         self,
@@ -222,7 +235,7 @@ class MembershipMutations:
         changes: list[MembershipChangeInput],
         idempotency_key: str | None = None,
     ) -> BatchMembershipPayload:
-        viewer = info.context.require(Role.WRITER)
+        viewer = info.context.viewer
         batch = [
             use_cases.Change(
                 segment_id=str(c.segment_id),
@@ -232,44 +245,41 @@ class MembershipMutations:
             )
             for c in changes
         ]
-        try:
-            outcomes = await use_cases.apply_changes(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
-                changes=batch,
-                idempotency_key=idempotency_key,
-            )
-        except DomainError as e:
-            return BatchMembershipPayload(results=[], user_errors=user_errors(e))
+        outcomes = await use_cases.apply_changes(
+            site_id=viewer.site_id,
+            actor=viewer.key_name,
+            changes=batch,
+            idempotency_key=idempotency_key,
+        )
         return BatchMembershipPayload(
             results=[MembershipPayload.of(o) for o in outcomes], user_errors=[]
         )
 
-    @strawberry.mutation(
+    @mutation(
+        _WRITER,
+        failed=MembershipPayload.failed,
+        fields=_ARGUMENTS,
         description="STATIC segments: list every member the rule matches who is not a member "
-        "yet (source RULE), in one step, with an audit event."
+        "yet (source RULE), in one step, with an audit event.",
     )
     async def include_eligible_members(
         self, info: Info, segment_id: strawberry.ID
     ) -> MembershipPayload:
-        viewer = info.context.require(Role.WRITER)
-        return await _run(
-            lambda: listing.include_eligible(
-                site_id=viewer.site_id, actor=viewer.key_name, segment_id=segment_id
-            )
+        viewer = info.context.viewer
+        outcome = await use_cases.include_eligible(
+            site_id=viewer.site_id, actor=viewer.key_name, segment_id=segment_id
         )
+        return MembershipPayload.of(outcome)
 
-    @strawberry.mutation(
-        description="A new STATIC segment listing the segment's effective members of now."
+    @mutation(
+        _WRITER,
+        failed=_segment_failed,
+        fields=_FREEZE,
+        description="A new STATIC segment listing the segment's effective members of now.",
     )
     async def freeze_segment(self, info: Info, id: strawberry.ID, name: str) -> SegmentPayload:
-        viewer = info.context.require(Role.WRITER)
-        try:
-            segment = await listing.freeze(
-                site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, name=name
-            )
-        except DomainError as e:
-            if e.field == ["input", "name"]:  # the new segment's name is an argument here
-                e.field = ["name"]
-            return SegmentPayload(segment=None, user_errors=user_errors(e))
+        viewer = info.context.viewer
+        segment = await segments.freeze(
+            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, name=name
+        )
         return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])

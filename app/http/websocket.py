@@ -12,7 +12,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 
 from app.auth.service import authenticate
 from app.graphql.context import Context
-from app.live.sessions import sessions
+from app.http.sessions import sessions
 
 _KEY_FIELDS = ("Authorization", "authorization", "apiKey", "api_key")
 

@@ -1,0 +1,29 @@
+"""Building GraphQL objects from rows: what every type's ``from_model`` shares."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _names(cls: type[Any]) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return names
+
+
+def from_attributes(cls: type[T], source: Any, **given: Any) -> T:
+    """An object of the strawberry type ``cls``: its fields are ``given``, or else the
+    attributes (the keys, for a mapping such as a raw SQL row) of ``source`` of the same
+    names. A field ``source`` lacks raises AttributeError (KeyError): a type out of step
+    with its model fails at once, not with a silent None."""
+    if isinstance(source, Mapping):
+        return cls(**{n: given[n] if n in given else source[n] for n in _names(cls)})
+    return cls(**{n: given[n] if n in given else getattr(source, n) for n in _names(cls)})

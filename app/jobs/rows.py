@@ -1,0 +1,197 @@
+"""What every import reader shares: the limits, the rows and batches it gives, how a
+value of a file becomes a member's field, and lines of a file read as UTF-8."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol
+
+import orjson
+
+from app.errors import DomainError, ErrorCode
+from app.members.service import MemberData, check_external_id, check_row
+
+MAX_LINE_BYTES = 1024 * 1024  # a CSV or JSONL line, a JSON array element
+MAX_VALUE_LENGTH = 2000  # an attribute's string value, in characters
+MAX_COLUMNS = 1000
+CHUNK = 1024 * 1024
+
+_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+\Z")
+_KNOWN = ("id", "email", "name", "company_id")
+_INVALID = ErrorCode.INVALID
+
+
+class Unreadable(Exception):
+    """The file cannot be read as the declared format: the job fails with this message."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass
+class Problem:
+    line: int
+    message: str
+
+
+@dataclass
+class Row:
+    line: int
+    data: MemberData
+
+
+@dataclass
+class Batch:
+    rows: list[Row] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    rows_read: int = 0
+    end_offset: int = 0  # where the next batch starts
+    end_line: int = 0  # lines before end_offset
+    done: bool = False  # nothing after this batch
+
+
+class Reader(Protocol):
+    def next_batch(self, max_rows: int) -> Batch: ...
+
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _text(value: str) -> str:
+    return value if len(value) <= 40 else value[:37] + "..."
+
+
+def _csv_value(value: str) -> Any:
+    """A CSV attribute typed: an integer, a decimal, true/false, else the string itself."""
+    if _INTEGER.match(value):
+        return int(value)
+    if _DECIMAL.match(value):
+        return float(value)
+    lowered = value.lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    return value
+
+
+def _checked(data: MemberData) -> MemberData:
+    """The row as upsert will take it, or DomainError with what is wrong."""
+    check_row(data)
+    if isinstance(data.company_id, str):
+        data.company_id = check_external_id(data.company_id, ["company_id"])
+    if isinstance(data.attributes, dict):
+        for key, value in data.attributes.items():
+            if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+                raise DomainError(
+                    _INVALID, f"the value of {_text(key)!r} is over {MAX_VALUE_LENGTH} characters"
+                )
+    return data
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _json_id(value: Any, name: str) -> Any:
+    """An id field of a JSON row: a string or an integer, as a string; null stays null."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise DomainError(_INVALID, f"{name} must be a string or an integer, not {_type_name(value)}")
+
+
+def _json_text(value: Any, name: str) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    raise DomainError(_INVALID, f"{name} must be a string, not {_type_name(value)}")
+
+
+def json_row(value: Any) -> MemberData:
+    """A member from a JSON object: id, email, name, company_id; every other key (and the
+    entries of an "attributes" object) an attribute, null removing it. DomainError if bad."""
+    if not isinstance(value, dict):
+        raise DomainError(_INVALID, f"expected a JSON object, not {_type_name(value)}")
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError:
+        raise DomainError(_INVALID, "the row holds an invalid Unicode escape") from None
+    if b"\\u0000" in encoded:
+        raise DomainError(_INVALID, "the row holds a NUL character")
+    ident = _json_id(value.get("id"), "id")
+    if not ident or not ident.strip():
+        raise DomainError(_INVALID, "the row has no id")
+    data = MemberData(external_id=ident)
+    attributes: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "id":
+            continue
+        if key == "email":
+            data.email = _json_text(item, "email")
+        elif key == "name":
+            data.name = _json_text(item, "name")
+        elif key == "company_id":
+            data.company_id = _json_id(item, "company_id")
+        elif key == "attributes" and item is not None:
+            if not isinstance(item, dict):
+                raise DomainError(
+                    _INVALID, f"attributes must be a JSON object, not {_type_name(item)}"
+                )
+            attributes.update(item)
+        else:
+            attributes[key] = item
+    if attributes:
+        data.attributes = attributes
+    return _checked(data)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+class _Lines:
+    """Lines of a binary file decoded as UTF-8, with the byte offset and count of lines read."""
+
+    def __init__(self, f: BinaryIO, offset: int, line: int) -> None:
+        self.f = f
+        self.offset = offset
+        self.line = line
+        f.seek(offset)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        raw = self.f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            raise StopIteration
+        if len(raw) > MAX_LINE_BYTES:
+            raise Unreadable(
+                f"line {self.line + 1} is longer than {MAX_LINE_BYTES} bytes", self.line + 1
+            )
+        self.offset += len(raw)
+        self.line += 1
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unreadable(f"line {self.line} is not UTF-8 text", self.line) from None
+        if self.offset == len(raw) and text.startswith("\ufeff"):
+            text = text[1:]  # the byte order mark spreadsheets write
+        return text

@@ -1,0 +1,31 @@
+"""Readings of /proc for a server process: peak RSS, CPU seconds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident set size (VmHWM) of a live process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def rss_mb(pid: int) -> float:
+    """The current resident set size (VmRSS) of a live process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far, in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
+    fields = stat.rpartition(")")[2].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
