@@ -12,11 +12,11 @@ plus members of listed companies, minus exclusions; no DYNAMIC rules), makes 20 
 flags for evaluateFlags (removed at the end), then runs three servers:
 
 - the service: uvicorn on ``app.main:create_app``, GraphQL with a bearer key;
-- PostGraphile 5 (``postgraphile -P postgraphile/presets/amber -c URL -s public,bench_postgraphile``)
-  on node 22, with the GraphQL documents of ``POSTGRAPHILE`` below, written for its
-  generated schema (``segmentByRowId``, ``segmentMembersBySegmentId``, ``allSegments``...);
-  its ``totalCount`` of a segment's listings counts expired listings too, and it has no
-  evaluateFlags (shown as -);
+- PostGraphile 5 (``postgraphile -P postgraphile/presets/amber -c URL``
+  ``-s public,bench_postgraphile``) on node 22, with the GraphQL documents of
+  ``POSTGRAPHILE`` below, written for its generated schema (``segmentByRowId``,
+  ``segmentMembersBySegmentId``, ``allSegments``...); its ``totalCount`` of a segment's
+  listings counts expired listings too, and it has no evaluateFlags (shown as -);
 - the raw baseline: bench/raw_lookup.py (Starlette + asyncpg, one statement per read,
   listed membership only).
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -52,8 +53,8 @@ from _common import (
     LoadResult,
     Server,
     asyncpg_dsn,
-    create_admin_key,
     cpu_seconds,
+    create_admin_key,
     free_port,
     is_postgres_url,
     load,
@@ -156,9 +157,20 @@ def start_postgraphile(cache: Path, cli: Path, url: str, timeout: float = 90.0) 
     env = dict(os.environ, GRAPHILE_ENV="production", NODE_ENV="production")
     with os.fdopen(fd, "wb") as log_file:
         process = subprocess.Popen(
-            [str(node), str(cli), "-P", "postgraphile/presets/amber", "-c",
-             asyncpg_dsn(url, keep_options=False), "-s", "public,bench_postgraphile",
-             "-p", str(port), "-n", "127.0.0.1"],
+            [
+                str(node),
+                str(cli),
+                "-P",
+                "postgraphile/presets/amber",
+                "-c",
+                asyncpg_dsn(url, keep_options=False),
+                "-s",
+                "public,bench_postgraphile",
+                "-p",
+                str(port),
+                "-n",
+                "127.0.0.1",
+            ],
             cwd=cache,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -202,10 +214,8 @@ async def backend_pids(conn: asyncpg.Connection) -> list[int]:
 def backends_cpu(pids: Sequence[int]) -> dict[int, float]:
     cpu = {}
     for pid in pids:
-        try:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a backend gone
             cpu[pid] = cpu_seconds(pid)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
     return cpu
 
 
@@ -441,7 +451,7 @@ def table_rows(read: str, runs: dict[str, Run | None]) -> list[dict[str, Any]]:
     for who, run in runs.items():
         row: dict[str, Any] = {"read": read, "server": who}
         if run is None:
-            row.update({"req/s": "–", "p50 ms": "–", "p99 ms": "–"})
+            row.update({"req/s": "-", "p50 ms": "-", "p99 ms": "-"})
         else:
             row.update(
                 {
@@ -455,7 +465,7 @@ def table_rows(read: str, runs: dict[str, Run | None]) -> list[dict[str, Any]]:
             )
         if who == "service":
             theirs, bare = total(runs["postgraphile"]), total(runs["raw"])
-            row["/ PostGraphile"] = "–" if theirs is None or ours is None else ratio(ours, theirs)
+            row["/ PostGraphile"] = "-" if theirs is None or ours is None else ratio(ours, theirs)
             row["/ raw"] = None if bare is None or ours is None else ratio(ours, bare)
         out.append(row)
     return out

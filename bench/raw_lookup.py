@@ -123,12 +123,16 @@ def create_app() -> Starlette:
         body = orjson.loads(await request.body())
         async with state["pool"].acquire() as conn:
             page = await conn.fetchval(SEGMENT_PAGE, site_id, int(body["segmentId"]))
-        return Response(b'{"segment":' + (page or "null").encode() + b"}", media_type="application/json")
+        return Response(
+            b'{"segment":' + (page or "null").encode() + b"}", media_type="application/json"
+        )
 
     async def segment_list(request: Request) -> Response:
         async with state["pool"].acquire() as conn:
             rows = await conn.fetch(SEGMENT_LIST, site_id)
-        return _json({"segments": [{"id": str(i), "name": n, "memberCount": c} for i, n, c in rows]})
+        return _json(
+            {"segments": [{"id": str(i), "name": n, "memberCount": c} for i, n, c in rows]}
+        )
 
     async def healthz(request: Request) -> Response:
         return _json({"ok": True})
