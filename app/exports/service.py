@@ -4,13 +4,25 @@ size streams out in constant memory."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from app.db import any_of, fetch, ids_param
+from app.db import any_of, conn, fetch, ids_param, sql, ts
+from app.memberships import catalogue
 from app.memberships import service as memberships
+
+# A listed segment's page: the effective members after a cursor as the memberships domain
+# pages them (its statement, reused as is: $1 site, $2 now, $3 segment, $4 cursor, $5 rows),
+# joined to exactly the columns of the CSV, read as plain records (no dict per row).
+_LISTED_ROWS = (
+    "SELECT m.id, m.external_id, m.email, m.name, c.external_id, e.source, m.attributes"
+    f" FROM ({memberships._PAGE}) e JOIN members m ON m.id = e.member_id"
+    " LEFT JOIN companies c ON c.id = m.company_id AND c.site_id = $1"
+    " ORDER BY e.member_id LIMIT $5"
+)
 
 # rows a read: memory stays bounded (a page of rows, then its CSV text), and each read is
 # one keyset page; larger pages mean fewer round trips and fewer, larger chunks sent
@@ -33,6 +45,43 @@ async def _company_ids(site_id: int, pks: list[int], known: dict[int, str]) -> N
     known.update((int(r["id"]), r["external_id"]) for r in rows)
 
 
+def _compact(attributes: Any) -> str:
+    """A member's attributes as compact JSON text, whatever the driver gave (PostgreSQL's
+    jsonb text has spaces; SQLite holds the compact text already)."""
+    if attributes is None or attributes in ("{}", {}):
+        return "{}"
+    if isinstance(attributes, str | bytes):
+        attributes = orjson.loads(attributes)
+    return orjson.dumps(attributes).decode()
+
+
+async def _listed_rows(
+    site_id: int, segment_pk: int, batch: int
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """member_rows of a listed (not DYNAMIC) segment: one statement a page, plain records."""
+    client = conn()
+    text = sql(_LISTED_ROWS, client)
+    now = ts(datetime.now(UTC), client)
+    after = 0
+
+    async def read(after: int) -> Sequence[Any]:
+        _, rows = await client.execute_query(text, [site_id, now, segment_pk, after, batch + 1])
+        return rows
+
+    pending: asyncio.Task[Sequence[Any]] | None = asyncio.create_task(read(after))
+    try:
+        while pending is not None:
+            rows = await pending
+            page = rows[:batch]
+            pending = asyncio.create_task(read(int(page[-1][0]))) if len(rows) > batch else None
+            if not page:
+                return
+            yield [(r[1], r[2], r[3], r[4], r[5], _compact(r[6])) for r in page]
+    finally:
+        if pending is not None:  # the client went away: stop the read ahead
+            pending.cancel()
+
+
 async def member_rows(
     *, site_id: int, segment_pk: int, batch: int | None = None
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
@@ -44,6 +93,11 @@ async def member_rows(
     kept across batches (bounded by the site's companies, not by the segment's members).
     """
     batch = batch or BATCH
+    segment = (await catalogue.get(site_id)).by_pk.get(segment_pk)
+    if segment is None or not segment.dynamic:
+        async for rows in _listed_rows(site_id, segment_pk, batch):
+            yield rows
+        return
 
     def read(after: int | None) -> asyncio.Task[list[dict[str, Any]]]:
         return asyncio.create_task(
