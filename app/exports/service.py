@@ -95,8 +95,8 @@ async def member_rows(
     batch = batch or BATCH
     segment = (await catalogue.get(site_id)).by_pk.get(segment_pk)
     if segment is None or not segment.dynamic:
-        async for rows in _listed_rows(site_id, segment_pk, batch):
-            yield rows
+        async for listed in _listed_rows(site_id, segment_pk, batch):
+            yield listed
         return
 
     def read(after: int | None) -> asyncio.Task[list[dict[str, Any]]]:
