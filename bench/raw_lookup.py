@@ -6,6 +6,9 @@ lookups for *listed* membership only, each with one hand-written prepared statem
 POST /is-member {"segmentId": "12", "memberId": "m0000001"}        -> {"isMember": true}
 POST /member-segments {"memberId": "m0000001"}                      -> {"segmentIds": [...]}
 POST /memberships-of {"memberIds": ["m0000001", ...]}               -> {"memberships": [...]}
+POST /evaluate-flags {"memberId": "m0000001"}                       -> {"flags": [...]}
+POST /segment-page {"segmentId": "12"}          -> {"segment": {..., "memberCount", "members"}}
+POST /segment-list {}                           -> {"segments": [{id, name, memberCount} x 50]}
 """
 
 from __future__ import annotations
@@ -41,6 +44,33 @@ SELECT m.external_id, sm.segment_id FROM segment_members sm JOIN members m ON m.
  WHERE m.site_id = $1 AND m.external_id = ANY($2::text[])
    AND (sm.expires_at IS NULL OR sm.expires_at > now())
  ORDER BY sm.segment_id
+"""
+# each flag of the site, on when it is enabled and the member is listed in one of its segments
+EVALUATE_FLAGS = """
+SELECT f.key, f.enabled AND EXISTS (
+  SELECT 1 FROM flag_segments fs JOIN segment_members sm ON sm.segment_id = fs.segment_id
+   WHERE fs.flag_id = f.id
+     AND sm.member_id = (SELECT id FROM members WHERE site_id = $1 AND external_id = $2)
+     AND (sm.expires_at IS NULL OR sm.expires_at > now())) AS enabled
+  FROM feature_flags f WHERE f.site_id = $1 ORDER BY f.key
+"""
+_LISTED_COUNT = """(SELECT count(*) FROM segment_members sm WHERE sm.segment_id = s.id
+                     AND (sm.expires_at IS NULL OR sm.expires_at > now()))"""
+# a segment, its listed count and its first 50 listed members, as one JSON text
+SEGMENT_PAGE = f"""
+SELECT json_build_object('id', s.id::text, 'name', s.name, 'memberCount', {_LISTED_COUNT},
+  'members', (SELECT COALESCE(json_agg(json_build_object(
+                 'id', m.external_id, 'email', m.email, 'name', m.name) ORDER BY m.id), '[]')
+                FROM (SELECT sm.member_id FROM segment_members sm
+                       WHERE sm.segment_id = s.id
+                         AND (sm.expires_at IS NULL OR sm.expires_at > now())
+                       ORDER BY sm.member_id LIMIT 50) p
+                JOIN members m ON m.id = p.member_id))::text
+  FROM segments s WHERE s.site_id = $1 AND s.id = $2
+"""
+SEGMENT_LIST = f"""
+SELECT s.id, s.name, {_LISTED_COUNT} AS n
+  FROM segments s WHERE s.site_id = $1 ORDER BY s.id LIMIT 50
 """
 
 
@@ -83,6 +113,27 @@ def create_app() -> Starlette:
             found[external_id].append(str(segment_id))
         return _json({"memberships": [{"memberId": i, "segmentIds": found[i]} for i in ids]})
 
+    async def evaluate_flags(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        async with state["pool"].acquire() as conn:
+            rows = await conn.fetch(EVALUATE_FLAGS, site_id, body["memberId"])
+        return _json({"flags": [{"key": k, "enabled": bool(on)} for k, on in rows]})
+
+    async def segment_page(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        async with state["pool"].acquire() as conn:
+            page = await conn.fetchval(SEGMENT_PAGE, site_id, int(body["segmentId"]))
+        return Response(
+            b'{"segment":' + (page or "null").encode() + b"}", media_type="application/json"
+        )
+
+    async def segment_list(request: Request) -> Response:
+        async with state["pool"].acquire() as conn:
+            rows = await conn.fetch(SEGMENT_LIST, site_id)
+        return _json(
+            {"segments": [{"id": str(i), "name": n, "memberCount": c} for i, n, c in rows]}
+        )
+
     async def healthz(request: Request) -> Response:
         return _json({"ok": True})
 
@@ -92,6 +143,9 @@ def create_app() -> Starlette:
             Route("/is-member", is_member, methods=["POST"]),
             Route("/member-segments", member_segments, methods=["POST"]),
             Route("/memberships-of", memberships_of, methods=["POST"]),
+            Route("/evaluate-flags", evaluate_flags, methods=["POST"]),
+            Route("/segment-page", segment_page, methods=["POST"]),
+            Route("/segment-list", segment_list, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
