@@ -34,6 +34,7 @@ MODEL_MODULES = [
     "app.email.models",
     "app.jobs.models",
     "app.personas.models",
+    "app.changes.models",
 ]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")

@@ -1,0 +1,95 @@
+"""The membership record, the kept rule matches and counters, and the per-site lock row."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.db import owned_by
+
+
+class ChangeKind(enum.Enum):
+    ENTERED = "ENTERED"
+    EXITED = "EXITED"
+
+
+class ChangeCause(enum.Enum):
+    LISTED = "LISTED"
+    UNLISTED = "UNLISTED"
+    EXPIRED = "EXPIRED"
+    COMPANY = "COMPANY"
+    EXCLUDED = "EXCLUDED"
+    MEMBER_CHANGED = "MEMBER_CHANGED"
+    MEMBER_DELETED = "MEMBER_DELETED"
+    RULE_CHANGED = "RULE_CHANGED"
+    NESTED = "NESTED"
+    TIME = "TIME"
+    SEGMENT_DELETED = "SEGMENT_DELETED"
+
+
+class MembershipChange(Model):
+    """Member ``member_ref`` ENTERED or EXITED segment ``segment_id`` at ``at``, for ``cause``."""
+
+    # the commit order within a site (writers of a site hold its membership lock to commit)
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    # no foreign keys: the record outlives a deleted segment or member
+    segment_id = fields.BigIntField()
+    member_id = fields.BigIntField()
+    member_ref = fields.CharField(max_length=255)
+    kind = fields.CharEnumField(ChangeKind, max_length=7)
+    cause = fields.CharEnumField(ChangeCause, max_length=15)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "membership_changes"
+        indexes = (("site_id", "id"), ("segment_id", "id"), ("member_id", "id"))
+
+
+class SegmentRuleMatch(Model):
+    """Member ``member_id`` matches the rule of DYNAMIC segment ``segment_id`` (kept, not asked)."""
+
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
+    segment_id: int
+    member: fields.ForeignKeyRelation[Any] = owned_by("models.Member", indexed=True)
+    member_id: int
+
+    class Meta:
+        table = "segment_rule_matches"
+        unique_together = (("segment", "member"),)
+
+
+class SegmentCount(Model):
+    """A segment's effective member count and listed company count, kept by every write."""
+
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    segment: fields.OneToOneRelation[Any] = fields.OneToOneField(
+        "models.Segment", related_name=False, on_delete=fields.CASCADE
+    )
+    segment_id: int
+    member_count = fields.BigIntField(default=0)
+    company_count = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "segment_counts"
+
+
+class MembershipSite(Model):
+    """One row per site: the lock its membership writers hold, its history's start, the sweep."""
+
+    id = fields.BigIntField(primary_key=True)
+    site: fields.OneToOneRelation[Any] = fields.OneToOneField(
+        "models.Site", related_name=False, on_delete=fields.CASCADE
+    )
+    site_id: int
+    history_from = fields.DatetimeField()
+    swept_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "membership_sites"
