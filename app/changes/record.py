@@ -1,0 +1,103 @@
+"""Writing the record: the site's membership lock, then the changes, told at commit.
+
+Every writer of a site's membership takes ``lock_site`` before its first kept write and holds
+it to its commit (it is a row lock of the caller's transaction), so the ids of a site's changes
+are handed out in the order their transactions commit. ``write`` inserts changes in one
+statement and tells the ``membership.changes`` topic at commit (NOTIFY on PostgreSQL: every
+process hears it; dropped on rollback) with the last id written, so the subscription and the
+webhook worker read on from their cursors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.changes.models import ChangeCause, ChangeKind
+from app.db import conn, execute, fetch, for_update, is_postgres, ts, utc
+from app.live.broker import broker
+
+TOPIC = "membership.changes"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    segment_id: int
+    member_id: int
+    member_ref: str
+    kind: ChangeKind
+    cause: ChangeCause
+    at: datetime
+
+
+async def lock_site(site_id: int, connection: BaseDBAsyncClient) -> None:
+    """Hold the site's membership lock until the caller's transaction ends (made on first use;
+    on SQLite the transaction already excludes every other writer)."""
+    c = conn(connection)
+    await execute(
+        "INSERT INTO membership_sites (site_id, history_from) VALUES ($1, $2)"
+        " ON CONFLICT (site_id) DO NOTHING",
+        [site_id, ts(datetime.now(UTC), c)],
+        c,
+    )
+    await fetch("SELECT id FROM membership_sites WHERE site_id = $1" + for_update(c), [site_id], c)
+
+
+_INSERT_PG = (
+    "WITH written AS ("
+    " INSERT INTO membership_changes (site_id, segment_id, member_id, member_ref, kind, cause, at)"
+    " SELECT $1, u.s, u.m, u.r, u.k, u.c, u.a FROM unnest("
+    "$2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]"
+    ") WITH ORDINALITY AS u(s, m, r, k, c, a, n) ORDER BY u.n RETURNING id)"
+    " SELECT max(id) AS last FROM written"
+)
+_INSERT_SQLITE = (
+    "INSERT INTO membership_changes (site_id, segment_id, member_id, member_ref, kind, cause, at)"
+    " SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5"
+    " FROM json_each($2) ORDER BY key"
+)
+
+
+async def write(site_id: int, changes: Sequence[Change], connection: BaseDBAsyncClient) -> int:
+    """Record ``changes`` (in their order) on the caller's transaction, which must hold
+    ``lock_site``; returns the last id written (0 for none)."""
+    if not changes:
+        return 0
+    c = conn(connection)
+    if is_postgres(c):
+        rows = await fetch(
+            _INSERT_PG,
+            [
+                site_id,
+                [x.segment_id for x in changes],
+                [x.member_id for x in changes],
+                [x.member_ref for x in changes],
+                [x.kind.value for x in changes],
+                [x.cause.value for x in changes],
+                [utc(x.at) for x in changes],
+            ],
+            c,
+        )
+        last = int(rows[0]["last"])
+    else:
+        body = orjson.dumps(
+            [
+                [
+                    x.segment_id,
+                    x.member_id,
+                    x.member_ref,
+                    x.kind.value,
+                    x.cause.value,
+                    str(utc(x.at)),
+                ]
+                for x in changes
+            ]
+        ).decode()
+        await execute(_INSERT_SQLITE, [site_id, body], c)
+        last = int((await fetch("SELECT last_insert_rowid() AS last", [], c))[0]["last"])
+    await broker.publish(topic=TOPIC, site_id=site_id, payload={"upto": last}, connection=c)
+    return last

@@ -1,0 +1,59 @@
+"""The record's writer: changes in order on the caller's transaction, told at commit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from tortoise.transactions import in_transaction
+
+from app.auth.service import create_site
+from app.changes.models import ChangeCause, ChangeKind, MembershipChange, MembershipSite
+from app.changes.record import TOPIC, Change, lock_site, write
+from app.live.broker import broker
+
+AT = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+
+
+def _changes(n: int) -> list[Change]:
+    return [
+        Change(
+            segment_id=10 + i % 2,
+            member_id=100 + i,
+            member_ref=f"m-{i}",
+            kind=ChangeKind.ENTERED if i % 3 else ChangeKind.EXITED,
+            cause=ChangeCause.LISTED,
+            at=AT + timedelta(seconds=i),
+        )
+        for i in range(n)
+    ]
+
+
+async def test_write_keeps_the_order_and_every_field(database: str) -> None:
+    site = await create_site(slug="record-order", name="Record order")
+    async with in_transaction() as tx:
+        await lock_site(site.id, tx)
+        last = await write(site.id, _changes(5), tx)
+    rows = await MembershipChange.filter(site_id=site.id).order_by("id")
+    assert last == rows[-1].id
+    assert [(r.segment_id, r.member_id, r.member_ref, r.kind, r.cause, r.at) for r in rows] == [
+        (c.segment_id, c.member_id, c.member_ref, c.kind, c.cause, c.at) for c in _changes(5)
+    ]
+    assert await MembershipSite.filter(site_id=site.id).count() == 1
+
+
+async def test_a_rolled_back_write_leaves_no_change_and_tells_nobody(app: object) -> None:
+    site = await create_site(slug="record-rollback", name="Record rollback")
+    with broker.subscribe(TOPIC, site_id=site.id) as sub:
+        with pytest.raises(RuntimeError):
+            async with in_transaction() as tx:
+                await lock_site(site.id, tx)
+                await write(site.id, _changes(3), tx)
+                raise RuntimeError("the caller fails after writing")
+        async with in_transaction() as tx:
+            await lock_site(site.id, tx)
+            last = await write(site.id, _changes(2), tx)
+        messages = await asyncio.wait_for(sub.batch(), timeout=5)
+    assert await MembershipChange.filter(site_id=site.id).count() == 2
+    assert [m.payload["upto"] for m in messages] == [last]
