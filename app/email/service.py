@@ -48,21 +48,21 @@ def _opted_out(attributes: Any) -> bool:
 def _check_content(subject: str, text: str, html: str | None) -> None:
     s = get_settings()
     if not subject.strip():
-        raise DomainError(ErrorCode.INVALID, "subject must not be empty", ["input", "subject"])
+        raise DomainError(ErrorCode.INVALID, "subject must not be empty", ["subject"])
     if len(subject) > s.max_email_subject_length:
         raise DomainError(
             ErrorCode.TOO_LARGE,
             f"subject is over the limit of {s.max_email_subject_length} characters",
-            ["input", "subject"],
+            ["subject"],
         )
     if not text.strip():
-        raise DomainError(ErrorCode.INVALID, "text must not be empty", ["input", "text"])
+        raise DomainError(ErrorCode.INVALID, "text must not be empty", ["text"])
     for name, body in (("text", text), ("html", html)):
         if body is not None and len(body.encode("utf-8")) > s.max_email_body_bytes:
             raise DomainError(
                 ErrorCode.TOO_LARGE,
                 f"{name} is over the limit of {s.max_email_body_bytes} bytes",
-                ["input", name],
+                [name],
             )
 
 
@@ -74,14 +74,14 @@ def _check_selection(member_ids: Sequence[str] | None) -> list[str] | None:
         raise DomainError(
             ErrorCode.INVALID,
             "memberIds must name at least one member (omit it to send to every member)",
-            ["input", "memberIds"],
+            ["member_ids"],
         )
     limit = min(get_settings().max_email_recipients, get_settings().max_bulk_ids)
     if len(ids) > limit:
         raise DomainError(
             ErrorCode.TOO_LARGE,
             f"{len(ids)} memberIds is over the limit of {limit}",
-            ["input", "memberIds"],
+            ["member_ids"],
         )
     return ids
 
@@ -120,7 +120,7 @@ async def _freeze(
                     raise DomainError(
                         ErrorCode.TOO_LARGE,
                         f"the segment has more than {limit} recipients, the limit per campaign",
-                        ["input", "segmentId"],
+                        ["segment_id"],
                     )
         if len(rows) <= FREEZE_BATCH or (selected is not None and frozen.found == selected):
             return frozen
@@ -223,13 +223,13 @@ async def _store(
     transaction that stores them."""
     subject, text, html = content
     segment = await segments.get_or_fail(
-        site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
+        site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
     )
     if segment.archived_at is not None:  # out of day-to-day use until restored
         raise DomainError(
             ErrorCode.CONFLICT,
             f"segment {segment.name!r} is archived: restore it to send to it",
-            ["input", "segmentId"],
+            ["segment_id"],
         )
     selected = set(selection) if selection is not None else None
     frozen = await _freeze(tx, site_id=site_id, segment_pk=segment.id, selected=selected)
@@ -244,7 +244,7 @@ async def _store(
         raise DomainError(
             ErrorCode.NOT_FOUND,
             f"{len(missing)} of memberIds are not members of the segment: {shown}{more}",
-            ["input", "memberIds"],
+            ["member_ids"],
         )
     now = datetime.now(UTC)
     done = not frozen.rows  # nothing to send: finished as it starts

@@ -65,7 +65,7 @@ def _check_key(key: str) -> str:
             ErrorCode.INVALID,
             "key must be 1 to 100 of letters, digits, '_', '-', '.' and ':',"
             " starting with a letter or digit",
-            ["input", "key"],
+            ["key"],
         )
     return key
 
@@ -76,13 +76,13 @@ def _check_description(description: str | None) -> None:
         raise DomainError(
             ErrorCode.INVALID,
             f"description is over the limit of {limit} characters",
-            ["input", "description"],
+            ["description"],
         )
 
 
 async def _target_pks(tx: BaseDBAsyncClient, site_id: int, segment_ids: Sequence[str]) -> list[int]:
     """The row ids of the caller's segments the ids name; any other id is NOT_FOUND."""
-    path = ["input", "segmentIds"]
+    path = ["segment_ids"]
     unique = list(dict.fromkeys(str(i) for i in segment_ids))
     if len(unique) > MAX_TARGETS:
         raise DomainError(
@@ -123,7 +123,7 @@ def _target_deleted() -> DomainError:
     return DomainError(
         ErrorCode.CONFLICT,
         "a target segment was deleted while the flag was saved; try again",
-        ["input", "segmentIds"],
+        ["segment_ids"],
     )
 
 
@@ -132,7 +132,7 @@ async def _create_race(site_id: int, key: str) -> DomainError:
     concurrent create, or a target segment deleted meanwhile."""
     if await FeatureFlag.filter(site_id=site_id, key=key).exists():
         return DomainError(
-            ErrorCode.ALREADY_EXISTS, f"a flag with key {key!r} already exists", ["input", "key"]
+            ErrorCode.ALREADY_EXISTS, f"a flag with key {key!r} already exists", ["key"]
         )
     return _target_deleted()
 
@@ -147,7 +147,7 @@ async def create(*, site_id: int, data: FlagData) -> FeatureFlag:
                 raise DomainError(
                     ErrorCode.ALREADY_EXISTS,
                     f"a flag with key {key!r} already exists",
-                    ["input", "key"],
+                    ["key"],
                 )
             targets = await _target_pks(tx, site_id, data.segment_ids)
             flag = await FeatureFlag.create(
@@ -173,9 +173,7 @@ async def update(*, site_id: int, key: str, changes: dict[str, Any]) -> FeatureF
         raise ValueError(f"not updatable: {sorted(unknown)}")
     for required, graphql_name in (("enabled", "enabled"), ("segment_ids", "segmentIds")):
         if required in changes and changes[required] is None:
-            raise DomainError(
-                ErrorCode.INVALID, f"{graphql_name} cannot be null", ["input", graphql_name]
-            )
+            raise DomainError(ErrorCode.INVALID, f"{graphql_name} cannot be null", [required])
     if "description" in changes:
         _check_description(changes["description"])
     try:

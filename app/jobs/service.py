@@ -62,7 +62,7 @@ def _store(source: BinaryIO, target: Path, limit: int) -> int:
         raise DomainError(
             ErrorCode.TOO_LARGE,
             f"the file is over the upload limit of {limit} bytes",
-            ["input", "file"],
+            ["file"],
         )
     return size
 
@@ -81,12 +81,12 @@ async def create(
     a segment the site does not have, a DELETE mode, or a file over the upload limit."""
     if mode is Mode.DELETE:
         raise DomainError(
-            ErrorCode.INVALID, "an import can ADD to a segment or OVERRIDE it", ["input", "mode"]
+            ErrorCode.INVALID, "an import can ADD to a segment or OVERRIDE it", ["mode"]
         )
     segment_pk = None
     if segment_id is not None:
         segment = await segments.get_or_fail(
-            site_id=site_id, segment_id=segment_id, field=["input", "segmentId"]
+            site_id=site_id, segment_id=segment_id, field=["segment_id"]
         )
         segment_pk = segment.id
     stored_name = f"{uuid.uuid4().hex}.{fmt.value.lower()}"

@@ -34,7 +34,7 @@ def _taken(label: str) -> DomainError:
     return DomainError(
         ErrorCode.ALREADY_EXISTS,
         f"the segment already has an option labelled {label!r}",
-        ["input", "label"],
+        ["label"],
     )
 
 
@@ -64,13 +64,13 @@ async def create(
     position: int | None = None,
 ) -> SegmentOption:
     """Add an option to a segment; with no position it goes after the others."""
-    label = check_name(label, ["input", "label"], "label")
-    check_description(description, ["input", "description"])
-    _check_position(position, ["input", "position"])
+    label = check_name(label, ["label"], "label")
+    check_description(description, ["description"])
+    _check_position(position, ["position"])
     try:
         async with in_transaction() as tx:
             segment = await segments.get_or_fail(
-                site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
+                site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
             )
             siblings = SegmentOption.filter(segment_id=segment.id).using_db(tx)
             if await siblings.filter(label=label).exists():
@@ -111,12 +111,12 @@ async def update(
         raise ValueError(f"not updatable: {sorted(unknown)}")
     for required in ("label", "position"):
         if required in changes and changes[required] is None:
-            raise DomainError(ErrorCode.INVALID, f"{required} cannot be null", ["input", required])
+            raise DomainError(ErrorCode.INVALID, f"{required} cannot be null", [required])
     if "label" in changes:
-        changes["label"] = check_name(changes["label"], ["input", "label"], "label")
+        changes["label"] = check_name(changes["label"], ["label"], "label")
     if "description" in changes:
-        check_description(changes["description"], ["input", "description"])
-    _check_position(changes.get("position"), ["input", "position"])
+        check_description(changes["description"], ["description"])
+    _check_position(changes.get("position"), ["position"])
     try:
         async with in_transaction() as tx:
             option = await get(site_id=site_id, option_id=option_id, connection=tx)

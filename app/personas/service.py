@@ -41,7 +41,7 @@ class Attachment:
 
 def _taken(name: str) -> DomainError:
     return DomainError(
-        ErrorCode.ALREADY_EXISTS, f"a persona named {name!r} already exists", ["input", "name"]
+        ErrorCode.ALREADY_EXISTS, f"a persona named {name!r} already exists", ["name"]
     )
 
 
@@ -90,8 +90,8 @@ async def count_personas(*, site_id: int, search: str | None) -> int:
 
 async def create(*, site_id: int, data: PersonaData) -> Persona:
     """Create a persona with no segment yet (it has no members until one is attached)."""
-    name = check_name(data.name, ["input", "name"])
-    check_description(data.description, ["input", "description"])
+    name = check_name(data.name, ["name"])
+    check_description(data.description, ["description"])
     try:
         async with in_transaction() as tx:
             if await Persona.filter(site_id=site_id, name=name).using_db(tx).exists():
@@ -111,10 +111,10 @@ async def update(*, site_id: int, persona_id: str, changes: dict[str, Any]) -> P
         raise ValueError(f"not updatable: {sorted(unknown)}")
     if "name" in changes:
         if changes["name"] is None:
-            raise DomainError(ErrorCode.INVALID, "name cannot be null", ["input", "name"])
-        changes["name"] = check_name(changes["name"], ["input", "name"])
+            raise DomainError(ErrorCode.INVALID, "name cannot be null", ["name"])
+        changes["name"] = check_name(changes["name"], ["name"])
     if "description" in changes:
-        check_description(changes["description"], ["input", "description"])
+        check_description(changes["description"], ["description"])
     try:
         async with in_transaction() as tx:
             persona = await get_or_fail(
@@ -177,7 +177,7 @@ async def _picked(
 ) -> list[SegmentOption]:
     """The options the ids name, in position order: another site's or unknown ids are
     NOT_FOUND, an option of another segment INVALID."""
-    path = ["input", "optionIds"]
+    path = ["option_ids"]
     unique = list(dict.fromkeys(str(i) for i in option_ids))
     if len(unique) > MAX_PICKED_OPTIONS:
         raise DomainError(
@@ -222,10 +222,10 @@ async def attach(
     try:
         async with in_transaction() as tx:
             persona = await get_or_fail(
-                site_id=site_id, persona_id=persona_id, field=["input", "personaId"], connection=tx
+                site_id=site_id, persona_id=persona_id, field=["persona_id"], connection=tx
             )
             segment = await segments.get_or_fail(
-                site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
+                site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
             )
             picked = await _picked(tx, site_id, segment.id, option_ids)
             link = (
@@ -270,7 +270,7 @@ async def attach(
         raise DomainError(
             ErrorCode.CONFLICT,
             "the segment or an option was deleted while the persona was saved; try again",
-            ["input"],
+            [],  # the whole input
         ) from exc
     return persona
 
@@ -280,10 +280,10 @@ async def detach(*, site_id: int, actor: str, persona_id: str, segment_id: str) 
     segment is not attached."""
     async with in_transaction() as tx:
         persona = await get_or_fail(
-            site_id=site_id, persona_id=persona_id, field=["personaId"], connection=tx
+            site_id=site_id, persona_id=persona_id, field=["persona_id"], connection=tx
         )
         segment = await segments.get_or_fail(
-            site_id=site_id, segment_id=segment_id, field=["segmentId"], connection=tx
+            site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
         )
         removed = (
             await PersonaSegment.filter(persona_id=persona.id, segment_id=segment.id)
@@ -294,7 +294,7 @@ async def detach(*, site_id: int, actor: str, persona_id: str, segment_id: str) 
             raise DomainError(
                 ErrorCode.NOT_FOUND,
                 f"segment {segment.name!r} is not attached to persona {persona.name!r}",
-                ["segmentId"],
+                ["segment_id"],
             )
         await persona.save(using_db=tx)
         await _audit(tx, site_id, actor, segment.id, EventKind.PERSONA_DETACHED, _detached(persona))
