@@ -12,7 +12,7 @@ import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import fetch, is_postgres, parse_pk, ts
+from app.db import fetch, is_postgres, ts
 from app.email import worker
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
 from app.errors import DomainError, ErrorCode
@@ -20,6 +20,8 @@ from app.events import service as events
 from app.events.models import EventKind
 from app.idempotency import service as idempotency
 from app.idempotency.service import Once
+from app.ids import by_id
+from app.listing import keyset
 from app.memberships import service as memberships
 from app.segments import service as segments
 from app.settings import get_settings
@@ -277,10 +279,7 @@ async def _store(
 
 async def get(*, site_id: int, campaign_id: str) -> EmailCampaign | None:
     """The site's campaign with that id; None for an unknown id or another site's."""
-    pk = parse_pk(campaign_id)
-    if pk is None:
-        return None
-    return await EmailCampaign.filter(site_id=site_id, id=pk).first()
+    return await by_id(EmailCampaign.filter(site_id=site_id), campaign_id)
 
 
 async def delivery_counts(
@@ -315,11 +314,7 @@ async def list_deliveries(
     after: int | None,
 ) -> list[EmailDelivery]:
     """Up to first+1 deliveries of a campaign in recipient order."""
-    qs = _deliveries(site_id, campaign_pk, status)
-    if after is not None:
-        qs = qs.filter(id__gt=after)
-    rows: list[EmailDelivery] = await qs.order_by("id").limit(first + 1)
-    return rows
+    return await keyset(_deliveries(site_id, campaign_pk, status), "id", after, first)
 
 
 async def count_deliveries(*, site_id: int, campaign_pk: int, status: DeliveryStatus | None) -> int:

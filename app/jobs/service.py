@@ -20,6 +20,7 @@ from tortoise.expressions import F, Q
 
 from app.db import execute, fetch, json_value
 from app.errors import DomainError, ErrorCode
+from app.ids import by_id
 from app.jobs.models import ImportFormat, ImportJob, ImportJobIds, JobStatus
 from app.memberships.bulk import Mode
 from app.segments import service as segments
@@ -109,19 +110,8 @@ async def create(
     return job
 
 
-def parse_pk(job_id: str) -> int | None:
-    try:
-        pk = int(job_id)
-    except (TypeError, ValueError):
-        return None
-    return pk if 0 < pk < 2**63 else None
-
-
 async def get(*, site_id: int, job_id: str) -> ImportJob | None:
-    pk = parse_pk(job_id)
-    if pk is None:
-        return None
-    return await ImportJob.filter(site_id=site_id, id=pk).first()
+    return await by_id(ImportJob.filter(site_id=site_id), job_id)
 
 
 # --------------------------------------------------------------------------- worker side

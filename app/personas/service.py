@@ -10,13 +10,13 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
+from app.ids import by_id, named_pks, refuse_unknown
+from app.listing import containing, keyset, related
 from app.personas.checks import check_description, check_name
 from app.personas.models import Persona, PersonaOption, PersonaSegment, SegmentOption
 from app.segments import service as segments
@@ -49,11 +49,7 @@ async def get(
     *, site_id: int, persona_id: str, connection: BaseDBAsyncClient | None = None
 ) -> Persona | None:
     """The site's persona with that id; None for an unknown id or another site's."""
-    pk = parse_pk(persona_id)
-    if pk is None:
-        return None
-    qs = Persona.filter(site_id=site_id, id=pk)
-    return await (qs.using_db(connection) if connection else qs).first()
+    return await by_id(Persona.filter(site_id=site_id), persona_id, connection)
 
 
 async def get_or_fail(
@@ -66,21 +62,14 @@ async def get_or_fail(
 
 
 def _listing(site_id: int, search: str | None) -> Any:
-    qs = Persona.filter(site_id=site_id)
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return qs
+    return containing(Persona.filter(site_id=site_id), search, "name", "description")
 
 
 async def list_personas(
     *, site_id: int, search: str | None, first: int, after: str | None
 ) -> list[Persona]:
     """Up to first+1 personas in name order, after the given name."""
-    qs = _listing(site_id, search)
-    if after is not None:
-        qs = qs.filter(name__gt=after)
-    rows: list[Persona] = await qs.order_by("name").limit(first + 1)
-    return rows
+    return await keyset(_listing(site_id, search), "name", after, first)
 
 
 async def count_personas(*, site_id: int, search: str | None) -> int:
@@ -178,14 +167,7 @@ async def _picked(
     """The options the ids name, in position order: another site's or unknown ids are
     NOT_FOUND, an option of another segment INVALID."""
     path = ["option_ids"]
-    unique = list(dict.fromkeys(str(i) for i in option_ids))
-    if len(unique) > MAX_PICKED_OPTIONS:
-        raise DomainError(
-            ErrorCode.TOO_LARGE,
-            f"{len(unique)} options is over the limit of {MAX_PICKED_OPTIONS}",
-            path,
-        )
-    pks = {i: parse_pk(i) for i in unique}
+    pks = named_pks(option_ids, limit=MAX_PICKED_OPTIONS, noun="options", field=path)
     wanted = [pk for pk in pks.values() if pk is not None]
     found: list[SegmentOption] = []
     if wanted:
@@ -194,15 +176,7 @@ async def _picked(
             .using_db(tx)
             .order_by("position", "id")
         )
-    known = {o.id for o in found}
-    unknown = [i for i, pk in pks.items() if pk not in known]
-    if unknown:
-        raise DomainError(
-            ErrorCode.NOT_FOUND,
-            f"{len(unknown)} option ids name no option: "
-            + ", ".join(repr(i) for i in unknown[:10]),
-            path,
-        )
+    refuse_unknown(pks, {o.id for o in found}, "option", path)
     foreign = [o for o in found if o.segment_id != segment_pk]
     if foreign:
         raise DomainError(
@@ -357,16 +331,4 @@ async def personas_of_segments(
     links = await PersonaSegment.filter(
         site_id=site_id, segment_id__in=list(segment_pks)
     ).values_list("segment_id", "persona_id")
-    found: dict[int, list[Persona]] = {pk: [] for pk in segment_pks}
-    if not links:
-        return found
-    rows: list[Persona] = await Persona.filter(
-        site_id=site_id, id__in=list({int(p) for _, p in links})
-    ).order_by("name")
-    segments_of_persona: dict[int, list[int]] = {}
-    for segment_pk, persona_pk in links:
-        segments_of_persona.setdefault(int(persona_pk), []).append(int(segment_pk))
-    for persona in rows:
-        for segment_pk in segments_of_persona.get(persona.id, []):
-            found[segment_pk].append(persona)
-    return found
+    return await related(segment_pks, links, Persona.filter(site_id=site_id).order_by("name"))
