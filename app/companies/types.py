@@ -14,7 +14,7 @@ from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import Rows, connection
+from app.graphql.pagination import Rows, connection, node_edge
 from app.members import service as members
 from app.members.types import MemberConnection, MemberEdge, MemberType
 from app.memberships import loaders as memberships
@@ -75,13 +75,8 @@ class CompanyType:
             key=lambda m: m.external_id,
             count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m)),
-            MemberConnection,
-        )
+        edge = node_edge(MemberEdge, MemberType.from_model)
+        return await connection(info, (first, after), rows, edge, MemberConnection)
 
 
 @strawberry.type
