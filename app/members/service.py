@@ -144,7 +144,7 @@ async def _company_pks(
     for r in rows:
         if isinstance(r.company_id, str) and r.company_id not in by_id:
             raise DomainError(
-                ErrorCode.NOT_FOUND, f"company {r.company_id!r} not found", [*r.line, "companyId"]
+                ErrorCode.NOT_FOUND, f"company {r.company_id!r} not found", [*r.line, "company_id"]
             )
     return by_id
 

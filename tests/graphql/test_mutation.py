@@ -46,3 +46,13 @@ def test_explicit_fields_win_over_the_rule() -> None:
     # then the mapping is used wherever the term stands
     assert single(["segment"]) == ["input", "segmentId"]
     assert batch(["changes", "0", "segment"]) == ["changes", "0", "segmentId"]
+
+
+def test_the_idempotency_key_is_named_at_the_top_level() -> None:
+    # given mutations carrying the key in their input or as an argument
+    in_input = ArgumentPaths(_with_input, {})
+    batch = ArgumentPaths(_batch, {})
+
+    # then both name it as clients have always seen it
+    assert in_input(["idempotency_key"]) == ["idempotencyKey"]
+    assert batch(["idempotency_key"]) == ["idempotencyKey"]
