@@ -16,7 +16,7 @@ import tomllib
 print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))
 PY
 
-# then the code (GraphiQL's assets come with it: app/http/graphiql_assets)
+# then the code (GraphiQL's assets come with it: app/http/vendor/graphiql, app/http/static)
 COPY migrations ./migrations
 COPY app ./app
 RUN pip install --no-deps .

@@ -43,8 +43,8 @@ URL ?= http://$(HOST):$(PORT)/graphql
 http-audit:
 	cd tools/http-audit && npm ci --no-audit --no-fund && node audit.mjs $(URL) $(KEY)
 
-# copy GraphiQL's built files again from the pinned npm packages (app/http/graphiql_assets)
-ASSETS := app/http/graphiql_assets
+# copy GraphiQL's built files again from the pinned npm packages (vendored: app/http/vendor/graphiql)
+ASSETS := app/http/vendor/graphiql
 graphiql-assets:
 	rm -rf /tmp/segments-graphiql && mkdir -p /tmp/segments-graphiql
 	cp $(ASSETS)/package.json /tmp/segments-graphiql/

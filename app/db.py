@@ -21,6 +21,7 @@ import orjson
 from tortoise import Tortoise, fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.models import Model
 
 MODEL_MODULES = [
     "app.auth.models",
@@ -111,6 +112,26 @@ def owned_by(model: str, *, indexed: bool = False) -> Any:
 def site_key(*, indexed: bool = False) -> Any:
     """The ``site`` foreign key every site-owned row carries (deleted with its site)."""
     return owned_by("models.Site", indexed=indexed)
+
+
+# The abstract bases of the models (comments, not docstrings: Tortoise makes a model's
+# docstring its table's comment). A row a site owns: a bigint id and the ``site`` key.
+class SiteOwned(Model):
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Any] = site_key()
+    site_id: int
+
+    class Meta:
+        abstract = True
+
+
+# When a row was made and last saved, kept by the ORM.
+class Timestamped(Model):
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
 
 
 def conn(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:

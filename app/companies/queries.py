@@ -7,7 +7,7 @@ import strawberry
 from app.companies import service
 from app.companies.types import CompanyConnection, CompanyEdge, CompanyType
 from app.graphql.context import Info
-from app.graphql.pagination import Rows, connection
+from app.graphql.pagination import Rows, connection, node_edge
 
 
 @strawberry.type
@@ -33,10 +33,5 @@ class CompanyQueries:
             key=lambda c: c.external_id,
             count=lambda: service.count_companies(site_id=site_id, search=search),
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda m, c: CompanyEdge(cursor=c, node=CompanyType.from_model(m)),
-            CompanyConnection,
-        )
+        edge = node_edge(CompanyEdge, CompanyType.from_model)
+        return await connection(info, (first, after), rows, edge, CompanyConnection)

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.companies.models import Company
 from app.db import cast, json_value, sql, ts
 from app.errors import DomainError, ErrorCode
+from app.listing import containing, keyset
 from app.members.service import UNSET, check_external_id, merge_attributes
 
 MAX_NAME_LENGTH = 255
@@ -70,20 +70,13 @@ async def by_pks(*, site_id: int, pks: Sequence[int]) -> dict[int, Company | Non
 
 
 def _search(site_id: int, search: str | None) -> Any:
-    qs = Company.filter(site_id=site_id)
-    if search:
-        qs = qs.filter(Q(external_id__icontains=search) | Q(name__icontains=search))
-    return qs
+    return containing(Company.filter(site_id=site_id), search, "external_id", "name")
 
 
 async def list_companies(
     *, site_id: int, search: str | None, first: int, after: str | None
 ) -> list[Company]:
-    qs = _search(site_id, search)
-    if after is not None:
-        qs = qs.filter(external_id__gt=after)
-    rows: list[Company] = await qs.order_by("external_id").limit(first + 1)
-    return rows
+    return await keyset(_search(site_id, search), "external_id", after, first)
 
 
 async def count_companies(*, site_id: int, search: str | None) -> int:

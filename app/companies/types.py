@@ -10,11 +10,10 @@ from strawberry.scalars import JSON
 
 from app.companies import loaders
 from app.companies.models import Company
-from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
-from app.graphql.nodes import from_attributes
-from app.graphql.pagination import Rows, connection
+from app.graphql.nodes import from_attributes, from_entity_row
+from app.graphql.pagination import Rows, connection, node_edge
 from app.members import service as members
 from app.members.types import MemberConnection, MemberEdge, MemberType
 from app.memberships import loaders as memberships
@@ -41,14 +40,7 @@ class CompanyType:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CompanyType:
-        return from_attributes(
-            cls,
-            row,
-            pk=int(row["id"]),
-            id=strawberry.ID(row["external_id"]),
-            created_at=as_datetime(row["created_at"]),
-            updated_at=as_datetime(row["updated_at"]),
-        )
+        return from_entity_row(cls, row)
 
     @strawberry.field(description="Members whose company this is.")
     async def member_count(self, info: Info) -> int:
@@ -75,13 +67,8 @@ class CompanyType:
             key=lambda m: m.external_id,
             count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m)),
-            MemberConnection,
-        )
+        edge = node_edge(MemberEdge, MemberType.from_model)
+        return await connection(info, (first, after), rows, edge, MemberConnection)
 
 
 @strawberry.type

@@ -4,12 +4,11 @@ made, so that the worker never reads membership again."""
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 
-from app.db import owned_by, site_key
+from app.db import SiteOwned, owned_by
 from app.status import JobStatus
 
 # a campaign SUCCEEDED when every delivery is settled and at least one was sent (or there was
@@ -24,10 +23,7 @@ class DeliveryStatus(enum.Enum):
     FAILED = "FAILED"
 
 
-class EmailCampaign(Model):
-    id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = site_key()
-    site_id: int
+class EmailCampaign(SiteOwned):
     # not a foreign key: a campaign outlives its segment (its segment then reads null)
     segment_id = fields.BigIntField()
     subject = fields.TextField()

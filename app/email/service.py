@@ -12,7 +12,7 @@ import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import fetch, is_postgres, parse_pk, ts
+from app.db import fetch, is_postgres, ts
 from app.email import worker
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
 from app.errors import DomainError, ErrorCode
@@ -20,6 +20,8 @@ from app.events import service as events
 from app.events.models import EventKind
 from app.idempotency import service as idempotency
 from app.idempotency.service import Once
+from app.ids import by_id
+from app.listing import keyset
 from app.memberships import service as memberships
 from app.segments import service as segments
 from app.settings import get_settings
@@ -48,21 +50,21 @@ def _opted_out(attributes: Any) -> bool:
 def _check_content(subject: str, text: str, html: str | None) -> None:
     s = get_settings()
     if not subject.strip():
-        raise DomainError(ErrorCode.INVALID, "subject must not be empty", ["input", "subject"])
+        raise DomainError(ErrorCode.INVALID, "subject must not be empty", ["subject"])
     if len(subject) > s.max_email_subject_length:
         raise DomainError(
             ErrorCode.TOO_LARGE,
             f"subject is over the limit of {s.max_email_subject_length} characters",
-            ["input", "subject"],
+            ["subject"],
         )
     if not text.strip():
-        raise DomainError(ErrorCode.INVALID, "text must not be empty", ["input", "text"])
+        raise DomainError(ErrorCode.INVALID, "text must not be empty", ["text"])
     for name, body in (("text", text), ("html", html)):
         if body is not None and len(body.encode("utf-8")) > s.max_email_body_bytes:
             raise DomainError(
                 ErrorCode.TOO_LARGE,
                 f"{name} is over the limit of {s.max_email_body_bytes} bytes",
-                ["input", name],
+                [name],
             )
 
 
@@ -74,14 +76,14 @@ def _check_selection(member_ids: Sequence[str] | None) -> list[str] | None:
         raise DomainError(
             ErrorCode.INVALID,
             "memberIds must name at least one member (omit it to send to every member)",
-            ["input", "memberIds"],
+            ["member_ids"],
         )
     limit = min(get_settings().max_email_recipients, get_settings().max_bulk_ids)
     if len(ids) > limit:
         raise DomainError(
             ErrorCode.TOO_LARGE,
             f"{len(ids)} memberIds is over the limit of {limit}",
-            ["input", "memberIds"],
+            ["member_ids"],
         )
     return ids
 
@@ -120,7 +122,7 @@ async def _freeze(
                     raise DomainError(
                         ErrorCode.TOO_LARGE,
                         f"the segment has more than {limit} recipients, the limit per campaign",
-                        ["input", "segmentId"],
+                        ["segment_id"],
                     )
         if len(rows) <= FREEZE_BATCH or (selected is not None and frozen.found == selected):
             return frozen
@@ -223,13 +225,13 @@ async def _store(
     transaction that stores them."""
     subject, text, html = content
     segment = await segments.get_or_fail(
-        site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
+        site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
     )
     if segment.archived_at is not None:  # out of day-to-day use until restored
         raise DomainError(
             ErrorCode.CONFLICT,
             f"segment {segment.name!r} is archived: restore it to send to it",
-            ["input", "segmentId"],
+            ["segment_id"],
         )
     selected = set(selection) if selection is not None else None
     frozen = await _freeze(tx, site_id=site_id, segment_pk=segment.id, selected=selected)
@@ -244,7 +246,7 @@ async def _store(
         raise DomainError(
             ErrorCode.NOT_FOUND,
             f"{len(missing)} of memberIds are not members of the segment: {shown}{more}",
-            ["input", "memberIds"],
+            ["member_ids"],
         )
     now = datetime.now(UTC)
     done = not frozen.rows  # nothing to send: finished as it starts
@@ -277,10 +279,7 @@ async def _store(
 
 async def get(*, site_id: int, campaign_id: str) -> EmailCampaign | None:
     """The site's campaign with that id; None for an unknown id or another site's."""
-    pk = parse_pk(campaign_id)
-    if pk is None:
-        return None
-    return await EmailCampaign.filter(site_id=site_id, id=pk).first()
+    return await by_id(EmailCampaign.filter(site_id=site_id), campaign_id)
 
 
 async def delivery_counts(
@@ -315,11 +314,7 @@ async def list_deliveries(
     after: int | None,
 ) -> list[EmailDelivery]:
     """Up to first+1 deliveries of a campaign in recipient order."""
-    qs = _deliveries(site_id, campaign_pk, status)
-    if after is not None:
-        qs = qs.filter(id__gt=after)
-    rows: list[EmailDelivery] = await qs.order_by("id").limit(first + 1)
-    return rows
+    return await keyset(_deliveries(site_id, campaign_pk, status), "id", after, first)
 
 
 async def count_deliveries(*, site_id: int, campaign_pk: int, status: DeliveryStatus | None) -> int:

@@ -14,7 +14,7 @@ from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import Rows, connection
+from app.graphql.pagination import Rows, connection, node_edge
 from app.segments import loaders as segment_loaders
 from app.segments.types import SegmentNode
 
@@ -113,13 +113,8 @@ class EmailCampaignNode:
             ),
             kind=int,
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda d, c: EmailDeliveryEdge(cursor=c, node=EmailDeliveryNode.from_model(d)),
-            EmailDeliveryConnection,
-        )
+        edge = node_edge(EmailDeliveryEdge, EmailDeliveryNode.from_model)
+        return await connection(info, (first, after), rows, edge, EmailDeliveryConnection)
 
 
 @strawberry.type

@@ -11,6 +11,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.events.models import EventKind, SegmentEvent
+from app.listing import keyset
 from app.live.broker import broker
 
 TOPIC = "segment_events"
@@ -61,10 +62,7 @@ async def list_events(
 ) -> list[SegmentEvent]:
     """Up to first+1 events of a segment, newest first."""
     qs = SegmentEvent.filter(site_id=site_id, segment_id=segment_id)
-    if before_id is not None:
-        qs = qs.filter(id__lt=before_id)
-    rows: list[SegmentEvent] = await qs.order_by("-id").limit(first + 1)
-    return rows
+    return await keyset(qs, "-id", before_id, first)
 
 
 async def count_events(*, site_id: int, segment_id: int) -> int:

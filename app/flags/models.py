@@ -7,18 +7,13 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from app.db import owned_by, site_key
+from app.db import SiteOwned, Timestamped, owned_by
 
 
-class FeatureFlag(Model):
-    id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = site_key()
-    site_id: int
+class FeatureFlag(SiteOwned, Timestamped):
     key = fields.CharField(max_length=100)
     description = fields.TextField(null=True)
     enabled = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "feature_flags"

@@ -13,7 +13,7 @@ from app.flags.types import (
 )
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.pagination import Rows, connection
+from app.graphql.pagination import Rows, connection, node_edge
 
 
 @strawberry.type
@@ -33,13 +33,8 @@ class FlagQueries:
             key=lambda f: f.key,
             count=lambda: service.count_flags(site_id=site_id),
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda f, c: FeatureFlagEdge(cursor=c, node=FeatureFlagNode.from_model(f)),
-            FeatureFlagConnection,
-        )
+        edge = node_edge(FeatureFlagEdge, FeatureFlagNode.from_model)
+        return await connection(info, (first, after), rows, edge, FeatureFlagConnection)
 
     @strawberry.field(
         description="For the member: each flag (or each key asked, in that order; an unknown "

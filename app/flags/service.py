@@ -13,9 +13,11 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.db import fetch, parse_pk, ts
+from app.db import fetch, ts
 from app.errors import DomainError, ErrorCode, not_found
 from app.flags.models import FeatureFlag, FlagSegment
+from app.ids import named_pks, refuse_unknown
+from app.listing import keyset, related
 from app.segments.models import Segment
 from app.settings import get_settings
 
@@ -47,11 +49,7 @@ async def get(*, site_id: int, key: str) -> FeatureFlag | None:
 
 async def list_flags(*, site_id: int, first: int, after: str | None) -> list[FeatureFlag]:
     """Up to first+1 flags in key order, after the given key."""
-    qs = FeatureFlag.filter(site_id=site_id)
-    if after is not None:
-        qs = qs.filter(key__gt=after)
-    rows: list[FeatureFlag] = await qs.order_by("key").limit(first + 1)
-    return rows
+    return await keyset(FeatureFlag.filter(site_id=site_id), "key", after, first)
 
 
 async def count_flags(*, site_id: int) -> int:
@@ -65,7 +63,7 @@ def _check_key(key: str) -> str:
             ErrorCode.INVALID,
             "key must be 1 to 100 of letters, digits, '_', '-', '.' and ':',"
             " starting with a letter or digit",
-            ["input", "key"],
+            ["key"],
         )
     return key
 
@@ -76,35 +74,21 @@ def _check_description(description: str | None) -> None:
         raise DomainError(
             ErrorCode.INVALID,
             f"description is over the limit of {limit} characters",
-            ["input", "description"],
+            ["description"],
         )
 
 
 async def _target_pks(tx: BaseDBAsyncClient, site_id: int, segment_ids: Sequence[str]) -> list[int]:
     """The row ids of the caller's segments the ids name; any other id is NOT_FOUND."""
-    path = ["input", "segmentIds"]
-    unique = list(dict.fromkeys(str(i) for i in segment_ids))
-    if len(unique) > MAX_TARGETS:
-        raise DomainError(
-            ErrorCode.TOO_LARGE,
-            f"{len(unique)} segments is over the limit of {MAX_TARGETS} per flag",
-            path,
-        )
-    pks = {i: parse_pk(i) for i in unique}
+    path = ["segment_ids"]
+    pks = named_pks(segment_ids, limit=MAX_TARGETS, noun="segments", field=path, per=" per flag")
     wanted = [pk for pk in pks.values() if pk is not None]
     found: set[int] = set()
     if wanted:
         qs = Segment.filter(site_id=site_id, id__in=wanted).using_db(tx)
         rows: list[Any] = await qs.values_list("id", flat=True)
         found = {int(r) for r in rows}
-    unknown = [i for i, pk in pks.items() if pk not in found]
-    if unknown:
-        raise DomainError(
-            ErrorCode.NOT_FOUND,
-            f"{len(unknown)} segment ids name no segment: "
-            + ", ".join(repr(i) for i in unknown[:10]),
-            path,
-        )
+    refuse_unknown(pks, found, "segment", path)
     return [pk for pk in pks.values() if pk is not None]
 
 
@@ -123,7 +107,7 @@ def _target_deleted() -> DomainError:
     return DomainError(
         ErrorCode.CONFLICT,
         "a target segment was deleted while the flag was saved; try again",
-        ["input", "segmentIds"],
+        ["segment_ids"],
     )
 
 
@@ -132,7 +116,7 @@ async def _create_race(site_id: int, key: str) -> DomainError:
     concurrent create, or a target segment deleted meanwhile."""
     if await FeatureFlag.filter(site_id=site_id, key=key).exists():
         return DomainError(
-            ErrorCode.ALREADY_EXISTS, f"a flag with key {key!r} already exists", ["input", "key"]
+            ErrorCode.ALREADY_EXISTS, f"a flag with key {key!r} already exists", ["key"]
         )
     return _target_deleted()
 
@@ -147,7 +131,7 @@ async def create(*, site_id: int, data: FlagData) -> FeatureFlag:
                 raise DomainError(
                     ErrorCode.ALREADY_EXISTS,
                     f"a flag with key {key!r} already exists",
-                    ["input", "key"],
+                    ["key"],
                 )
             targets = await _target_pks(tx, site_id, data.segment_ids)
             flag = await FeatureFlag.create(
@@ -173,9 +157,7 @@ async def update(*, site_id: int, key: str, changes: dict[str, Any]) -> FeatureF
         raise ValueError(f"not updatable: {sorted(unknown)}")
     for required, graphql_name in (("enabled", "enabled"), ("segment_ids", "segmentIds")):
         if required in changes and changes[required] is None:
-            raise DomainError(
-                ErrorCode.INVALID, f"{graphql_name} cannot be null", ["input", graphql_name]
-            )
+            raise DomainError(ErrorCode.INVALID, f"{graphql_name} cannot be null", [required])
     if "description" in changes:
         _check_description(changes["description"])
     try:
@@ -217,18 +199,7 @@ async def segments_of_flags(*, site_id: int, flag_pks: Sequence[int]) -> dict[in
     links = await FlagSegment.filter(site_id=site_id, flag_id__in=list(flag_pks)).values_list(
         "flag_id", "segment_id"
     )
-    result: dict[int, list[Segment]] = {pk: [] for pk in flag_pks}
-    if not links:
-        return result
-    segment_pks = {int(s) for _, s in links}
-    segments = await Segment.filter(site_id=site_id, id__in=list(segment_pks)).order_by("name")
-    flags_of: dict[int, list[int]] = {}
-    for flag_pk, segment_pk in links:
-        flags_of.setdefault(int(segment_pk), []).append(int(flag_pk))
-    for segment in segments:
-        for flag_pk in flags_of.get(segment.id, []):
-            result[flag_pk].append(segment)
-    return result
+    return await related(flag_pks, links, Segment.filter(site_id=site_id).order_by("name"))
 
 
 async def flags_of_segments(
@@ -238,18 +209,7 @@ async def flags_of_segments(
     links = await FlagSegment.filter(site_id=site_id, segment_id__in=list(segment_pks)).values_list(
         "segment_id", "flag_id"
     )
-    result: dict[int, list[FeatureFlag]] = {pk: [] for pk in segment_pks}
-    if not links:
-        return result
-    flag_pks = {int(f) for _, f in links}
-    flags = await FeatureFlag.filter(site_id=site_id, id__in=list(flag_pks)).order_by("key")
-    segments_of: dict[int, list[int]] = {}
-    for segment_pk, flag_pk in links:
-        segments_of.setdefault(int(flag_pk), []).append(int(segment_pk))
-    for flag in flags:
-        for segment_pk in segments_of.get(flag.id, []):
-            result[segment_pk].append(flag)
-    return result
+    return await related(segment_pks, links, FeatureFlag.filter(site_id=site_id).order_by("key"))
 
 
 async def live_targets(

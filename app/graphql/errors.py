@@ -11,7 +11,7 @@ import logging
 import re
 import traceback
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
@@ -19,7 +19,7 @@ from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from app.db import is_outage
-from app.errors import DomainError, ErrorCode
+from app.errors import ErrorCode
 
 log = logging.getLogger("segments.errors")
 
@@ -31,16 +31,6 @@ class UserError:
     field: list[str] | None
     message: str
     code: ErrorCode
-
-
-def user_errors(
-    error: DomainError, fields: Mapping[str, Sequence[str]] | None = None
-) -> list[UserError]:
-    """The error as userErrors; ``fields`` maps the terms of its path to argument paths."""
-    field = error.field
-    if field is not None and fields:
-        field = [part for term in field for part in fields.get(term, [term])]
-    return [UserError(field=field, message=error.message, code=error.code)]
 
 
 class PublicError(Exception):

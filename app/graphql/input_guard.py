@@ -259,21 +259,25 @@ class _LiteralVisitor(Visitor):
     def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
         self.mutation = node.operation is OperationType.MUTATION
 
+    def _enter_named(self, name: str, container: str) -> None:
+        self.names.append(name)
+        self.containers.append(container)
+
+    def _leave_named(self) -> None:
+        self.names.pop()
+        self.containers.pop()
+
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-        self.names.append(node.name.value)
-        self.containers.append("argument")
+        self._enter_named(node.name.value, "argument")
 
     def leave_argument(self, node: ArgumentNode, *_: Any) -> None:
-        self.names.pop()
-        self.containers.pop()
+        self._leave_named()
 
     def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
-        self.names.append(node.name.value)
-        self.containers.append("field")
+        self._enter_named(node.name.value, "field")
 
     def leave_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
-        self.names.pop()
-        self.containers.pop()
+        self._leave_named()
 
     def enter_variable(self, node: VariableNode, *_: Any) -> None:
         if self.names:

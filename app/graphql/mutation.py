@@ -4,18 +4,53 @@ userErrors, with the service's domain terms mapped to the mutation's argument pa
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from app.errors import DomainError
-from app.graphql.errors import UserError, user_errors
+from app.graphql.errors import UserError
 from app.viewer import Role
 
 P = TypeVar("P")
 
 Fields = Mapping[str, Sequence[str]]
+
+_NOT_ARGUMENTS = {"self", "info"}
+
+# terms every mutation names the same way: the idempotency key is reported at the top level
+# whichever argument carries it (as clients have always seen it)
+_EVERY_MUTATION: Fields = {"idempotency_key": ["idempotencyKey"]}
+
+
+class ArgumentPaths:
+    """Where a mutation's arguments carry each domain field a service names in an error.
+
+    A term becomes the path ``fields`` gives it (``{"segment": ["input", "segmentId"]}``);
+    else the argument of that name (``segment_id`` → ``segmentId``); else, when the mutation
+    takes an ``input`` argument, that field of it (``ends_at`` → ``input.endsAt``). An empty
+    path names the whole input. Indexes and other terms keep their place, in GraphQL case.
+    """
+
+    def __init__(self, resolver: Callable[..., Any], fields: Fields) -> None:
+        names = set(inspect.signature(resolver).parameters) - _NOT_ARGUMENTS
+        self._fields = {**_EVERY_MUTATION, **fields}
+        self._arguments = names
+        self._input = ["input"] if "input" in names else []
+
+    def __call__(self, field: Sequence[str]) -> list[str]:
+        path: list[str] = []
+        for i, term in enumerate(field):
+            if term in self._fields:
+                path.extend(self._fields[term])
+            elif i == 0 and term not in self._arguments:
+                path.extend([*self._input, to_camel_case(term)])
+            else:
+                path.append(to_camel_case(term))
+        return path if field else list(self._input)
 
 
 def mutation(
@@ -26,21 +61,22 @@ def mutation(
     description: str | None = None,
 ) -> Callable[[Callable[..., Awaitable[P]]], Any]:
     """A strawberry mutation whose resolver runs only for a caller with ``role`` (a public
-    FORBIDDEN error otherwise) and whose DomainError becomes ``failed(userErrors)``.
-
-    ``fields`` maps each term of an error's path to the argument path it stands for
-    (``{"segment": ["input", "segmentId"]}``); a term it does not name is kept as it is.
-    The resolver must take ``info``.
+    FORBIDDEN error otherwise) and whose DomainError becomes ``failed(userErrors)``, its
+    field named by the mutation's argument path (see ArgumentPaths; ``fields`` names the
+    terms that do not follow the rule). The resolver must take ``info``.
     """
 
     def wrap(resolver: Callable[..., Awaitable[P]]) -> Any:
+        paths = ArgumentPaths(resolver, fields or {})
+
         @functools.wraps(resolver)
         async def guarded(*args: Any, **kwargs: Any) -> Any:
             kwargs["info"].context.require(role)
             try:
                 return await resolver(*args, **kwargs)
             except DomainError as error:
-                return failed(user_errors(error, fields))
+                field = None if error.field is None else paths(error.field)
+                return failed([UserError(field=field, message=error.message, code=error.code)])
 
         return strawberry.mutation(guarded, description=description)
 

@@ -6,6 +6,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import strawberry
+
+from app.db import as_datetime
+
 T = TypeVar("T")
 
 
@@ -27,3 +31,17 @@ def from_attributes(cls: type[T], source: Any, **given: Any) -> T:
     if isinstance(source, Mapping):
         return cls(**{n: given[n] if n in given else source[n] for n in _names(cls)})
     return cls(**{n: given[n] if n in given else getattr(source, n) for n in _names(cls)})
+
+
+def from_entity_row(cls: type[T], row: Mapping[str, Any], **given: Any) -> T:
+    """``from_attributes`` for a raw SQL row of a member or a company: its pk, its external
+    id as the GraphQL id, its timestamps as UTC datetimes (SQLite gives them as text)."""
+    return from_attributes(
+        cls,
+        row,
+        pk=int(row["id"]),
+        id=strawberry.ID(row["external_id"]),
+        created_at=as_datetime(row["created_at"]),
+        updated_at=as_datetime(row["updated_at"]),
+        **given,
+    )

@@ -12,6 +12,7 @@ import orjson
 import strawberry
 from strawberry.extensions import SchemaExtension
 
+from app.graphql.context import Info
 from app.graphql.errors import PublicError
 
 T = TypeVar("T")
@@ -139,18 +140,30 @@ class Rows(Generic[T]):
 
 
 async def connection(
-    asked: tuple[int | None, str | None, int],
+    info: Info,
+    asked: tuple[int | None, str | None],
     rows: Rows[T],
     edge: Callable[[T, str], E],
     build: Callable[..., C],
 ) -> C:
-    """A Relay connection of one keyset page: ``asked`` is (first, after, the page limit),
-    ``edge`` makes an edge of a row and its cursor, ``build`` the connection type."""
-    first, after, limit = asked
+    """A Relay connection of one keyset page: ``asked`` is (first, after), held to the
+    settings' page size limit; ``edge`` makes an edge of a row and its cursor (see
+    node_edge), ``build`` is the connection type."""
+    first, after = asked
+    limit = info.context.settings.max_page_size
     page = await paginate(
         first, after, limit=limit, kind=rows.kind, fetch=rows.fetch, key=rows.key, count=rows.count
     )
     return build(edges=edges(page, edge), page_info=page.page_info(), count=page.count)
+
+
+def node_edge(edge: Callable[..., E], node: Callable[[T], Any]) -> Callable[[T, str], E]:
+    """The usual edge maker: the edge type with the row made a node and its cursor."""
+
+    def make(row: T, cursor: str) -> E:
+        return edge(cursor=cursor, node=node(row))
+
+    return make
 
 
 # rows every connection of the current operation may still return: [left, limit]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.http import state
 
@@ -23,20 +23,14 @@ class AccessLog:
             return
         started = time.perf_counter()
         info = state.begin()
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        seen = state.StatusSeen(send, default=0)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, seen)
         except BaseException:
-            status = status or 500
+            seen.status = seen.status or 500
             raise
         finally:
+            status = seen.status
             extra = {
                 "method": scope["method"],
                 "path": scope["path"],

@@ -1,8 +1,9 @@
 """GraphiQL served whole by the service: the page and its assets, no CDN.
 
-The assets are the built files of pinned npm packages (graphiql_assets/package.json),
-committed so that a plain clone, a wheel and the container image work with no internet and
-no Node.js; `make graphiql-assets` copies them again from npm after a version bump.
+The third-party assets are the built files of pinned npm packages (vendor/graphiql/package.json),
+vendored so that a plain clone, a wheel and the container image work with no internet and
+no Node.js; `make graphiql-assets` copies them again from npm after a version bump. The page's
+own boot script lives apart, in static/.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-ASSETS = Path(__file__).resolve().parent / "graphiql_assets"
+VENDOR = Path(__file__).resolve().parent / "vendor" / "graphiql"
 PREFIX = "/graphiql"
 SCRIPTS = (
     "react.production.min.js",
@@ -60,5 +61,5 @@ def page(request: Request) -> Response:
 
 
 def assets() -> StaticFiles:
-    """The files, for a Mount at PREFIX."""
-    return StaticFiles(directory=ASSETS)
+    """The files (vendored ones and the boot script), for a Mount at PREFIX."""
+    return StaticFiles(directory=VENDOR, packages=[("app.http", "static")])

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from prometheus_client import make_asgi_app
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import Tortoise
 
 from app import metrics
@@ -76,19 +76,12 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        seen = state.StatusSeen(send, default=500)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, seen)
         finally:
             info = state.current()
-            operation, outcome = _operation(scope["path"], info), _outcome(status, info)
+            operation, outcome = _operation(scope["path"], info), _outcome(seen.status, info)
             _observe(operation, outcome, time.perf_counter() - started)
             for code in info.error_codes:
                 metrics.ERRORS.labels(code).inc()

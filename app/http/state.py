@@ -9,6 +9,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from starlette.types import Message, Send
+
 
 @dataclass(slots=True)
 class RequestInfo:
@@ -19,6 +21,20 @@ class RequestInfo:
     error_codes: list[str] = field(default_factory=list)
     error_ids: list[str] = field(default_factory=list)  # ids of masked internal errors
     cost: int | None = None
+
+
+class StatusSeen:
+    """An ASGI ``send`` that passes messages on and keeps the response's status
+    (``default`` until the response starts)."""
+
+    def __init__(self, send: Send, default: int) -> None:
+        self._send = send
+        self.status = default
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("segments_request_info", default=None)

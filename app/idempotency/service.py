@@ -51,7 +51,7 @@ class Once:
             raise DomainError(
                 ErrorCode.INVALID,
                 f"idempotencyKey must be 1 to {MAX_KEY_LENGTH} characters",
-                ["idempotencyKey"],
+                ["idempotency_key"],
             )
         return cls(site_id, key, operation, request_hash(operation, request))
 
@@ -68,7 +68,7 @@ class Once:
             raise DomainError(
                 ErrorCode.IDEMPOTENCY_MISMATCH,
                 f"idempotencyKey {self.key!r} was used before with a different input",
-                ["idempotencyKey"],
+                ["idempotency_key"],
             )
         return row.payload
 

@@ -116,8 +116,7 @@ class CsvReader:
                 batch.rows.append(Row(start, self._row(values)))
             except DomainError as e:
                 batch.problems.append(Problem(start, e.message))
-        batch.end_offset, batch.end_line = self.lines.offset, self.lines.line
-        return batch
+        return self.lines.ended(batch)
 
     def close(self) -> None:
         self.f.close()

@@ -62,8 +62,7 @@ class JsonLinesReader:
                 batch.rows.append(Row(line, json_row(value)))
             except DomainError as e:
                 batch.problems.append(Problem(line, e.message))
-        batch.end_offset, batch.end_line = self.lines.offset, self.lines.line
-        return batch
+        return self.lines.ended(batch)
 
     def close(self) -> None:
         self.f.close()

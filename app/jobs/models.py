@@ -8,7 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from app.db import owned_by, site_key
+from app.db import SiteOwned, owned_by
 from app.memberships.bulk import Mode
 from app.status import JobStatus
 
@@ -21,16 +21,13 @@ class ImportFormat(enum.Enum):
     JSONL = "JSONL"
 
 
-class ImportJob(Model):
+class ImportJob(SiteOwned):
     """One import: its stored file, how far it has got, and its counts.
 
     Progress is saved with every batch, in the batch's transaction, so that a job taken
     over after a crash carries on from its last batch with the same counts.
     """
 
-    id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = site_key()
-    site_id: int
     status = fields.CharEnumField(JobStatus, max_length=10, default=JobStatus.PENDING)
     format = fields.CharEnumField(ImportFormat, max_length=5)
     # not a foreign key: a segment deleted meanwhile fails the job instead of vanishing from it

@@ -195,3 +195,8 @@ class _Lines:
         if self.offset == len(raw) and text.startswith("\ufeff"):
             text = text[1:]  # the byte order mark spreadsheets write
         return text
+
+    def ended(self, batch: Batch) -> Batch:
+        """The batch, marked as ending where the lines were read up to."""
+        batch.end_offset, batch.end_line = self.offset, self.line
+        return batch

@@ -20,6 +20,7 @@ from tortoise.expressions import F, Q
 
 from app.db import execute, fetch, json_value
 from app.errors import DomainError, ErrorCode
+from app.ids import by_id
 from app.jobs.models import ImportFormat, ImportJob, ImportJobIds, JobStatus
 from app.memberships.bulk import Mode
 from app.segments import service as segments
@@ -62,7 +63,7 @@ def _store(source: BinaryIO, target: Path, limit: int) -> int:
         raise DomainError(
             ErrorCode.TOO_LARGE,
             f"the file is over the upload limit of {limit} bytes",
-            ["input", "file"],
+            ["file"],
         )
     return size
 
@@ -81,12 +82,12 @@ async def create(
     a segment the site does not have, a DELETE mode, or a file over the upload limit."""
     if mode is Mode.DELETE:
         raise DomainError(
-            ErrorCode.INVALID, "an import can ADD to a segment or OVERRIDE it", ["input", "mode"]
+            ErrorCode.INVALID, "an import can ADD to a segment or OVERRIDE it", ["mode"]
         )
     segment_pk = None
     if segment_id is not None:
         segment = await segments.get_or_fail(
-            site_id=site_id, segment_id=segment_id, field=["input", "segmentId"]
+            site_id=site_id, segment_id=segment_id, field=["segment_id"]
         )
         segment_pk = segment.id
     stored_name = f"{uuid.uuid4().hex}.{fmt.value.lower()}"
@@ -109,19 +110,8 @@ async def create(
     return job
 
 
-def parse_pk(job_id: str) -> int | None:
-    try:
-        pk = int(job_id)
-    except (TypeError, ValueError):
-        return None
-    return pk if 0 < pk < 2**63 else None
-
-
 async def get(*, site_id: int, job_id: str) -> ImportJob | None:
-    pk = parse_pk(job_id)
-    if pk is None:
-        return None
-    return await ImportJob.filter(site_id=site_id, id=pk).first()
+    return await by_id(ImportJob.filter(site_id=site_id), job_id)
 
 
 # --------------------------------------------------------------------------- worker side

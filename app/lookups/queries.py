@@ -21,6 +21,15 @@ def _segment(lookup: service.Lookup, segment_id: str) -> SegmentDef:
     return segment
 
 
+async def _member_in(
+    info: Info, segment_id: str, member_id: str
+) -> tuple[SegmentDef, service.Membership | None]:
+    """The segment (NOT_FOUND for one the site lacks) and the member's effective membership
+    (None for an unknown member), read in one lookup."""
+    lookup = await service.load(site_id=info.context.site_id, external_ids=[member_id])
+    return _segment(lookup, segment_id), lookup.membership(member_id)
+
+
 @strawberry.type
 class LookupQueries:
     @strawberry.field(
@@ -30,9 +39,7 @@ class LookupQueries:
     async def is_member(
         self, info: Info, segment_id: strawberry.ID, member_id: strawberry.ID
     ) -> bool:
-        lookup = await service.load(site_id=info.context.site_id, external_ids=[member_id])
-        segment = _segment(lookup, segment_id)
-        membership = lookup.membership(member_id)
+        segment, membership = await _member_in(info, segment_id, member_id)
         return membership is not None and membership.counts(segment, include_inactive=False)
 
     @strawberry.field(description="The segments the member is an effective member of, by id.")
@@ -72,9 +79,7 @@ class LookupQueries:
     async def explain_membership(
         self, info: Info, segment_id: strawberry.ID, member_id: strawberry.ID
     ) -> MembershipExplanation:
-        lookup = await service.load(site_id=info.context.site_id, external_ids=[member_id])
-        segment = _segment(lookup, segment_id)
-        membership = lookup.membership(member_id)
+        segment, membership = await _member_in(info, segment_id, member_id)
         if membership is None:
             reasons = [service.Reason.UNKNOWN_MEMBER]
             is_member = False

@@ -6,9 +6,8 @@ import hashlib
 from typing import Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from app.db import site_key
+from app.db import SiteOwned, Timestamped
 
 BUCKETS = 10_000
 
@@ -19,10 +18,7 @@ def bucket_of(external_id: str) -> int:
     return int.from_bytes(digest[:8], "big") % BUCKETS
 
 
-class Member(Model):
-    id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = site_key()
-    site_id: int
+class Member(SiteOwned, Timestamped):
     external_id = fields.CharField(max_length=255)
     email = fields.CharField(max_length=320, null=True)
     name = fields.CharField(max_length=255, null=True)
@@ -32,8 +28,6 @@ class Member(Model):
     company_id: int | None
     attributes: dict[str, Any] = fields.JSONField(default=dict)
     bucket = fields.SmallIntField()
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "members"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.pagination import Rows, connection
+from app.graphql.pagination import Rows, connection, node_edge
 from app.members import service
 from app.members.types import MemberConnection, MemberEdge, MemberType
 
@@ -33,10 +33,5 @@ class MemberQueries:
             key=lambda m: m.external_id,
             count=lambda: service.count_members(site_id=site_id, search=search),
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda m, c: MemberEdge(cursor=c, node=MemberType.from_model(m)),
-            MemberConnection,
-        )
+        edge = node_edge(MemberEdge, MemberType.from_model)
+        return await connection(info, (first, after), rows, edge, MemberConnection)

@@ -10,11 +10,11 @@ from typing import Any
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.db import any_of, execute, fetch, ids_param, is_postgres, json_value
 from app.errors import DomainError, ErrorCode
+from app.listing import containing, keyset
 from app.members.models import Member, bucket_of
 
 UNSET: Any = object()  # a field the caller did not send: leave it as it is
@@ -93,25 +93,14 @@ async def get_many(*, site_id: int, external_ids: Sequence[str]) -> list[Member]
 
 
 def _search(site_id: int, search: str | None) -> Any:
-    qs = Member.filter(site_id=site_id)
-    if search:
-        qs = qs.filter(
-            Q(external_id__icontains=search)
-            | Q(email__icontains=search)
-            | Q(name__icontains=search)
-        )
-    return qs
+    return containing(Member.filter(site_id=site_id), search, "external_id", "email", "name")
 
 
 async def list_members(
     *, site_id: int, search: str | None, first: int, after: str | None
 ) -> list[Member]:
     """Up to first+1 members ordered by id, after the given id."""
-    qs = _search(site_id, search)
-    if after is not None:
-        qs = qs.filter(external_id__gt=after)
-    rows: list[Member] = await qs.order_by("external_id").limit(first + 1)
-    return rows
+    return await keyset(_search(site_id, search), "external_id", after, first)
 
 
 async def count_members(*, site_id: int, search: str | None) -> int:
@@ -123,10 +112,7 @@ async def list_company_members(
     *, site_id: int, company_pk: int, first: int, after: str | None
 ) -> list[Member]:
     qs = Member.filter(site_id=site_id, company_id=company_pk)
-    if after is not None:
-        qs = qs.filter(external_id__gt=after)
-    rows: list[Member] = await qs.order_by("external_id").limit(first + 1)
-    return rows
+    return await keyset(qs, "external_id", after, first)
 
 
 # One index probe per id, whatever the planner believes: during a large import the table
@@ -158,7 +144,7 @@ async def _company_pks(
     for r in rows:
         if isinstance(r.company_id, str) and r.company_id not in by_id:
             raise DomainError(
-                ErrorCode.NOT_FOUND, f"company {r.company_id!r} not found", [*r.line, "companyId"]
+                ErrorCode.NOT_FOUND, f"company {r.company_id!r} not found", [*r.line, "company_id"]
             )
     return by_id
 

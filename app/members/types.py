@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from app.db import as_datetime
 from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
-from app.graphql.nodes import from_attributes
+from app.graphql.nodes import from_attributes, from_entity_row
 from app.members.models import Member
 
 if TYPE_CHECKING:
@@ -44,15 +43,7 @@ class MemberType:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> MemberType:
         """From a raw SQL row (see memberships.service)."""
-        return from_attributes(
-            cls,
-            row,
-            pk=int(row["id"]),
-            company_pk=row["company_id"],
-            id=strawberry.ID(row["external_id"]),
-            created_at=as_datetime(row["created_at"]),
-            updated_at=as_datetime(row["updated_at"]),
-        )
+        return from_entity_row(cls, row, company_pk=row["company_id"])
 
     @strawberry.field
     async def company(

@@ -167,15 +167,13 @@ def _check_new_ids(ids: Sequence[str]) -> None:
         raise DomainError(
             ErrorCode.INVALID,
             f"member ids must be 1 to {_MAX_ID_LENGTH} characters to be created",
-            ["input", "memberIds"],
+            ["members"],
         )
 
 
 def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
     if expires_at is not None and utc(expires_at) <= utc(now):
-        raise DomainError(
-            ErrorCode.INVALID, "expiresAt must be in the future", ["input", "expiresAt"]
-        )
+        raise DomainError(ErrorCode.INVALID, "expiresAt must be in the future", ["expiry"])
 
 
 async def _create_table(ctx: _Ctx, name: str) -> None:

@@ -7,12 +7,12 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from app.db import owned_by, site_key
+from app.db import SiteOwned, Timestamped, owned_by
 
 
 # An option of a segment ("EU" of "Region"): what a persona attached to it may pick.
 # (Comments, not docstrings: Tortoise would make a docstring the table's comment.)
-class SegmentOption(Model):
+class SegmentOption(Timestamped):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
     segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
@@ -20,22 +20,15 @@ class SegmentOption(Model):
     label = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
     position = fields.IntField(default=0)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "segment_options"
         unique_together = (("segment", "label"),)
 
 
-class Persona(Model):
-    id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = site_key()
-    site_id: int
+class Persona(SiteOwned, Timestamped):
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "personas"

@@ -12,10 +12,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
+from app.ids import by_id
 from app.personas.checks import check_description, check_name
 from app.personas.models import SegmentOption
 from app.segments import service as segments
@@ -34,7 +34,7 @@ def _taken(label: str) -> DomainError:
     return DomainError(
         ErrorCode.ALREADY_EXISTS,
         f"the segment already has an option labelled {label!r}",
-        ["input", "label"],
+        ["label"],
     )
 
 
@@ -43,15 +43,32 @@ def as_json(option: SegmentOption) -> dict[str, Any]:
     return {"label": option.label, "description": option.description, "position": option.position}
 
 
+async def _audit(
+    tx: BaseDBAsyncClient,
+    option: SegmentOption,
+    actor: str,
+    kind: EventKind,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    diff: dict[str, Any] | None = None,
+) -> None:
+    """The event of an option's change, on its segment: the option before and after, and
+    each field that changed."""
+    await events.record(
+        tx,
+        site_id=option.site_id,
+        segment_id=option.segment_id,
+        kind=kind,
+        actor=actor,
+        changes={"option": {"before": before, "after": after}, **(diff or {})},
+    )
+
+
 async def get(
     *, site_id: int, option_id: str, connection: BaseDBAsyncClient | None = None
 ) -> SegmentOption | None:
     """The site's option with that id; None for an unknown id or another site's."""
-    pk = parse_pk(option_id)
-    if pk is None:
-        return None
-    qs = SegmentOption.filter(site_id=site_id, id=pk)
-    return await (qs.using_db(connection) if connection else qs).first()
+    return await by_id(SegmentOption.filter(site_id=site_id), option_id, connection)
 
 
 async def create(
@@ -64,13 +81,13 @@ async def create(
     position: int | None = None,
 ) -> SegmentOption:
     """Add an option to a segment; with no position it goes after the others."""
-    label = check_name(label, ["input", "label"], "label")
-    check_description(description, ["input", "description"])
-    _check_position(position, ["input", "position"])
+    label = check_name(label, ["label"], "label")
+    check_description(description, ["description"])
+    _check_position(position, ["position"])
     try:
         async with in_transaction() as tx:
             segment = await segments.get_or_fail(
-                site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
+                site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
             )
             siblings = SegmentOption.filter(segment_id=segment.id).using_db(tx)
             if await siblings.filter(label=label).exists():
@@ -86,14 +103,7 @@ async def create(
                 description=description,
                 position=position,
             )
-            await events.record(
-                tx,
-                site_id=site_id,
-                segment_id=segment.id,
-                kind=EventKind.OPTION_CREATED,
-                actor=actor,
-                changes={"option": {"before": None, "after": as_json(option)}},
-            )
+            await _audit(tx, option, actor, EventKind.OPTION_CREATED, None, as_json(option))
     except IntegrityError as exc:  # a concurrent create took the label
         raise _taken(label) from exc
     return option
@@ -111,12 +121,12 @@ async def update(
         raise ValueError(f"not updatable: {sorted(unknown)}")
     for required in ("label", "position"):
         if required in changes and changes[required] is None:
-            raise DomainError(ErrorCode.INVALID, f"{required} cannot be null", ["input", required])
+            raise DomainError(ErrorCode.INVALID, f"{required} cannot be null", [required])
     if "label" in changes:
-        changes["label"] = check_name(changes["label"], ["input", "label"], "label")
+        changes["label"] = check_name(changes["label"], ["label"], "label")
     if "description" in changes:
-        check_description(changes["description"], ["input", "description"])
-    _check_position(changes.get("position"), ["input", "position"])
+        check_description(changes["description"], ["description"])
+    _check_position(changes.get("position"), ["position"])
     try:
         async with in_transaction() as tx:
             option = await get(site_id=site_id, option_id=option_id, connection=tx)
@@ -136,14 +146,7 @@ async def update(
                 for key in _UPDATABLE
                 if before[key] != after[key]
             }
-            await events.record(
-                tx,
-                site_id=site_id,
-                segment_id=option.segment_id,
-                kind=EventKind.OPTION_UPDATED,
-                actor=actor,
-                changes={"option": {"before": before, "after": after}, **diff},
-            )
+            await _audit(tx, option, actor, EventKind.OPTION_UPDATED, before, after, diff)
     except IntegrityError as exc:
         raise _taken(str(changes.get("label"))) from exc
     return option
@@ -157,14 +160,7 @@ async def delete(*, site_id: int, actor: str, option_id: str) -> int:
             raise not_found("option", option_id, ["id"])
         pk: int = option.id
         await option.delete(using_db=tx)
-        await events.record(
-            tx,
-            site_id=site_id,
-            segment_id=option.segment_id,
-            kind=EventKind.OPTION_DELETED,
-            actor=actor,
-            changes={"option": {"before": as_json(option), "after": None}},
-        )
+        await _audit(tx, option, actor, EventKind.OPTION_DELETED, as_json(option), None)
     return pk
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.pagination import Rows, connection
+from app.graphql.pagination import Rows, connection, node_edge
 from app.personas import service
 from app.personas.types import PersonaConnection, PersonaEdge, PersonaNode
 
@@ -33,10 +33,5 @@ class PersonaQueries:
             key=lambda p: p.name,
             count=lambda: service.count_personas(site_id=site_id, search=search),
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda p, c: PersonaEdge(cursor=c, node=PersonaNode.from_model(p)),
-            PersonaConnection,
-        )
+        edge = node_edge(PersonaEdge, PersonaNode.from_model)
+        return await connection(info, (first, after), rows, edge, PersonaConnection)

@@ -10,13 +10,13 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
+from app.ids import by_id, named_pks, refuse_unknown
+from app.listing import containing, keyset, related
 from app.personas.checks import check_description, check_name
 from app.personas.models import Persona, PersonaOption, PersonaSegment, SegmentOption
 from app.segments import service as segments
@@ -41,7 +41,7 @@ class Attachment:
 
 def _taken(name: str) -> DomainError:
     return DomainError(
-        ErrorCode.ALREADY_EXISTS, f"a persona named {name!r} already exists", ["input", "name"]
+        ErrorCode.ALREADY_EXISTS, f"a persona named {name!r} already exists", ["name"]
     )
 
 
@@ -49,11 +49,7 @@ async def get(
     *, site_id: int, persona_id: str, connection: BaseDBAsyncClient | None = None
 ) -> Persona | None:
     """The site's persona with that id; None for an unknown id or another site's."""
-    pk = parse_pk(persona_id)
-    if pk is None:
-        return None
-    qs = Persona.filter(site_id=site_id, id=pk)
-    return await (qs.using_db(connection) if connection else qs).first()
+    return await by_id(Persona.filter(site_id=site_id), persona_id, connection)
 
 
 async def get_or_fail(
@@ -66,21 +62,14 @@ async def get_or_fail(
 
 
 def _listing(site_id: int, search: str | None) -> Any:
-    qs = Persona.filter(site_id=site_id)
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return qs
+    return containing(Persona.filter(site_id=site_id), search, "name", "description")
 
 
 async def list_personas(
     *, site_id: int, search: str | None, first: int, after: str | None
 ) -> list[Persona]:
     """Up to first+1 personas in name order, after the given name."""
-    qs = _listing(site_id, search)
-    if after is not None:
-        qs = qs.filter(name__gt=after)
-    rows: list[Persona] = await qs.order_by("name").limit(first + 1)
-    return rows
+    return await keyset(_listing(site_id, search), "name", after, first)
 
 
 async def count_personas(*, site_id: int, search: str | None) -> int:
@@ -90,8 +79,8 @@ async def count_personas(*, site_id: int, search: str | None) -> int:
 
 async def create(*, site_id: int, data: PersonaData) -> Persona:
     """Create a persona with no segment yet (it has no members until one is attached)."""
-    name = check_name(data.name, ["input", "name"])
-    check_description(data.description, ["input", "description"])
+    name = check_name(data.name, ["name"])
+    check_description(data.description, ["description"])
     try:
         async with in_transaction() as tx:
             if await Persona.filter(site_id=site_id, name=name).using_db(tx).exists():
@@ -111,10 +100,10 @@ async def update(*, site_id: int, persona_id: str, changes: dict[str, Any]) -> P
         raise ValueError(f"not updatable: {sorted(unknown)}")
     if "name" in changes:
         if changes["name"] is None:
-            raise DomainError(ErrorCode.INVALID, "name cannot be null", ["input", "name"])
-        changes["name"] = check_name(changes["name"], ["input", "name"])
+            raise DomainError(ErrorCode.INVALID, "name cannot be null", ["name"])
+        changes["name"] = check_name(changes["name"], ["name"])
     if "description" in changes:
-        check_description(changes["description"], ["input", "description"])
+        check_description(changes["description"], ["description"])
     try:
         async with in_transaction() as tx:
             persona = await get_or_fail(
@@ -177,15 +166,8 @@ async def _picked(
 ) -> list[SegmentOption]:
     """The options the ids name, in position order: another site's or unknown ids are
     NOT_FOUND, an option of another segment INVALID."""
-    path = ["input", "optionIds"]
-    unique = list(dict.fromkeys(str(i) for i in option_ids))
-    if len(unique) > MAX_PICKED_OPTIONS:
-        raise DomainError(
-            ErrorCode.TOO_LARGE,
-            f"{len(unique)} options is over the limit of {MAX_PICKED_OPTIONS}",
-            path,
-        )
-    pks = {i: parse_pk(i) for i in unique}
+    path = ["option_ids"]
+    pks = named_pks(option_ids, limit=MAX_PICKED_OPTIONS, noun="options", field=path)
     wanted = [pk for pk in pks.values() if pk is not None]
     found: list[SegmentOption] = []
     if wanted:
@@ -194,15 +176,7 @@ async def _picked(
             .using_db(tx)
             .order_by("position", "id")
         )
-    known = {o.id for o in found}
-    unknown = [i for i, pk in pks.items() if pk not in known]
-    if unknown:
-        raise DomainError(
-            ErrorCode.NOT_FOUND,
-            f"{len(unknown)} option ids name no option: "
-            + ", ".join(repr(i) for i in unknown[:10]),
-            path,
-        )
+    refuse_unknown(pks, {o.id for o in found}, "option", path)
     foreign = [o for o in found if o.segment_id != segment_pk]
     if foreign:
         raise DomainError(
@@ -222,10 +196,10 @@ async def attach(
     try:
         async with in_transaction() as tx:
             persona = await get_or_fail(
-                site_id=site_id, persona_id=persona_id, field=["input", "personaId"], connection=tx
+                site_id=site_id, persona_id=persona_id, field=["persona_id"], connection=tx
             )
             segment = await segments.get_or_fail(
-                site_id=site_id, segment_id=segment_id, field=["input", "segmentId"], connection=tx
+                site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
             )
             picked = await _picked(tx, site_id, segment.id, option_ids)
             link = (
@@ -270,7 +244,7 @@ async def attach(
         raise DomainError(
             ErrorCode.CONFLICT,
             "the segment or an option was deleted while the persona was saved; try again",
-            ["input"],
+            [],  # the whole input
         ) from exc
     return persona
 
@@ -280,10 +254,10 @@ async def detach(*, site_id: int, actor: str, persona_id: str, segment_id: str) 
     segment is not attached."""
     async with in_transaction() as tx:
         persona = await get_or_fail(
-            site_id=site_id, persona_id=persona_id, field=["personaId"], connection=tx
+            site_id=site_id, persona_id=persona_id, field=["persona_id"], connection=tx
         )
         segment = await segments.get_or_fail(
-            site_id=site_id, segment_id=segment_id, field=["segmentId"], connection=tx
+            site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
         )
         removed = (
             await PersonaSegment.filter(persona_id=persona.id, segment_id=segment.id)
@@ -294,7 +268,7 @@ async def detach(*, site_id: int, actor: str, persona_id: str, segment_id: str) 
             raise DomainError(
                 ErrorCode.NOT_FOUND,
                 f"segment {segment.name!r} is not attached to persona {persona.name!r}",
-                ["segmentId"],
+                ["segment_id"],
             )
         await persona.save(using_db=tx)
         await _audit(tx, site_id, actor, segment.id, EventKind.PERSONA_DETACHED, _detached(persona))
@@ -357,16 +331,4 @@ async def personas_of_segments(
     links = await PersonaSegment.filter(
         site_id=site_id, segment_id__in=list(segment_pks)
     ).values_list("segment_id", "persona_id")
-    found: dict[int, list[Persona]] = {pk: [] for pk in segment_pks}
-    if not links:
-        return found
-    rows: list[Persona] = await Persona.filter(
-        site_id=site_id, id__in=list({int(p) for _, p in links})
-    ).order_by("name")
-    segments_of_persona: dict[int, list[int]] = {}
-    for segment_pk, persona_pk in links:
-        segments_of_persona.setdefault(int(persona_pk), []).append(int(segment_pk))
-    for persona in rows:
-        for segment_pk in segments_of_persona.get(persona.id, []):
-            found[segment_pk].append(persona)
-    return found
+    return await related(segment_pks, links, Persona.filter(site_id=site_id).order_by("name"))

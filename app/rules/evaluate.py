@@ -129,31 +129,29 @@ def compile_check(node: nodes.Node, salt: int) -> Check:
 
 
 def _and(checks: list[Check]) -> Check:
-    def all_of(ctx: _Context) -> bool | None:
-        result: bool | None = True
-        for check in checks:
-            value = check(ctx)
-            if value is False:
-                return False
-            if value is None:
-                result = None
-        return result
-
-    return all_of
+    return _combined(checks, decisive=False)
 
 
 def _or(checks: list[Check]) -> Check:
-    def any_of(ctx: _Context) -> bool | None:
-        result: bool | None = False
+    return _combined(checks, decisive=True)
+
+
+def _combined(checks: list[Check], *, decisive: bool) -> Check:
+    """SQL's AND (``decisive`` False) or OR (True) of checks, as _three_valued: a loop of
+    its own rather than a generator, for this runs once per member and node."""
+    other = not decisive
+
+    def combined(ctx: _Context) -> bool | None:
+        result: bool | None = other
         for check in checks:
             value = check(ctx)
-            if value is True:
-                return True
+            if value is decisive:
+                return decisive
             if value is None:
                 result = None
         return result
 
-    return any_of
+    return combined
 
 
 _SAME_TYPE: dict[type, Callable[[Any], bool]] = {
@@ -236,21 +234,21 @@ def _match(spec: FieldSpec, found: Any, op: str, text: str) -> bool | None:
 
 def _any(values: Iterable[bool | None]) -> bool | None:
     """SQL OR over a sequence."""
-    result: bool | None = False
-    for value in values:
-        if value is True:
-            return True
-        if value is None:
-            result = None
-    return result
+    return _three_valued(values, decisive=True)
 
 
 def _all(values: Iterable[bool | None]) -> bool | None:
     """SQL AND over a sequence."""
-    result: bool | None = True
+    return _three_valued(values, decisive=False)
+
+
+def _three_valued(values: Iterable[bool | None], *, decisive: bool) -> bool | None:
+    """SQL's OR (``decisive`` True) or AND (False): the decisive value as soon as it comes,
+    else NULL when a value was NULL, else the other value."""
+    result: bool | None = not decisive
     for value in values:
-        if value is False:
-            return False
+        if value is decisive:
+            return decisive
         if value is None:
             result = None
     return result

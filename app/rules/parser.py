@@ -8,6 +8,7 @@ validation shows them all.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -121,18 +122,20 @@ class _Parser:
         return node
 
     def _or(self) -> nodes.Node:
-        operands = [self._and()]
-        while self._is_word("OR"):
-            self._advance()
-            operands.append(self._and())
-        return _flatten(nodes.Or, operands)
+        return self._chain("OR", self._and, nodes.Or)
 
     def _and(self) -> nodes.Node:
-        operands = [self._unary()]
-        while self._is_word("AND"):
+        return self._chain("AND", self._unary, nodes.And)
+
+    def _chain(
+        self, word: str, operand: Callable[[], nodes.Node], node: type[nodes.And] | type[nodes.Or]
+    ) -> nodes.Node:
+        """Operands joined by ``word`` (OR, AND), one node over all of them."""
+        operands = [operand()]
+        while self._is_word(word):
             self._advance()
-            operands.append(self._unary())
-        return _flatten(nodes.And, operands)
+            operands.append(operand())
+        return _flatten(node, operands)
 
     def _unary(self) -> nodes.Node:
         if self._is_word("NOT"):

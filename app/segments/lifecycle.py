@@ -15,20 +15,25 @@ from app.events.models import EventKind
 from app.memberships import catalogue
 from app.rules import segment_names_of
 from app.segments.models import Segment
-from app.segments.rules import referrers
-from app.segments.service import get_or_fail
+from app.segments.service import _refuse_if_named_by_rules, get_or_fail
 
 
-async def _refuse_if_named(site_id: int, segment: Segment, tx: BaseDBAsyncClient) -> None:
-    names = await referrers(site_id=site_id, name=segment.name, connection=tx)
-    if names:
-        raise DomainError(
-            ErrorCode.CONFLICT,
-            f"segment {segment.name!r} cannot be archived: the rules of "
-            + ", ".join(repr(n) for n in names)
-            + " name it",
-            ["id"],
-        )
+async def _set_archived(
+    tx: BaseDBAsyncClient, site_id: int, actor: str, segment: Segment, at: datetime | None
+) -> None:
+    """Store the archived state (archived at ``at``, or restored for None) with its event."""
+    was_archived = segment.archived_at is not None
+    segment.archived_at = at
+    await segment.save(using_db=tx, update_fields=["archived_at"])
+    await catalogue.bump(tx, site_id)
+    await events.record(
+        tx,
+        site_id=site_id,
+        segment_id=segment.id,
+        kind=EventKind.ARCHIVED if at is not None else EventKind.RESTORED,
+        actor=actor,
+        changes={"archived": {"before": was_archived, "after": at is not None}},
+    )
 
 
 async def archive(*, site_id: int, actor: str, segment_id: str) -> Segment:
@@ -43,18 +48,8 @@ async def archive(*, site_id: int, actor: str, segment_id: str) -> Segment:
             raise DomainError(
                 ErrorCode.CONFLICT, f"segment {segment.name!r} is already archived", ["id"]
             )
-        await _refuse_if_named(site_id, segment, tx)
-        segment.archived_at = datetime.now(UTC)
-        await segment.save(using_db=tx, update_fields=["archived_at"])
-        await catalogue.bump(tx, site_id)
-        await events.record(
-            tx,
-            site_id=site_id,
-            segment_id=segment.id,
-            kind=EventKind.ARCHIVED,
-            actor=actor,
-            changes={"archived": {"before": False, "after": True}},
-        )
+        await _refuse_if_named_by_rules(site_id, segment, tx, "archived")
+        await _set_archived(tx, site_id, actor, segment, datetime.now(UTC))
     return segment
 
 
@@ -68,17 +63,7 @@ async def restore(*, site_id: int, actor: str, segment_id: str) -> Segment:
             raise DomainError(
                 ErrorCode.CONFLICT, f"segment {segment.name!r} is not archived", ["id"]
             )
-        segment.archived_at = None
-        await segment.save(using_db=tx, update_fields=["archived_at"])
-        await catalogue.bump(tx, site_id)
-        await events.record(
-            tx,
-            site_id=site_id,
-            segment_id=segment.id,
-            kind=EventKind.RESTORED,
-            actor=actor,
-            changes={"archived": {"before": True, "after": False}},
-        )
+        await _set_archived(tx, site_id, actor, segment, None)
     return segment
 
 

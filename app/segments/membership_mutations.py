@@ -153,7 +153,7 @@ _INPUT: Fields = {
 }
 _BATCH: Fields = {"segment": ["segmentId"]}
 _ARGUMENTS: Fields = {"segment": ["segmentId"]}
-_FREEZE: Fields = {"segment": ["id"], "input": []}
+_FREEZE: Fields = {"segment": ["id"]}
 _WRITER = Role.WRITER
 
 

@@ -5,18 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from app.db import site_key
+from app.db import SiteOwned, Timestamped
 from app.status import SegmentStatus, SegmentType, status_at
 
 __all__ = ["Segment", "SegmentStatus", "SegmentType", "status_at"]
 
 
-class Segment(Model):
-    id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Any] = site_key()
-    site_id: int
+class Segment(SiteOwned, Timestamped):
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
     type = fields.CharEnumField(SegmentType, max_length=10, default=SegmentType.STATIC)
@@ -30,8 +26,6 @@ class Segment(Model):
     salt = fields.IntField(default=0)
     # set by archiveSegment, cleared by restoreSegment: the segment leaves day-to-day use
     archived_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "segments"

@@ -6,7 +6,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.pagination import Rows, connection
+from app.graphql.pagination import Rows, connection, node_edge
 from app.segments import rules, service
 from app.segments.rule_types import RuleField, RuleValidation
 from app.segments.types import SegmentConnection, SegmentEdge, SegmentNode, SegmentStatusFilter
@@ -42,13 +42,8 @@ class SegmentQueries:
             key=lambda s: s.name,
             count=lambda: service.count_segments(site_id=site_id, status=wanted, search=search),
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda s, c: SegmentEdge(cursor=c, node=SegmentNode.from_model(s)),
-            SegmentConnection,
-        )
+        edge = node_edge(SegmentEdge, SegmentNode.from_model)
+        return await connection(info, (first, after), rows, edge, SegmentConnection)
 
     @strawberry.field(
         description="Every problem of a rule, with its line and column. With segmentId, the "

@@ -95,7 +95,7 @@ async def check_rule(
         raise DomainError(
             ErrorCode.INVALID_RULE,
             f"line {first.line}, column {first.column}: {first.message}{more}",
-            ["input", "rule"],
+            ["rule"],
         )
     return ast_to_json(parsed.ast)
 

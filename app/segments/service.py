@@ -163,7 +163,7 @@ async def _name_taken(site_id: int, name: str, connection: BaseDBAsyncClient, bu
         .exists()
     ):
         raise DomainError(
-            ErrorCode.ALREADY_EXISTS, f"a segment named {name!r} already exists", ["input", "name"]
+            ErrorCode.ALREADY_EXISTS, f"a segment named {name!r} already exists", ["name"]
         )
 
 
@@ -199,11 +199,11 @@ async def create_in(
     tx: BaseDBAsyncClient, *, site_id: int, actor: str, data: SegmentData
 ) -> Segment:
     """create, inside the caller's transaction (freeze builds on it)."""
-    name = _check_name(data.name, ["input", "name"])
-    _check_description(data.description, ["input", "description"])
-    _check_window(data.starts_at, data.ends_at, ["input", "endsAt"])
-    check_size(len(data.member_ids), ["input", "memberIds"])
-    check_size(len(data.company_ids), ["input", "companyIds"])
+    name = _check_name(data.name, ["name"])
+    _check_description(data.description, ["description"])
+    _check_window(data.starts_at, data.ends_at, ["ends_at"])
+    check_size(len(data.member_ids), ["member_ids"])
+    check_size(len(data.company_ids), ["company_ids"])
     await _name_taken(site_id, name, tx)
     rule_ast = await _checked_rule(site_id, data.rule, name, tx)
     try:
@@ -222,7 +222,7 @@ async def create_in(
         )
     except IntegrityError as exc:  # a concurrent create won the name
         raise DomainError(
-            ErrorCode.ALREADY_EXISTS, f"a segment named {name!r} already exists", ["input", "name"]
+            ErrorCode.ALREADY_EXISTS, f"a segment named {name!r} already exists", ["name"]
         ) from exc
     await catalogue.bump(tx, site_id)
     await events.record(
@@ -269,9 +269,7 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
         raise ValueError(f"not updatable: {sorted(unknown)}")
     for required, graphql_name in (("name", "name"), ("type", "type"), ("is_active", "isActive")):
         if required in changes and changes[required] is None:
-            raise DomainError(
-                ErrorCode.INVALID, f"{graphql_name} cannot be null", ["input", graphql_name]
-            )
+            raise DomainError(ErrorCode.INVALID, f"{graphql_name} cannot be null", [required])
     try:
         async with in_transaction() as tx:
             segment = await get_or_fail(
@@ -279,14 +277,14 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
             )
             old_name = segment.name
             if "name" in changes:
-                changes["name"] = _check_name(changes["name"], ["input", "name"])
+                changes["name"] = _check_name(changes["name"], ["name"])
                 await _name_taken(site_id, changes["name"], tx, but=segment.id)
             if "description" in changes:
-                _check_description(changes["description"], ["input", "description"])
+                _check_description(changes["description"], ["description"])
             _check_window(
                 changes.get("starts_at", segment.starts_at),
                 changes.get("ends_at", segment.ends_at),
-                ["input", "endsAt"],
+                ["ends_at"],
             )
             name = changes.get("name", segment.name)
             if "rule" in changes:
@@ -308,7 +306,7 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
             )
     except IntegrityError as exc:
         raise DomainError(
-            ErrorCode.ALREADY_EXISTS, "a segment with that name already exists", ["input", "name"]
+            ErrorCode.ALREADY_EXISTS, "a segment with that name already exists", ["name"]
         ) from exc
     return segment
 

@@ -17,7 +17,7 @@ from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import Rows, connection
+from app.graphql.pagination import Rows, connection, node_edge
 from app.members.types import MemberConnection, MemberEdge, MemberType
 from app.memberships import loaders as membership_loaders
 from app.memberships import service as memberships
@@ -157,8 +157,7 @@ class SegmentNode:
             count=count,
             kind=int,
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(asked, rows, _member_edge, SegmentMemberConnection)
+        return await connection(info, (first, after), rows, _member_edge, SegmentMemberConnection)
 
     @strawberry.field(description="Listed companies; their members are effective members.")
     async def companies(
@@ -175,13 +174,8 @@ class SegmentNode:
             ),
             kind=int,
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda r, c: CompanyEdge(cursor=c, node=CompanyType.from_row(r)),
-            CompanyConnection,
-        )
+        edge = node_edge(CompanyEdge, CompanyType.from_row)
+        return await connection(info, (first, after), rows, edge, CompanyConnection)
 
     @strawberry.field(description="Members who are never members, whatever lists or rules say.")
     async def excluded_members(
@@ -259,13 +253,8 @@ class SegmentNode:
             count=lambda: events.count_events(site_id=site_id, segment_id=self.pk),
             kind=int,
         )
-        asked = (first, after, info.context.settings.max_page_size)
-        return await connection(
-            asked,
-            rows,
-            lambda e, c: SegmentEventEdge(cursor=c, node=SegmentEventNode.from_model(e)),
-            SegmentEventConnection,
-        )
+        edge = node_edge(SegmentEventEdge, SegmentEventNode.from_model)
+        return await connection(info, (first, after), rows, edge, SegmentEventConnection)
 
 
 async def _member_rows(
@@ -278,13 +267,8 @@ async def _member_rows(
 ) -> MemberConnection:
     """A connection of member rows (raw SQL, keyed by member pk)."""
     rows = Rows(fetch=fetch, key=lambda r: r["id"], count=count, kind=int)
-    asked = (first, after, info.context.settings.max_page_size)
-    return await connection(
-        asked,
-        rows,
-        lambda r, c: MemberEdge(cursor=c, node=MemberType.from_row(r)),
-        MemberConnection,
-    )
+    edge = node_edge(MemberEdge, MemberType.from_row)
+    return await connection(info, (first, after), rows, edge, MemberConnection)
 
 
 def _member_edge(row: dict[str, Any], cursor: str) -> SegmentMemberEdge:

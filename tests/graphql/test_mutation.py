@@ -1,0 +1,58 @@
+"""The mutation wrapper's mapping from a service's domain terms to argument paths."""
+
+from __future__ import annotations
+
+from app.graphql.mutation import ArgumentPaths
+
+
+async def _with_input(self: object, info: object, id: str, input: object) -> None: ...
+
+
+async def _with_arguments(self: object, info: object, segment_id: str, name: str) -> None: ...
+
+
+def test_a_domain_field_lives_in_the_input_argument() -> None:
+    # given a mutation taking `id` and `input`
+    paths = ArgumentPaths(_with_input, {})
+
+    # then a domain field is that field of the input, in GraphQL case
+    assert paths(["ends_at"]) == ["input", "endsAt"]
+    assert paths(["name"]) == ["input", "name"]
+    assert paths(["option_ids", "3"]) == ["input", "optionIds", "3"]
+    # and a field naming an argument stays that argument
+    assert paths(["id"]) == ["id"]
+    # and an empty path names the whole input
+    assert paths([]) == ["input"]
+
+
+def test_a_domain_field_names_the_argument_without_input() -> None:
+    # given a mutation with plain arguments
+    paths = ArgumentPaths(_with_arguments, {})
+
+    # then the terms name the arguments
+    assert paths(["segment_id"]) == ["segmentId"]
+    assert paths(["name"]) == ["name"]
+    assert paths([]) == []
+
+
+async def _batch(self: object, info: object, changes: list[object]) -> None: ...
+
+
+def test_explicit_fields_win_over_the_rule() -> None:
+    # given mutations whose service says "segment" for another argument name
+    single = ArgumentPaths(_with_input, {"segment": ["input", "segmentId"]})
+    batch = ArgumentPaths(_batch, {"segment": ["segmentId"]})
+
+    # then the mapping is used wherever the term stands
+    assert single(["segment"]) == ["input", "segmentId"]
+    assert batch(["changes", "0", "segment"]) == ["changes", "0", "segmentId"]
+
+
+def test_the_idempotency_key_is_named_at_the_top_level() -> None:
+    # given mutations carrying the key in their input or as an argument
+    in_input = ArgumentPaths(_with_input, {})
+    batch = ArgumentPaths(_batch, {})
+
+    # then both name it as clients have always seen it
+    assert in_input(["idempotency_key"]) == ["idempotencyKey"]
+    assert batch(["idempotency_key"]) == ["idempotencyKey"]
