@@ -27,6 +27,7 @@ from app.live.broker import broker
 from app.lookups import SHORTCUTS
 from app.resilience import Resilience
 from app.settings import Settings, get_settings
+from app.webhooks import worker as webhook_worker
 
 
 async def healthz(request: Request) -> Response:
@@ -70,6 +71,9 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
             )
             app.state.email_worker = await stack.enter_async_context(email_worker.running(settings))
             await stack.enter_async_context(running_worker(settings))
+            app.state.webhook_worker = await stack.enter_async_context(
+                webhook_worker.running(settings)
+            )
             yield
 
     routes: list[BaseRoute] = [

@@ -103,11 +103,40 @@ class Settings(BaseSettings):
     # aliases): the executor's work on a large result cannot be interrupted, so it is bounded.
     max_result_rows: int = Field(default=10_000, ge=1)
 
+    # Webhooks (app/webhooks): batches of membership changes POSTed by a worker in the server
+    # process (webhook_worker=false: by other processes only), signed, retried with backoff.
+    webhook_worker: bool = True
+    # URLs on private, loopback, link-local (or other non-public) addresses are refused unless
+    # this is true (tests, receivers on an internal network)
+    webhook_allow_private_networks: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)  # one attempt, all of it
+    webhook_retry_base_seconds: float = Field(default=30.0, gt=0)  # doubled per failed attempt
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_max_failure_hours: float = Field(default=24.0, gt=0)  # then it is disabled
+    webhook_batch_size: int = Field(default=500, ge=1)  # changes per delivery, at most
+    webhook_concurrency: int = Field(default=8, ge=1)  # webhooks one worker sends to at once
+    webhook_poll_seconds: float = Field(default=5.0, gt=0)  # how often to look for work unwoken
+    # a claim on a webhook lasts this long: a worker that died mid-send is replaced after it
+    webhook_claim_timeout_seconds: float = Field(default=60.0, gt=0)
+    # settled deliveries are kept this long (the record's own retention by default)
+    webhook_delivery_retention_days: float = Field(default=90.0, gt=0)
+    max_webhooks_per_site: int = Field(default=100, ge=1)
+
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
         # a send is cut off at half the claim timeout; each SMTP step may take smtp_timeout
         if self.email_claim_timeout_seconds < 10 * self.smtp_timeout:
             raise ValueError("EMAIL_CLAIM_TIMEOUT_SECONDS must be at least 10 x SMTP_TIMEOUT")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_claims_outlast_sends(self) -> Settings:
+        # a send is cut off at webhook_timeout_seconds; its claim must still be held when it
+        # settles, or another worker could send the same batch at the same time
+        if self.webhook_claim_timeout_seconds < 2 * self.webhook_timeout_seconds + 5:
+            raise ValueError(
+                "WEBHOOK_CLAIM_TIMEOUT_SECONDS must be at least 2 x WEBHOOK_TIMEOUT_SECONDS + 5"
+            )
         return self
 
 
