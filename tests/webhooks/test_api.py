@@ -61,7 +61,10 @@ async def test_update_merges_and_delete_removes(hooks: Api) -> None:
     payload = (
         await hooks.query(
             UPDATE,
-            {"id": made["id"], "input": {"url": "https://hooks.example.invalid/2", "segmentIds": None}},
+            {
+                "id": made["id"],
+                "input": {"url": "https://hooks.example.invalid/2", "segmentIds": None},
+            },
         )
     )["updateWebhook"]
     assert payload["userErrors"] == []
