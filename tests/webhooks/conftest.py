@@ -118,10 +118,11 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def serving(receiver: Receiver) -> AsyncIterator[Receiver]:
+async def serving(receiver: Receiver, **options: Any) -> AsyncIterator[Receiver]:
+    """The receiver on its port (options: uvicorn's, ssl_certfile and ssl_keyfile, say)."""
     app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off"
+        app, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off", **options
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

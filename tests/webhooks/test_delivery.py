@@ -480,3 +480,21 @@ async def test_a_slow_receiver_does_not_hold_up_a_write(
     # then the writes committed while the send is still in hand
     assert last > 0 and len(receiver.received) == 1
     receiver.hold.set()
+
+
+async def test_metrics_show_the_queue_and_the_outcomes(
+    hooks: Api, receiver: Receiver, workers: Workers
+) -> None:
+    # given a webhook behind the record (no worker yet), then a delivery that succeeds
+    seg = await segment(hooks, "Gold")
+    made = await _hook(hooks, receiver)
+    await record(hooks.site.id, seg["id"], ["m-1"])
+    before = (await hooks.client.get("/metrics")).text
+    assert "segments_webhooks_behind 1.0" in before
+    workers()
+    await until(lambda: _settled(hooks, made["id"]), what="the delivery")
+    # then /metrics counts it by status, and nothing is behind any more
+    text = (await hooks.client.get("/metrics")).text
+    assert 'segments_webhook_deliveries{status="SUCCEEDED"} 1.0' in text
+    assert "segments_webhooks_behind 0.0" in text
+    assert 'segments_webhook_attempts_total{outcome="succeeded"}' in text
