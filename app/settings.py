@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     max_email_subject_length: int = Field(default=255, ge=1)
     max_email_body_bytes: int = Field(default=256 * 1024, ge=1)
 
+    # The membership sweeper (app/changes/sweeper.py): listing expiries, days_ago() rules and
+    # the pruning of the record, every MEMBERSHIP_SWEEP_SECONDS (membership_sweeper=false: by
+    # another process, or not at all in tests).
+    membership_sweeper: bool = True
+    membership_sweep_seconds: float = Field(default=60.0, gt=0)
+
     graphiql: bool = True
     introspection: bool = True
     log_level: str = "INFO"
@@ -102,6 +108,10 @@ class Settings(BaseSettings):
     # Rows all the connections of one operation may return together (pages x nested pages x
     # aliases): the executor's work on a large result cannot be interrupted, so it is bounded.
     max_result_rows: int = Field(default=10_000, ge=1)
+
+    # Membership as data (issue 14): days of the membership record kept; an `at` before them
+    # is refused with HISTORY_UNAVAILABLE.
+    membership_history_days: int = 90
 
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
