@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     max_email_subject_length: int = Field(default=255, ge=1)
     max_email_body_bytes: int = Field(default=256 * 1024, ge=1)
 
+    # The membership sweeper (app/changes/sweeper.py): listing expiries, days_ago() rules and
+    # the pruning of the record, every MEMBERSHIP_SWEEP_SECONDS (membership_sweeper=false: by
+    # another process, or not at all in tests).
+    membership_sweeper: bool = True
+    membership_sweep_seconds: float = Field(default=60.0, gt=0)
+
     graphiql: bool = True
     introspection: bool = True
     log_level: str = "INFO"
@@ -103,6 +109,10 @@ class Settings(BaseSettings):
     # aliases): the executor's work on a large result cannot be interrupted, so it is bounded.
     max_result_rows: int = Field(default=10_000, ge=1)
 
+    # Membership as data (issue 14): days of the membership record kept; an `at` before them
+    # is refused with HISTORY_UNAVAILABLE.
+    membership_history_days: int = 90
+
     # Webhooks (app/webhooks): batches of membership changes POSTed by a worker in the server
     # process (webhook_worker=false: by other processes only), signed, retried with backoff.
     webhook_worker: bool = True
@@ -118,8 +128,7 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=5.0, gt=0)  # how often to look for work unwoken
     # a claim on a webhook lasts this long: a worker that died mid-send is replaced after it
     webhook_claim_timeout_seconds: float = Field(default=60.0, gt=0)
-    # settled deliveries are kept this long (the record's own retention by default)
-    webhook_delivery_retention_days: float = Field(default=90.0, gt=0)
+    # (settled deliveries are kept MEMBERSHIP_HISTORY_DAYS, as the record they name)
     max_webhooks_per_site: int = Field(default=100, ge=1)
 
     @model_validator(mode="after")

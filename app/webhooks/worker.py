@@ -150,7 +150,7 @@ class WebhookWorker:
         if time.monotonic() - self._pruned < PRUNE_EVERY_SECONDS:
             return
         self._pruned = time.monotonic()
-        keep = timedelta(days=self.settings.webhook_delivery_retention_days)
+        keep = timedelta(days=self.settings.membership_history_days)
         gone = 0
         while (n := await queue.prune(before=self.clock() - keep)) > 0:
             gone += n
