@@ -18,7 +18,7 @@ from app.auth.models import Role
 from app.changes.models import ChangeCause, ChangeKind
 from app.webhooks import queue
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
-from tests.factories import Api, make_api, segment
+from tests.factories import Api, make_api, members, segment
 from tests.webhooks.conftest import (
     UPDATE,
     Clock,
@@ -498,3 +498,45 @@ async def test_metrics_show_the_queue_and_the_outcomes(
     assert 'segments_webhook_deliveries{status="SUCCEEDED"} 1.0' in text
     assert "segments_webhooks_behind 0.0" in text
     assert 'segments_webhook_attempts_total{outcome="succeeded"}' in text
+
+
+LIST = """
+mutation($input: UpdateSegmentMembersInput!) {
+  updateSegmentMembers(input: $input) { added removed userErrors { code } }
+}
+"""
+
+
+async def test_membership_mutations_reach_the_webhook_as_they_are_recorded(
+    hook_app: Any, receiver: Receiver
+) -> None:
+    # given a server with its worker, a webhook on one segment, and members
+    async with hook_app(webhook_worker=True) as server:
+        gold, vip = await segment(server, "Gold"), await segment(server, "VIP")
+        made = await _hook(server, receiver, segmentIds=[gold["id"]])
+        await members(server, "ann", "bob")
+        # when members are listed, one is unlisted, and another segment changes too
+        for input in (
+            {"segmentId": gold["id"], "memberIds": ["ann", "bob"], "mode": "ADD"},
+            {"segmentId": vip["id"], "memberIds": ["ann"], "mode": "ADD"},
+            {"segmentId": gold["id"], "memberIds": ["bob"], "mode": "DELETE"},
+        ):
+            payload = (await server.query(LIST, {"input": input}))["updateSegmentMembers"]
+            assert payload["userErrors"] == []
+        await until(lambda: _changes_received(receiver, 3), what="three changes")
+        await until(lambda: _settled(server, made["id"]), what="the deliveries to settle")
+    # then the webhook got the changes of its segment, as the record has them, in order
+    got = [
+        (c["segmentId"], c["memberId"], c["kind"], c["cause"])
+        for r in receiver.received
+        for c in r.changes
+    ]
+    assert got == [
+        (gold["id"], "ann", "ENTERED", "LISTED"),
+        (gold["id"], "bob", "ENTERED", "LISTED"),
+        (gold["id"], "bob", "EXITED", "UNLISTED"),
+    ]
+
+
+def _changes_received(receiver: Receiver, n: int) -> bool:
+    return sum(len(r.changes) for r in receiver.received) >= n
