@@ -274,10 +274,13 @@ async def give_up(delivery: Delivery, *, status: int | None, error: str, reason:
 
 
 async def next_due(now: datetime) -> datetime | None:
-    """When the earliest webhook waiting to retry is due (None: none waits)."""
+    """When the earliest webhook waiting to retry is due (None: none waits). One claimed by a
+    worker is left out: it is being sent to (its worker wakes its own loop when done)."""
     rows = await fetch(
         "SELECT MIN(next_attempt_at) AS due FROM webhooks"
         " WHERE enabled AND next_attempt_at IS NOT NULL"
+        " AND (claimed_until IS NULL OR claimed_until <= $1)",
+        [ts(now)],
     )
     return as_datetime(rows[0]["due"]) if rows else None
 
