@@ -540,3 +540,30 @@ async def test_membership_mutations_reach_the_webhook_as_they_are_recorded(
 
 def _changes_received(receiver: Receiver, n: int) -> bool:
     return sum(len(r.changes) for r in receiver.received) >= n
+
+
+async def test_a_webhook_switched_off_by_hand_keeps_its_batch_for_when_it_is_on_again(
+    hooks: Api, receiver: Receiver, workers: Workers
+) -> None:
+    # given a delivery that failed once and waits for its retry
+    seg = await segment(hooks, "Gold")
+    made = await _hook(hooks, receiver)
+    receiver.statuses.append(500)
+    await record(hooks.site.id, seg["id"], ["m-1"])
+    clock = Clock()
+    worker = workers(clock=clock)
+    await until(lambda: _attempted(hooks, made["id"], 1), what="the first failure")
+    # when an admin switches it off, and its retry comes due
+    off = await hooks.query(UPDATE, {"id": made["id"], "input": {"enabled": False}})
+    assert off["updateWebhook"]["webhook"]["enabled"] is False
+    clock.advance(hours=1)
+    worker.wake()
+    await asyncio.sleep(0.2)
+    # then nothing is sent, and the delivery waits, PENDING
+    assert len(receiver.received) == 1
+    assert [d["status"] for d in deliveries(await webhook(hooks, made["id"]))] == ["PENDING"]
+    # when it is switched on again, the same delivery goes, with the same id
+    await hooks.query(UPDATE, {"id": made["id"], "input": {"enabled": True}})
+    found = await until(lambda: _settled(hooks, made["id"]), what="the delivery")
+    assert receiver.ids() == [deliveries(found)[0]["id"]] * 2
+    assert deliveries(found)[0]["status"] == "SUCCEEDED"
