@@ -151,7 +151,8 @@ async def update(
                 sets.update(disabled_reason=None, failing_since=None, next_attempt_at=None)
         if sets:
             webhook.update_from_dict(sets)
-            await webhook.save(using_db=tx)
+            # only these: the cursor, the claim and the retry time are the worker's
+            await webhook.save(using_db=tx, update_fields=[*sets, "updated_at"])
     return webhook
 
 
