@@ -101,10 +101,6 @@ class WebhookWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    @property
-    def busy(self) -> int:
-        return len(self._sends)
-
     async def _run(self) -> None:
         s = self.settings
         while not self._stopping:
