@@ -36,6 +36,7 @@ MODEL_MODULES = [
     "app.jobs.models",
     "app.personas.models",
     "app.changes.models",
+    "app.webhooks.models",
 ]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")

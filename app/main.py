@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app import logs
+from app.changes import sweeper
 from app.db import fetch, tortoise_config
 from app.email import worker as email_worker
 from app.exports.routes import segment_members_csv
@@ -27,6 +28,7 @@ from app.live.broker import broker
 from app.lookups import SHORTCUTS
 from app.resilience import Resilience
 from app.settings import Settings, get_settings
+from app.webhooks import worker as webhook_worker
 
 
 async def healthz(request: Request) -> Response:
@@ -70,6 +72,10 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
             )
             app.state.email_worker = await stack.enter_async_context(email_worker.running(settings))
             await stack.enter_async_context(running_worker(settings))
+            app.state.webhook_worker = await stack.enter_async_context(
+                webhook_worker.running(settings)
+            )
+            await stack.enter_async_context(sweeper.running(settings))
             yield
 
     routes: list[BaseRoute] = [

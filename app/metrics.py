@@ -33,3 +33,15 @@ LIVE_SUBSCRIBERS = Gauge("segments_live_subscribers", "Live subscriptions open i
 LIVE_DROPPED = Counter(
     "segments_live_dropped_events", "Live events dropped because a subscriber's queue was full"
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "segments_webhook_attempts",
+    "Webhook delivery attempts by outcome (succeeded, failed: to be retried, disabled)",
+    ["outcome"],
+)
+WEBHOOK_DELIVERIES = Gauge(
+    "segments_webhook_deliveries", "Webhook deliveries by status (all sites)", ["status"]
+)
+WEBHOOKS_BEHIND = Gauge(
+    "segments_webhooks_behind",
+    "Enabled webhooks with membership changes not yet delivered (all sites)",
+)

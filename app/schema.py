@@ -50,6 +50,8 @@ from app.segments.mutations import SegmentMutations
 from app.segments.queries import SegmentQueries
 from app.segments.subscriptions import EventSubscriptions
 from app.settings import Settings
+from app.webhooks.mutations import WebhookMutations
+from app.webhooks.queries import WebhookQueries
 
 Query = merge_types(
     "Query",
@@ -64,6 +66,7 @@ Query = merge_types(
         PickerQueries,
         ImportJobQueries,
         PersonaQueries,
+        WebhookQueries,
     ),
 )
 Mutation = merge_types(
@@ -79,6 +82,7 @@ Mutation = merge_types(
         ImportJobMutations,
         SegmentLifecycleMutations,
         PersonaMutations,
+        WebhookMutations,
     ),
 )
 Subscription = merge_types("Subscription", (EventSubscriptions, ImportJobSubscriptions))

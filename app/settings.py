@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     max_email_subject_length: int = Field(default=255, ge=1)
     max_email_body_bytes: int = Field(default=256 * 1024, ge=1)
 
+    # The membership sweeper (app/changes/sweeper.py): listing expiries, days_ago() rules and
+    # the pruning of the record, every MEMBERSHIP_SWEEP_SECONDS (membership_sweeper=false: by
+    # another process, or not at all in tests).
+    membership_sweeper: bool = True
+    membership_sweep_seconds: float = Field(default=60.0, gt=0)
+
     graphiql: bool = True
     introspection: bool = True
     log_level: str = "INFO"
@@ -103,11 +109,43 @@ class Settings(BaseSettings):
     # aliases): the executor's work on a large result cannot be interrupted, so it is bounded.
     max_result_rows: int = Field(default=10_000, ge=1)
 
+    # Membership as data (issue 14): days of the membership record kept; an `at` before them
+    # is refused with HISTORY_UNAVAILABLE.
+    membership_history_days: int = 90
+
+    # Webhooks (app/webhooks): batches of membership changes POSTed by a worker in the server
+    # process (webhook_worker=false: by other processes only), signed, retried with backoff.
+    webhook_worker: bool = True
+    # URLs on private, loopback, link-local (or other non-public) addresses are refused unless
+    # this is true (tests, receivers on an internal network)
+    webhook_allow_private_networks: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)  # one attempt, all of it
+    webhook_retry_base_seconds: float = Field(default=30.0, gt=0)  # doubled per failed attempt
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_max_failure_hours: float = Field(default=24.0, gt=0)  # then it is disabled
+    webhook_batch_size: int = Field(default=500, ge=1)  # changes per delivery, at most
+    webhook_concurrency: int = Field(default=8, ge=1)  # webhooks one worker sends to at once
+    webhook_poll_seconds: float = Field(default=5.0, gt=0)  # how often to look for work unwoken
+    # a claim on a webhook lasts this long: a worker that died mid-send is replaced after it
+    webhook_claim_timeout_seconds: float = Field(default=60.0, gt=0)
+    # (settled deliveries are kept MEMBERSHIP_HISTORY_DAYS, as the record they name)
+    max_webhooks_per_site: int = Field(default=100, ge=1)
+
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
         # a send is cut off at half the claim timeout; each SMTP step may take smtp_timeout
         if self.email_claim_timeout_seconds < 10 * self.smtp_timeout:
             raise ValueError("EMAIL_CLAIM_TIMEOUT_SECONDS must be at least 10 x SMTP_TIMEOUT")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_claims_outlast_sends(self) -> Settings:
+        # a send is cut off at webhook_timeout_seconds; its claim must still be held when it
+        # settles, or another worker could send the same batch at the same time
+        if self.webhook_claim_timeout_seconds < 2 * self.webhook_timeout_seconds + 5:
+            raise ValueError(
+                "WEBHOOK_CLAIM_TIMEOUT_SECONDS must be at least 2 x WEBHOOK_TIMEOUT_SECONDS + 5"
+            )
         return self
 
 

@@ -89,7 +89,10 @@ class MembershipSite(Model):
     )
     site_id: int
     history_from = fields.DatetimeField()
+    # the last sweep: clock-made changes (expiries, days_ago()) are recorded up to it
     swept_at = fields.DatetimeField(null=True)
+    # expiries are recorded up to here: writers record those due before their own write
+    expired_to = fields.DatetimeField(null=True)
 
     class Meta:
         table = "membership_sites"

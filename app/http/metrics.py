@@ -106,6 +106,11 @@ async def _refresh() -> None:
         deliveries = await fetch(
             "SELECT status, COUNT(*) AS n FROM email_deliveries GROUP BY status"
         )
+        hooks = await fetch("SELECT status, COUNT(*) AS n FROM webhook_deliveries GROUP BY status")
+        behind = await fetch(
+            "SELECT COUNT(*) AS n FROM webhooks w WHERE w.enabled AND EXISTS (SELECT 1"
+            " FROM membership_changes c WHERE c.site_id = w.site_id AND c.id > w.cursor)"
+        )
     except Exception:  # a scrape must answer even when the database does not
         log.warning("metrics: the queue gauges could not be read", exc_info=True)
         return
@@ -115,6 +120,10 @@ async def _refresh() -> None:
     metrics.EMAIL_DELIVERIES.clear()
     for row in deliveries:
         metrics.EMAIL_DELIVERIES.labels(str(row["status"])).set(row["n"])
+    metrics.WEBHOOK_DELIVERIES.clear()
+    for row in hooks:
+        metrics.WEBHOOK_DELIVERIES.labels(str(row["status"])).set(row["n"])
+    metrics.WEBHOOKS_BEHIND.set(behind[0]["n"] if behind else 0)
 
 
 _exposition = make_asgi_app()

@@ -1,0 +1,68 @@
+"""Webhooks (receivers of a site's membership changes) and what was sent to them."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.db import owned_by, site_key
+
+
+class DeliveryStatus(enum.Enum):
+    PENDING = "PENDING"  # waiting to be sent, or for its next attempt
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"  # given up: the webhook was disabled after failing too long
+
+
+# A receiver of the site's membership changes. `cursor` is the id of the last change of the
+# record already put into a delivery; the worker that holds `claimed_until` (a lease that a
+# dead worker's claim outlives by no more than its length) is the only one sending to it.
+# (Comments, not docstrings: Tortoise would make a docstring the table's comment.)
+class Webhook(Model):
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Any] = site_key(indexed=True)
+    site_id: int
+    url = fields.CharField(max_length=2048)
+    description = fields.TextField(null=True)
+    # segment pks whose changes it receives; null: every segment of the site
+    segment_ids: list[int] | None = fields.JSONField(null=True)
+    enabled = fields.BooleanField(default=True)
+    disabled_reason = fields.TextField(null=True)
+    secret = fields.CharField(max_length=100)
+    cursor = fields.BigIntField(default=0)
+    # when the current run of failures began (null: the last attempt succeeded)
+    failing_since = fields.DatetimeField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True)
+    claimed_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "webhooks"
+
+
+# One batch of changes for one webhook: the changes of its site with after_change < id <=
+# last_change of the segments in `segment_ids` (as the webhook's filter was when the batch was
+# made), so that every attempt sends the same body under the same id (the webhook-id header).
+class WebhookDelivery(Model):
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    webhook: fields.ForeignKeyRelation[Webhook] = owned_by("models.Webhook")
+    webhook_id: int
+    status = fields.CharEnumField(DeliveryStatus, max_length=10, default=DeliveryStatus.PENDING)
+    after_change = fields.BigIntField()
+    last_change = fields.BigIntField()
+    segment_ids: list[int] | None = fields.JSONField(null=True)
+    change_count = fields.IntField()
+    attempts = fields.IntField(default=0)
+    response_status = fields.IntField(null=True)
+    error = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    delivered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "webhook_deliveries"
+        indexes = (("webhook_id", "status"), ("webhook_id", "id"), ("status", "created_at"))

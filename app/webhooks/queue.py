@@ -1,0 +1,295 @@
+"""The webhooks as a queue in the database: claim a webhook, take its next batch, settle it.
+
+A worker claims one webhook at a time (a lease in ``claimed_until``, committed before anything
+is sent; SKIP LOCKED lets the workers of other processes each take a different one), so each
+batch goes out through one worker. A webhook has at most one PENDING delivery: the next batch
+is made only once it has SUCCEEDED, so batches arrive in order. The delivery row, with its
+range of the record, is committed before its first attempt: a worker that dies mid-send leaves
+it PENDING, and the next worker to claim the webhook (once the lease has run out) sends it
+again, under the same id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from app.db import any_of, as_datetime, execute, fetch, for_update, ids_param, json_value, ts
+from app.webhooks.models import WebhookDelivery
+
+_CLAIM = """
+UPDATE webhooks SET claimed_until = $2
+ WHERE id = (SELECT w.id FROM webhooks w
+              WHERE w.enabled
+                AND (w.claimed_until IS NULL OR w.claimed_until <= $1)
+                AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= $1)
+                AND (EXISTS (SELECT 1 FROM webhook_deliveries d
+                              WHERE d.webhook_id = w.id AND d.status = 'PENDING')
+                     OR EXISTS (SELECT 1 FROM membership_changes c
+                                 WHERE c.site_id = w.site_id AND c.id > w.cursor))
+              ORDER BY w.id LIMIT 1{lock})
+   AND enabled AND (claimed_until IS NULL OR claimed_until <= $1)
+RETURNING id, site_id, url, secret, segment_ids, cursor, failing_since, claimed_until
+"""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A webhook this worker holds until ``until`` (or until it settles or releases it)."""
+
+    id: int
+    site_id: int
+    url: str
+    secret: str
+    segment_ids: list[int] | None
+    cursor: int
+    failing_since: datetime | None
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    webhook_id: int
+    site_id: int
+    after_change: int
+    last_change: int
+    segment_ids: list[int] | None
+    attempts: int  # this one included
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    id: int
+    segment_id: int
+    member_ref: str
+    kind: str
+    cause: str
+    at: datetime
+
+
+def _segments(value: Any) -> list[int] | None:
+    loaded = json_value(value)
+    return None if loaded is None else [int(x) for x in loaded]
+
+
+async def claim(now: datetime, until: datetime) -> Claimed | None:
+    """Claim the first webhook with work due (a PENDING delivery, or changes past its cursor)."""
+    rows = await fetch(_CLAIM.format(lock=for_update(skip_locked=True)), [ts(now), ts(until)])
+    if not rows:
+        return None
+    row = rows[0]
+    return Claimed(
+        id=int(row["id"]),
+        site_id=int(row["site_id"]),
+        url=row["url"],
+        secret=row["secret"],
+        segment_ids=_segments(row["segment_ids"]),
+        cursor=int(row["cursor"]),
+        failing_since=as_datetime(row["failing_since"]),
+        until=until,
+    )
+
+
+async def release(claimed: Claimed) -> None:
+    """Let the webhook go without settling anything (nothing was sent), unless the claim ran
+    out and another worker holds it now."""
+    await execute(
+        "UPDATE webhooks SET claimed_until = NULL WHERE id = $1 AND claimed_until = $2",
+        [claimed.id, ts(claimed.until)],
+    )
+
+
+def _filter(segment_ids: list[int] | None, ref: str) -> str:
+    return "" if segment_ids is None else " AND " + any_of("segment_id", ref, pg_type="bigint")
+
+
+async def _pending(webhook_id: int) -> dict[str, Any] | None:
+    rows = await fetch(
+        "SELECT id, after_change, last_change, segment_ids FROM webhook_deliveries"
+        " WHERE webhook_id = $1 AND status = 'PENDING' ORDER BY id LIMIT 1",
+        [webhook_id],
+    )
+    return rows[0] if rows else None
+
+
+async def _new_batch(claimed: Claimed, batch_size: int, now: datetime) -> dict[str, Any] | None:
+    """The next batch past the cursor, written as a PENDING delivery with the cursor moved past
+    it in one transaction; None when the changes past the cursor are none of its segments."""
+    site, cursor = claimed.site_id, claimed.cursor
+    # the end first, then the batch within it: a change committed between the two statements
+    # (its id above the end) is left for the next batch, never skipped
+    end_rows = await fetch(
+        "SELECT MAX(id) AS last FROM membership_changes WHERE site_id = $1 AND id > $2",
+        [site, cursor],
+    )
+    if not end_rows or end_rows[0]["last"] is None:
+        return None
+    end = int(end_rows[0]["last"])
+    params: list[Any] = [site, cursor, end, batch_size]
+    if claimed.segment_ids is not None:
+        params.append(ids_param(claimed.segment_ids))
+    ids = await fetch(
+        "SELECT id FROM membership_changes WHERE site_id = $1 AND id > $2 AND id <= $3"
+        + _filter(claimed.segment_ids, "$5")
+        + " ORDER BY id LIMIT $4",
+        params,
+    )
+    last = int(ids[-1]["id"]) if len(ids) == batch_size else end
+    async with in_transaction() as tx:
+        moved = await execute(
+            "UPDATE webhooks SET cursor = $2 WHERE id = $1 AND cursor = $3 AND enabled",
+            [claimed.id, last, cursor],
+            tx,
+        )
+        if not moved or not ids:  # another worker took it over (our lease ran out), or no match
+            return None
+        made = await WebhookDelivery.create(
+            using_db=tx,
+            site_id=site,
+            webhook_id=claimed.id,
+            after_change=cursor,
+            last_change=last,
+            segment_ids=claimed.segment_ids,
+            change_count=len(ids),
+            created_at=now,
+        )
+    return {
+        "id": made.id,
+        "after_change": cursor,
+        "last_change": last,
+        "segment_ids": claimed.segment_ids,
+    }
+
+
+async def next_delivery(claimed: Claimed, *, batch_size: int, now: datetime) -> Delivery | None:
+    """The claimed webhook's PENDING delivery, or else a new one of its next batch, with this
+    attempt counted; None when it has nothing to send."""
+    row = await _pending(claimed.id) or await _new_batch(claimed, batch_size, now)
+    if row is None:
+        return None
+    counted = await fetch(
+        "UPDATE webhook_deliveries SET attempts = attempts + 1"
+        " WHERE id = $1 AND status = 'PENDING' RETURNING attempts",
+        [row["id"]],
+    )
+    if not counted:
+        return None
+    return Delivery(
+        id=int(row["id"]),
+        webhook_id=claimed.id,
+        site_id=claimed.site_id,
+        after_change=int(row["after_change"]),
+        last_change=int(row["last_change"]),
+        segment_ids=_segments(row["segment_ids"]),
+        attempts=int(counted[0]["attempts"]),
+    )
+
+
+async def changes(delivery: Delivery) -> list[ChangeRow]:
+    """The changes of a delivery, in their order: the same rows at every attempt."""
+    params: list[Any] = [delivery.site_id, delivery.after_change, delivery.last_change]
+    if delivery.segment_ids is not None:
+        params.append(ids_param(delivery.segment_ids))
+    rows = await fetch(
+        "SELECT id, segment_id, member_ref, kind, cause, at FROM membership_changes"
+        " WHERE site_id = $1 AND id > $2 AND id <= $3"
+        + _filter(delivery.segment_ids, "$4")
+        + " ORDER BY id",
+        params,
+    )
+    return [
+        ChangeRow(
+            id=int(r["id"]),
+            segment_id=int(r["segment_id"]),
+            member_ref=r["member_ref"],
+            kind=str(r["kind"]),
+            cause=str(r["cause"]),
+            at=as_datetime(r["at"]),  # type: ignore[arg-type]  # never null
+        )
+        for r in rows
+    ]
+
+
+async def succeeded(delivery: Delivery, *, status: int, now: datetime) -> None:
+    """The receiver took it: SUCCEEDED, and the webhook free for its next batch."""
+    async with in_transaction() as tx:
+        await execute(
+            "UPDATE webhook_deliveries SET status = 'SUCCEEDED', response_status = $2,"
+            " error = NULL, delivered_at = $3 WHERE id = $1 AND status = 'PENDING'",
+            [delivery.id, status, ts(now, tx)],
+            tx,
+        )
+        await execute(
+            "UPDATE webhooks SET failing_since = NULL, next_attempt_at = NULL,"
+            " claimed_until = NULL WHERE id = $1",
+            [delivery.webhook_id],
+            tx,
+        )
+
+
+async def retry_later(
+    delivery: Delivery,
+    *,
+    status: int | None,
+    error: str,
+    failing_since: datetime,
+    retry_at: datetime,
+) -> None:
+    """The attempt failed: the delivery stays PENDING, the webhook waits until retry_at."""
+    async with in_transaction() as tx:
+        await execute(
+            "UPDATE webhook_deliveries SET response_status = $2, error = $3"
+            " WHERE id = $1 AND status = 'PENDING'",
+            [delivery.id, status, error],
+            tx,
+        )
+        await execute(
+            "UPDATE webhooks SET failing_since = $2, next_attempt_at = $3, claimed_until = NULL"
+            " WHERE id = $1",
+            [delivery.webhook_id, ts(failing_since, tx), ts(retry_at, tx)],
+            tx,
+        )
+
+
+async def give_up(delivery: Delivery, *, status: int | None, error: str, reason: str) -> None:
+    """Failed for too long: the delivery FAILED and the webhook disabled, its cursor back
+    before the batch, so that enabling it again sends those changes first."""
+    async with in_transaction() as tx:
+        await execute(
+            "UPDATE webhook_deliveries SET status = 'FAILED', response_status = $2, error = $3"
+            " WHERE id = $1 AND status = 'PENDING'",
+            [delivery.id, status, error],
+            tx,
+        )
+        await execute(
+            "UPDATE webhooks SET enabled = $2, disabled_reason = $3, cursor = $4,"
+            " failing_since = NULL, next_attempt_at = NULL, claimed_until = NULL WHERE id = $1",
+            [delivery.webhook_id, False, reason, delivery.after_change],
+            tx,
+        )
+
+
+async def next_due(now: datetime) -> datetime | None:
+    """When the earliest webhook waiting to retry is due (None: none waits). One claimed by a
+    worker is left out: it is being sent to (its worker wakes its own loop when done)."""
+    rows = await fetch(
+        "SELECT MIN(next_attempt_at) AS due FROM webhooks"
+        " WHERE enabled AND next_attempt_at IS NOT NULL"
+        " AND (claimed_until IS NULL OR claimed_until <= $1)",
+        [ts(now)],
+    )
+    return as_datetime(rows[0]["due"]) if rows else None
+
+
+async def prune(*, before: datetime, limit: int = 10_000) -> int:
+    """Delete up to ``limit`` settled deliveries made before ``before``; how many went."""
+    rows = await fetch(
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
+        " WHERE status <> 'PENDING' AND created_at < $1 ORDER BY id LIMIT $2) RETURNING id",
+        [ts(before), limit],
+    )
+    return len(rows)

@@ -1,0 +1,185 @@
+"""Webhooks of a site: create (with its signing secret), read, update (merge), delete, and
+their deliveries. The URL is checked at every save (and again at every send, by the worker).
+A new webhook starts at the current end of the site's record: it never receives changes
+recorded before it was made."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from app.db import fetch, parse_pk
+from app.errors import DomainError, ErrorCode, not_found
+from app.segments.models import Segment
+from app.settings import get_settings
+from app.webhooks.addresses import AddressError, check
+from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
+from app.webhooks.sender import new_secret
+
+MAX_SEGMENTS = 1000
+
+
+@dataclass
+class WebhookData:
+    url: str
+    segment_ids: Sequence[str] | None = None
+    description: str | None = None
+    enabled: bool = True
+
+
+async def _check_url(url: str, *, allow_private: bool) -> str:
+    # a host that does not resolve (yet) is taken: the worker checks it again at each send
+    url = url.strip()
+    try:
+        await check(url, allow_private=allow_private, unresolved_ok=True)
+    except AddressError as exc:
+        raise DomainError(ErrorCode.INVALID, str(exc), ["input", "url"]) from exc
+    return url
+
+
+def _check_description(description: str | None) -> None:
+    limit = get_settings().max_description_length
+    if description is not None and len(description) > limit:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"description is over the limit of {limit} characters",
+            ["input", "description"],
+        )
+
+
+async def _segment_pks(site_id: int, segment_ids: Sequence[str] | None) -> list[int] | None:
+    """The pks of the site's segments named (None stays None: every segment); NOT_FOUND for an
+    id that names none of them (another site's included)."""
+    if segment_ids is None:
+        return None
+    path = ["input", "segmentIds"]
+    if not segment_ids:
+        raise DomainError(
+            ErrorCode.INVALID, "segmentIds must name a segment (null: every segment)", path
+        )
+    if len(segment_ids) > MAX_SEGMENTS:
+        raise DomainError(ErrorCode.TOO_LARGE, f"more than {MAX_SEGMENTS} segmentIds", path)
+    pks = [parse_pk(str(i)) for i in segment_ids]
+    wanted = [p for p in pks if p is not None]
+    found: list[Any] = await Segment.filter(site_id=site_id, id__in=wanted).values_list(
+        "id", flat=True
+    )
+    known = {int(x) for x in found}
+    for index, (given, pk) in enumerate(zip(segment_ids, pks, strict=True)):
+        if pk is None or pk not in known:
+            raise not_found("segment", str(given), [*path, str(index)])
+    return sorted(known)
+
+
+async def _record_end(site_id: int, connection: Any) -> int:
+    rows = await fetch(
+        "SELECT MAX(id) AS last FROM membership_changes WHERE site_id = $1", [site_id], connection
+    )
+    return int(rows[0]["last"] or 0) if rows else 0
+
+
+async def get(*, site_id: int, webhook_id: str) -> Webhook | None:
+    """The site's webhook with that id; None for an unknown id or another site's."""
+    pk = parse_pk(webhook_id)
+    if pk is None:
+        return None
+    found: Webhook | None = await Webhook.filter(site_id=site_id, id=pk).first()
+    return found
+
+
+async def list_webhooks(*, site_id: int) -> list[Webhook]:
+    """The site's webhooks, oldest first."""
+    rows: list[Webhook] = await Webhook.filter(site_id=site_id).order_by("id")
+    return rows
+
+
+async def create(*, site_id: int, data: WebhookData, allow_private: bool) -> Webhook:
+    """A webhook with a new secret (read it from the returned row: it is shown only once)."""
+    url = await _check_url(data.url, allow_private=allow_private)
+    _check_description(data.description)
+    segments = await _segment_pks(site_id, data.segment_ids)
+    limit = get_settings().max_webhooks_per_site
+    async with in_transaction() as tx:
+        if await Webhook.filter(site_id=site_id).using_db(tx).count() >= limit:
+            raise DomainError(
+                ErrorCode.TOO_LARGE, f"a site has at most {limit} webhooks (MAX_WEBHOOKS_PER_SITE)"
+            )
+        webhook: Webhook = await Webhook.create(
+            using_db=tx,
+            site_id=site_id,
+            url=url,
+            description=data.description,
+            segment_ids=segments,
+            enabled=data.enabled,
+            secret=new_secret(),
+            cursor=await _record_end(site_id, tx),
+        )
+    return webhook
+
+
+async def update(
+    *, site_id: int, webhook_id: str, changes: dict[str, Any], allow_private: bool
+) -> Webhook:
+    """Merge changes into a webhook. Enabling it again clears disabledReason and resumes
+    where it stopped; segmentIds null: every segment, from its next batch on."""
+    unknown = set(changes) - {"url", "segment_ids", "description", "enabled"}
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    for name in ("url", "enabled"):
+        if name in changes and changes[name] is None:
+            raise DomainError(ErrorCode.INVALID, f"{name} cannot be null", ["input", name])
+    sets: dict[str, Any] = {}
+    if "url" in changes:
+        sets["url"] = await _check_url(changes["url"], allow_private=allow_private)
+    if "description" in changes:
+        _check_description(changes["description"])
+        sets["description"] = changes["description"]
+    if "segment_ids" in changes:
+        sets["segment_ids"] = await _segment_pks(site_id, changes["segment_ids"])
+    async with in_transaction() as tx:
+        pk = parse_pk(webhook_id)
+        qs = Webhook.filter(site_id=site_id, id=pk or 0).using_db(tx)
+        webhook: Webhook | None = await qs.select_for_update().first()
+        if webhook is None:
+            raise not_found("webhook", webhook_id, ["id"])
+        if "enabled" in changes:
+            sets["enabled"] = bool(changes["enabled"])
+            if sets["enabled"] and not webhook.enabled:
+                sets.update(disabled_reason=None, failing_since=None, next_attempt_at=None)
+        if sets:
+            webhook.update_from_dict(sets)
+            # only these: the cursor, the claim and the retry time are the worker's
+            await webhook.save(using_db=tx, update_fields=[*sets, "updated_at"])
+    return webhook
+
+
+async def delete(*, site_id: int, webhook_id: str) -> None:
+    """Delete a webhook and its deliveries (one being sent may still arrive)."""
+    pk = parse_pk(webhook_id)
+    deleted = await Webhook.filter(site_id=site_id, id=pk or 0).delete() if pk else 0
+    if not deleted:
+        raise not_found("webhook", webhook_id, ["id"])
+
+
+def _deliveries(site_id: int, webhook_pk: int, status: DeliveryStatus | None) -> Any:
+    qs = WebhookDelivery.filter(site_id=site_id, webhook_id=webhook_pk)
+    return qs if status is None else qs.filter(status=status)
+
+
+async def list_deliveries(
+    *, site_id: int, webhook_pk: int, status: DeliveryStatus | None, first: int, after: int | None
+) -> list[WebhookDelivery]:
+    """Up to first+1 deliveries, newest first, before the given id."""
+    qs = _deliveries(site_id, webhook_pk, status)
+    if after is not None:
+        qs = qs.filter(id__lt=after)
+    rows: list[WebhookDelivery] = await qs.order_by("-id").limit(first + 1)
+    return rows
+
+
+async def count_deliveries(*, site_id: int, webhook_pk: int, status: DeliveryStatus | None) -> int:
+    n: int = await _deliveries(site_id, webhook_pk, status).count()
+    return n

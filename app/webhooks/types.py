@@ -1,0 +1,112 @@
+"""GraphQL types of webhooks and their deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.graphql.connection import ConnectionBase
+from app.graphql.context import Info
+from app.graphql.errors import UserError
+from app.graphql.nodes import from_attributes
+from app.graphql.pagination import Rows, connection
+from app.webhooks import service
+from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
+
+strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
+
+
+@strawberry.type(name="WebhookDelivery")
+class WebhookDeliveryNode:
+    id: strawberry.ID = strawberry.field(
+        description="Also the webhook-id header: a receiver drops a repeat by it."
+    )
+    status: DeliveryStatus
+    attempts: int
+    change_count: int
+    response_status: int | None = strawberry.field(
+        description="The HTTP status of the last attempt (null: no answer came)."
+    )
+    error: str | None = strawberry.field(description="Why the last attempt failed.")
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_model(cls, d: WebhookDelivery) -> WebhookDeliveryNode:
+        return from_attributes(cls, d, id=strawberry.ID(str(d.id)))
+
+
+@strawberry.type
+class WebhookDeliveryEdge:
+    cursor: str
+    node: WebhookDeliveryNode
+
+
+@strawberry.type
+class WebhookDeliveryConnection(ConnectionBase):
+    edges: list[WebhookDeliveryEdge]
+
+
+@strawberry.type(name="Webhook")
+class WebhookNode:
+    pk: strawberry.Private[int]
+    id: strawberry.ID
+    url: str
+    description: str | None
+    segment_ids: list[strawberry.ID] | None = strawberry.field(
+        description="The segments whose changes it receives; null: every segment of the site."
+    )
+    enabled: bool
+    disabled_reason: str | None = strawberry.field(
+        description="Set when it was switched off after failing too long."
+    )
+    secret: str | None = strawberry.field(
+        description="whsec_...: the signing secret, only in createWebhook's answer."
+    )
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, w: Webhook, *, secret: str | None = None) -> WebhookNode:
+        segments = w.segment_ids
+        return from_attributes(
+            cls,
+            w,
+            pk=w.id,
+            id=strawberry.ID(str(w.id)),
+            segment_ids=None if segments is None else [strawberry.ID(str(s)) for s in segments],
+            secret=secret,
+        )
+
+    @strawberry.field(description="What was sent to it, newest first.")
+    async def deliveries(
+        self,
+        info: Info,
+        status: DeliveryStatus | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> WebhookDeliveryConnection:
+        site_id = info.context.site_id
+        rows = Rows(
+            fetch=lambda n, key: service.list_deliveries(
+                site_id=site_id, webhook_pk=self.pk, status=status, first=n, after=key
+            ),
+            key=lambda d: d.id,
+            count=lambda: service.count_deliveries(
+                site_id=site_id, webhook_pk=self.pk, status=status
+            ),
+            kind=int,
+        )
+        asked = (first, after, info.context.settings.max_page_size)
+        return await connection(
+            asked,
+            rows,
+            lambda d, c: WebhookDeliveryEdge(cursor=c, node=WebhookDeliveryNode.from_model(d)),
+            WebhookDeliveryConnection,
+        )
+
+
+@strawberry.type
+class WebhookPayload:
+    webhook: WebhookNode | None
+    user_errors: list[UserError]
