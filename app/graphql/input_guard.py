@@ -369,7 +369,12 @@ def check_request(
     limits: InputLimits,
 ) -> None:
     """Raise BadInput for the first value of the document or its variables that is refused."""
-    variables_check(schema, document, limits)(variables)
+    if variables:
+        variables_check(schema, document, limits)(variables)
+        return
+    problem = _literals(schema, document, limits).problem
+    if problem is not None:
+        raise problem
 
 
 def variables_check(
