@@ -25,7 +25,7 @@ On SQLite a search is one statement over a scan of the site's rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -150,13 +150,16 @@ def search_sql(kind: Kind) -> str:
 
 def capped_sql(kind: Kind, group: Literal["all", 0, 1]) -> str:
     """Up to :cap rows of a group (or of every match) read through its index unordered, the
-    first :limit of them ranked and sorted, each with the number read (``found``)."""
+    first :limit of them ranked and sorted, each with the number read (``found``) and how
+    many of those were exact (``exact``) and prefix (``prefix``) matches."""
     p = _PICKERS[kind]
     return (
         f"WITH hits AS MATERIALIZED (SELECT {p.read}, {_rank(p)} AS rank, {p.label} AS label"
         f" FROM {p.table} WHERE site_id = :site AND {_ACCESS[group](p)} LIMIT :cap)"
-        f" SELECT {p.read}, rank, (SELECT count(*) FROM hits) AS found FROM hits"
-        " ORDER BY rank, label, external_id LIMIT :limit"
+        f" SELECT {p.read}, rank, (SELECT count(*) FROM hits) AS found,"
+        " (SELECT count(*) FROM hits WHERE rank = 0) AS exact,"
+        " (SELECT count(*) FROM hits WHERE rank = 1) AS prefix"
+        " FROM hits ORDER BY rank, label, external_id LIMIT :limit"
     )
 
 
@@ -230,24 +233,46 @@ async def _search(kind: Kind, site_id: int, q: str, limit: int) -> list[dict[str
     rows = await run(capped_sql(kind, "all"))
     if not rows or rows[0]["found"] <= CANDIDATES:
         return rows
+    # the matches read are a sample of them all, in no particular order: a group holding a
+    # twentieth of the sample is likely common, and walked first
+    common = {0: rows[0]["exact"] * 20 >= CANDIDATES, 1: rows[0]["prefix"] * 20 >= CANDIDATES}
     found: list[dict[str, Any]] = []
     group: Literal[0, 1, 2]
     for group in (0, 1, 2):
         need = limit - len(found)
-        if group != 2:
-            rows = await run(capped_sql(kind, group), limit=need)
-            if not rows or rows[0]["found"] <= CANDIDATES:
-                found += rows
-                if len(found) == limit:
-                    break
-                continue
-        rows = await run(walk_sql(kind, group), limit=need, cap=WALK)
-        if len(rows) < need:
-            rows = await run(group_sql(kind, group), limit=need)
-        found += rows
+        page = await _group(run, kind, group, need, walk_first=group == 2 or common[group])
+        found += page
         if len(found) == limit:
             break
     return found
+
+
+async def _group(
+    run: Callable[..., Awaitable[list[dict[str, Any]]]],
+    kind: Kind,
+    group: Literal[0, 1, 2],
+    need: int,
+    *,
+    walk_first: bool,
+) -> list[dict[str, Any]]:
+    """The first ``need`` rows of a group of a common word: walked first when likely
+    common, else read through its index (whole when few, walked when many); sorted whole
+    as the last resort."""
+    walked = False
+    if walk_first:
+        rows = await run(walk_sql(kind, group), limit=need, cap=WALK)
+        if len(rows) == need:
+            return rows
+        walked = True
+    if group != 2:
+        rows = await run(capped_sql(kind, group), limit=need)
+        if not rows or rows[0]["found"] <= CANDIDATES:
+            return rows
+        if not walked:
+            rows = await run(walk_sql(kind, group), limit=need, cap=WALK)
+            if len(rows) == need:
+                return rows
+    return await run(group_sql(kind, group), limit=need)
 
 
 async def search_members(*, site_id: int, q: str, limit: int) -> list[Choice]:
