@@ -13,11 +13,15 @@ migrations 0008 and 0010):
    and sorted in the same statement (rare words: one statement);
 2. otherwise the words are common, and each group is read in turn until ``limit`` choices
    are found: the exact and the prefix matches through the prefix btrees (``lower(column)``,
-   ``text_pattern_ops``, read as a range so that a generic plan uses them too), whole when
-   they are few; a group with many rows by walking the label index in label order and
-   keeping the rows of the group, which stops after ``limit`` of them (at most ``WALK``
-   rows read); a group whose matches all sit beyond the first ``WALK`` labels (rare) is
-   sorted whole, as before the indexes.
+   ``text_pattern_ops``, read as ranges), whole when they are few; a group with many rows
+   by walking the label index in label order and keeping the rows of the group, which
+   stops after ``limit`` of them (at most ``WALK`` rows read). A group that is a twentieth
+   of the first read's sample is walked first (a bitmap over the prefix btrees of a
+   common prefix costs more than the walk). A group whose matches all sit beyond the
+   first ``WALK`` labels (rare) is sorted whole, as before the indexes.
+
+Each statement is written with its values in (``inline``): it is planned for its own words,
+never by a generic plan of the statement cache.
 
 On SQLite a search is one statement over a scan of the site's rows.
 """
