@@ -18,6 +18,7 @@ from app.changes import sweeper
 from app.db import fetch, tortoise_config
 from app.email import worker as email_worker
 from app.exports.routes import segment_members_csv
+from app.flags import plans as flag_plans
 from app.http import compression, graphiql, metrics, request_id
 from app.http.access_log import AccessLog
 from app.http.auth import AuthAndLimits
@@ -25,7 +26,7 @@ from app.http.errors import error_response
 from app.http.graphql import GraphQLApp
 from app.jobs.worker import running_worker
 from app.live.broker import broker
-from app.lookups import SHORTCUTS
+from app.lookups import plans
 from app.resilience import Resilience
 from app.settings import Settings, get_settings
 from app.webhooks import worker as webhook_worker
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
     """The app; init_orm=False when the caller (tests) has opened the database already."""
     settings = settings or get_settings()
     logs.configure(settings.log_level)
-    graphql = GraphQLApp(settings, shortcuts=SHORTCUTS)
+    graphql = GraphQLApp(settings, plans=plans.Plans([*plans.FIELDS, *flag_plans.FIELDS], settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

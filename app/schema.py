@@ -95,15 +95,6 @@ class Schema(strawberry.Schema):
         return None
 
 
-def input_limits(settings: Settings) -> InputLimits:
-    return InputLimits(
-        max_id_length=settings.max_id_length,
-        max_search_length=settings.max_search_length,
-        max_string_length=settings.max_string_length,
-        max_json_depth=settings.max_json_depth,
-    )
-
-
 def build_schema(settings: Settings, throttle: cost.Throttle | None = None) -> strawberry.Schema:
     # The document limits (depth, aliases, expanded selections) are checked in linear time
     # before graphql-core's rules, which then run (cached) only on documents within them.
@@ -116,7 +107,7 @@ def build_schema(settings: Settings, throttle: cost.Throttle | None = None) -> s
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=1024),
         limited_validation(limits, maxsize=1024),
-        input_guard(input_limits(settings)),
+        input_guard(InputLimits.of(settings)),
         row_budget(settings.max_result_rows),
         MaskInternalErrors,
         error_codes(hide_suggestions=not settings.introspection),

@@ -1,5 +1,7 @@
 """Benchmark of the pickers: searchMembers and searchCompanies over HTTP, beside the
 statements they ran before the trigram indexes (a sequential scan), in the same run.
+(Since migration 0010 a common word is read group by group along the label index: see
+app/pickers/service.py.)
 
     python bench/pickers.py [--database-url postgres://postgres@127.0.0.1:5432/segments_bench]
                             [--calls 9]
@@ -49,6 +51,9 @@ SEARCHES = (
     ("companies", "c000042", "a company id"),
     ("companies", "northwind", "a company word (many matches)"),
     ("companies", "summit pioneer", "two words"),
+    ("members", "ada", "a first name (many prefix matches)"),
+    ("members", "example", "an email domain word (many matches)"),
+    ("members", "a", "one letter"),
 )
 MEMBERS_OLD = """
 SELECT external_id, email, name,
@@ -85,14 +90,17 @@ def _params(site_id: int, q: str) -> list[Any]:
 
 
 async def plan_of(conn: asyncpg.Connection, picker: str, site_id: int, q: str) -> str:
-    """The first index the service's statement reads, from EXPLAIN (or 'seq scan')."""
+    """The indexes the service's first statement reads, from EXPLAIN (or 'seq scan')."""
     from app.pickers import service
 
-    text = service.search_sql(picker)
-    lines = [r[0] for r in await conn.fetch("EXPLAIN " + text, *_params(site_id, q))]
-    for line in lines:
-        if "Index" in line and " on " in line:
-            return line.split(" on ")[1].split()[0]
+    values = service.search_values(site_id, q, 20)
+    text = service.inline(service.capped_sql(picker, "all"), values)  # type: ignore[arg-type]
+    lines = [r[0] for r in await conn.fetch("EXPLAIN " + text)]
+    found = [
+        line.split(" on ")[1].split()[0] for line in lines if "Index" in line and " on " in line
+    ]
+    if found:
+        return ", ".join(dict.fromkeys(found))
     return "seq scan" if any("Seq Scan" in x for x in lines) else lines[0].strip()
 
 

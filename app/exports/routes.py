@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -16,19 +12,6 @@ from app.viewer import Viewer
 
 def _error(message: str, code: str, status: int) -> Response:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
-
-
-async def _csv(site_id: int, segment_pk: int) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(service.COLUMNS)
-    async for rows in service.member_rows(site_id=site_id, segment_pk=segment_pk):
-        writer.writerows(rows)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():  # a segment with no members: the header alone
-        yield buffer.getvalue().encode("utf-8")
 
 
 async def segment_members_csv(request: Request) -> Response:
@@ -43,7 +26,7 @@ async def segment_members_csv(request: Request) -> Response:
     if segment is None:
         return _error(f"segment {segment_id!r} not found", "NOT_FOUND", 404)
     return StreamingResponse(
-        _csv(viewer.site_id, segment.id),
+        service.csv_chunks(site_id=viewer.site_id, segment_pk=segment.id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="segment-{segment.id}-members.csv"'},
     )

@@ -4,13 +4,15 @@ size streams out in constant memory."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from app.db import any_of, conn, fetch, ids_param, sql, ts
+from app.db import any_of, conn, fetch, ids_param, is_postgres, sql, ts
 from app.memberships import catalogue
 from app.memberships import service as memberships
 
@@ -24,9 +26,36 @@ _LISTED_ROWS = (
     " ORDER BY e.member_id LIMIT $5"
 )
 
+
+def _csv_field(column: str) -> str:
+    """SQL of a text column written as a CSV field as _csv_text writes it: nothing for NULL,
+    quoted (quotes doubled) when it holds a quote, a comma or a line break, else as is."""
+    return (
+        f"CASE WHEN {column} IS NULL THEN ''"
+        f" WHEN strpos({column}, '\"') + strpos({column}, ',') + strpos({column}, chr(10))"
+        f" + strpos({column}, chr(13)) > 0"
+        f" THEN '\"' || replace({column}, '\"', '\"\"') || '\"' ELSE {column} END"
+    )
+
+
+# The same page on PostgreSQL with the first three columns already written as the start of a
+# CSV line by the database (one text per row, decoded without a field loop); the company's
+# external id is looked up here, once per company (a join would cost a sort per page), and
+# the attributes come as jsonb text, made compact here.
+_LISTED_LINES = (
+    "SELECT e.member_id, "
+    + " || ',' || ".join(_csv_field(f"m.{c}") for c in ("external_id", "email", "name"))
+    + " || ',', m.company_id, e.source, m.attributes::text"
+    f" FROM ({memberships._PAGE}) e JOIN members m ON m.id = e.member_id AND m.id > $4"
+    " ORDER BY e.member_id LIMIT $5"
+)
+
+# the limit of the one statement of an export: every row
+_EVERY = 2**62
+
 # rows a read: memory stays bounded (a page of rows, then its CSV text), and each read is
 # one keyset page; larger pages mean fewer round trips and fewer, larger chunks sent
-BATCH = 20_000
+BATCH = 20000
 COLUMNS = ("id", "email", "name", "company_id", "source", "attributes")
 _EMPTY = b"{}"
 
@@ -80,6 +109,111 @@ async def _listed_rows(
     finally:
         if pending is not None:  # the client went away: stop the read ahead
             pending.cancel()
+
+
+def _json_fields(texts: list[str | None]) -> list[str]:
+    """The attributes of a page of members (jsonb text, or NULL) as CSV fields of compact JSON:
+    ``{}``, or the JSON quoted with its quotes doubled.
+
+    jsonb writes ``", "`` and ``": "`` between items and escapes quotes inside strings with
+    a backslash; a page holding no backslash has its strings between plain quotes, so the
+    page is compacted at once: joined by newlines (which jsonb never writes raw), its
+    separators' spaces dropped and its quotes doubled by replaces over the whole page. A
+    quote inside a string has a backslash, so every ``", "`` followed by a quote and every
+    ``": "`` after one is a separator; when those are all of them (counted), the page is
+    replaced whole; else it is split on quotes, the even parts being outside strings. A
+    page with a backslash goes row by row through orjson."""
+    joined = "\n".join(t or "{}" for t in texts)
+    if "\\" in joined:
+        dumps, loads = orjson.dumps, orjson.loads
+        return [
+            "{}" if not t or t == "{}" else '"' + dumps(loads(t)).decode().replace('"', '""') + '"'
+            for t in texts
+        ]
+    if joined.count(", ") == joined.count(', "') and joined.count(": ") == joined.count('": '):
+        # every ", " is before a string and every ": " after a key: jsonb's separators
+        joined = joined.replace(", ", ",").replace(": ", ":").replace('"', '""')
+    else:  # a string holds ", " or ": ", or an array a number: compact outside strings
+        parts = joined.split('"')
+        parts[::2] = [p.replace(", ", ",").replace(": ", ":") for p in parts[::2]]
+        joined = '""'.join(parts)
+    return [f if f == "{}" else '"' + f + '"' for f in joined.split("\n")]
+
+
+def _csv_text(value: str | None) -> str:
+    """A text as a CSV field: as Python's csv module writes it (QUOTE_MINIMAL), except that a
+    carriage return is quoted too (the module leaves it bare when lines end with a newline,
+    which readers take for the end of a line)."""
+    if value is None:
+        return ""
+    if '"' in value or "," in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+async def _listed_csv(site_id: int, segment_pk: int, batch: int) -> AsyncIterator[str]:
+    """The CSV lines of a listed segment on PostgreSQL, a page of rows at a time: one
+    statement read through a cursor (one plan and one snapshot for the whole export, no
+    re-planning nor re-sorting per page), the next page fetched while this one is written
+    out. Memory holds two pages; the connection is held until the last page."""
+    client = conn()
+    now = ts(datetime.now(UTC), client)
+    fields: dict[int | None, str] = {None: ""}  # a company's CSV field by its row id
+    async with client.acquire_connection() as connection, connection.transaction():
+        cursor = await connection.cursor(_LISTED_LINES, site_id, now, segment_pk, 0, _EVERY)
+        pending: asyncio.Task[list[Any]] | None = asyncio.create_task(cursor.fetch(batch))
+        try:
+            while pending is not None:
+                page = await pending
+                pending = None
+                if not page:
+                    return
+                missing = sorted({r[2] for r in page if r[2] not in fields})
+                if missing:  # on the same connection, before the next page is asked for
+                    known = dict(
+                        await connection.fetch(
+                            "SELECT id, external_id FROM companies"
+                            " WHERE site_id = $1 AND id = ANY($2::bigint[])",
+                            site_id,
+                            missing,
+                        )
+                    )
+                    fields.update((pk, _csv_text(known.get(pk, ""))) for pk in missing)
+                if len(page) == batch:
+                    pending = asyncio.create_task(cursor.fetch(batch))
+                json = _json_fields([r[4] for r in page])
+                yield "".join(
+                    [f"{r[1]}{fields[r[2]]},{r[3]},{j}\n" for r, j in zip(page, json, strict=True)]
+                )
+        finally:
+            if pending is not None:  # the client went away: stop the read ahead
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+
+
+async def csv_chunks(
+    *, site_id: int, segment_pk: int, batch: int | None = None
+) -> AsyncIterator[bytes]:
+    """The export as CSV (the header, then a chunk per page of members): on PostgreSQL a
+    listed segment's lines are mostly written by the database; otherwise the rows of
+    member_rows go through Python's csv module. Both write the same text (_csv_text's)."""
+    batch = batch or BATCH
+    yield (",".join(COLUMNS) + "\n").encode()
+    segment = (await catalogue.get(site_id)).by_pk.get(segment_pk)
+    if is_postgres() and segment is not None and not segment.dynamic:
+        async for text in _listed_csv(site_id, segment_pk, batch):
+            yield text.encode()
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    async for rows in member_rows(site_id=site_id, segment_pk=segment_pk, batch=batch):
+        writer.writerows(rows)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if "\r" in text:  # rare: a field with a carriage return, which must be quoted
+            text = "".join(",".join(_csv_text(v) for v in row) + "\n" for row in rows)
+        yield text.encode()
 
 
 async def member_rows(

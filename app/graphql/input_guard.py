@@ -12,7 +12,7 @@ UTC time (``9999-12-31T23:59:59-23:59``). The same limits on every backend.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from functools import lru_cache
@@ -52,6 +52,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from app.settings import Settings
+
 # columns hold at most this many characters: the same limit on SQLite, which would store more
 _NAMED_LIMITS: dict[str, tuple[int, str]] = {
     "key": (100, "a flag key"),
@@ -71,6 +73,15 @@ class InputLimits:
     max_search_length: int = 200
     max_string_length: int = 1024 * 1024
     max_json_depth: int = 32
+
+    @classmethod
+    def of(cls, settings: Settings) -> InputLimits:
+        return cls(
+            max_id_length=settings.max_id_length,
+            max_search_length=settings.max_search_length,
+            max_string_length=settings.max_string_length,
+            max_json_depth=settings.max_json_depth,
+        )
 
 
 class BadInput(Exception):
@@ -362,31 +373,46 @@ def check_request(
     limits: InputLimits,
 ) -> None:
     """Raise BadInput for the first value of the document or its variables that is refused."""
+    if variables:
+        variables_check(schema, document, limits)(variables)
+        return
+    problem = _literals(schema, document, limits).problem
+    if problem is not None:
+        raise problem
+
+
+def variables_check(
+    schema: GraphQLSchema, document: DocumentNode, limits: InputLimits
+) -> Callable[[Mapping[str, Any] | None], None]:
+    """check_request in two steps, for a document kept and run many times (app.lookups.plans):
+    the document's literals are checked now (BadInput), the function returned checks the
+    variables of each request (BadInput)."""
     literals = _literals(schema, document, limits)
     if literals.problem is not None:
         raise literals.problem
-    if not variables:
-        return
     checker = _Checker(limits)
+    typed = []
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue
         mutation = definition.operation is OperationType.MUTATION
         for variable in definition.variable_definitions or ():
             name = variable.variable.name.value
-            if name not in variables:
-                continue
             kind = type_from_ast(schema, variable.type)
-            if not is_input_type(kind):
-                continue
-            checker.typed(
-                kind,
-                variables[name],
-                literals.variable_names.get(name),
-                [name],
-                mutation=mutation,
-                service=name in literals.service_variables,
-            )
+            if is_input_type(kind):
+                service = name in literals.service_variables
+                typed.append((name, kind, literals.variable_names.get(name), mutation, service))
+
+    def check(variables: Mapping[str, Any] | None) -> None:
+        if not variables:
+            return
+        for name, kind, named, mutation, service in typed:
+            if name in variables:
+                checker.typed(
+                    kind, variables[name], named, [name], mutation=mutation, service=service
+                )
+
+    return check
 
 
 def bad_input_error(error: BadInput) -> GraphQLError:

@@ -5,23 +5,23 @@
 - GET runs queries; a mutation over GET answers 405, a subscription over HTTP a coded 400
   (subscriptions are served over the WebSocket);
 - every refusal is a GraphQL-shaped body with ``extensions.code``, never a 500 or plain text;
-- persisted queries (``app.http.persisted``), and shortcuts: hooks a domain gives for a
-  document it can answer without the executor (the lookups domain's compiled isMember).
+- persisted queries (``app.http.persisted``), and plans for hot documents: the registry of
+  the lookups domain (``app.lookups.plans``) answers a document it has planned without the
+  executor; this layer only asks it, then writes the answer as the executor's path does
+  (``extensions.cost``, the throttle, the access log's operation and cost).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import orjson
 from cross_web import HTTPException
-from graphql import parse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -53,9 +53,8 @@ from app.schema import build_schema
 from app.settings import Settings
 from app.viewer import Viewer
 
-# A shortcut: (query, variables, operation name, site id) -> the answer's data, or None to
-# leave the request to the executor. It must answer exactly what the executor would.
-Shortcut = Callable[[str, dict[str, Any] | None, str | None, int], Awaitable[dict[str, Any] | None]]
+if TYPE_CHECKING:
+    from app.lookups.plans import Plans
 
 _media: ContextVar[str] = ContextVar("segments_graphql_media", default=JSON)
 _LONG_NUMBER = re.compile(rb"\d{20}")
@@ -119,7 +118,7 @@ def _request_error_of(result: ExecutionResult) -> bool:
 class GraphQLApp(GraphQL[Context, None]):
     websocket_adapter_class = TextWebSocket
 
-    def __init__(self, settings: Settings, shortcuts: tuple[Shortcut, ...] = ()) -> None:
+    def __init__(self, settings: Settings, plans: Plans | None = None) -> None:
         origins = [o.strip() for o in settings.ws_allowed_origins.split(",") if o.strip()]
         self.throttle = (
             cost.Throttle(settings.throttle_cost_per_second, settings.throttle_burst)
@@ -134,9 +133,10 @@ class GraphQLApp(GraphQL[Context, None]):
             allowed_origins=origins,
         )
         self.settings = settings
-        self.shortcuts = shortcuts
+        self.plans = plans
+        if plans is not None:
+            plans.bind(self.schema._schema)  # type: ignore[attr-defined]
         self.persisted = PersistedQueries(settings.persisted_query_cache_size)
-        self._shortcut_costs: OrderedDict[str, int] = OrderedDict()
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         await sign_in(context, cache_seconds=self.settings.key_cache_seconds)
@@ -281,8 +281,8 @@ class GraphQLApp(GraphQL[Context, None]):
         _media.set(media)
         _status.set(200)
         try:
-            if self.shortcuts and scope.get("state", {}).get("viewer") is not None:
-                answered, receive = await self._shortcut(scope, receive, send, media)
+            if self.plans is not None and scope.get("state", {}).get("viewer") is not None:
+                answered, receive = await self._planned(scope, receive, send, media)
                 if answered:
                     return
             # strawberry's own HTTP handling, but the request is closed after the response, so
@@ -312,13 +312,13 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         await response(scope, receive, send)
 
-    # ---------------------------------------------------------------- shortcuts
+    # ---------------------------------------------------------------- plans
 
-    async def _shortcut(
+    async def _planned(
         self, scope: Scope, receive: Receive, send: Send, media: str
     ) -> tuple[bool, Receive]:
-        """Answer the request through a shortcut when one takes it; (False, a receive that
-        replays the body) otherwise."""
+        """Answer the request through its document's plan when there is one and it answers;
+        (False, a receive that replays the body) otherwise."""
         if scope["method"] == "GET":
             params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
             if "query" not in params and "extensions" not in params:
@@ -355,34 +355,27 @@ class GraphQLApp(GraphQL[Context, None]):
         if query is None:
             return False, receive
         viewer: Viewer = scope["state"]["viewer"]
-        for shortcut in self.shortcuts:
-            data = await shortcut(query, variables, name, viewer.site_id)
-            if data is not None:
-                await self._answer(scope, send, data, query, name, viewer, media)
-                return True, receive
-        return False, receive
-
-    def _cost_of(self, query: str) -> int:
-        found = self._shortcut_costs.get(query)
+        extensions = request.get("extensions")
+        persisted = isinstance(extensions, dict) and "persistedQuery" in extensions
+        assert self.plans is not None
+        found = await self.plans.answer(query, variables, name, viewer.site_id, persisted=persisted)
         if found is None:
-            schema = self.schema._schema  # type: ignore[attr-defined]
-            found = cost.document_cost(schema, parse(query, no_location=True))
-            self._shortcut_costs[query] = found
-            if len(self._shortcut_costs) > 256:
-                self._shortcut_costs.popitem(last=False)
-        return found
+            return False, receive
+        plan, data = found
+        await self._answer(scope, send, data, plan.cost, query, name, viewer, media)
+        return True, receive
 
     async def _answer(
         self,
         scope: Scope,
         send: Send,
         data: dict[str, Any],
+        requested: int,
         query: str,
         name: str | None,
         viewer: Viewer,
         media: str,
     ) -> None:
-        requested = self._cost_of(query)
         info = state.current()
         info.operation, info.cost = operation_name(query, name), requested
         headers: Mapping[str, str] = {}
@@ -422,4 +415,4 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
 
-__all__ = ["GraphQLApp", "Shortcut", "negotiate"]
+__all__ = ["GraphQLApp", "negotiate"]

@@ -97,9 +97,9 @@ class WebhookNode:
             ),
             kind=int,
         )
-        asked = (first, after, info.context.settings.max_page_size)
         return await connection(
-            asked,
+            info,
+            (first, after),
             rows,
             lambda d, c: WebhookDeliveryEdge(cursor=c, node=WebhookDeliveryNode.from_model(d)),
             WebhookDeliveryConnection,

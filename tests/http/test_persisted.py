@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.lookups import fast
+from app.lookups import plans
 from tests.factories import Api, members, segment
 
 VIEWER = "{ viewer { role } }"
@@ -77,21 +77,19 @@ async def test_another_version_is_refused(api: Api) -> None:
     assert _codes(body) == ["PERSISTED_QUERY_NOT_SUPPORTED"]
 
 
-async def test_the_compiled_is_member_path_serves_persisted_queries(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_plans_serve_persisted_queries(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     # given a member listed in a segment, and the isMember document registered
     await members(api, "m1")
     seg = await segment(api, "S", memberIds=["m1"])
     variables = {"s": seg["id"], "m": "m1"}
     answered: list[Any] = []
-    original = fast.answer
+    original = plans.Plan.run
 
-    async def spy(*args: Any) -> Any:
-        answered.append(await original(*args))
+    async def spy(self: plans.Plan, *args: Any) -> Any:
+        answered.append(await original(self, *args))
         return answered[-1]
 
-    monkeypatch.setattr(fast, "answer", spy)
+    monkeypatch.setattr(plans.Plan, "run", spy)
     await _post(api, {"query": IS_MEMBER, "variables": variables, "extensions": _ext(IS_MEMBER)})
 
     # when the hash alone is sent with the variables
@@ -99,7 +97,7 @@ async def test_the_compiled_is_member_path_serves_persisted_queries(
         api, {"variables": variables, "operationName": "IsMember", "extensions": _ext(IS_MEMBER)}
     )
 
-    # then the fast path answered it
+    # then its plan answered it (a persisted query is planned at once)
     assert body["data"] == {"isMember": True}
     assert answered[-1] == {"isMember": True}
     assert len(answered) == 2

@@ -1,0 +1,322 @@
+"""Plans for hot documents: the lookups servers repeat thousands of times, answered without
+walking the GraphQL executor field by field.
+
+A document the HTTP layer sees often (``HOT`` times), and every persisted query at once, is
+examined once (kept by its text, least recently used out): when it is one query operation
+selecting one root field a plan knows, with no fragment and no directive, valid for the
+schema, within the document limits and the cost limit, it becomes a ``Plan``. The fields a
+plan knows are ``RootField``s given by the domains: this one's isMember, memberSegments and
+membershipsOf, and the flags' evaluateFlags (app.flags.plans); for a field returning
+objects, a selection of the leaves it lists (scalar fields and ``__typename``), aliased or
+not, each response key once.
+
+A request with a planned document has its variables coerced and its arguments read by
+graphql-core's own functions (those the executor calls), its inputs checked by the input
+guard, then the service the resolver calls is called and its answer written as the
+executor writes it. Whenever the executor would answer with an error (a variable that does
+not coerce, a value over a limit, an unknown segment, too many ids), the plan gives the
+request back (None) and the executor answers it, with its own words. Every other document
+goes to the executor too. The HTTP layer asks the registry, and nothing else, for a plan.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+
+from app.db import parse_pk
+from app.graphql import cost, limits
+from app.graphql.input_guard import BadInput, InputLimits, variables_check
+from app.lookups import service
+from app.memberships.catalogue import SegmentDef
+from app.settings import Settings
+
+HOT = 2  # sightings of a document before it is examined (a persisted query: at once)
+MAX_DOCUMENTS = 512
+MAX_TEXT = 4000  # characters: a longer document is never examined
+
+
+class Unanswered(Exception):
+    """Raised by a root field's answer: the executor is to answer (with its error)."""
+
+
+# (site, the field's coerced arguments by GraphQL name, settings) -> the field's value
+Answer = Callable[[int, dict[str, Any], Settings], Awaitable[Any]]
+# (an item of the field's list, now) -> the JSON value of one of its leaves
+Leaf = Callable[[Any, datetime], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RootField:
+    """A root query field a plan may answer: its answer, and for a field returning a list of
+    objects, the leaves a plan may select (None: the field is itself a leaf)."""
+
+    name: str
+    answer: Answer
+    leaves: Mapping[str, Leaf] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    key: str  # the response key
+    name: str | None  # the operation's name
+    cost: int  # extensions.cost.requestedQueryCost
+    root: RootField
+    definition: GraphQLField
+    node: FieldNode
+    operation: OperationDefinitionNode
+    selection: tuple[tuple[str, Leaf], ...]  # (response key, leaf) of each object
+    check: Callable[[Mapping[str, Any] | None], None]  # the input guard's, on variables
+
+    async def run(
+        self,
+        schema: GraphQLSchema,
+        settings: Settings,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        site_id: int,
+    ) -> dict[str, Any] | None:
+        """The answer's data, or None to leave the request to the executor."""
+        if operation_name is not None and operation_name != self.name:
+            return None
+        coerced = get_variable_values(
+            schema, self.operation.variable_definitions or (), variables or {}, max_errors=1
+        )
+        if isinstance(coerced, list):
+            return None  # the executor words the error
+        try:
+            self.check(variables)
+            arguments = get_argument_values(self.definition, self.node, coerced)
+            value = await self.root.answer(site_id, arguments, settings)
+        except (BadInput, GraphQLError, Unanswered):
+            return None
+        if not self.selection:
+            return {self.key: value}
+        now = datetime.now(UTC)
+        selection = self.selection
+        return {self.key: [{key: leaf(item, now) for key, leaf in selection} for item in value]}
+
+
+@dataclass
+class Plans:
+    """The registry: each document seen, its number of sightings, then its plan (or None)."""
+
+    fields: Iterable[RootField]
+    settings: Settings
+    hot: int = HOT
+    schema: GraphQLSchema | None = None
+    _fields: dict[str, RootField] = field(init=False)
+    _seen: OrderedDict[str, int | Plan | None] = field(init=False, default_factory=OrderedDict)
+
+    def __post_init__(self) -> None:
+        self._fields = {f.name: f for f in self.fields}
+
+    def bind(self, schema: GraphQLSchema) -> None:
+        """The schema the documents are read against (the HTTP layer's)."""
+        self.schema = schema
+        self._seen.clear()
+
+    def find(self, query: str, *, persisted: bool = False) -> Plan | None:
+        """The plan of a document, once it is hot (None: the executor answers it)."""
+        if self.schema is None or len(query) > MAX_TEXT:
+            return None
+        seen = self._seen.get(query)
+        if seen is None and query not in self._seen:
+            seen = 0
+        elif not isinstance(seen, int):
+            self._seen.move_to_end(query)
+            return seen
+        seen += 1
+        found: int | Plan | None = seen
+        if persisted or seen >= self.hot:
+            found = self._examine(query)
+        self._seen[query] = found
+        self._seen.move_to_end(query)
+        if len(self._seen) > MAX_DOCUMENTS:
+            self._seen.popitem(last=False)
+        return found if isinstance(found, Plan) else None
+
+    async def answer(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        site_id: int,
+        *,
+        persisted: bool = False,
+    ) -> tuple[Plan, dict[str, Any]] | None:
+        """The plan of the document and the answer's data, or None for the executor."""
+        plan = self.find(query, persisted=persisted)
+        if plan is None or self.schema is None:
+            return None
+        data = await plan.run(self.schema, self.settings, variables, operation_name, site_id)
+        return None if data is None else (plan, data)
+
+    def _examine(self, query: str) -> Plan | None:
+        schema, settings = self.schema, self.settings
+        assert schema is not None
+        try:
+            document = parse(query, no_location=True, max_tokens=settings.max_tokens)
+        except GraphQLSyntaxError:
+            return None
+        if len(document.definitions) != 1:
+            return None
+        operation = document.definitions[0]
+        if (
+            not isinstance(operation, OperationDefinitionNode)
+            or operation.operation is not OperationType.QUERY
+            or operation.directives
+            or len(operation.selection_set.selections) != 1
+            or any(v.directives for v in operation.variable_definitions or ())
+        ):
+            return None
+        node = operation.selection_set.selections[0]
+        if not isinstance(node, FieldNode) or node.directives:
+            return None
+        root = self._fields.get(node.name.value)
+        query_type = schema.query_type
+        if root is None or query_type is None or node.name.value not in query_type.fields:
+            return None
+        selection = _selection(root, node)
+        if selection is None:
+            return None
+        document_limits = limits.DocumentLimits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_selections=settings.max_selections,
+        )
+        if limits.check(document, document_limits) or validate(schema, document):
+            return None
+        requested = cost.document_cost(schema, document)
+        if requested > settings.max_query_cost:
+            return None
+        try:
+            check = variables_check(schema, document, InputLimits.of(settings))
+        except BadInput:
+            return None
+        return Plan(
+            key=node.alias.value if node.alias else node.name.value,
+            name=operation.name.value if operation.name else None,
+            cost=requested,
+            root=root,
+            definition=query_type.fields[node.name.value],
+            node=node,
+            operation=operation,
+            selection=selection,
+            check=check,
+        )
+
+
+def _selection(root: RootField, node: FieldNode) -> tuple[tuple[str, Leaf], ...] | None:
+    """The (response key, leaf) of the field's selection, () for a leaf field, None when the
+    selection is not one a plan writes (a fragment, a directive, arguments, a key twice)."""
+    if root.leaves is None:
+        return () if node.selection_set is None else None
+    if node.selection_set is None:
+        return None
+    found: dict[str, Leaf] = {}
+    for selected in node.selection_set.selections:
+        if (
+            not isinstance(selected, FieldNode)
+            or selected.directives
+            or selected.arguments
+            or selected.selection_set is not None
+        ):
+            return None
+        leaf = root.leaves.get(selected.name.value)
+        key = selected.alias.value if selected.alias else selected.name.value
+        if leaf is None or key in found:
+            return None
+        found[key] = leaf
+    return tuple(found.items())
+
+
+# ---------------------------------------------------------------- this domain's fields
+
+
+def _segment(lookup: service.Lookup, segment_id: str) -> SegmentDef:
+    pk = parse_pk(segment_id)
+    segment = lookup.cat.by_pk.get(pk) if pk is not None else None
+    if segment is None:
+        raise Unanswered  # NOT_FOUND, as the executor says it
+    return segment
+
+
+async def _is_member(site_id: int, arguments: dict[str, Any], settings: Settings) -> bool:
+    member_id = arguments["memberId"]
+    lookup = await service.load(site_id=site_id, external_ids=[member_id])
+    segment = _segment(lookup, arguments["segmentId"])
+    membership = lookup.membership(member_id)
+    return membership is not None and membership.counts(segment, include_inactive=False)
+
+
+async def _member_segments(
+    site_id: int, arguments: dict[str, Any], settings: Settings
+) -> list[SegmentDef]:
+    key = (arguments["memberId"], bool(arguments.get("includeInactive")))
+    return (await service.segments_of_members(site_id=site_id, keys=[key]))[key]
+
+
+async def _memberships_of(
+    site_id: int, arguments: dict[str, Any], settings: Settings
+) -> list[tuple[str, list[str]]]:
+    member_ids: list[str] = arguments["memberIds"]
+    if len(member_ids) > settings.max_lookup_ids:
+        raise Unanswered  # TOO_LARGE
+    lookup = await service.load(site_id=site_id, external_ids=member_ids)
+    answers = []
+    for member_id in member_ids:
+        membership = lookup.membership(member_id)
+        segments = membership.segments(include_inactive=False) if membership else []
+        answers.append((member_id, [str(s.pk) for s in segments]))
+    return answers
+
+
+def _moment(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+SEGMENT_LEAVES: dict[str, Leaf] = {
+    "__typename": lambda s, now: "Segment",
+    "id": lambda s, now: str(s.pk),
+    "name": lambda s, now: s.name,
+    "description": lambda s, now: s.description,
+    "type": lambda s, now: s.type.name,
+    "isActive": lambda s, now: s.is_active,
+    "startsAt": lambda s, now: _moment(s.starts_at),
+    "endsAt": lambda s, now: _moment(s.ends_at),
+    "status": lambda s, now: s.status(now).name,
+    "rule": lambda s, now: s.rule_text,
+    "createdAt": lambda s, now: _moment(s.created_at),
+    "updatedAt": lambda s, now: _moment(s.updated_at),
+}
+
+FIELDS = (
+    RootField("isMember", _is_member),
+    RootField("memberSegments", _member_segments, SEGMENT_LEAVES),
+    RootField(
+        "membershipsOf",
+        _memberships_of,
+        {
+            "__typename": lambda a, now: "MemberSegments",
+            "memberId": lambda a, now: a[0],
+            "segmentIds": lambda a, now: a[1],
+        },
+    ),
+)

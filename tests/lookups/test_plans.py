@@ -1,0 +1,250 @@
+"""Plans for hot documents (app.lookups.plans) answer exactly what the executor answers, the
+whole JSON body (data, errors, extensions.cost) compared, and leave every other document,
+and every request that ends in an error, to the executor."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.flags import plans as flag_plans
+from app.lookups import plans
+from app.schema import build_schema
+from app.settings import Settings, get_settings
+from tests.factories import Api, companies, members, segment
+
+IS_MEMBER = "query Check($s: ID!, $m: ID!) { isMember(segmentId: $s, memberId: $m) }"
+# the documents of the benchmark (bench/postgraphile.py), and variants a plan also takes
+DOCUMENTS = {
+    "isMember": IS_MEMBER,
+    "isMember, literal and alias": 'query($m: ID!) { yes: isMember(segmentId: "1", memberId: $m) }',
+    "memberSegments": "query($m: ID!) { memberSegments(memberId: $m) { id } }",
+    "memberSegments, every leaf": (
+        "query S($m: ID!, $all: Boolean) { memberSegments(memberId: $m, includeInactive: $all)"
+        " { __typename id name description type isActive startsAt endsAt status rule"
+        " createdAt updatedAt } }"
+    ),
+    "memberSegments, aliases": (
+        "query($m: ID!, $all: Boolean! = true) { mine: memberSegments(memberId: $m,"
+        " includeInactive: $all) { key: id title: name status } }"
+    ),
+    "membershipsOf": (
+        "query($ids: [ID!]!) { membershipsOf(memberIds: $ids) { memberId segmentIds } }"
+    ),
+    "evaluateFlags": "query($m: ID!) { evaluateFlags(memberId: $m) { key enabled } }",
+    "evaluateFlags, keys": (
+        "query($m: ID!, $keys: [String!]) { evaluateFlags(memberId: $m, keys: $keys)"
+        " { __typename key enabled matchedSegmentIds } }"
+    ),
+}
+MEMBER_IDS = ["in", "gold", "both", "out", "ghost", "", "x" * 300]
+FLAG = """
+mutation($input: FeatureFlagInput!) {
+  createFeatureFlag(input: $input) { userErrors { message } }
+}
+"""
+
+
+@pytest.fixture
+def answered(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every answer a plan gave (None: it left the request to the executor)."""
+    seen: list[Any] = []
+    original = plans.Plan.run
+
+    async def spy(self: plans.Plan, *args: Any) -> Any:
+        result = await original(self, *args)
+        seen.append(result)
+        return result
+
+    monkeypatch.setattr(plans.Plan, "run", spy)
+    return seen
+
+
+@contextmanager
+def executor_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Requests inside go to the executor, whatever their document."""
+    with monkeypatch.context() as patch:
+
+        async def nothing(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        patch.setattr(plans.Plans, "answer", nothing)
+        yield
+
+
+async def given_site(api: Api) -> dict[str, str]:
+    """Members in and out of a listed, a company, a DYNAMIC and an inactive segment, and
+    flags over them; the segments' ids by name."""
+    await companies(api, "c1", name="Acme")
+    await members(api, "in", "out")
+    await members(api, "gold", attributes={"tier": "gold"})
+    await members(api, "both", companyId="c1", attributes={"tier": "gold"})
+    made = [
+        await segment(api, "Listed", memberIds=["in", "both"], description="the list"),
+        await segment(api, "Company", companyIds=["c1"]),
+        await segment(api, "Rule", type="DYNAMIC", rule="attributes.tier = 'gold'"),
+        await segment(api, "Off", memberIds=["in"], isActive=False),
+    ]
+    ids = {s["name"]: s["id"] for s in made}
+    for key, names in (("a", ["Listed", "Rule"]), ("b", ["Off"]), ("c", ["Company"])):
+        data = await api.query(
+            FLAG, {"input": {"key": key, "segmentIds": [ids[n] for n in names], "enabled": True}}
+        )
+        assert data["createFeatureFlag"]["userErrors"] == []
+    return ids
+
+
+ids_ = st.sampled_from(MEMBER_IDS)
+# mostly values the executor takes, sometimes ones it refuses (or coerces: an Int for an ID)
+variables_ = st.fixed_dictionaries(
+    {
+        "s": st.one_of(
+            st.sampled_from(["1", "2", "3", "4"]),
+            st.sampled_from(["1", "2", "3", "4", "999", "x", ""]),
+            st.integers(0, 5),
+        ),
+        "m": st.one_of(ids_, ids_, ids_, st.integers(0, 3), st.none(), st.booleans()),
+        "ids": st.one_of(
+            st.lists(ids_, max_size=6),
+            st.lists(ids_, max_size=6),
+            ids_,
+            st.lists(st.integers(0, 2), max_size=2),
+            st.lists(st.none(), min_size=1, max_size=1),
+        ),
+    },
+    optional={
+        "all": st.one_of(st.booleans(), st.none(), st.just("yes")),
+        "keys": st.one_of(
+            st.none(),
+            st.lists(st.sampled_from(["a", "b", "c", "zz"]), max_size=4),
+            st.lists(st.sampled_from(["a", "k" * 101]), max_size=2),
+        ),
+    },
+).flatmap(
+    # and now and then a required variable left out
+    lambda v: st.sampled_from([v, v, v, {k: x for k, x in v.items() if k not in ("m", "ids")}])
+)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_a_plan_answers_what_the_executor_answers(
+    api: Api, monkeypatch: pytest.MonkeyPatch, answered: list[Any], data: st.DataObject
+) -> None:
+    # given a site with members in and out of segments of every kind, and flags
+    if not getattr(api, "_given", False):
+        await given_site(api)
+        api._given = True  # type: ignore[attr-defined]
+    # when a benchmark document is asked with random ids and variables, through its plan
+    # (asked twice first: it is hot then) and through the executor alone
+    name = data.draw(st.sampled_from(sorted(DOCUMENTS)))
+    variables = data.draw(variables_)
+    document = DOCUMENTS[name]
+    await api.raw(document, variables)
+    answered.clear()
+    planned = await api.raw(document, variables)
+    with executor_only(monkeypatch):
+        executed = await api.raw(document, variables)
+    # then both answers are the same JSON
+    assert planned == executed, (name, variables)
+    # and the plan answered whenever the executor answered without an error
+    assert len(answered) == 1
+    assert (answered[0] is not None) == ("errors" not in executed), (name, variables, executed)
+
+
+async def test_a_document_is_planned_once_it_is_hot(api: Api, answered: list[Any]) -> None:
+    # given a member of a segment
+    await members(api, "m1")
+    seg = await segment(api, "S", memberIds=["m1"])
+    variables = {"s": seg["id"], "m": "m1"}
+    # when the same document (one no other test sends) comes three times
+    document = IS_MEMBER.replace("Check", "Hot")
+    for _ in range(3):
+        assert await api.query(document, variables) == {"isMember": True}
+    # then the executor answered the first, a plan the others
+    assert answered == [{"isMember": True}, {"isMember": True}]
+
+
+async def test_a_persisted_query_is_planned_at_once(api: Api, answered: list[Any]) -> None:
+    await members(api, "m1")
+    seg = await segment(api, "S", memberIds=["m1"])
+    document = "query P($s: ID!, $m: ID!) { isMember(segmentId: $s, memberId: $m) }"
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    response = await api.client.post(
+        "/graphql",
+        json={
+            "query": document,
+            "variables": {"s": seg["id"], "m": "m1"},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}},
+        },
+        headers={"Authorization": f"Bearer {api.key}"},
+    )
+    assert response.json()["data"] == {"isMember": True}
+    assert answered == [{"isMember": True}]
+
+
+def registry(config: Settings | None = None) -> plans.Plans:
+    config = config or get_settings()
+    found = plans.Plans([*plans.FIELDS, *flag_plans.FIELDS], config, hot=1)
+    found.bind(build_schema(config)._schema)  # type: ignore[attr-defined]
+    return found
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{ isMember(segmentId: 1, memberId: "m") }x',  # not GraphQL
+        "query($s: String!, $m: ID!) { isMember(segmentId: $s, memberId: $m) }",  # invalid
+        "query($s: ID!, $m: ID!, $x: ID) { isMember(segmentId: $s, memberId: $m) }",
+        "query($s: ID!, $m: ID!) { isMember(segmentId: $s, memberId: $m) @skip(if: false) }",
+        "query($s: ID!, $m: ID!) { ...F } fragment F on Query { isMember(segmentId: $s,"
+        " memberId: $m) }",
+        "query($s: ID!, $m: ID!) { a: isMember(segmentId: $s, memberId: $m) viewer { role } }",
+        "query($m: ID!) { memberSegments(memberId: $m) { id memberCount } }",
+        "query($m: ID!) { memberSegments(memberId: $m) { id id } }",
+        "query($m: ID!) { memberSegments(memberId: $m) { ... on Segment { id } } }",
+        "query($m: ID!) { memberSegments(memberId: $m) }",
+        '{ explainMembership(segmentId: "1", memberId: "m") { isMember } }',
+        "mutation { __typename }",
+        '{ isMember(segmentId: "1") }',
+    ],
+)
+def test_documents_left_to_the_executor(document: str) -> None:
+    assert registry().find(document) is None
+
+
+def test_a_document_over_a_limit_is_left_to_the_executor() -> None:
+    document = "query($m: ID!) { memberSegments(memberId: $m) { a: id b: name c: rule } }"
+    assert registry().find(document) is not None
+    assert registry(Settings(max_aliases=2)).find(document) is None
+    assert registry(Settings(max_query_cost=1)).find(document) is not None
+    assert registry(Settings(max_tokens=10)).find(document) is None
+
+
+def test_the_plan_of_a_document() -> None:
+    found = registry().find(
+        "query Q($m: ID!) { yes: memberSegments(memberId: $m) { key: id name } }"
+    )
+    assert found is not None
+    assert (found.key, found.name, found.cost) == ("yes", "Q", 1)
+    assert [key for key, _ in found.selection] == ["key", "name"]
+
+
+async def test_too_many_ids_are_left_to_the_executor() -> None:
+    config = Settings(max_lookup_ids=2)
+    found = registry(config)
+    document = "query($ids: [ID!]!) { membershipsOf(memberIds: $ids) { memberId } }"
+    plan = found.find(document)
+    assert plan is not None and found.schema is not None
+    # three ids: the executor's TOO_LARGE (the plan gives the request back before reading)
+    assert await plan.run(found.schema, config, {"ids": ["a", "b", "c"]}, None, 1) is None
