@@ -126,6 +126,36 @@ class SiteOwned(Model):
         abstract = True
 
 
+# A row of a site that names it by a plain ``site_id`` column, not a foreign key (the big
+# tables written in bulk, and rows that outlive what they name).
+class SiteScoped(Model):
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+
+    class Meta:
+        abstract = True
+
+
+# A row of a segment's, deleted with it.
+class OfSegment(SiteScoped):
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
+    segment_id: int
+
+    class Meta:
+        abstract = True
+
+
+# A link from a row (a flag, a persona) to a segment it targets: deleting either side removes
+# the link only. The segment side is indexed for the segment's list of them and for the
+# cascade when the segment is deleted.
+class SegmentTarget(SiteScoped):
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment", indexed=True)
+    segment_id: int
+
+    class Meta:
+        abstract = True
+
+
 # When a row was made and last saved, kept by the ORM.
 class Timestamped(Model):
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.auth import service
 from app.auth.types import ApiKeyPayload, ApiKeyType, Viewer
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.inputs import DeletePayload, not_deleted
 from app.graphql.mutation import mutation
 from app.viewer import Role
@@ -31,8 +32,7 @@ class AuthQueries:
         return [ApiKeyType.from_model(k) for k in await service.list_keys(site_id=viewer.site_id)]
 
 
-def _failed(errors: list[UserError]) -> ApiKeyPayload:
-    return ApiKeyPayload(api_key=None, secret=None, user_errors=errors)
+_failed = partial(ApiKeyPayload, api_key=None, secret=None)
 
 
 @strawberry.type

@@ -6,9 +6,8 @@ from __future__ import annotations
 import enum
 
 from tortoise import fields
-from tortoise.models import Model
 
-from app.db import SiteOwned, owned_by
+from app.db import SiteOwned, SiteScoped, owned_by
 from app.status import JobStatus
 
 # a campaign SUCCEEDED when every delivery is settled and at least one was sent (or there was
@@ -43,9 +42,7 @@ class EmailCampaign(SiteOwned):
         indexes = (("site_id", "segment_id"),)
 
 
-class EmailDelivery(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
+class EmailDelivery(SiteScoped):
     campaign: fields.ForeignKeyRelation[EmailCampaign] = owned_by("models.EmailCampaign")
     campaign_id: int
     # the recipient as it was when the campaign was made

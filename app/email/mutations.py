@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.email import service
 from app.email.types import EmailCampaignNode, EmailCampaignPayload
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.mutation import mutation
 from app.viewer import Role
 
@@ -29,8 +30,7 @@ class SendSegmentEmailInput:
     idempotency_key: str | None = None
 
 
-def _failed(errors: list[UserError]) -> EmailCampaignPayload:
-    return EmailCampaignPayload(campaign=None, user_errors=errors)
+_failed = partial(EmailCampaignPayload, campaign=None)
 
 
 @strawberry.type

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.flags import service
 from app.flags.models import FeatureFlag
 from app.flags.types import FeatureFlagNode, FeatureFlagPayload
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.inputs import DeletePayload, not_deleted, provided
 from app.graphql.mutation import mutation
 from app.viewer import Role
@@ -37,8 +38,7 @@ def _payload(flag: FeatureFlag) -> FeatureFlagPayload:
     return FeatureFlagPayload(feature_flag=FeatureFlagNode.from_model(flag), user_errors=[])
 
 
-def _failed(errors: list[UserError]) -> FeatureFlagPayload:
-    return FeatureFlagPayload(feature_flag=None, user_errors=errors)
+_failed = partial(FeatureFlagPayload, feature_flag=None)
 
 
 @strawberry.type

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -51,12 +53,11 @@ def too_many(count: int, limit: int, field: str) -> None:
         )
 
 
-def upsert_failed(errors: list[UserError]) -> UpsertPayload:
-    return UpsertPayload(created=0, updated=0, user_errors=errors)
+upsert_failed = partial(UpsertPayload, created=0, updated=0)
 
 
-def _not_deleted(errors: list[UserError]) -> DeleteMembersPayload:
-    return DeleteMembersPayload(deleted=0, unknown_ids=[], user_errors=errors)
+def _not_deleted(*, user_errors: list[UserError]) -> DeleteMembersPayload:
+    return DeleteMembersPayload(deleted=0, unknown_ids=[], user_errors=user_errors)
 
 
 @strawberry.type

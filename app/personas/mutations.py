@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.inputs import DeletePayload, not_deleted, provided
 from app.graphql.mutation import mutation
 from app.personas import options, service
@@ -65,12 +66,10 @@ def _persona(persona: Persona) -> PersonaPayload:
     return PersonaPayload(persona=PersonaNode.from_model(persona), user_errors=[])
 
 
-def _persona_failed(errors: list[UserError]) -> PersonaPayload:
-    return PersonaPayload(persona=None, user_errors=errors)
+_persona_failed = partial(PersonaPayload, persona=None)
 
 
-def _option_failed(errors: list[UserError]) -> SegmentOptionPayload:
-    return SegmentOptionPayload(option=None, user_errors=errors)
+_option_failed = partial(SegmentOptionPayload, option=None)
 
 
 @strawberry.type

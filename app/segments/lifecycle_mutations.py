@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.mutation import mutation
 from app.segments import lifecycle
 from app.segments.types import SegmentNode, SegmentPayload
 from app.viewer import Role
 
-
-def _failed(errors: list[UserError]) -> SegmentPayload:
-    return SegmentPayload(segment=None, user_errors=errors)
+_failed = partial(SegmentPayload, segment=None)
 
 
 @strawberry.type

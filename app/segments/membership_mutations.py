@@ -4,6 +4,7 @@ cases (app.memberships.changes), and over freeze, which makes a segment of them.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import strawberry
 
@@ -112,7 +113,7 @@ class MembershipPayload:
         )
 
     @classmethod
-    def failed(cls, errors: list[UserError]) -> MembershipPayload:
+    def failed(cls, *, user_errors: list[UserError]) -> MembershipPayload:
         return cls(
             segment_pk=None,
             added=0,
@@ -120,7 +121,7 @@ class MembershipPayload:
             unchanged=0,
             unknown_ids=[],
             unknown_count=0,
-            user_errors=errors,
+            user_errors=user_errors,
         )
 
 
@@ -134,12 +135,11 @@ def _ids(ids: list[strawberry.ID] | None) -> list[str] | None:
     return None if ids is None else [str(i) for i in ids]
 
 
-def _batch_failed(errors: list[UserError]) -> BatchMembershipPayload:
-    return BatchMembershipPayload(results=[], user_errors=errors)
+def _batch_failed(*, user_errors: list[UserError]) -> BatchMembershipPayload:
+    return BatchMembershipPayload(results=[], user_errors=user_errors)
 
 
-def _segment_failed(errors: list[UserError]) -> SegmentPayload:
-    return SegmentPayload(segment=None, user_errors=errors)
+_segment_failed = partial(SegmentPayload, segment=None)
 
 
 # the services' terms, as the arguments of each mutation name them

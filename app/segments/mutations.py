@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import UserError
-from app.graphql.inputs import DeletePayload, provided, utc
+from app.graphql.inputs import DeletePayload, not_deleted, provided, utc
 from app.graphql.mutation import Fields, mutation
 from app.segments import service
 from app.segments.models import SegmentType
@@ -45,12 +45,7 @@ class UpdateSegmentInput:
     rule: str | None = strawberry.UNSET
 
 
-def _failed(errors: list[UserError]) -> SegmentPayload:
-    return SegmentPayload(segment=None, user_errors=errors)
-
-
-def _not_deleted(errors: list[UserError]) -> DeletePayload:
-    return DeletePayload(deleted_id=None, user_errors=errors)
+_failed = partial(SegmentPayload, segment=None)
 
 
 # the membership path's terms, as createSegment's input names them
@@ -92,7 +87,7 @@ class SegmentMutations:
 
     @mutation(
         Role.WRITER,
-        failed=_not_deleted,
+        failed=not_deleted,
         description="Delete a segment with its lists; refused while a rule names it.",
     )
     async def delete_segment(self, info: Info, id: strawberry.ID) -> DeletePayload:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.inputs import DeletePayload, not_deleted, provided
 from app.graphql.mutation import mutation
 from app.viewer import Role
@@ -33,8 +34,7 @@ class UpdateWebhookInput:
     enabled: bool | None = strawberry.UNSET
 
 
-def _failed(errors: list[UserError]) -> WebhookPayload:
-    return WebhookPayload(webhook=None, user_errors=errors)
+_failed = partial(WebhookPayload, webhook=None)
 
 
 @strawberry.type
