@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
+from app.background import started
 from app.email import queue
 from app.email.message import BadAddress, Content, Recipient, build, envelope_sender
 from app.email.outbox import OutboxSender
@@ -229,15 +230,7 @@ class EmailWorker:
         await self._wait(delay)
 
 
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[EmailWorker | None]:
+def running(settings: Settings) -> AbstractAsyncContextManager[EmailWorker | None]:
     """The worker for an app's lifespan (none when EMAIL_WORKER is off)."""
-    if not settings.email_worker:
-        yield None
-        return
-    worker = EmailWorker(settings)
-    worker.start()
-    try:
-        yield worker
-    finally:
-        await worker.stop(grace=settings.smtp_timeout + 5)
+    worker = EmailWorker(settings) if settings.email_worker else None
+    return started(worker, grace=settings.smtp_timeout + 5)

@@ -12,11 +12,11 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.checks import check_description, check_name
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
 from app.ids import by_id
-from app.personas.checks import check_description, check_name
 from app.personas.models import SegmentOption
 from app.segments import service as segments
 

@@ -12,12 +12,12 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.checks import check_description, check_name
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
 from app.ids import by_id, named_pks, refuse_unknown
 from app.listing import containing, keyset, related
-from app.personas.checks import check_description, check_name
 from app.personas.models import Persona, PersonaOption, PersonaSegment, SegmentOption
 from app.segments import service as segments
 from app.segments.models import Segment

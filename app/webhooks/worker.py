@@ -12,9 +12,11 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
+from app.background import started
 from app.changes.record import TOPIC
 from app.live.broker import Message, broker
 from app.metrics import WEBHOOK_ATTEMPTS
@@ -217,15 +219,7 @@ class WebhookWorker:
         WEBHOOK_ATTEMPTS.labels("failed").inc()
 
 
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[WebhookWorker | None]:
+def running(settings: Settings) -> AbstractAsyncContextManager[WebhookWorker | None]:
     """The worker for an app's lifespan (none when WEBHOOK_WORKER is off)."""
-    if not settings.webhook_worker:
-        yield None
-        return
-    worker = WebhookWorker(settings)
-    worker.start()
-    try:
-        yield worker
-    finally:
-        await worker.stop(grace=settings.webhook_timeout_seconds + 5)
+    worker = WebhookWorker(settings) if settings.webhook_worker else None
+    return started(worker, grace=settings.webhook_timeout_seconds + 5)
