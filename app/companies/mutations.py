@@ -29,7 +29,6 @@ class CompanyMutations:
         description="Create or update companies; all apply or none does.",
     )
     async def upsert_companies(self, info: Info, companies: list[CompanyInput]) -> UpsertPayload:
-        viewer = info.context.viewer
         too_many(len(companies), info.context.settings.max_upsert_batch, "companies")
         rows = [
             service.CompanyData(
@@ -41,5 +40,5 @@ class CompanyMutations:
             )
             for i, c in enumerate(companies)
         ]
-        created, updated = await service.upsert(site_id=viewer.site_id, rows=rows)
+        created, updated = await service.upsert(site_id=info.context.site_id, rows=rows)
         return UpsertPayload(created=created, updated=updated, user_errors=[])

@@ -46,10 +46,8 @@ class EmailMutations:
     async def send_segment_email(
         self, info: Info, input: SendSegmentEmailInput
     ) -> EmailCampaignPayload:
-        viewer = info.context.viewer
         campaign = await service.send_segment_email(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             segment_id=input.segment_id,
             subject=input.subject,
             text=input.text,

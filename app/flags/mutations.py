@@ -45,31 +45,28 @@ _failed = partial(FeatureFlagPayload, feature_flag=None)
 class FlagMutations:
     @mutation(Role.WRITER, failed=_failed)
     async def create_feature_flag(self, info: Info, input: FeatureFlagInput) -> FeatureFlagPayload:
-        viewer = info.context.viewer
         data = service.FlagData(
             key=input.key,
             description=input.description,
             enabled=True if input.enabled is None else input.enabled,
             segment_ids=[str(i) for i in input.segment_ids or []],
         )
-        flag = await service.create(site_id=viewer.site_id, data=data)
+        flag = await service.create(site_id=info.context.site_id, data=data)
         return _payload(flag)
 
     @mutation(Role.WRITER, failed=_failed)
     async def update_feature_flag(
         self, info: Info, key: str, input: UpdateFeatureFlagInput
     ) -> FeatureFlagPayload:
-        viewer = info.context.viewer
         changes = provided(input)
         if changes.get("segment_ids") is not None:
             changes["segment_ids"] = [str(i) for i in changes["segment_ids"]]
-        flag = await service.update(site_id=viewer.site_id, key=key, changes=changes)
+        flag = await service.update(site_id=info.context.site_id, key=key, changes=changes)
         return _payload(flag)
 
     @mutation(
         Role.WRITER, failed=not_deleted, description="Delete a flag; the segments it targets stay."
     )
     async def delete_feature_flag(self, info: Info, key: str) -> DeletePayload:
-        viewer = info.context.viewer
-        pk = await service.delete(site_id=viewer.site_id, key=key)
+        pk = await service.delete(site_id=info.context.site_id, key=key)
         return DeletePayload(deleted_id=strawberry.ID(str(pk)), user_errors=[])

@@ -46,12 +46,10 @@ class ImportJobMutations:
         ),
     )
     async def import_members(self, info: Info, input: ImportMembersInput) -> ImportJobPayload:
-        viewer = info.context.viewer
         upload = cast(UploadFile, input.file)  # what Starlette's multipart parser gives
         try:
             job = await service.create(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
+                **info.context.acting,
                 upload=service.Upload(file=upload.file, name=upload.filename or ""),
                 fmt=input.format,
                 segment_id=input.segment_id,

@@ -68,7 +68,6 @@ class MemberMutations:
         description="Create or update members; all apply or none does.",
     )
     async def upsert_members(self, info: Info, members: list[MemberInput]) -> UpsertPayload:
-        viewer = info.context.viewer
         too_many(len(members), info.context.settings.max_upsert_batch, "members")
         rows = [
             service.MemberData(
@@ -81,7 +80,7 @@ class MemberMutations:
             )
             for i, m in enumerate(members)
         ]
-        created, updated = await service.upsert(site_id=viewer.site_id, rows=rows)
+        created, updated = await service.upsert(site_id=info.context.site_id, rows=rows)
         return UpsertPayload(created=created, updated=updated, user_errors=[])
 
     @mutation(
@@ -90,10 +89,9 @@ class MemberMutations:
         description="Delete members; their listings and exclusions go too.",
     )
     async def delete_members(self, info: Info, ids: list[strawberry.ID]) -> DeleteMembersPayload:
-        viewer = info.context.viewer
         too_many(len(ids), info.context.settings.max_bulk_ids, "ids")
         deleted, unknown = await service.delete(
-            site_id=viewer.site_id, external_ids=[str(i) for i in ids]
+            site_id=info.context.site_id, external_ids=[str(i) for i in ids]
         )
         return DeleteMembersPayload(
             deleted=deleted, unknown_ids=[strawberry.ID(i) for i in unknown[:1000]], user_errors=[]

@@ -24,18 +24,12 @@ class SegmentLifecycleMutations:
         "rule, options and personas; refused while another segment's rule names it.",
     )
     async def archive_segment(self, info: Info, id: strawberry.ID) -> SegmentPayload:
-        viewer = info.context.viewer
-        segment = await lifecycle.archive(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id
-        )
+        segment = await lifecycle.archive(**info.context.acting, segment_id=id)
         return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
 
     @mutation(
         Role.WRITER, failed=_failed, description="Bring an archived segment back exactly as it was."
     )
     async def restore_segment(self, info: Info, id: strawberry.ID) -> SegmentPayload:
-        viewer = info.context.viewer
-        segment = await lifecycle.restore(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id
-        )
+        segment = await lifecycle.restore(**info.context.acting, segment_id=id)
         return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])

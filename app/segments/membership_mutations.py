@@ -163,10 +163,8 @@ class MembershipMutations:
     async def update_segment_members(
         self, info: Info, input: UpdateSegmentMembersInput
     ) -> MembershipPayload:
-        viewer = info.context.viewer
         outcome = await use_cases.update_members(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             segment_id=input.segment_id,
             member_ids=[str(i) for i in input.member_ids],
             mode=input.mode,
@@ -181,10 +179,8 @@ class MembershipMutations:
     async def update_segment_companies(
         self, info: Info, input: UpdateSegmentCompaniesInput
     ) -> MembershipPayload:
-        viewer = info.context.viewer
         outcome = await use_cases.update_companies(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             segment_id=input.segment_id,
             company_ids=[str(i) for i in input.company_ids],
             mode=input.mode,
@@ -197,10 +193,8 @@ class MembershipMutations:
     async def update_segment_exclusions(
         self, info: Info, input: UpdateSegmentExclusionsInput
     ) -> MembershipPayload:
-        viewer = info.context.viewer
         outcome = await use_cases.update_exclusions(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             segment_id=input.segment_id,
             member_ids=[str(i) for i in input.member_ids],
             mode=input.mode,
@@ -212,10 +206,8 @@ class MembershipMutations:
     async def move_segment_members(
         self, info: Info, input: MoveSegmentMembersInput
     ) -> MembershipPayload:
-        viewer = info.context.viewer
         outcome = await use_cases.move_members(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             from_segment_id=input.from_segment_id,
             to_segment_id=input.to_segment_id,
             member_ids=_ids(input.member_ids),
@@ -235,7 +227,6 @@ class MembershipMutations:
         changes: list[MembershipChangeInput],
         idempotency_key: str | None = None,
     ) -> BatchMembershipPayload:
-        viewer = info.context.viewer
         batch = [
             use_cases.Change(
                 segment_id=str(c.segment_id),
@@ -246,8 +237,7 @@ class MembershipMutations:
             for c in changes
         ]
         outcomes = await use_cases.apply_changes(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             changes=batch,
             idempotency_key=idempotency_key,
         )
@@ -265,10 +255,7 @@ class MembershipMutations:
     async def include_eligible_members(
         self, info: Info, segment_id: strawberry.ID
     ) -> MembershipPayload:
-        viewer = info.context.viewer
-        outcome = await use_cases.include_eligible(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=segment_id
-        )
+        outcome = await use_cases.include_eligible(**info.context.acting, segment_id=segment_id)
         return MembershipPayload.of(outcome)
 
     @mutation(
@@ -278,8 +265,5 @@ class MembershipMutations:
         description="A new STATIC segment listing the segment's effective members of now.",
     )
     async def freeze_segment(self, info: Info, id: strawberry.ID, name: str) -> SegmentPayload:
-        viewer = info.context.viewer
-        segment = await segments.freeze(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, name=name
-        )
+        segment = await segments.freeze(**info.context.acting, segment_id=id, name=name)
         return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])

@@ -56,7 +56,6 @@ _CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "co
 class SegmentMutations:
     @mutation(Role.WRITER, failed=_failed, fields=_CREATE)
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
-        viewer = info.context.viewer
         data = service.SegmentData(
             name=input.name,
             description=input.description,
@@ -68,21 +67,18 @@ class SegmentMutations:
             member_ids=[str(i) for i in input.member_ids or []],
             company_ids=[str(i) for i in input.company_ids or []],
         )
-        segment = await service.create(site_id=viewer.site_id, actor=viewer.key_name, data=data)
+        segment = await service.create(**info.context.acting, data=data)
         return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
 
     @mutation(Role.WRITER, failed=_failed)
     async def update_segment(
         self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
     ) -> SegmentPayload:
-        viewer = info.context.viewer
         changes: dict[str, Any] = provided(input)
         for stamp in ("starts_at", "ends_at"):
             if stamp in changes:
                 changes[stamp] = utc(changes[stamp])
-        segment = await service.update(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, changes=changes
-        )
+        segment = await service.update(**info.context.acting, segment_id=id, changes=changes)
         return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
 
     @mutation(
@@ -91,6 +87,5 @@ class SegmentMutations:
         description="Delete a segment with its lists; refused while a rule names it.",
     )
     async def delete_segment(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.viewer
-        await service.delete(site_id=viewer.site_id, actor=viewer.key_name, segment_id=id)
+        await service.delete(**info.context.acting, segment_id=id)
         return DeletePayload(deleted_id=id, user_errors=[])
