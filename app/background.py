@@ -1,9 +1,12 @@
-"""What the app's background workers share: running one for the app's lifespan."""
+"""What the app's background workers share: running one for the app's lifespan, and
+sleeping between polls until woken or until work falls due."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 
@@ -28,3 +31,17 @@ async def started(worker: W | None, *, grace: float | None = None) -> AsyncItera
         yield worker
     finally:
         await worker.stop(grace=grace)
+
+
+async def woken(wake: asyncio.Event, seconds: float) -> None:
+    """Wait until ``wake`` is set or ``seconds`` have passed (none when negative)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), max(seconds, 0.0))
+
+
+def idle_seconds(due: datetime | None, now: datetime, poll: float) -> float:
+    """How long an idle worker sleeps: until its next work falls ``due`` (at least a
+    millisecond), never longer than ``poll`` (work may come without a wake-up)."""
+    if due is None:
+        return poll
+    return min(max((due - now).total_seconds(), 0.001), poll)

@@ -17,7 +17,7 @@ import time
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
-from app.background import started
+from app.background import idle_seconds, started, woken
 from app.email import queue
 from app.email.message import BadAddress, Content, Recipient, build, envelope_sender
 from app.email.outbox import OutboxSender
@@ -124,17 +124,11 @@ class EmailWorker:
 
     async def _wait(self, seconds: float) -> None:
         self._wake.clear()
-        if self._stopping:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(seconds, 0.0))
+        if not self._stopping:
+            await woken(self._wake, seconds)
 
     async def _idle_seconds(self) -> float:
-        poll = self.settings.email_poll_seconds
-        due = await queue.next_due()
-        if due is None:
-            return poll
-        return min(max((due - _now()).total_seconds(), 0.001), poll)
+        return idle_seconds(await queue.next_due(), _now(), self.settings.email_poll_seconds)
 
     async def _pace(self) -> None:
         delay = self._next_slot - time.monotonic()

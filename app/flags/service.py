@@ -18,7 +18,7 @@ from app.db import fetch, ts
 from app.errors import DomainError, ErrorCode, not_found
 from app.flags.models import FeatureFlag, FlagSegment
 from app.ids import named_pks, refuse_unknown
-from app.listing import keyset, related
+from app.listing import count, keyset, related
 from app.segments.models import Segment
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
@@ -53,8 +53,7 @@ async def list_flags(*, site_id: int, first: int, after: str | None) -> list[Fea
 
 
 async def count_flags(*, site_id: int) -> int:
-    n: int = await FeatureFlag.filter(site_id=site_id).count()
-    return n
+    return await count(FeatureFlag.filter(site_id=site_id))
 
 
 def _check_key(key: str) -> str:

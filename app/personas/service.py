@@ -17,7 +17,7 @@ from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
 from app.ids import by_id, named_pks, refuse_unknown
-from app.listing import containing, keyset, related
+from app.listing import containing, count, keyset, related
 from app.personas.models import Persona, PersonaOption, PersonaSegment, SegmentOption
 from app.segments import service as segments
 from app.segments.models import Segment
@@ -73,8 +73,7 @@ async def list_personas(
 
 
 async def count_personas(*, site_id: int, search: str | None) -> int:
-    n: int = await _listing(site_id, search).count()
-    return n
+    return await count(_listing(site_id, search))
 
 
 async def create(*, site_id: int, data: PersonaData) -> Persona:

@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 from app.checks import check_description
 from app.db import fetch, parse_pk
 from app.errors import DomainError, ErrorCode, not_found
+from app.listing import count, keyset
 from app.segments.models import Segment
 from app.settings import get_settings
 from app.webhooks.addresses import AddressError, check
@@ -164,13 +165,8 @@ async def list_deliveries(
     *, site_id: int, webhook_pk: int, status: DeliveryStatus | None, first: int, after: int | None
 ) -> list[WebhookDelivery]:
     """Up to first+1 deliveries, newest first, before the given id."""
-    qs = _deliveries(site_id, webhook_pk, status)
-    if after is not None:
-        qs = qs.filter(id__lt=after)
-    rows: list[WebhookDelivery] = await qs.order_by("-id").limit(first + 1)
-    return rows
+    return await keyset(_deliveries(site_id, webhook_pk, status), "-id", after, first)
 
 
 async def count_deliveries(*, site_id: int, webhook_pk: int, status: DeliveryStatus | None) -> int:
-    n: int = await _deliveries(site_id, webhook_pk, status).count()
-    return n
+    return await count(_deliveries(site_id, webhook_pk, status))

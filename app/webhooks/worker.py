@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
-from app.background import started
+from app.background import idle_seconds, started, woken
 from app.changes.record import TOPIC
 from app.live.broker import Message, broker
 from app.metrics import WEBHOOK_ATTEMPTS
@@ -132,17 +132,12 @@ class WebhookWorker:
         task.add_done_callback(done)
 
     async def _wait(self, seconds: float) -> None:
-        if self._stopping:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(seconds, 0.0))
+        if not self._stopping:
+            await woken(self._wake, seconds)
 
     async def _idle_seconds(self) -> float:
-        poll = self.settings.webhook_poll_seconds
         due = await queue.next_due(self.clock())
-        if due is None:
-            return poll
-        return min(max((due - self.clock()).total_seconds(), 0.001), poll)
+        return idle_seconds(due, self.clock(), self.settings.webhook_poll_seconds)
 
     async def _prune(self) -> None:
         if time.monotonic() - self._pruned < PRUNE_EVERY_SECONDS:
