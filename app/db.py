@@ -156,6 +156,18 @@ class SegmentTarget(SiteScoped):
         abstract = True
 
 
+# Long work a caller asked for (an import job, an email campaign): who asked, and when it was
+# asked for, begun and finished; its status is the shared JobStatus (app/status.py).
+class LongWork(SiteOwned):
+    actor = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        abstract = True
+
+
 # When a row was made and last saved, kept by the ORM.
 class Timestamped(Model):
     created_at = fields.DatetimeField(auto_now_add=True)

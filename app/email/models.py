@@ -7,7 +7,7 @@ import enum
 
 from tortoise import fields
 
-from app.db import SiteOwned, SiteScoped, owned_by
+from app.db import LongWork, SiteScoped, owned_by
 from app.status import JobStatus
 
 # a campaign SUCCEEDED when every delivery is settled and at least one was sent (or there was
@@ -22,7 +22,7 @@ class DeliveryStatus(enum.Enum):
     FAILED = "FAILED"
 
 
-class EmailCampaign(SiteOwned):
+class EmailCampaign(LongWork):
     # not a foreign key: a campaign outlives its segment (its segment then reads null)
     segment_id = fields.BigIntField()
     subject = fields.TextField()
@@ -32,10 +32,6 @@ class EmailCampaign(SiteOwned):
     recipients = fields.IntField(default=0)
     opted_out = fields.IntField(default=0)
     without_email = fields.IntField(default=0)
-    actor = fields.CharField(max_length=100)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    started_at = fields.DatetimeField(null=True)
-    finished_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "email_campaigns"
