@@ -126,8 +126,8 @@ class SiteOwned(Model):
         abstract = True
 
 
-# A row of a site that names it by a plain ``site_id`` column, not a foreign key (the big
-# tables written in bulk, and rows that outlive what they name).
+# A row that names its site by a plain ``site_id`` column, not a foreign key: it goes with the
+# row that owns it (a segment, a flag, a campaign) or, as a record, outlives it.
 class SiteScoped(Model):
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
