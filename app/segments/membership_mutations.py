@@ -4,7 +4,6 @@ cases (app.memberships.changes), and over freeze, which makes a segment of them.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 
 import strawberry
 
@@ -17,6 +16,7 @@ from app.memberships.bulk import Mode
 from app.memberships.types import MembershipMode  # noqa: F401  (names Mode MembershipMode)
 from app.segments import loaders
 from app.segments import service as segments
+from app.segments.mutations import segment_failed, segment_payload
 from app.segments.types import SegmentNode, SegmentPayload
 from app.viewer import Role
 
@@ -139,9 +139,6 @@ def _batch_failed(*, user_errors: list[UserError]) -> BatchMembershipPayload:
     return BatchMembershipPayload(results=[], user_errors=user_errors)
 
 
-_segment_failed = partial(SegmentPayload, segment=None)
-
-
 # the services' terms, as the arguments of each mutation name them
 _INPUT: Fields = {
     "segment": ["input", "segmentId"],
@@ -260,10 +257,10 @@ class MembershipMutations:
 
     @mutation(
         _WRITER,
-        failed=_segment_failed,
+        failed=segment_failed,
         fields=_FREEZE,
         description="A new STATIC segment listing the segment's effective members of now.",
     )
     async def freeze_segment(self, info: Info, id: strawberry.ID, name: str) -> SegmentPayload:
         segment = await segments.freeze(**info.context.acting, segment_id=id, name=name)
-        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+        return segment_payload(segment)

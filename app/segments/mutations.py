@@ -12,7 +12,7 @@ from app.graphql.context import Info
 from app.graphql.inputs import DeletePayload, not_deleted, provided, utc
 from app.graphql.mutation import Fields, mutation
 from app.segments import service
-from app.segments.models import SegmentType
+from app.segments.models import Segment, SegmentType
 from app.segments.types import SegmentNode, SegmentPayload
 from app.viewer import Role
 
@@ -45,8 +45,13 @@ class UpdateSegmentInput:
     rule: str | None = strawberry.UNSET
 
 
-_failed = partial(SegmentPayload, segment=None)
+def segment_payload(segment: Segment) -> SegmentPayload:
+    """The answer of a mutation that wrote ``segment``."""
+    return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
 
+
+# the answer of a segment mutation refused with userErrors
+segment_failed = partial(SegmentPayload, segment=None)
 
 # the membership path's terms, as createSegment's input names them
 _CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "companyIds"]}
@@ -54,7 +59,7 @@ _CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "co
 
 @strawberry.type
 class SegmentMutations:
-    @mutation(Role.WRITER, failed=_failed, fields=_CREATE)
+    @mutation(Role.WRITER, failed=segment_failed, fields=_CREATE)
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
         data = service.SegmentData(
             name=input.name,
@@ -68,9 +73,9 @@ class SegmentMutations:
             company_ids=[str(i) for i in input.company_ids or []],
         )
         segment = await service.create(**info.context.acting, data=data)
-        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+        return segment_payload(segment)
 
-    @mutation(Role.WRITER, failed=_failed)
+    @mutation(Role.WRITER, failed=segment_failed)
     async def update_segment(
         self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
     ) -> SegmentPayload:
@@ -79,7 +84,7 @@ class SegmentMutations:
             if stamp in changes:
                 changes[stamp] = utc(changes[stamp])
         segment = await service.update(**info.context.acting, segment_id=id, changes=changes)
-        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+        return segment_payload(segment)
 
     @mutation(
         Role.WRITER,
