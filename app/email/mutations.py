@@ -9,6 +9,7 @@ import strawberry
 from app.email import service
 from app.email.types import EmailCampaignNode, EmailCampaignPayload
 from app.graphql.context import Info
+from app.graphql.inputs import id_list
 from app.graphql.mutation import mutation
 from app.viewer import Role
 
@@ -52,7 +53,7 @@ class EmailMutations:
             subject=input.subject,
             text=input.text,
             html=input.html,
-            member_ids=None if input.member_ids is None else [str(i) for i in input.member_ids],
+            member_ids=id_list(input.member_ids),
             idempotency_key=input.idempotency_key,
         )
         return EmailCampaignPayload(campaign=EmailCampaignNode.from_model(campaign), user_errors=[])

@@ -22,6 +22,11 @@ class DeletePayload:
 not_deleted = partial(DeletePayload, deleted_id=None)
 
 
+def id_list(ids: list[strawberry.ID] | None) -> list[str] | None:
+    """A list of ids as the services take them (plain strings); None stays None."""
+    return None if ids is None else [str(i) for i in ids]
+
+
 def provided(input_object: Any) -> dict[str, Any]:
     """The fields of an input the caller sent (an explicit null included), by Python name."""
     return {

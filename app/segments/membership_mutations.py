@@ -9,7 +9,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.inputs import utc
+from app.graphql.inputs import id_list, utc
 from app.graphql.mutation import Fields, mutation
 from app.memberships import changes as use_cases
 from app.memberships.bulk import Mode
@@ -131,10 +131,6 @@ class BatchMembershipPayload:
     user_errors: list[UserError]
 
 
-def _ids(ids: list[strawberry.ID] | None) -> list[str] | None:
-    return None if ids is None else [str(i) for i in ids]
-
-
 def _batch_failed(*, user_errors: list[UserError]) -> BatchMembershipPayload:
     return BatchMembershipPayload(results=[], user_errors=user_errors)
 
@@ -207,7 +203,7 @@ class MembershipMutations:
             **info.context.acting,
             from_segment_id=input.from_segment_id,
             to_segment_id=input.to_segment_id,
-            member_ids=_ids(input.member_ids),
+            member_ids=id_list(input.member_ids),
             idempotency_key=input.idempotency_key,
         )
         return MembershipPayload.of(outcome)
@@ -228,8 +224,8 @@ class MembershipMutations:
             use_cases.Change(
                 segment_id=str(c.segment_id),
                 mode=c.mode,
-                member_ids=_ids(c.member_ids),
-                company_ids=_ids(c.company_ids),
+                member_ids=id_list(c.member_ids),
+                company_ids=id_list(c.company_ids),
             )
             for c in changes
         ]

@@ -7,7 +7,7 @@ from functools import partial
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.inputs import DeletePayload, not_deleted, provided
+from app.graphql.inputs import DeletePayload, id_list, not_deleted, provided
 from app.graphql.mutation import mutation
 from app.viewer import Role
 from app.webhooks import service, worker
@@ -48,7 +48,7 @@ class WebhookMutations:
     async def create_webhook(self, info: Info, input: WebhookInput) -> WebhookPayload:
         data = service.WebhookData(
             url=input.url,
-            segment_ids=None if input.segment_ids is None else [str(i) for i in input.segment_ids],
+            segment_ids=id_list(input.segment_ids),
             description=input.description,
             enabled=input.enabled is not False,
         )
