@@ -126,6 +126,48 @@ class SiteOwned(Model):
         abstract = True
 
 
+# A row that names its site by a plain ``site_id`` column, not a foreign key: it goes with the
+# row that owns it (a segment, a flag, a campaign) or, as a record, outlives it.
+class SiteScoped(Model):
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+
+    class Meta:
+        abstract = True
+
+
+# A row of a segment's, deleted with it.
+class OfSegment(SiteScoped):
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
+    segment_id: int
+
+    class Meta:
+        abstract = True
+
+
+# A link from a row (a flag, a persona) to a segment it targets: deleting either side removes
+# the link only. The segment side is indexed for the segment's list of them and for the
+# cascade when the segment is deleted.
+class SegmentTarget(SiteScoped):
+    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment", indexed=True)
+    segment_id: int
+
+    class Meta:
+        abstract = True
+
+
+# Long work a caller asked for (an import job, an email campaign): who asked, and when it was
+# asked for, begun and finished; its status is the shared JobStatus (app/status.py).
+class LongWork(SiteOwned):
+    actor = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        abstract = True
+
+
 # When a row was made and last saved, kept by the ORM.
 class Timestamped(Model):
     created_at = fields.DatetimeField(auto_now_add=True)

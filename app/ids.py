@@ -11,7 +11,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from app.db import parse_pk
-from app.errors import DomainError, ErrorCode
+from app.errors import DomainError, ErrorCode, not_found
 
 M = TypeVar("M", bound=Model)
 
@@ -55,3 +55,14 @@ async def by_id(
         return None
     qs = qs.filter(id=pk)
     return await (qs.using_db(connection) if connection else qs).first()
+
+
+async def by_id_or_fail(
+    qs: QuerySet[M], text: str, what: str, field: Sequence[str], connection: BaseDBAsyncClient
+) -> M:
+    """The row of ``qs`` an opaque id names, read on ``connection``; NOT_FOUND ("{what} 'id'
+    not found", at ``field``) when it names none."""
+    row = await by_id(qs, text, connection)
+    if row is None:
+        raise not_found(what, text, field)
+    return row

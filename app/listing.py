@@ -26,6 +26,12 @@ async def keyset(qs: QuerySet[M], order: str, after: Any, first: int) -> list[M]
     return rows
 
 
+async def count(qs: QuerySet[M]) -> int:
+    """How many rows the query has (typed: Tortoise's count is not)."""
+    n: int = await qs.count()
+    return n
+
+
 def containing(qs: QuerySet[M], search: str | None, *fields: str) -> QuerySet[M]:
     """The rows where one of ``fields`` contains ``search`` (any case); all rows for none."""
     if not search:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TypedDict
 
 
 class Role(enum.Enum):
@@ -29,3 +30,10 @@ class Viewer:
 
     def can(self, role: Role) -> bool:
         return self.role.rank >= role.rank
+
+
+class Acting(TypedDict):
+    """Who a service's write is for and by: the caller's site and key name."""
+
+    site_id: int
+    actor: str

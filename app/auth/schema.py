@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.auth import service
 from app.auth.types import ApiKeyPayload, ApiKeyType, Viewer
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.inputs import DeletePayload, not_deleted
 from app.graphql.mutation import mutation
 from app.viewer import Role
@@ -31,8 +32,7 @@ class AuthQueries:
         return [ApiKeyType.from_model(k) for k in await service.list_keys(site_id=viewer.site_id)]
 
 
-def _failed(errors: list[UserError]) -> ApiKeyPayload:
-    return ApiKeyPayload(api_key=None, secret=None, user_errors=errors)
+_failed = partial(ApiKeyPayload, api_key=None, secret=None)
 
 
 @strawberry.type
@@ -43,18 +43,16 @@ class AuthMutations:
         description="Make a key for this site (ADMIN only); the secret is shown once.",
     )
     async def create_api_key(self, info: Info, name: str, role: Role) -> ApiKeyPayload:
-        viewer = info.context.viewer
-        key, secret = await service.create_key(site_id=viewer.site_id, name=name, role=role)
+        key, secret = await service.create_key(site_id=info.context.site_id, name=name, role=role)
         return ApiKeyPayload(api_key=ApiKeyType.from_model(key), secret=secret, user_errors=[])
 
     @mutation(Role.ADMIN, failed=not_deleted, description="Revoke a key of this site (ADMIN only).")
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.viewer
         try:
             key_id = int(id)
         except ValueError:
             key_id = 0
         if not 0 < key_id < 2**63:  # no row has it, and the database could not compare it
             key_id = 0
-        await service.revoke_key(site_id=viewer.site_id, key_id=key_id)
+        await service.revoke_key(site_id=info.context.site_id, key_id=key_id)
         return DeletePayload(deleted_id=id, user_errors=[])

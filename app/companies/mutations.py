@@ -8,8 +8,7 @@ from strawberry.scalars import JSON
 from app.companies import service
 from app.graphql.context import Info
 from app.graphql.mutation import mutation
-from app.members.mutations import UpsertPayload, too_many, upsert_failed
-from app.members.service import UNSET
+from app.members.mutations import UpsertPayload, as_sent, upsert_failed, upserted
 from app.viewer import Role
 
 
@@ -29,17 +28,14 @@ class CompanyMutations:
         description="Create or update companies; all apply or none does.",
     )
     async def upsert_companies(self, info: Info, companies: list[CompanyInput]) -> UpsertPayload:
-        viewer = info.context.viewer
-        too_many(len(companies), info.context.settings.max_upsert_batch, "companies")
-        rows = [
-            service.CompanyData(
-                external_id=str(c.id),
-                name=c.name,
-                plan=UNSET if c.plan is strawberry.UNSET else c.plan,
-                attributes=UNSET if c.attributes is strawberry.UNSET else c.attributes,
-                line=["companies", str(i)],
-            )
-            for i, c in enumerate(companies)
-        ]
-        created, updated = await service.upsert(site_id=viewer.site_id, rows=rows)
-        return UpsertPayload(created=created, updated=updated, user_errors=[])
+        return await upserted(info, companies, "companies", _company_row, service.upsert)
+
+
+def _company_row(c: CompanyInput, line: list[str]) -> service.CompanyData:
+    return service.CompanyData(
+        external_id=str(c.id),
+        name=c.name,
+        plan=as_sent(c.plan),
+        attributes=as_sent(c.attributes),
+        line=line,
+    )

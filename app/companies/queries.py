@@ -7,7 +7,7 @@ import strawberry
 from app.companies import service
 from app.companies.types import CompanyConnection, CompanyEdge, CompanyType
 from app.graphql.context import Info
-from app.graphql.pagination import Rows, connection, node_edge
+from app.graphql.pagination import connection, node_edge, site_rows
 
 
 @strawberry.type
@@ -25,13 +25,12 @@ class CompanyQueries:
         first: int | None = 50,
         after: str | None = None,
     ) -> CompanyConnection:
-        site_id = info.context.site_id
-        rows = Rows(
-            fetch=lambda n, key: service.list_companies(
-                site_id=site_id, search=search, first=n, after=key
-            ),
-            key=lambda c: c.external_id,
-            count=lambda: service.count_companies(site_id=site_id, search=search),
+        rows = site_rows(
+            info,
+            service.list_companies,
+            service.count_companies,
+            lambda c: c.external_id,
+            search=search,
         )
         edge = node_edge(CompanyEdge, CompanyType.from_model)
         return await connection(info, (first, after), rows, edge, CompanyConnection)

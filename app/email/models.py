@@ -6,9 +6,8 @@ from __future__ import annotations
 import enum
 
 from tortoise import fields
-from tortoise.models import Model
 
-from app.db import SiteOwned, owned_by
+from app.db import LongWork, SiteScoped, owned_by
 from app.status import JobStatus
 
 # a campaign SUCCEEDED when every delivery is settled and at least one was sent (or there was
@@ -23,7 +22,7 @@ class DeliveryStatus(enum.Enum):
     FAILED = "FAILED"
 
 
-class EmailCampaign(SiteOwned):
+class EmailCampaign(LongWork):
     # not a foreign key: a campaign outlives its segment (its segment then reads null)
     segment_id = fields.BigIntField()
     subject = fields.TextField()
@@ -33,19 +32,13 @@ class EmailCampaign(SiteOwned):
     recipients = fields.IntField(default=0)
     opted_out = fields.IntField(default=0)
     without_email = fields.IntField(default=0)
-    actor = fields.CharField(max_length=100)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    started_at = fields.DatetimeField(null=True)
-    finished_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "email_campaigns"
         indexes = (("site_id", "segment_id"),)
 
 
-class EmailDelivery(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
+class EmailDelivery(SiteScoped):
     campaign: fields.ForeignKeyRelation[EmailCampaign] = owned_by("models.EmailCampaign")
     campaign_id: int
     # the recipient as it was when the campaign was made

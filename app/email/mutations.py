@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.email import service
 from app.email.types import EmailCampaignNode, EmailCampaignPayload
 from app.graphql.context import Info
-from app.graphql.errors import UserError
+from app.graphql.inputs import id_list
 from app.graphql.mutation import mutation
 from app.viewer import Role
 
@@ -29,8 +31,7 @@ class SendSegmentEmailInput:
     idempotency_key: str | None = None
 
 
-def _failed(errors: list[UserError]) -> EmailCampaignPayload:
-    return EmailCampaignPayload(campaign=None, user_errors=errors)
+_failed = partial(EmailCampaignPayload, campaign=None)
 
 
 @strawberry.type
@@ -46,15 +47,13 @@ class EmailMutations:
     async def send_segment_email(
         self, info: Info, input: SendSegmentEmailInput
     ) -> EmailCampaignPayload:
-        viewer = info.context.viewer
         campaign = await service.send_segment_email(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             segment_id=input.segment_id,
             subject=input.subject,
             text=input.text,
             html=input.html,
-            member_ids=None if input.member_ids is None else [str(i) for i in input.member_ids],
+            member_ids=id_list(input.member_ids),
             idempotency_key=input.idempotency_key,
         )
         return EmailCampaignPayload(campaign=EmailCampaignNode.from_model(campaign), user_errors=[])

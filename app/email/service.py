@@ -21,7 +21,7 @@ from app.events.models import EventKind
 from app.idempotency import service as idempotency
 from app.idempotency.service import Once
 from app.ids import by_id
-from app.listing import keyset
+from app.listing import count, keyset
 from app.memberships import service as memberships
 from app.segments import service as segments
 from app.settings import get_settings
@@ -318,8 +318,7 @@ async def list_deliveries(
 
 
 async def count_deliveries(*, site_id: int, campaign_pk: int, status: DeliveryStatus | None) -> int:
-    n: int = await _deliveries(site_id, campaign_pk, status).count()
-    return n
+    return await count(_deliveries(site_id, campaign_pk, status))
 
 
 async def sending_campaigns(

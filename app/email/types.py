@@ -14,7 +14,7 @@ from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import Rows, connection, node_edge
+from app.graphql.pagination import connection, node_edge, site_rows
 from app.segments import loaders as segment_loaders
 from app.segments.types import SegmentNode
 
@@ -102,16 +102,14 @@ class EmailCampaignNode:
         first: int | None = 50,
         after: str | None = None,
     ) -> EmailDeliveryConnection:
-        site_id = info.context.site_id
-        rows = Rows(
-            fetch=lambda n, key: service.list_deliveries(
-                site_id=site_id, campaign_pk=self.pk, status=status, first=n, after=key
-            ),
-            key=lambda d: d.id,
-            count=lambda: service.count_deliveries(
-                site_id=site_id, campaign_pk=self.pk, status=status
-            ),
+        rows = site_rows(
+            info,
+            service.list_deliveries,
+            service.count_deliveries,
+            lambda d: d.id,
             kind=int,
+            campaign_pk=self.pk,
+            status=status,
         )
         edge = node_edge(EmailDeliveryEdge, EmailDeliveryNode.from_model)
         return await connection(info, (first, after), rows, edge, EmailDeliveryConnection)

@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
+from app.background import idle_seconds, started, woken
 from app.email import queue
 from app.email.message import BadAddress, Content, Recipient, build, envelope_sender
 from app.email.outbox import OutboxSender
@@ -123,17 +124,11 @@ class EmailWorker:
 
     async def _wait(self, seconds: float) -> None:
         self._wake.clear()
-        if self._stopping:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(seconds, 0.0))
+        if not self._stopping:
+            await woken(self._wake, seconds)
 
     async def _idle_seconds(self) -> float:
-        poll = self.settings.email_poll_seconds
-        due = await queue.next_due()
-        if due is None:
-            return poll
-        return min(max((due - _now()).total_seconds(), 0.001), poll)
+        return idle_seconds(await queue.next_due(), _now(), self.settings.email_poll_seconds)
 
     async def _pace(self) -> None:
         delay = self._next_slot - time.monotonic()
@@ -229,15 +224,7 @@ class EmailWorker:
         await self._wait(delay)
 
 
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[EmailWorker | None]:
+def running(settings: Settings) -> AbstractAsyncContextManager[EmailWorker | None]:
     """The worker for an app's lifespan (none when EMAIL_WORKER is off)."""
-    if not settings.email_worker:
-        yield None
-        return
-    worker = EmailWorker(settings)
-    worker.start()
-    try:
-        yield worker
-    finally:
-        await worker.stop(grace=settings.smtp_timeout + 5)
+    worker = EmailWorker(settings) if settings.email_worker else None
+    return started(worker, grace=settings.smtp_timeout + 5)

@@ -6,7 +6,8 @@ import enum
 from typing import Any
 
 from tortoise import fields
-from tortoise.models import Model
+
+from app.db import SiteScoped
 
 
 class EventKind(enum.Enum):
@@ -29,9 +30,7 @@ class EventKind(enum.Enum):
     PERSONA_DETACHED = "PERSONA_DETACHED"
 
 
-class SegmentEvent(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
+class SegmentEvent(SiteScoped):
     # not a foreign key: the trail of a deleted segment outlives it
     segment_id = fields.BigIntField()
     kind = fields.CharEnumField(EventKind, max_length=20)

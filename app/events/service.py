@@ -11,7 +11,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.events.models import EventKind, SegmentEvent
-from app.listing import keyset
+from app.listing import count, keyset
 from app.live.broker import broker
 
 TOPIC = "segment_events"
@@ -66,5 +66,4 @@ async def list_events(
 
 
 async def count_events(*, site_id: int, segment_id: int) -> int:
-    n: int = await SegmentEvent.filter(site_id=site_id, segment_id=segment_id).count()
-    return n
+    return await count(SegmentEvent.filter(site_id=site_id, segment_id=segment_id))

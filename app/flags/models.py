@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from app.db import SiteOwned, Timestamped, owned_by
+from app.db import SegmentTarget, SiteOwned, Timestamped, owned_by
 
 
 class FeatureFlag(SiteOwned, Timestamped):
@@ -22,14 +21,9 @@ class FeatureFlag(SiteOwned, Timestamped):
 
 # A flag targets a segment: deleting either side removes the link, never the other side.
 # (A comment, not a docstring: Tortoise would make a docstring the table's comment.)
-class FlagSegment(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
+class FlagSegment(SegmentTarget):
     flag: fields.ForeignKeyRelation[Any] = owned_by("models.FeatureFlag")
     flag_id: int
-    # indexed for Segment.featureFlags and for the cascade when a segment is deleted
-    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment", indexed=True)
-    segment_id: int
 
     class Meta:
         table = "flag_segments"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.flags import service
 from app.flags.models import FeatureFlag
 from app.flags.types import FeatureFlagNode, FeatureFlagPayload
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.inputs import DeletePayload, not_deleted, provided
 from app.graphql.mutation import mutation
 from app.viewer import Role
@@ -37,39 +38,35 @@ def _payload(flag: FeatureFlag) -> FeatureFlagPayload:
     return FeatureFlagPayload(feature_flag=FeatureFlagNode.from_model(flag), user_errors=[])
 
 
-def _failed(errors: list[UserError]) -> FeatureFlagPayload:
-    return FeatureFlagPayload(feature_flag=None, user_errors=errors)
+_failed = partial(FeatureFlagPayload, feature_flag=None)
 
 
 @strawberry.type
 class FlagMutations:
     @mutation(Role.WRITER, failed=_failed)
     async def create_feature_flag(self, info: Info, input: FeatureFlagInput) -> FeatureFlagPayload:
-        viewer = info.context.viewer
         data = service.FlagData(
             key=input.key,
             description=input.description,
             enabled=True if input.enabled is None else input.enabled,
             segment_ids=[str(i) for i in input.segment_ids or []],
         )
-        flag = await service.create(site_id=viewer.site_id, data=data)
+        flag = await service.create(site_id=info.context.site_id, data=data)
         return _payload(flag)
 
     @mutation(Role.WRITER, failed=_failed)
     async def update_feature_flag(
         self, info: Info, key: str, input: UpdateFeatureFlagInput
     ) -> FeatureFlagPayload:
-        viewer = info.context.viewer
         changes = provided(input)
         if changes.get("segment_ids") is not None:
             changes["segment_ids"] = [str(i) for i in changes["segment_ids"]]
-        flag = await service.update(site_id=viewer.site_id, key=key, changes=changes)
+        flag = await service.update(site_id=info.context.site_id, key=key, changes=changes)
         return _payload(flag)
 
     @mutation(
         Role.WRITER, failed=not_deleted, description="Delete a flag; the segments it targets stay."
     )
     async def delete_feature_flag(self, info: Info, key: str) -> DeletePayload:
-        viewer = info.context.viewer
-        pk = await service.delete(site_id=viewer.site_id, key=key)
+        pk = await service.delete(site_id=info.context.site_id, key=key)
         return DeletePayload(deleted_id=strawberry.ID(str(pk)), user_errors=[])

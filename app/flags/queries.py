@@ -13,7 +13,7 @@ from app.flags.types import (
 )
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.pagination import Rows, connection, node_edge
+from app.graphql.pagination import connection, node_edge, site_rows
 
 
 @strawberry.type
@@ -27,12 +27,7 @@ class FlagQueries:
     async def feature_flags(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> FeatureFlagConnection:
-        site_id = info.context.site_id
-        rows = Rows(
-            fetch=lambda n, key: service.list_flags(site_id=site_id, first=n, after=key),
-            key=lambda f: f.key,
-            count=lambda: service.count_flags(site_id=site_id),
-        )
+        rows = site_rows(info, service.list_flags, service.count_flags, lambda f: f.key)
         edge = node_edge(FeatureFlagEdge, FeatureFlagNode.from_model)
         return await connection(info, (first, after), rows, edge, FeatureFlagConnection)
 

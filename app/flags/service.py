@@ -13,13 +13,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.checks import check_description
 from app.db import fetch, ts
 from app.errors import DomainError, ErrorCode, not_found
 from app.flags.models import FeatureFlag, FlagSegment
 from app.ids import named_pks, refuse_unknown
-from app.listing import keyset, related
+from app.listing import count, keyset, related
 from app.segments.models import Segment
-from app.settings import get_settings
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 MAX_TARGETS = 1000
@@ -53,8 +53,7 @@ async def list_flags(*, site_id: int, first: int, after: str | None) -> list[Fea
 
 
 async def count_flags(*, site_id: int) -> int:
-    n: int = await FeatureFlag.filter(site_id=site_id).count()
-    return n
+    return await count(FeatureFlag.filter(site_id=site_id))
 
 
 def _check_key(key: str) -> str:
@@ -66,16 +65,6 @@ def _check_key(key: str) -> str:
             ["key"],
         )
     return key
-
-
-def _check_description(description: str | None) -> None:
-    limit = get_settings().max_description_length
-    if description is not None and len(description) > limit:
-        raise DomainError(
-            ErrorCode.INVALID,
-            f"description is over the limit of {limit} characters",
-            ["description"],
-        )
 
 
 async def _target_pks(tx: BaseDBAsyncClient, site_id: int, segment_ids: Sequence[str]) -> list[int]:
@@ -124,7 +113,7 @@ async def _create_race(site_id: int, key: str) -> DomainError:
 async def create(*, site_id: int, data: FlagData) -> FeatureFlag:
     """Create a flag with its target segments, in one transaction."""
     key = _check_key(data.key)
-    _check_description(data.description)
+    check_description(data.description, ["description"])
     try:
         async with in_transaction() as tx:
             if await FeatureFlag.filter(site_id=site_id, key=key).using_db(tx).exists():
@@ -159,7 +148,7 @@ async def update(*, site_id: int, key: str, changes: dict[str, Any]) -> FeatureF
         if required in changes and changes[required] is None:
             raise DomainError(ErrorCode.INVALID, f"{graphql_name} cannot be null", [required])
     if "description" in changes:
-        _check_description(changes["description"])
+        check_description(changes["description"], ["description"])
     try:
         async with in_transaction() as tx:
             flag = (

@@ -17,7 +17,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from app.graphql.errors import forbidden, unauthenticated
 from app.settings import Settings
-from app.viewer import Role, Viewer
+from app.viewer import Acting, Role, Viewer
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -124,6 +124,13 @@ class Context:
     def site_id(self) -> int:
         """The caller's site: the only site any resolver may read or write."""
         return self.viewer.site_id
+
+    @property
+    def acting(self) -> Acting:
+        """The caller as a service's write takes it: ``service.f(**info.context.acting, ...)``
+        passes ``site_id`` and ``actor``."""
+        viewer = self.viewer
+        return Acting(site_id=viewer.site_id, actor=viewer.key_name)
 
     def require(self, role: Role) -> Viewer:
         viewer = self.viewer

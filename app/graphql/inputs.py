@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -18,8 +19,12 @@ class DeletePayload:
     user_errors: list[UserError]
 
 
-def not_deleted(errors: list[UserError]) -> DeletePayload:
-    return DeletePayload(deleted_id=None, user_errors=errors)
+not_deleted = partial(DeletePayload, deleted_id=None)
+
+
+def id_list(ids: list[strawberry.ID] | None) -> list[str] | None:
+    """A list of ids as the services take them (plain strings); None stays None."""
+    return None if ids is None else [str(i) for i in ids]
 
 
 def provided(input_object: Any) -> dict[str, Any]:

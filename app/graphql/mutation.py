@@ -56,14 +56,15 @@ class ArgumentPaths:
 def mutation(
     role: Role,
     *,
-    failed: Callable[[list[UserError]], Any],
+    failed: Callable[..., Any],
     fields: Fields | None = None,
     description: str | None = None,
 ) -> Callable[[Callable[..., Awaitable[P]]], Any]:
     """A strawberry mutation whose resolver runs only for a caller with ``role`` (a public
-    FORBIDDEN error otherwise) and whose DomainError becomes ``failed(userErrors)``, its
-    field named by the mutation's argument path (see ArgumentPaths; ``fields`` names the
-    terms that do not follow the rule). The resolver must take ``info``.
+    FORBIDDEN error otherwise) and whose DomainError becomes ``failed(user_errors=[...])``,
+    its field named by the mutation's argument path (see ArgumentPaths; ``fields`` names the
+    terms that do not follow the rule). ``failed`` is the payload with its result left
+    empty, usually ``partial(XPayload, x=None)``. The resolver must take ``info``.
     """
 
     def wrap(resolver: Callable[..., Awaitable[P]]) -> Any:
@@ -76,7 +77,8 @@ def mutation(
                 return await resolver(*args, **kwargs)
             except DomainError as error:
                 field = None if error.field is None else paths(error.field)
-                return failed([UserError(field=field, message=error.message, code=error.code)])
+                reported = UserError(field=field, message=error.message, code=error.code)
+                return failed(user_errors=[reported])
 
         return strawberry.mutation(guarded, description=description)
 

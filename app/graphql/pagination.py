@@ -139,6 +139,27 @@ class Rows(Generic[T]):
     kind: type[Any] = str
 
 
+def site_rows(
+    info: Info,
+    listing: Callable[..., Awaitable[Sequence[T]]],
+    counting: Callable[..., Awaitable[int]],
+    key: Callable[[T], Any],
+    *,
+    kind: type[Any] = str,
+    **filters: Any,
+) -> Rows[T]:
+    """The rows of a service's listing of the caller's site: ``listing(site_id=, first=,
+    after=, **filters)`` gives a page, ``counting(site_id=, **filters)`` the total; ``key``
+    and ``kind`` as in Rows."""
+    site_id = info.context.site_id
+    return Rows(
+        fetch=lambda n, after: listing(site_id=site_id, first=n, after=after, **filters),
+        key=key,
+        count=lambda: counting(site_id=site_id, **filters),
+        kind=kind,
+    )
+
+
 async def connection(
     info: Info,
     asked: tuple[int | None, str | None],

@@ -8,7 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from app.db import SiteOwned, owned_by
+from app.db import LongWork, owned_by
 from app.memberships.bulk import Mode
 from app.status import JobStatus
 
@@ -21,7 +21,7 @@ class ImportFormat(enum.Enum):
     JSONL = "JSONL"
 
 
-class ImportJob(SiteOwned):
+class ImportJob(LongWork):
     """One import: its stored file, how far it has got, and its counts.
 
     Progress is saved with every batch, in the batch's transaction, so that a job taken
@@ -33,7 +33,6 @@ class ImportJob(SiteOwned):
     # not a foreign key: a segment deleted meanwhile fails the job instead of vanishing from it
     segment_id = fields.BigIntField(null=True)
     mode = fields.CharEnumField(Mode, max_length=10, default=Mode.ADD)
-    actor = fields.CharField(max_length=100)
     file_name = fields.CharField(max_length=255)  # as uploaded
     stored_name = fields.CharField(max_length=100)  # under settings.import_dir
     file_size = fields.BigIntField()
@@ -52,9 +51,6 @@ class ImportJob(SiteOwned):
     owner = fields.CharField(max_length=64, null=True)
     heartbeat_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    started_at = fields.DatetimeField(null=True)
-    finished_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "import_jobs"

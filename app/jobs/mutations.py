@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import cast
 
 import strawberry
@@ -9,7 +10,6 @@ from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.mutation import mutation
 from app.jobs import service
 from app.jobs.models import ImportFormat
@@ -32,8 +32,7 @@ class ImportMembersInput:
     )
 
 
-def _failed(errors: list[UserError]) -> ImportJobPayload:
-    return ImportJobPayload(job=None, user_errors=errors)
+_failed = partial(ImportJobPayload, job=None)
 
 
 @strawberry.type
@@ -47,12 +46,10 @@ class ImportJobMutations:
         ),
     )
     async def import_members(self, info: Info, input: ImportMembersInput) -> ImportJobPayload:
-        viewer = info.context.viewer
         upload = cast(UploadFile, input.file)  # what Starlette's multipart parser gives
         try:
             job = await service.create(
-                site_id=viewer.site_id,
-                actor=viewer.key_name,
+                **info.context.acting,
                 upload=service.Upload(file=upload.file, name=upload.filename or ""),
                 fmt=input.format,
                 segment_id=input.segment_id,

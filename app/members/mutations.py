@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import TypeVar
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -39,7 +43,8 @@ class DeleteMembersPayload:
     user_errors: list[UserError]
 
 
-def _unset(value: object) -> object:
+def as_sent(value: object) -> object:
+    """An input field as the upsert services take it: UNSET when the caller did not send it."""
     return service.UNSET if value is strawberry.UNSET else value
 
 
@@ -51,12 +56,40 @@ def too_many(count: int, limit: int, field: str) -> None:
         )
 
 
-def upsert_failed(errors: list[UserError]) -> UpsertPayload:
-    return UpsertPayload(created=0, updated=0, user_errors=errors)
+upsert_failed = partial(UpsertPayload, created=0, updated=0)
+
+Item = TypeVar("Item")
+Row = TypeVar("Row")
 
 
-def _not_deleted(errors: list[UserError]) -> DeleteMembersPayload:
-    return DeleteMembersPayload(deleted=0, unknown_ids=[], user_errors=errors)
+async def upserted(
+    info: Info,
+    items: Sequence[Item],
+    field: str,
+    row: Callable[[Item, list[str]], Row],
+    upsert: Callable[..., Awaitable[tuple[int, int]]],
+) -> UpsertPayload:
+    """An upsert mutation's work: refused over the batch limit, each item made the service's
+    row (``row(item, its argument path)``), all upserted at once, created and updated counted."""
+    too_many(len(items), info.context.settings.max_upsert_batch, field)
+    rows = [row(item, [field, str(i)]) for i, item in enumerate(items)]
+    created, updated = await upsert(site_id=info.context.site_id, rows=rows)
+    return UpsertPayload(created=created, updated=updated, user_errors=[])
+
+
+def _member_row(m: MemberInput, line: list[str]) -> service.MemberData:
+    return service.MemberData(
+        external_id=str(m.id),
+        email=as_sent(m.email),
+        name=as_sent(m.name),
+        company_id=as_sent(m.company_id),
+        attributes=as_sent(m.attributes),
+        line=line,
+    )
+
+
+def _not_deleted(*, user_errors: list[UserError]) -> DeleteMembersPayload:
+    return DeleteMembersPayload(deleted=0, unknown_ids=[], user_errors=user_errors)
 
 
 @strawberry.type
@@ -67,21 +100,7 @@ class MemberMutations:
         description="Create or update members; all apply or none does.",
     )
     async def upsert_members(self, info: Info, members: list[MemberInput]) -> UpsertPayload:
-        viewer = info.context.viewer
-        too_many(len(members), info.context.settings.max_upsert_batch, "members")
-        rows = [
-            service.MemberData(
-                external_id=str(m.id),
-                email=_unset(m.email),
-                name=_unset(m.name),
-                company_id=_unset(m.company_id),
-                attributes=_unset(m.attributes),
-                line=["members", str(i)],
-            )
-            for i, m in enumerate(members)
-        ]
-        created, updated = await service.upsert(site_id=viewer.site_id, rows=rows)
-        return UpsertPayload(created=created, updated=updated, user_errors=[])
+        return await upserted(info, members, "members", _member_row, service.upsert)
 
     @mutation(
         Role.WRITER,
@@ -89,10 +108,9 @@ class MemberMutations:
         description="Delete members; their listings and exclusions go too.",
     )
     async def delete_members(self, info: Info, ids: list[strawberry.ID]) -> DeleteMembersPayload:
-        viewer = info.context.viewer
         too_many(len(ids), info.context.settings.max_bulk_ids, "ids")
         deleted, unknown = await service.delete(
-            site_id=viewer.site_id, external_ids=[str(i) for i in ids]
+            site_id=info.context.site_id, external_ids=[str(i) for i in ids]
         )
         return DeleteMembersPayload(
             deleted=deleted, unknown_ids=[strawberry.ID(i) for i in unknown[:1000]], user_errors=[]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.pagination import Rows, connection, node_edge
+from app.graphql.pagination import connection, node_edge, site_rows
 from app.members import service
 from app.members.types import MemberConnection, MemberEdge, MemberType
 
@@ -25,13 +25,12 @@ class MemberQueries:
         first: int | None = 50,
         after: str | None = None,
     ) -> MemberConnection:
-        site_id = info.context.site_id
-        rows = Rows(
-            fetch=lambda n, key: service.list_members(
-                site_id=site_id, search=search, first=n, after=key
-            ),
-            key=lambda m: m.external_id,
-            count=lambda: service.count_members(site_id=site_id, search=search),
+        rows = site_rows(
+            info,
+            service.list_members,
+            service.count_members,
+            lambda m: m.external_id,
+            search=search,
         )
         edge = node_edge(MemberEdge, MemberType.from_model)
         return await connection(info, (first, after), rows, edge, MemberConnection)

@@ -6,9 +6,8 @@ import enum
 from typing import Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from app.db import owned_by
+from app.db import OfSegment, owned_by
 
 
 class ListedSource(enum.Enum):
@@ -17,15 +16,26 @@ class ListedSource(enum.Enum):
     RULE = "RULE"
 
 
-class SegmentMember(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
-    segment_id: int
+# What every list of a segment keeps: the segment and when the row was added.
+# (Comments, not docstrings: Tortoise would make a docstring the table's comment.)
+class _Listed(OfSegment):
+    added_at = fields.DatetimeField()
+
+    class Meta:
+        abstract = True
+
+
+# A member on a list of a segment (indexed for the member's segments and its cascade).
+class _MemberListed(_Listed):
     member: fields.ForeignKeyRelation[Any] = owned_by("models.Member", indexed=True)
     member_id: int
+
+    class Meta:
+        abstract = True
+
+
+class SegmentMember(_MemberListed):
     source = fields.CharEnumField(ListedSource, max_length=10, default=ListedSource.MANUAL)
-    added_at = fields.DatetimeField()
     expires_at = fields.DatetimeField(null=True)
 
     class Meta:
@@ -33,29 +43,16 @@ class SegmentMember(Model):
         unique_together = (("segment", "member"),)
 
 
-class SegmentCompany(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
-    segment_id: int
+class SegmentCompany(_Listed):
     company: fields.ForeignKeyRelation[Any] = owned_by("models.Company", indexed=True)
     company_id: int
-    added_at = fields.DatetimeField()
 
     class Meta:
         table = "segment_companies"
         unique_together = (("segment", "company"),)
 
 
-class SegmentExclusion(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
-    segment_id: int
-    member: fields.ForeignKeyRelation[Any] = owned_by("models.Member", indexed=True)
-    member_id: int
-    added_at = fields.DatetimeField()
-
+class SegmentExclusion(_MemberListed):
     class Meta:
         table = "segment_exclusions"
         unique_together = (("segment", "member"),)

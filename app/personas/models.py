@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from app.db import SiteOwned, Timestamped, owned_by
+from app.db import OfSegment, SegmentTarget, SiteOwned, SiteScoped, Timestamped, owned_by
 
 
 # An option of a segment ("EU" of "Region"): what a persona attached to it may pick.
 # (Comments, not docstrings: Tortoise would make a docstring the table's comment.)
-class SegmentOption(Timestamped):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
-    segment_id: int
+class SegmentOption(OfSegment, Timestamped):
     label = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
     position = fields.IntField(default=0)
@@ -36,14 +31,9 @@ class Persona(SiteOwned, Timestamped):
 
 
 # A segment attached to a persona: deleting either side removes the attachment only.
-class PersonaSegment(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
+class PersonaSegment(SegmentTarget):
     persona: fields.ForeignKeyRelation[Any] = owned_by("models.Persona")
     persona_id: int
-    # indexed for Segment.personas and for the cascade when a segment is deleted
-    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment", indexed=True)
-    segment_id: int
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -52,9 +42,7 @@ class PersonaSegment(Model):
 
 
 # An option an attachment picks: deleting the option (or the attachment) removes the pick.
-class PersonaOption(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
+class PersonaOption(SiteScoped):
     attachment: fields.ForeignKeyRelation[Any] = owned_by("models.PersonaSegment")
     attachment_id: int
     option: fields.ForeignKeyRelation[Any] = owned_by("models.SegmentOption", indexed=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.inputs import DeletePayload, not_deleted, provided
 from app.graphql.mutation import mutation
 from app.personas import options, service
@@ -65,12 +66,10 @@ def _persona(persona: Persona) -> PersonaPayload:
     return PersonaPayload(persona=PersonaNode.from_model(persona), user_errors=[])
 
 
-def _persona_failed(errors: list[UserError]) -> PersonaPayload:
-    return PersonaPayload(persona=None, user_errors=errors)
+_persona_failed = partial(PersonaPayload, persona=None)
 
 
-def _option_failed(errors: list[UserError]) -> SegmentOptionPayload:
-    return SegmentOptionPayload(option=None, user_errors=errors)
+_option_failed = partial(SegmentOptionPayload, option=None)
 
 
 @strawberry.type
@@ -79,10 +78,8 @@ class PersonaMutations:
     async def create_segment_option(
         self, info: Info, input: SegmentOptionInput
     ) -> SegmentOptionPayload:
-        viewer = info.context.viewer
         option = await options.create(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             segment_id=str(input.segment_id),
             label=input.label,
             description=input.description,
@@ -94,10 +91,7 @@ class PersonaMutations:
     async def update_segment_option(
         self, info: Info, id: strawberry.ID, input: SegmentOptionUpdateInput
     ) -> SegmentOptionPayload:
-        viewer = info.context.viewer
-        option = await options.update(
-            site_id=viewer.site_id, actor=viewer.key_name, option_id=id, changes=provided(input)
-        )
+        option = await options.update(**info.context.acting, option_id=id, changes=provided(input))
         return SegmentOptionPayload(option=SegmentOptionNode.from_model(option), user_errors=[])
 
     @mutation(
@@ -106,31 +100,27 @@ class PersonaMutations:
         description="Delete an option; personas that picked it let go of it.",
     )
     async def delete_segment_option(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.viewer
-        await options.delete(site_id=viewer.site_id, actor=viewer.key_name, option_id=id)
+        await options.delete(**info.context.acting, option_id=id)
         return DeletePayload(deleted_id=id, user_errors=[])
 
     @mutation(Role.WRITER, failed=_persona_failed)
     async def create_persona(self, info: Info, input: PersonaInput) -> PersonaPayload:
-        viewer = info.context.viewer
         data = service.PersonaData(name=input.name, description=input.description)
-        persona = await service.create(site_id=viewer.site_id, data=data)
+        persona = await service.create(site_id=info.context.site_id, data=data)
         return _persona(persona)
 
     @mutation(Role.WRITER, failed=_persona_failed)
     async def update_persona(
         self, info: Info, id: strawberry.ID, input: UpdatePersonaInput
     ) -> PersonaPayload:
-        viewer = info.context.viewer
         persona = await service.update(
-            site_id=viewer.site_id, persona_id=id, changes=provided(input)
+            site_id=info.context.site_id, persona_id=id, changes=provided(input)
         )
         return _persona(persona)
 
     @mutation(Role.WRITER, failed=not_deleted, description="Delete a persona; its segments stay.")
     async def delete_persona(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.viewer
-        await service.delete(site_id=viewer.site_id, actor=viewer.key_name, persona_id=id)
+        await service.delete(**info.context.acting, persona_id=id)
         return DeletePayload(deleted_id=id, user_errors=[])
 
     @mutation(
@@ -141,10 +131,8 @@ class PersonaMutations:
     async def attach_segment_to_persona(
         self, info: Info, input: AttachSegmentToPersonaInput
     ) -> PersonaPayload:
-        viewer = info.context.viewer
         persona = await service.attach(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             persona_id=str(input.persona_id),
             segment_id=str(input.segment_id),
             option_ids=[str(i) for i in input.option_ids],
@@ -155,10 +143,8 @@ class PersonaMutations:
     async def detach_segment_from_persona(
         self, info: Info, persona_id: strawberry.ID, segment_id: strawberry.ID
     ) -> PersonaPayload:
-        viewer = info.context.viewer
         persona = await service.detach(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             persona_id=persona_id,
             segment_id=segment_id,
         )

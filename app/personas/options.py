@@ -12,11 +12,11 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.errors import DomainError, ErrorCode, not_found
+from app.checks import check_description, check_name
+from app.errors import DomainError, ErrorCode
 from app.events import service as events
 from app.events.models import EventKind
-from app.ids import by_id
-from app.personas.checks import check_description, check_name
+from app.ids import by_id, by_id_or_fail
 from app.personas.models import SegmentOption
 from app.segments import service as segments
 
@@ -69,6 +69,12 @@ async def get(
 ) -> SegmentOption | None:
     """The site's option with that id; None for an unknown id or another site's."""
     return await by_id(SegmentOption.filter(site_id=site_id), option_id, connection)
+
+
+async def _get_or_fail(tx: BaseDBAsyncClient, site_id: int, option_id: str) -> SegmentOption:
+    return await by_id_or_fail(
+        SegmentOption.filter(site_id=site_id), option_id, "option", ["id"], tx
+    )
 
 
 async def create(
@@ -129,9 +135,7 @@ async def update(
     _check_position(changes.get("position"), ["position"])
     try:
         async with in_transaction() as tx:
-            option = await get(site_id=site_id, option_id=option_id, connection=tx)
-            if option is None:
-                raise not_found("option", option_id, ["id"])
+            option = await _get_or_fail(tx, site_id, option_id)
             if "label" in changes and changes["label"] != option.label:
                 others = SegmentOption.filter(segment_id=option.segment_id, label=changes["label"])
                 if await others.using_db(tx).exists():
@@ -155,9 +159,7 @@ async def update(
 async def delete(*, site_id: int, actor: str, option_id: str) -> int:
     """Delete an option; the personas that picked it let go of it."""
     async with in_transaction() as tx:
-        option = await get(site_id=site_id, option_id=option_id, connection=tx)
-        if option is None:
-            raise not_found("option", option_id, ["id"])
+        option = await _get_or_fail(tx, site_id, option_id)
         pk: int = option.id
         await option.delete(using_db=tx)
         await _audit(tx, option, actor, EventKind.OPTION_DELETED, as_json(option), None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.pagination import Rows, connection, node_edge
+from app.graphql.pagination import connection, node_edge, site_rows
 from app.personas import service
 from app.personas.types import PersonaConnection, PersonaEdge, PersonaNode
 
@@ -25,13 +25,8 @@ class PersonaQueries:
         first: int | None = 50,
         after: str | None = None,
     ) -> PersonaConnection:
-        site_id = info.context.site_id
-        rows = Rows(
-            fetch=lambda n, key: service.list_personas(
-                site_id=site_id, search=search, first=n, after=key
-            ),
-            key=lambda p: p.name,
-            count=lambda: service.count_personas(site_id=site_id, search=search),
+        rows = site_rows(
+            info, service.list_personas, service.count_personas, lambda p: p.name, search=search
         )
         edge = node_edge(PersonaEdge, PersonaNode.from_model)
         return await connection(info, (first, after), rows, edge, PersonaConnection)

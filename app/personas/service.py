@@ -12,12 +12,12 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.errors import DomainError, ErrorCode, not_found
+from app.checks import check_description, check_name
+from app.errors import DomainError, ErrorCode
 from app.events import service as events
 from app.events.models import EventKind
-from app.ids import by_id, named_pks, refuse_unknown
-from app.listing import containing, keyset, related
-from app.personas.checks import check_description, check_name
+from app.ids import by_id, by_id_or_fail, named_pks, refuse_unknown
+from app.listing import containing, count, keyset, related
 from app.personas.models import Persona, PersonaOption, PersonaSegment, SegmentOption
 from app.segments import service as segments
 from app.segments.models import Segment
@@ -55,10 +55,10 @@ async def get(
 async def get_or_fail(
     *, site_id: int, persona_id: str, field: Sequence[str], connection: BaseDBAsyncClient
 ) -> Persona:
-    persona = await get(site_id=site_id, persona_id=persona_id, connection=connection)
-    if persona is None:
-        raise not_found("persona", persona_id, field)
-    return persona
+    """The site's persona with that id; NOT_FOUND at ``field`` for an unknown id."""
+    return await by_id_or_fail(
+        Persona.filter(site_id=site_id), persona_id, "persona", field, connection
+    )
 
 
 def _listing(site_id: int, search: str | None) -> Any:
@@ -73,8 +73,7 @@ async def list_personas(
 
 
 async def count_personas(*, site_id: int, search: str | None) -> int:
-    n: int = await _listing(site_id, search).count()
-    return n
+    return await count(_listing(site_id, search))
 
 
 async def create(*, site_id: int, data: PersonaData) -> Persona:

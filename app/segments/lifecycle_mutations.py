@@ -5,38 +5,30 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import UserError
 from app.graphql.mutation import mutation
 from app.segments import lifecycle
-from app.segments.types import SegmentNode, SegmentPayload
+from app.segments.mutations import segment_failed, segment_payload
+from app.segments.types import SegmentPayload
 from app.viewer import Role
-
-
-def _failed(errors: list[UserError]) -> SegmentPayload:
-    return SegmentPayload(segment=None, user_errors=errors)
 
 
 @strawberry.type
 class SegmentLifecycleMutations:
     @mutation(
         Role.WRITER,
-        failed=_failed,
+        failed=segment_failed,
         description="Take a segment out of day-to-day use (status ARCHIVED), keeping its lists, "
         "rule, options and personas; refused while another segment's rule names it.",
     )
     async def archive_segment(self, info: Info, id: strawberry.ID) -> SegmentPayload:
-        viewer = info.context.viewer
-        segment = await lifecycle.archive(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id
-        )
-        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+        segment = await lifecycle.archive(**info.context.acting, segment_id=id)
+        return segment_payload(segment)
 
     @mutation(
-        Role.WRITER, failed=_failed, description="Bring an archived segment back exactly as it was."
+        Role.WRITER,
+        failed=segment_failed,
+        description="Bring an archived segment back exactly as it was.",
     )
     async def restore_segment(self, info: Info, id: strawberry.ID) -> SegmentPayload:
-        viewer = info.context.viewer
-        segment = await lifecycle.restore(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id
-        )
-        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+        segment = await lifecycle.restore(**info.context.acting, segment_id=id)
+        return segment_payload(segment)

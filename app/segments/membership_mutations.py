@@ -9,13 +9,14 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.inputs import utc
+from app.graphql.inputs import id_list, utc
 from app.graphql.mutation import Fields, mutation
 from app.memberships import changes as use_cases
 from app.memberships.bulk import Mode
 from app.memberships.types import MembershipMode  # noqa: F401  (names Mode MembershipMode)
 from app.segments import loaders
 from app.segments import service as segments
+from app.segments.mutations import segment_failed, segment_payload
 from app.segments.types import SegmentNode, SegmentPayload
 from app.viewer import Role
 
@@ -112,7 +113,7 @@ class MembershipPayload:
         )
 
     @classmethod
-    def failed(cls, errors: list[UserError]) -> MembershipPayload:
+    def failed(cls, *, user_errors: list[UserError]) -> MembershipPayload:
         return cls(
             segment_pk=None,
             added=0,
@@ -120,7 +121,7 @@ class MembershipPayload:
             unchanged=0,
             unknown_ids=[],
             unknown_count=0,
-            user_errors=errors,
+            user_errors=user_errors,
         )
 
 
@@ -130,16 +131,8 @@ class BatchMembershipPayload:
     user_errors: list[UserError]
 
 
-def _ids(ids: list[strawberry.ID] | None) -> list[str] | None:
-    return None if ids is None else [str(i) for i in ids]
-
-
-def _batch_failed(errors: list[UserError]) -> BatchMembershipPayload:
-    return BatchMembershipPayload(results=[], user_errors=errors)
-
-
-def _segment_failed(errors: list[UserError]) -> SegmentPayload:
-    return SegmentPayload(segment=None, user_errors=errors)
+def _batch_failed(*, user_errors: list[UserError]) -> BatchMembershipPayload:
+    return BatchMembershipPayload(results=[], user_errors=user_errors)
 
 
 # the services' terms, as the arguments of each mutation name them
@@ -163,10 +156,8 @@ class MembershipMutations:
     async def update_segment_members(
         self, info: Info, input: UpdateSegmentMembersInput
     ) -> MembershipPayload:
-        viewer = info.context.viewer
         outcome = await use_cases.update_members(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             segment_id=input.segment_id,
             member_ids=[str(i) for i in input.member_ids],
             mode=input.mode,
@@ -181,10 +172,8 @@ class MembershipMutations:
     async def update_segment_companies(
         self, info: Info, input: UpdateSegmentCompaniesInput
     ) -> MembershipPayload:
-        viewer = info.context.viewer
         outcome = await use_cases.update_companies(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             segment_id=input.segment_id,
             company_ids=[str(i) for i in input.company_ids],
             mode=input.mode,
@@ -197,10 +186,8 @@ class MembershipMutations:
     async def update_segment_exclusions(
         self, info: Info, input: UpdateSegmentExclusionsInput
     ) -> MembershipPayload:
-        viewer = info.context.viewer
         outcome = await use_cases.update_exclusions(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             segment_id=input.segment_id,
             member_ids=[str(i) for i in input.member_ids],
             mode=input.mode,
@@ -212,13 +199,11 @@ class MembershipMutations:
     async def move_segment_members(
         self, info: Info, input: MoveSegmentMembersInput
     ) -> MembershipPayload:
-        viewer = info.context.viewer
         outcome = await use_cases.move_members(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             from_segment_id=input.from_segment_id,
             to_segment_id=input.to_segment_id,
-            member_ids=_ids(input.member_ids),
+            member_ids=id_list(input.member_ids),
             idempotency_key=input.idempotency_key,
         )
         return MembershipPayload.of(outcome)
@@ -235,19 +220,17 @@ class MembershipMutations:
         changes: list[MembershipChangeInput],
         idempotency_key: str | None = None,
     ) -> BatchMembershipPayload:
-        viewer = info.context.viewer
         batch = [
             use_cases.Change(
                 segment_id=str(c.segment_id),
                 mode=c.mode,
-                member_ids=_ids(c.member_ids),
-                company_ids=_ids(c.company_ids),
+                member_ids=id_list(c.member_ids),
+                company_ids=id_list(c.company_ids),
             )
             for c in changes
         ]
         outcomes = await use_cases.apply_changes(
-            site_id=viewer.site_id,
-            actor=viewer.key_name,
+            **info.context.acting,
             changes=batch,
             idempotency_key=idempotency_key,
         )
@@ -265,21 +248,15 @@ class MembershipMutations:
     async def include_eligible_members(
         self, info: Info, segment_id: strawberry.ID
     ) -> MembershipPayload:
-        viewer = info.context.viewer
-        outcome = await use_cases.include_eligible(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=segment_id
-        )
+        outcome = await use_cases.include_eligible(**info.context.acting, segment_id=segment_id)
         return MembershipPayload.of(outcome)
 
     @mutation(
         _WRITER,
-        failed=_segment_failed,
+        failed=segment_failed,
         fields=_FREEZE,
         description="A new STATIC segment listing the segment's effective members of now.",
     )
     async def freeze_segment(self, info: Info, id: strawberry.ID, name: str) -> SegmentPayload:
-        viewer = info.context.viewer
-        segment = await segments.freeze(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, name=name
-        )
-        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+        segment = await segments.freeze(**info.context.acting, segment_id=id, name=name)
+        return segment_payload(segment)

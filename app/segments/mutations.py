@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import UserError
-from app.graphql.inputs import DeletePayload, provided, utc
+from app.graphql.inputs import DeletePayload, not_deleted, provided, utc
 from app.graphql.mutation import Fields, mutation
 from app.segments import service
-from app.segments.models import SegmentType
+from app.segments.models import Segment, SegmentType
 from app.segments.types import SegmentNode, SegmentPayload
 from app.viewer import Role
 
@@ -45,13 +45,13 @@ class UpdateSegmentInput:
     rule: str | None = strawberry.UNSET
 
 
-def _failed(errors: list[UserError]) -> SegmentPayload:
-    return SegmentPayload(segment=None, user_errors=errors)
+def segment_payload(segment: Segment) -> SegmentPayload:
+    """The answer of a mutation that wrote ``segment``."""
+    return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
 
 
-def _not_deleted(errors: list[UserError]) -> DeletePayload:
-    return DeletePayload(deleted_id=None, user_errors=errors)
-
+# the answer of a segment mutation refused with userErrors
+segment_failed = partial(SegmentPayload, segment=None)
 
 # the membership path's terms, as createSegment's input names them
 _CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "companyIds"]}
@@ -59,9 +59,8 @@ _CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "co
 
 @strawberry.type
 class SegmentMutations:
-    @mutation(Role.WRITER, failed=_failed, fields=_CREATE)
+    @mutation(Role.WRITER, failed=segment_failed, fields=_CREATE)
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
-        viewer = info.context.viewer
         data = service.SegmentData(
             name=input.name,
             description=input.description,
@@ -73,29 +72,25 @@ class SegmentMutations:
             member_ids=[str(i) for i in input.member_ids or []],
             company_ids=[str(i) for i in input.company_ids or []],
         )
-        segment = await service.create(site_id=viewer.site_id, actor=viewer.key_name, data=data)
-        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+        segment = await service.create(**info.context.acting, data=data)
+        return segment_payload(segment)
 
-    @mutation(Role.WRITER, failed=_failed)
+    @mutation(Role.WRITER, failed=segment_failed)
     async def update_segment(
         self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
     ) -> SegmentPayload:
-        viewer = info.context.viewer
         changes: dict[str, Any] = provided(input)
         for stamp in ("starts_at", "ends_at"):
             if stamp in changes:
                 changes[stamp] = utc(changes[stamp])
-        segment = await service.update(
-            site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, changes=changes
-        )
-        return SegmentPayload(segment=SegmentNode.from_model(segment), user_errors=[])
+        segment = await service.update(**info.context.acting, segment_id=id, changes=changes)
+        return segment_payload(segment)
 
     @mutation(
         Role.WRITER,
-        failed=_not_deleted,
+        failed=not_deleted,
         description="Delete a segment with its lists; refused while a rule names it.",
     )
     async def delete_segment(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.viewer
-        await service.delete(site_id=viewer.site_id, actor=viewer.key_name, segment_id=id)
+        await service.delete(**info.context.acting, segment_id=id)
         return DeletePayload(deleted_id=id, user_errors=[])

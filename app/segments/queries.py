@@ -6,7 +6,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.pagination import Rows, connection, node_edge
+from app.graphql.pagination import connection, node_edge, site_rows
 from app.segments import rules, service
 from app.segments.rule_types import RuleField, RuleValidation
 from app.segments.types import SegmentConnection, SegmentEdge, SegmentNode, SegmentStatusFilter
@@ -33,14 +33,14 @@ class SegmentQueries:
         first: int | None = 50,
         after: str | None = None,
     ) -> SegmentConnection:
-        site_id = info.context.site_id
         wanted = (status or SegmentStatusFilter.ALL).status()
-        rows = Rows(
-            fetch=lambda n, key: service.list_segments(
-                site_id=site_id, status=wanted, search=search, first=n, after=key
-            ),
-            key=lambda s: s.name,
-            count=lambda: service.count_segments(site_id=site_id, status=wanted, search=search),
+        rows = site_rows(
+            info,
+            service.list_segments,
+            service.count_segments,
+            lambda s: s.name,
+            status=wanted,
+            search=search,
         )
         edge = node_edge(SegmentEdge, SegmentNode.from_model)
         return await connection(info, (first, after), rows, edge, SegmentConnection)

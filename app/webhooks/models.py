@@ -6,9 +6,8 @@ import enum
 from typing import Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from app.db import owned_by, site_key
+from app.db import SiteScoped, Timestamped, owned_by, site_key
 
 
 class DeliveryStatus(enum.Enum):
@@ -21,7 +20,7 @@ class DeliveryStatus(enum.Enum):
 # record already put into a delivery; the worker that holds `claimed_until` (a lease that a
 # dead worker's claim outlives by no more than its length) is the only one sending to it.
 # (Comments, not docstrings: Tortoise would make a docstring the table's comment.)
-class Webhook(Model):
+class Webhook(Timestamped):
     id = fields.BigIntField(primary_key=True)
     site: fields.ForeignKeyRelation[Any] = site_key(indexed=True)
     site_id: int
@@ -37,8 +36,6 @@ class Webhook(Model):
     failing_since = fields.DatetimeField(null=True)
     next_attempt_at = fields.DatetimeField(null=True)
     claimed_until = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "webhooks"
@@ -47,9 +44,7 @@ class Webhook(Model):
 # One batch of changes for one webhook: the changes of its site with after_change < id <=
 # last_change of the segments in `segment_ids` (as the webhook's filter was when the batch was
 # made), so that every attempt sends the same body under the same id (the webhook-id header).
-class WebhookDelivery(Model):
-    id = fields.BigIntField(primary_key=True)
-    site_id = fields.BigIntField()
+class WebhookDelivery(SiteScoped):
     webhook: fields.ForeignKeyRelation[Webhook] = owned_by("models.Webhook")
     webhook_id: int
     status = fields.CharEnumField(DeliveryStatus, max_length=10, default=DeliveryStatus.PENDING)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import UserError
-from app.graphql.inputs import DeletePayload, not_deleted, provided
+from app.graphql.inputs import DeletePayload, id_list, not_deleted, provided
 from app.graphql.mutation import mutation
 from app.viewer import Role
 from app.webhooks import service, worker
@@ -33,8 +34,7 @@ class UpdateWebhookInput:
     enabled: bool | None = strawberry.UNSET
 
 
-def _failed(errors: list[UserError]) -> WebhookPayload:
-    return WebhookPayload(webhook=None, user_errors=errors)
+_failed = partial(WebhookPayload, webhook=None)
 
 
 @strawberry.type
@@ -46,15 +46,14 @@ class WebhookMutations:
         "answer only.",
     )
     async def create_webhook(self, info: Info, input: WebhookInput) -> WebhookPayload:
-        viewer = info.context.require(Role.ADMIN)
         data = service.WebhookData(
             url=input.url,
-            segment_ids=None if input.segment_ids is None else [str(i) for i in input.segment_ids],
+            segment_ids=id_list(input.segment_ids),
             description=input.description,
             enabled=input.enabled is not False,
         )
         made = await service.create(
-            site_id=viewer.site_id,
+            site_id=info.context.site_id,
             data=data,
             allow_private=info.context.settings.webhook_allow_private_networks,
         )
@@ -66,12 +65,11 @@ class WebhookMutations:
     async def update_webhook(
         self, info: Info, id: strawberry.ID, input: UpdateWebhookInput
     ) -> WebhookPayload:
-        viewer = info.context.require(Role.ADMIN)
         changes = provided(input)
         if changes.get("segment_ids") is not None:
             changes["segment_ids"] = [str(i) for i in changes["segment_ids"]]
         updated = await service.update(
-            site_id=viewer.site_id,
+            site_id=info.context.site_id,
             webhook_id=id,
             changes=changes,
             allow_private=info.context.settings.webhook_allow_private_networks,
@@ -82,6 +80,5 @@ class WebhookMutations:
 
     @mutation(Role.ADMIN, failed=not_deleted, description="Delete a webhook and its deliveries.")
     async def delete_webhook(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        viewer = info.context.require(Role.ADMIN)
-        await service.delete(site_id=viewer.site_id, webhook_id=id)
+        await service.delete(site_id=info.context.site_id, webhook_id=id)
         return DeletePayload(deleted_id=id, user_errors=[])

@@ -11,8 +11,10 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from app.checks import check_description
 from app.db import fetch, parse_pk
 from app.errors import DomainError, ErrorCode, not_found
+from app.listing import count, keyset
 from app.segments.models import Segment
 from app.settings import get_settings
 from app.webhooks.addresses import AddressError, check
@@ -38,16 +40,6 @@ async def _check_url(url: str, *, allow_private: bool) -> str:
     except AddressError as exc:
         raise DomainError(ErrorCode.INVALID, str(exc), ["input", "url"]) from exc
     return url
-
-
-def _check_description(description: str | None) -> None:
-    limit = get_settings().max_description_length
-    if description is not None and len(description) > limit:
-        raise DomainError(
-            ErrorCode.INVALID,
-            f"description is over the limit of {limit} characters",
-            ["input", "description"],
-        )
 
 
 async def _segment_pks(site_id: int, segment_ids: Sequence[str] | None) -> list[int] | None:
@@ -99,7 +91,7 @@ async def list_webhooks(*, site_id: int) -> list[Webhook]:
 async def create(*, site_id: int, data: WebhookData, allow_private: bool) -> Webhook:
     """A webhook with a new secret (read it from the returned row: it is shown only once)."""
     url = await _check_url(data.url, allow_private=allow_private)
-    _check_description(data.description)
+    check_description(data.description, ["input", "description"])
     segments = await _segment_pks(site_id, data.segment_ids)
     limit = get_settings().max_webhooks_per_site
     async with in_transaction() as tx:
@@ -135,7 +127,7 @@ async def update(
     if "url" in changes:
         sets["url"] = await _check_url(changes["url"], allow_private=allow_private)
     if "description" in changes:
-        _check_description(changes["description"])
+        check_description(changes["description"], ["input", "description"])
         sets["description"] = changes["description"]
     if "segment_ids" in changes:
         sets["segment_ids"] = await _segment_pks(site_id, changes["segment_ids"])
@@ -173,13 +165,8 @@ async def list_deliveries(
     *, site_id: int, webhook_pk: int, status: DeliveryStatus | None, first: int, after: int | None
 ) -> list[WebhookDelivery]:
     """Up to first+1 deliveries, newest first, before the given id."""
-    qs = _deliveries(site_id, webhook_pk, status)
-    if after is not None:
-        qs = qs.filter(id__lt=after)
-    rows: list[WebhookDelivery] = await qs.order_by("-id").limit(first + 1)
-    return rows
+    return await keyset(_deliveries(site_id, webhook_pk, status), "-id", after, first)
 
 
 async def count_deliveries(*, site_id: int, webhook_pk: int, status: DeliveryStatus | None) -> int:
-    n: int = await _deliveries(site_id, webhook_pk, status).count()
-    return n
+    return await count(_deliveries(site_id, webhook_pk, status))

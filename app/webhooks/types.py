@@ -10,7 +10,7 @@ from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import Rows, connection
+from app.graphql.pagination import connection, node_edge, site_rows
 from app.webhooks import service
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
@@ -86,24 +86,17 @@ class WebhookNode:
         first: int | None = 50,
         after: str | None = None,
     ) -> WebhookDeliveryConnection:
-        site_id = info.context.site_id
-        rows = Rows(
-            fetch=lambda n, key: service.list_deliveries(
-                site_id=site_id, webhook_pk=self.pk, status=status, first=n, after=key
-            ),
-            key=lambda d: d.id,
-            count=lambda: service.count_deliveries(
-                site_id=site_id, webhook_pk=self.pk, status=status
-            ),
-            kind=int,
-        )
-        return await connection(
+        rows = site_rows(
             info,
-            (first, after),
-            rows,
-            lambda d, c: WebhookDeliveryEdge(cursor=c, node=WebhookDeliveryNode.from_model(d)),
-            WebhookDeliveryConnection,
+            service.list_deliveries,
+            service.count_deliveries,
+            lambda d: d.id,
+            kind=int,
+            webhook_pk=self.pk,
+            status=status,
         )
+        edge = node_edge(WebhookDeliveryEdge, WebhookDeliveryNode.from_model)
+        return await connection(info, (first, after), rows, edge, WebhookDeliveryConnection)
 
 
 @strawberry.type

@@ -12,9 +12,11 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
+from app.background import idle_seconds, started, woken
 from app.changes.record import TOPIC
 from app.live.broker import Message, broker
 from app.metrics import WEBHOOK_ATTEMPTS
@@ -130,17 +132,12 @@ class WebhookWorker:
         task.add_done_callback(done)
 
     async def _wait(self, seconds: float) -> None:
-        if self._stopping:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(seconds, 0.0))
+        if not self._stopping:
+            await woken(self._wake, seconds)
 
     async def _idle_seconds(self) -> float:
-        poll = self.settings.webhook_poll_seconds
         due = await queue.next_due(self.clock())
-        if due is None:
-            return poll
-        return min(max((due - self.clock()).total_seconds(), 0.001), poll)
+        return idle_seconds(due, self.clock(), self.settings.webhook_poll_seconds)
 
     async def _prune(self) -> None:
         if time.monotonic() - self._pruned < PRUNE_EVERY_SECONDS:
@@ -217,15 +214,7 @@ class WebhookWorker:
         WEBHOOK_ATTEMPTS.labels("failed").inc()
 
 
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[WebhookWorker | None]:
+def running(settings: Settings) -> AbstractAsyncContextManager[WebhookWorker | None]:
     """The worker for an app's lifespan (none when WEBHOOK_WORKER is off)."""
-    if not settings.webhook_worker:
-        yield None
-        return
-    worker = WebhookWorker(settings)
-    worker.start()
-    try:
-        yield worker
-    finally:
-        await worker.stop(grace=settings.webhook_timeout_seconds + 5)
+    worker = WebhookWorker(settings) if settings.webhook_worker else None
+    return started(worker, grace=settings.webhook_timeout_seconds + 5)

@@ -1,4 +1,4 @@
-"""Input limits of personas and options: the same as segments' names and descriptions."""
+"""Input limits every domain shares: names (or labels) and descriptions."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def check_name(name: str, path: Sequence[str], what: str = "name") -> str:
 
 
 def check_description(description: str | None, path: Sequence[str]) -> None:
+    """INVALID when the description is over MAX_DESCRIPTION_LENGTH."""
     limit = get_settings().max_description_length
     if description is not None and len(description) > limit:
         raise DomainError(
