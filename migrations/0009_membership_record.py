@@ -71,10 +71,10 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('site_id', fields.BigIntField()),
-                ('segment', fields.ForeignKeyField('models.Segment', source_field='segment_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
-                ('member', fields.ForeignKeyField('models.Member', source_field='member_id', db_index=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('segment_id', fields.BigIntField()),
+                ('member_id', fields.BigIntField(db_index=True)),
             ],
-            options={'table': 'segment_rule_matches', 'app': 'models', 'unique_together': (('segment', 'member'),), 'pk_attr': 'id', 'table_description': 'Member ``member_id`` matches the rule of DYNAMIC segment ``segment_id`` (kept, not asked).'},
+            options={'table': 'segment_rule_matches', 'app': 'models', 'unique_together': (('segment_id', 'member_id'),), 'pk_attr': 'id', 'table_description': 'Member ``member_id`` matches the rule of DYNAMIC segment ``segment_id`` (kept, not asked).'},
             bases=['Model'],
         ),
         ops.RunPython(_expiry_index, _drop_expiry_index),

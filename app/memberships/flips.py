@@ -222,13 +222,23 @@ async def members_deleted(w: Writer, member_ids: Sequence[int]) -> Written:
         f"{{}} = ANY({ids}::bigint[])" if w.pg else f"{{}} IN (SELECT value FROM json_each({ids}))"
     )
     pairs = _effective_pairs(where, "TRUE" if w.pg else "1", now)
-    return await kept.emit(
+    written = await kept.emit(
         w,
         f"{_row('e.segment_id', 'e.member_id', kept.EXITED, 'MEMBER_DELETED', now)}"
         f" FROM ({pairs}) e JOIN members m ON m.id = e.member_id"
         " ORDER BY e.member_id, e.segment_id",
         p.values,
     )
+    # (the matches have no foreign key to cascade from the members)
+    q = Params(w.tx)
+    ref = q.ids(member_ids, "bigint")
+    among = (
+        f"member_id = ANY({ref}::bigint[])"
+        if w.pg
+        else f"member_id IN (SELECT value FROM json_each({ref}))"
+    )
+    await w.run(f"DELETE FROM segment_rule_matches WHERE {among}", q.values)
+    return written
 
 
 async def segment_deleted(w: Writer, segment_id: int) -> Written:
@@ -237,12 +247,15 @@ async def segment_deleted(w: Writer, segment_id: int) -> Written:
     now = p.add(w.now, "timestamptz")
     s = str(int(segment_id))
     pairs = _effective_pairs("TRUE" if w.pg else "1", f"{{}} = {s}", now)
-    return await kept.emit(
+    written = await kept.emit(
         w,
         f"{_row('e.segment_id', 'e.member_id', kept.EXITED, 'SEGMENT_DELETED', now)}"
         f" FROM ({pairs}) e JOIN members m ON m.id = e.member_id ORDER BY e.member_id",
         p.values,
     )
+    # (the matches have no foreign key to cascade from the segment)
+    await w.run(f"DELETE FROM segment_rule_matches WHERE segment_id = {s}")
+    return written
 
 
 async def rule_changed(w: Writer, segment_id: int) -> Written:
@@ -292,7 +305,14 @@ async def members_upserted(
     await w.analyze("_scope", count)
     nested = any(kept.names(cat, s) for s in cat.dynamic)
     return await kept.refresh(
-        w, cat, cat.dynamic, scoped=True, cause="MEMBER_CHANGED", moved=True, nested=nested
+        w,
+        cat,
+        cat.dynamic,
+        scoped=True,
+        cause="MEMBER_CHANGED",
+        moved=True,
+        nested=nested,
+        in_python=True,
     )
 
 
@@ -320,7 +340,9 @@ async def companies_upserted(w: Writer, external_ids: Sequence[str]) -> Written:
     if not count:
         return NOTHING
     nested = any(kept.names(cat, s) for s in reading)
-    return await kept.refresh(w, cat, reading, scoped=True, cause="MEMBER_CHANGED", nested=nested)
+    return await kept.refresh(
+        w, cat, reading, scoped=True, cause="MEMBER_CHANGED", nested=nested, in_python=True
+    )
 
 
 async def writer(tx: BaseDBAsyncClient, site_id: int, now: datetime) -> Writer:

@@ -25,14 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import Params, execute, fetch, is_postgres, ts
+from app.db import Params, as_datetime, execute, fetch, is_postgres, json_value, ts
 from app.live.broker import broker
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
-from app.rules import nodes, segment_names_of
+from app.rules import CompanyFacts, MemberFacts, nodes, segment_names_of
+from app.rules.evaluate import context as evaluation_context
 
 TOPIC = "membership.changes"  # told at commit with {"upto": last id written}
 
@@ -403,18 +405,12 @@ def _matches_select(
     if scoped:
         source += " JOIN _scope s ON s.member_id = m.id"
     site = f"m.site_id = {int(w.site_id)}"
-    if len(dynamic) == 1 or not w.pg:
-        return " UNION ALL ".join(
-            f"SELECT {int(s.pk)} AS segment_id, m.id AS member_id FROM {source}"
-            f" WHERE {site} AND COALESCE({conditions.rule(s)}, {w.false()})"
-            for s in dynamic
-        )
-    values = ", ".join(
-        f"({int(s.pk)}::bigint, COALESCE({conditions.rule(s)}, FALSE))" for s in dynamic
-    )
-    return (
-        f"SELECT v.s AS segment_id, m.id AS member_id FROM {source}"
-        f" CROSS JOIN LATERAL (VALUES {values}) AS v(s, ok) WHERE {site} AND v.ok"
+    # one scan a rule: PostgreSQL evaluates a rule over a scan faster than many rules over a
+    # LATERAL list of them (measured: 2 against 8 µs a member and rule)
+    return " UNION ALL ".join(
+        f"SELECT {int(s.pk)} AS segment_id, m.id AS member_id FROM {source}"
+        f" WHERE {site} AND COALESCE({conditions.rule(s)}, {w.false()})"
+        for s in dynamic
     )
 
 
@@ -448,6 +444,7 @@ async def refresh(
     cause: str,
     moved: bool = False,
     nested: bool = False,
+    in_python: bool = False,
 ) -> Written:
     """Re-evaluate the rules of ``segments`` (all of them, or those no longer DYNAMIC: no
     match) over the members of _scope (``scoped``) or of the whole site: the kept matches
@@ -456,7 +453,8 @@ async def refresh(
     ``moved``: members of _scope with ``moved`` changed company (from ``old_company``): the
     segments listing the old or the new company are judged too (COMPANY). ``nested``: a
     change of a segment whose rule names a segment that changed for the same member in this
-    call is recorded as NESTED."""
+    call is recorded as NESTED. ``in_python``: the rules are evaluated by the Python
+    evaluator over the facts of _scope's members read once (few members, many rules)."""
     pks = [s.pk for s in segments]
     await w.temp(
         "_diff",
@@ -468,7 +466,9 @@ async def refresh(
         unique="segment_id, member_id",
     )
     diffs = 0
-    if pks:
+    if pks and in_python:
+        diffs = await _diff_in_python(w, cat, segments)
+    elif pks:
         q = Query()
         new = _matches_select(w, cat, segments, q, scoped=scoped)
         in_scope = " JOIN _scope s ON s.member_id = r.member_id" if scoped else ""
@@ -513,25 +513,185 @@ async def refresh(
     )
     p = w.params()
     now = p.add(w.now, "timestamptz")
+    touched = [int(r["segment_id"]) for r in await w.rows("SELECT DISTINCT segment_id FROM _diff")]
+    has = await _holding(w, touched)
     match = matched("d.segment_id", "d.member_id")
-    company = company_listed("d.segment_id", "m.company_id")
+    company = _only(has["companies"], touched, company_listed("d.segment_id", "m.company_id"), w)
     was = f"(COALESCE(d.was_match, {match}) OR COALESCE(d.was_company, {company}))"
     is_ = f"(COALESCE(d.is_match, {match}) OR COALESCE(d.is_company, {company}))"
+    is_listed = _only(has["listings"], touched, listed("d.segment_id", "d.member_id", now), w)
+    is_excluded = _only(has["exclusions"], touched, excluded("d.segment_id", "d.member_id"), w)
     written = await emit(
         w,
         f"SELECT d.segment_id, d.member_id, m.external_id AS member_ref,"
         f" CASE WHEN {is_} THEN 'ENTERED' ELSE 'EXITED' END AS kind,"
         f" CASE WHEN d.was_company IS NOT NULL THEN 'COMPANY' ELSE '{cause}' END AS cause,"
         f" {now} AS at FROM _diff d JOIN members m ON m.id = d.member_id"
-        f" WHERE {_bool(w.pg, was)} <> {_bool(w.pg, is_)}"
-        f" AND NOT {listed('d.segment_id', 'd.member_id', now)}"
-        f" AND NOT {excluded('d.segment_id', 'd.member_id')}"
+        f" WHERE {was} <> {is_} AND NOT {is_listed} AND NOT {is_excluded}"
         f" ORDER BY {_order(cat, pks, 'd.segment_id')}d.member_id, d.segment_id",
         p.values,
     )
     if nested and written.count:
         await _mark_nested(w, cat, segments, written)
     return written
+
+
+def _by_level(cat: Catalogue, segments: Sequence[SegmentDef]) -> list[SegmentDef]:
+    return sorted(segments, key=lambda s: (_level(cat, s), s.pk))
+
+
+async def _diff_in_python(w: Writer, cat: Catalogue, segments: Sequence[SegmentDef]) -> int:
+    """Fill _diff with the match changes of ``segments`` over _scope's members, the rules
+    evaluated in Python (in dependency order; in_segment() answered afresh from the
+    member's lists and the named rule); returns how many."""
+    rows = await w.rows(
+        "SELECT m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at,"
+        " m.attributes, m.bucket, c.external_id AS c_ext, c.name AS c_name, c.plan AS c_plan,"
+        " c.attributes AS c_attributes FROM _scope s JOIN members m ON m.id = s.member_id"
+        " LEFT JOIN companies c ON c.id = m.company_id"
+    )
+    named: set[int] = set()
+    for s in segments:
+        named |= names(cat, s)
+    ties: dict[int, dict[int, str]] = {}
+    if named:
+        p = w.params()
+        now = p.add(w.now, "timestamptz")
+        among = ", ".join(str(pk) for pk in sorted(named))
+        for row in await w.rows(
+            "SELECT l.member_id AS mid, l.segment_id AS seg, 'L' AS k FROM _scope s"
+            " JOIN segment_members l ON l.member_id = s.member_id"
+            f" WHERE l.segment_id IN ({among}) AND {live('l', now)}"
+            " UNION ALL SELECT m.id, sc.segment_id, 'C' FROM _scope s"
+            " JOIN members m ON m.id = s.member_id"
+            " JOIN segment_companies sc ON sc.company_id = m.company_id"
+            f" WHERE sc.segment_id IN ({among})"
+            " UNION ALL SELECT x.member_id, x.segment_id, 'X' FROM _scope s"
+            " JOIN segment_exclusions x ON x.member_id = s.member_id"
+            f" WHERE x.segment_id IN ({among})",
+            p.values,
+        ):
+            tie = ties.setdefault(int(row["mid"]), {})
+            seg = int(row["seg"])
+            tie[seg] = "X" if row["k"] == "X" or tie.get(seg) == "X" else "M"
+    pks = ", ".join(str(int(s.pk)) for s in segments)
+    kept_rows = await w.rows(
+        "SELECT r.segment_id, r.member_id FROM _scope s"
+        " JOIN segment_rule_matches r ON r.member_id = s.member_id"
+        f" WHERE r.segment_id IN ({pks})"
+    )
+    kept = {(int(r["segment_id"]), int(r["member_id"])) for r in kept_rows}
+    order = [s for s in _by_level(cat, segments) if s.dynamic and s.check is not None]
+    new: set[tuple[int, int]] = set()
+    for row in rows:
+        pk = int(row["id"])
+        member = _Answers(cat, ties.get(pk, {}), _facts(row), w.now)
+        new.update((segment.pk, pk) for segment in order if member.rule(segment))
+    entering = new - kept
+    exiting = kept - new
+    if not entering and not exiting:
+        return 0
+    diff = [(s, m, False, True) for s, m in sorted(entering)]
+    diff += [(s, m, True, False) for s, m in sorted(exiting)]
+    p = w.params()
+    if w.pg:
+        columns = list(zip(*diff, strict=True))
+        source = (
+            f"unnest({p.add(list(columns[0]), 'bigint[]')}, {p.add(list(columns[1]), 'bigint[]')},"
+            f" {p.add(list(columns[2]), 'boolean[]')}, {p.add(list(columns[3]), 'boolean[]')})"
+            " AS t(s, m, w, i)"
+        )
+        select = "SELECT t.s, t.m, t.w, t.i"
+    else:
+        source = f"json_each({p.add(orjson.dumps(diff).decode(), 'text')}) AS t"
+        select = (
+            "SELECT json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]'),"
+            " json_extract(t.value, '$[2]'), json_extract(t.value, '$[3]')"
+        )
+    await w.run(
+        f"INSERT INTO _diff (segment_id, member_id, was_match, is_match) {select} FROM {source}",
+        p.values,
+    )
+    return len(diff)
+
+
+class _Answers:
+    """One member's rule answers, memoized: in_segment() reads the member's lists of the
+    named segment, else (DYNAMIC) its rule."""
+
+    def __init__(
+        self, cat: Catalogue, ties: dict[int, str], facts: MemberFacts, now: datetime
+    ) -> None:
+        self.cat = cat
+        self.ties = ties
+        self.answers: dict[int, bool] = {}
+        self.ctx = evaluation_context(facts, in_segment=self.in_segment, now=now)
+
+    def rule(self, segment: SegmentDef) -> bool:
+        if segment.pk not in self.answers:
+            check = segment.check
+            self.answers[segment.pk] = check is not None and check(self.ctx) is True
+        return self.answers[segment.pk]
+
+    def in_segment(self, name: str) -> bool | None:
+        other = self.cat.by_name.get(name)
+        if other is None:
+            return None
+        tie = self.ties.get(other.pk)
+        if tie is not None:
+            return tie == "M"
+        return other.dynamic and self.rule(other)
+
+
+def _facts(row: dict[str, Any]) -> MemberFacts:
+    company = None
+    if row["c_ext"] is not None:
+        attributes = json_value(row["c_attributes"])
+        company = CompanyFacts(
+            external_id=row["c_ext"],
+            name=row["c_name"],
+            plan=row["c_plan"],
+            attributes=attributes if isinstance(attributes, dict) else {},
+        )
+    attributes = json_value(row["attributes"])
+    created, updated = as_datetime(row["created_at"]), as_datetime(row["updated_at"])
+    assert created is not None and updated is not None
+    return MemberFacts(
+        external_id=row["external_id"],
+        email=row["email"],
+        name=row["name"],
+        created_at=created,
+        updated_at=updated,
+        attributes=attributes if isinstance(attributes, dict) else {},
+        bucket=int(row["bucket"]),
+        company=company,
+    )
+
+
+async def _holding(w: Writer, pks: Sequence[int]) -> dict[str, set[int]]:
+    """Which of the segments have listings, listed companies, exclusions."""
+    among = ", ".join(str(int(pk)) for pk in pks)
+    found: dict[str, set[int]] = {}
+    for kind, table in (
+        ("listings", "segment_members"),
+        ("companies", "segment_companies"),
+        ("exclusions", "segment_exclusions"),
+    ):
+        rows = await w.rows(
+            f"SELECT s.id FROM segments s WHERE s.id IN ({among})"
+            f" AND EXISTS (SELECT 1 FROM {table} t WHERE t.segment_id = s.id)"
+        )
+        found[kind] = {int(r["id"]) for r in rows}
+    return found
+
+
+def _only(having: set[int], pks: Sequence[int], probe: str, w: Writer) -> str:
+    """The probe, asked only of the segments that have rows to probe (FALSE for none)."""
+    if not having:
+        return w.false()
+    if having >= set(pks):
+        return probe
+    return f"(d.segment_id IN ({', '.join(str(pk) for pk in sorted(having))}) AND {probe})"
 
 
 async def _mark_nested(
