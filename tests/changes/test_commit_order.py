@@ -14,11 +14,11 @@ from app.auth.service import create_site
 from app.changes.models import ChangeCause, ChangeKind
 from app.changes.record import Change, lock_site, write
 from app.db import fetch
+from app.members import service as members
+from app.members.service import MemberData
 from app.memberships import path
 from app.memberships.bulk import Mode
 from app.memberships.path import ListChange, Lists
-from app.members import service as members
-from app.members.service import MemberData
 from app.segments import service as segments
 from tests.changes.support import assert_consistent
 
