@@ -31,10 +31,10 @@ baseline does not: the target holds the service *with* its records to 2x the raw
 The service's counts must be exactly the expected ones, so must its records, the
 baselines' row counts the same, and the three segments must end with the same members;
 any difference stops the run with an error. The table shows each time's median over
-``--repeat`` runs and the ratio service / raw; the target is at most 2x. Below it: the server's peak RSS
-(VmHWM, reset before each call where the kernel allows) and the CPU seconds the server
-process used during each call, and the bytes the record grew by (table and indexes) per
-million changes.
+``--repeat`` runs and the ratio service / raw; the target is at most 2x. Below it: the
+server's peak RSS (VmHWM, reset before each call where the kernel allows), the CPU seconds
+the server process used during each call, and the bytes the record grew by (table and
+indexes) per million changes.
 
 Before the clock starts anything, one untimed dry run of the full ADD warms the
 server (schema, connection pool) and the database's caches, so that whichever run goes
