@@ -269,10 +269,15 @@ async def rule_changed(w: Writer, segment_id: int) -> Written:
 
 
 async def members_upserted(
-    w: Writer, external_ids: Sequence[str], old_companies: Sequence[int | None]
+    w: Writer,
+    external_ids: Sequence[str],
+    old_companies: Sequence[int | None],
+    changed: dict[str, frozenset[str] | None] | None = None,
 ) -> Written:
     """MEMBER_CHANGED (and COMPANY for members that changed company, NESTED through
-    in_segment()): every DYNAMIC rule of the site over the upserted members, in one pass."""
+    in_segment()): every DYNAMIC rule of the site over the upserted members, in one pass
+    (``changed``: the fields each member's write changed, by external id, None for a new
+    member; a rule reading none of them keeps its answer)."""
     cat = await catalogue.get(w.site_id, connection=w.tx)
     moved = list(zip(external_ids, old_companies, strict=True))
     await kept.scope_table(w)
@@ -284,18 +289,18 @@ async def members_upserted(
             f"unnest({ids}::text[], {companies}::bigint[]) AS t(e, c)"
             f" JOIN members m ON m.site_id = {site} AND m.external_id = t.e"
         )
-        changed = "t.c IS DISTINCT FROM m.company_id"
-        select = f"SELECT m.id, t.c, {changed}"
+        other_company = "t.c IS DISTINCT FROM m.company_id"
+        select = f"SELECT m.id, t.c, {other_company}"
     else:
         pairs = p.ids([[e, c] for e, c in moved])
         source = (
             f"json_each({pairs}) AS t JOIN members m ON m.site_id = {site}"
             " AND m.external_id = json_extract(t.value, '$[0]')"
         )
-        changed = "json_extract(t.value, '$[1]') IS NOT m.company_id"
-        select = f"SELECT m.id, json_extract(t.value, '$[1]'), {changed}"
+        other_company = "json_extract(t.value, '$[1]') IS NOT m.company_id"
+        select = f"SELECT m.id, json_extract(t.value, '$[1]'), {other_company}"
     # without DYNAMIC segments only a change of company can change a membership
-    where = "" if cat.dynamic else f" WHERE {changed}"
+    where = "" if cat.dynamic else f" WHERE {other_company}"
     count = await w.insert(
         f"INSERT INTO _scope (member_id, old_company, moved) {select} FROM {source}{where}",
         p.values,
@@ -313,6 +318,7 @@ async def members_upserted(
         moved=True,
         nested=nested,
         in_python=True,
+        changed=changed,
     )
 
 
