@@ -73,6 +73,20 @@ def _any_of(*terms: tuple[bool, str]) -> str:
     return "(" + " OR ".join(kept_terms) + ")" if kept_terms else "1 = 0"
 
 
+def _given(src: str, *, with_company: bool) -> str:
+    """The resolved rows of an ids table as members ``m`` (ord, id, external_id, company_id):
+    the members table is read only when the company is asked for."""
+    if with_company:
+        return (
+            f"(SELECT b.ord, m.id, m.external_id, m.company_id FROM {src} b"
+            " JOIN members m ON m.id = b.ref_id) m"
+        )
+    return (
+        f"(SELECT b.ord, b.ref_id AS id, b.external_id, NULL AS company_id FROM {src} b"
+        " WHERE b.ref_id IS NOT NULL) m"
+    )
+
+
 async def before_list_change(
     w: Writer, table: str, segment_id: int, mode: str, src: str
 ) -> Written:
@@ -98,17 +112,16 @@ async def before_list_change(
                 f" AND {live('l', now)} AND {outside.format('l.member_id')} AND {others}"
                 " ORDER BY m.id"
             )
+        given = _given(src, with_company=has["companies"])
         if adds:
             arms.append(
-                f"{_row(s, 'm.id', kept.ENTERED, 'LISTED', now)} FROM {src} b"
-                f" JOIN members m ON m.id = b.ref_id WHERE {_none_of(is_listed)} AND {others}"
-                " ORDER BY b.ord"
+                f"{_row(s, 'm.id', kept.ENTERED, 'LISTED', now)} FROM {given}"
+                f" WHERE {_none_of(is_listed)} AND {others} ORDER BY m.ord"
             )
         elif has["listings"]:
             arms.append(
-                f"{_row(s, 'm.id', kept.EXITED, 'UNLISTED', now)} FROM {src} b"
-                f" JOIN members m ON m.id = b.ref_id WHERE {is_listed[1]} AND {others}"
-                " ORDER BY b.ord"
+                f"{_row(s, 'm.id', kept.EXITED, 'UNLISTED', now)} FROM {given}"
+                f" WHERE {is_listed[1]} AND {others} ORDER BY m.ord"
             )
     elif table == COMPANIES:
         others = _none_of(is_listed, is_matched, is_excluded)
