@@ -768,7 +768,7 @@ async def _mark_nested(
                 f"(membership_changes.segment_id = {int(s.pk)} AND EXISTS (SELECT 1"
                 " FROM membership_changes g WHERE g.site_id = membership_changes.site_id"
                 f" AND g.id BETWEEN {written.first} AND {written.last}"
-                f" AND g.member_id = membership_changes.member_id"
+                f" AND g.member_ref = membership_changes.member_ref"
                 f" AND g.segment_id IN ({listed_pks})))"
             )
     if terms:
