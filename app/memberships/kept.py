@@ -471,7 +471,8 @@ async def refresh(
         if w.pg
         else "segment_id INTEGER NOT NULL, member_id INTEGER NOT NULL, was_match INTEGER,"
         " is_match INTEGER, was_company INTEGER, is_company INTEGER",
-        unique="segment_id, member_id",
+        # only the moves' rows are upserted into it (ON CONFLICT); an index costs each row
+        unique="segment_id, member_id" if moved else None,
     )
     diffs = 0
     if pks and in_python:
@@ -515,8 +516,11 @@ async def refresh(
         "INSERT INTO segment_rule_matches (site_id, segment_id, member_id)"
         f" SELECT {site}, segment_id, member_id FROM _diff WHERE is_match AND NOT was_match"
     )
+    # the segments named outright: else PostgreSQL hashes _diff and scans every kept match
+    # of the site (measured: 157 ms for 24,000 of 700,000 matches)
     await w.run(
-        "DELETE FROM segment_rule_matches WHERE (segment_id, member_id) IN"
+        f"DELETE FROM segment_rule_matches WHERE segment_id IN ({_among(pks)})"
+        " AND (segment_id, member_id) IN"
         " (SELECT segment_id, member_id FROM _diff WHERE was_match AND NOT is_match)"
     )
     p = w.params()
@@ -542,6 +546,11 @@ async def refresh(
     if nested and written.count:
         await _mark_nested(w, cat, segments, written)
     return written
+
+
+def _among(pks: Sequence[int]) -> str:
+    """An IN list of segment ids (NULL, matching nothing, for none)."""
+    return ", ".join(str(int(pk)) for pk in pks) or "NULL"
 
 
 def _by_level(cat: Catalogue, segments: Sequence[SegmentDef]) -> list[SegmentDef]:
