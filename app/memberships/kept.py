@@ -470,16 +470,22 @@ async def refresh(
     await w.temp(
         "_diff",
         "segment_id bigint NOT NULL, member_id bigint NOT NULL, was_match boolean,"
-        " is_match boolean, was_company boolean, is_company boolean"
+        " is_match boolean, was_company boolean, is_company boolean, member_ref text"
         if w.pg
         else "segment_id INTEGER NOT NULL, member_id INTEGER NOT NULL, was_match INTEGER,"
-        " is_match INTEGER, was_company INTEGER, is_company INTEGER",
+        " is_match INTEGER, was_company INTEGER, is_company INTEGER, member_ref TEXT",
         # only the moves' rows are upserted into it (ON CONFLICT); an index costs each row
         unique="segment_id, member_id" if moved else None,
     )
     diffs = 0
+    # whether every row of _diff carries its member's external id (the record needs no
+    # second read of the members)
+    refs = False
     if pks and in_python:
         diffs = await _diff_in_python(w, cat, segments, changed)
+    elif pks and not scoped and not moved:
+        diffs = await _diff_over_site(w, cat, segments)
+        refs = True
     elif pks:
         q = Query()
         new = _matches_select(w, cat, segments, q, scoped=scoped)
@@ -532,17 +538,21 @@ async def refresh(
     has = await _holding(w, touched)
     match = matched("d.segment_id", "d.member_id")
     company = _only(has["companies"], touched, company_listed("d.segment_id", "m.company_id"), w)
+    if refs and not has["companies"]:
+        ref, source = "d.member_ref", "_diff d WHERE d.member_ref IS NOT NULL AND"
+    else:
+        ref, source = "m.external_id", "_diff d JOIN members m ON m.id = d.member_id WHERE"
     was = f"(COALESCE(d.was_match, {match}) OR COALESCE(d.was_company, {company}))"
     is_ = f"(COALESCE(d.is_match, {match}) OR COALESCE(d.is_company, {company}))"
     is_listed = _only(has["listings"], touched, listed("d.segment_id", "d.member_id", now), w)
     is_excluded = _only(has["exclusions"], touched, excluded("d.segment_id", "d.member_id"), w)
     written = await emit(
         w,
-        f"SELECT d.segment_id, d.member_id, m.external_id AS member_ref,"
+        f"SELECT d.segment_id, d.member_id, {ref} AS member_ref,"
         f" CASE WHEN {is_} THEN 'ENTERED' ELSE 'EXITED' END AS kind,"
         f" CASE WHEN d.was_company IS NOT NULL THEN 'COMPANY' ELSE '{cause}' END AS cause,"
-        f" {now} AS at FROM _diff d JOIN members m ON m.id = d.member_id"
-        f" WHERE {was} <> {is_} AND NOT {is_listed} AND NOT {is_excluded}"
+        f" {now} AS at FROM {source}"
+        f" {was} <> {is_} AND NOT {is_listed} AND NOT {is_excluded}"
         f" ORDER BY {_order(cat, pks, 'd.segment_id')}d.member_id, d.segment_id",
         p.values,
     )
@@ -554,6 +564,40 @@ async def refresh(
 def _among(pks: Sequence[int]) -> str:
     """An IN list of segment ids (NULL, matching nothing, for none)."""
     return ", ".join(str(int(pk)) for pk in pks) or "NULL"
+
+
+async def _diff_over_site(w: Writer, cat: Catalogue, segments: Sequence[SegmentDef]) -> int:
+    """Fill _diff with the match changes of ``segments`` over every member of the site, with
+    the members' external ids: one scan of the members a segment, joined to its kept matches
+    (LEFT JOIN), keeping the members whose rule answer differs from the kept match (a
+    segment no longer DYNAMIC: each of its kept matches); returns how many."""
+    q = Query()
+    conditions = Conditions(cat, q, w.now)
+    site = int(w.site_id)
+    arms = []
+    for s in segments:
+        pk = int(s.pk)
+        if s.dynamic:
+            answer = f"CASE WHEN {conditions.rule(s)} THEN 1 ELSE 0 END"
+            arms.append(
+                f"SELECT {pk} AS segment_id, m.id AS member_id, m.external_id AS member_ref,"
+                " k.member_id IS NOT NULL AS was_match, k.member_id IS NULL AS is_match"
+                f" FROM {members_from(needs_company(cat, s))} LEFT JOIN segment_rule_matches k"
+                f" ON k.segment_id = {pk} AND k.member_id = m.id WHERE m.site_id = {site}"
+                f" AND CASE WHEN k.member_id IS NULL THEN 0 ELSE 1 END <> {answer}"
+            )
+        else:
+            arms.append(
+                f"SELECT {pk} AS segment_id, k.member_id, m.external_id AS member_ref,"
+                f" {_bool(w.pg, 'TRUE')} AS was_match, {_bool(w.pg, 'FALSE')} AS is_match"
+                " FROM segment_rule_matches k LEFT JOIN members m ON m.id = k.member_id"
+                f" WHERE k.segment_id = {pk}"
+            )
+    return await w.insert(
+        "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match)"
+        f" {' UNION ALL '.join(arms)}",
+        q.params,
+    )
 
 
 def _by_level(cat: Catalogue, segments: Sequence[SegmentDef]) -> list[SegmentDef]:
