@@ -478,11 +478,13 @@ async def refresh(
         unique="segment_id, member_id" if moved else None,
     )
     diffs = 0
-    # whether every row of _diff carries its member's external id (the record needs no
-    # second read of the members)
+    # whether the rule rows of _diff carry their members' external ids (the record then
+    # needs no second read of the members; the moves' rows do not, but they come only with
+    # segments listing companies, whose probes read the members anyway)
     refs = False
     if pks and in_python:
         diffs = await _diff_in_python(w, cat, segments, changed)
+        refs = True
     elif pks and not scoped and not moved:
         diffs = await _diff_over_site(w, cat, segments)
         refs = True
@@ -537,11 +539,19 @@ async def refresh(
     touched = [int(r["segment_id"]) for r in await w.rows("SELECT DISTINCT segment_id FROM _diff")]
     has = await _holding(w, touched)
     match = matched("d.segment_id", "d.member_id")
-    company = _only(has["companies"], touched, company_listed("d.segment_id", "m.company_id"), w)
-    if refs and not has["companies"]:
-        ref, source = "d.member_ref", "_diff d WHERE d.member_ref IS NOT NULL AND"
+    if refs:
+        # the members read only for the rows that need them: a move's (no external id), the
+        # company probe of a segment listing companies
+        company_of = "(SELECT mc.company_id FROM members mc WHERE mc.id = d.member_id)"
+        ref = (
+            "COALESCE(d.member_ref,"
+            " (SELECT mr.external_id FROM members mr WHERE mr.id = d.member_id))"
+        )
+        source = f"_diff d WHERE {ref} IS NOT NULL AND"
     else:
-        ref, source = "m.external_id", "_diff d JOIN members m ON m.id = d.member_id WHERE"
+        company_of, ref = "m.company_id", "m.external_id"
+        source = "_diff d JOIN members m ON m.id = d.member_id WHERE"
+    company = _only(has["companies"], touched, company_listed("d.segment_id", company_of), w)
     was = f"(COALESCE(d.was_match, {match}) OR COALESCE(d.was_company, {company}))"
     is_ = f"(COALESCE(d.is_match, {match}) OR COALESCE(d.is_company, {company}))"
     is_listed = _only(has["listings"], touched, listed("d.segment_id", "d.member_id", now), w)
@@ -626,7 +636,8 @@ async def _diff_in_python(
     segments: Sequence[SegmentDef],
     changed: dict[str, frozenset[str] | None] | None = None,
 ) -> int:
-    """Fill _diff with the match changes of ``segments`` over _scope's members, the rules
+    """Fill _diff with the match changes of ``segments`` over _scope's members (with their
+    external ids), the rules
     evaluated in Python (in dependency order; in_segment() answered afresh from the
     member's lists and the named rule; for each member only the rules reading a field its
     write changed, when ``changed`` says); returns how many."""
@@ -686,11 +697,11 @@ async def _diff_in_python(
         kept[int(r["member_id"])] = (
             set(segs) if isinstance(segs, list) else {int(x) for x in str(segs).split(",")}
         )
-    entering: list[tuple[int, int]] = []
-    exiting: list[tuple[int, int]] = []
+    entering: list[tuple[int, int, str]] = []
+    exiting: list[tuple[int, int, str]] = []
     for row in rows:
-        pk = int(row["id"])
-        checks = relevant[None if changed is None else changed.get(str(row["external_id"]))]
+        pk, ref = int(row["id"]), str(row["external_id"])
+        checks = relevant[None if changed is None else changed.get(ref)]
         if not checks:
             continue
         member = _Answers(cat, ties.get(pk, {}), _facts(row), w.now)
@@ -704,29 +715,31 @@ async def _diff_in_python(
                 matches.add(segment_pk)
         # only the rules asked can have changed their answer
         had = kept.get(pk, set()) & {segment_pk for segment_pk, _ in checks}
-        entering.extend((s, pk) for s in matches - had)
-        exiting.extend((s, pk) for s in had - matches)
+        entering.extend((s, pk, ref) for s in matches - had)
+        exiting.extend((s, pk, ref) for s in had - matches)
     if not entering and not exiting:
         return 0
-    diff = [(s, m, False, True) for s, m in entering]
-    diff += [(s, m, True, False) for s, m in exiting]
+    diff = [(s, m, r, False, True) for s, m, r in entering]
+    diff += [(s, m, r, True, False) for s, m, r in exiting]
     p = w.params()
     if w.pg:
         columns = list(zip(*diff, strict=True))
         source = (
             f"unnest({p.add(list(columns[0]), 'bigint[]')}, {p.add(list(columns[1]), 'bigint[]')},"
-            f" {p.add(list(columns[2]), 'boolean[]')}, {p.add(list(columns[3]), 'boolean[]')})"
-            " AS t(s, m, w, i)"
+            f" {p.add(list(columns[2]), 'text[]')}, {p.add(list(columns[3]), 'boolean[]')},"
+            f" {p.add(list(columns[4]), 'boolean[]')}) AS t(s, m, r, w, i)"
         )
-        select = "SELECT t.s, t.m, t.w, t.i"
+        select = "SELECT t.s, t.m, t.r, t.w, t.i"
     else:
         source = f"json_each({p.add(orjson.dumps(diff).decode(), 'text')}) AS t"
         select = (
             "SELECT json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]'),"
-            " json_extract(t.value, '$[2]'), json_extract(t.value, '$[3]')"
+            " json_extract(t.value, '$[2]'), json_extract(t.value, '$[3]'),"
+            " json_extract(t.value, '$[4]')"
         )
     await w.run(
-        f"INSERT INTO _diff (segment_id, member_id, was_match, is_match) {select} FROM {source}",
+        f"INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match) {select}"
+        f" FROM {source}",
         p.values,
     )
     return len(diff)
