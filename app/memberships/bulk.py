@@ -488,14 +488,8 @@ async def _change(
         # the record of what the write changes is read before it, from the same ids
         writer = kept.Writer(ctx.connection, ctx.site_id, ctx.now)
         await kept.ensure_site(ctx.site_id, ctx.connection, ctx.now)
-        if mode is Mode.DELETE and link is _MEMBERS and writer.pg:
-            # the delete and its record in one statement (the listings read once)
-            written = await flips.unlisted(writer, segment_id, _IDS)
-        else:
-            written = await flips.before_list_change(
-                writer, link.table, segment_id, mode.value, _IDS
-            )
-            await _apply(ctx, link, segment_id, mode, _IDS, listing)
+        written = await flips.before_list_change(writer, link.table, segment_id, mode.value, _IDS)
+        await _apply(ctx, link, segment_id, mode, _IDS, listing)
         await kept.cascade(writer, written, [segment_id])
     would_create = plan.total - plan.known if create and dry_run else 0
     await _drop_tables(ctx, _IDS)

@@ -161,37 +161,6 @@ async def before_list_change(
     return await kept.emit(w, _union(arms), p.values)
 
 
-async def unlisted(w: Writer, segment_id: int, src: str) -> Written:
-    """DELETE of the ids of ``src`` (rows ``ref_id``) from the segment's listed members,
-    expired listings included, and its record (PostgreSQL): one statement, the rows the
-    delete returns (those that were live) being the members that may exit, so the listings
-    are read once."""
-    assert w.pg
-    p = Params(w.tx)
-    now = p.add(w.now, "timestamptz")
-    s = str(int(segment_id))
-    site = p.add(w.site_id, "bigint")
-    has = await _present(w, s)
-    others = _none_of(
-        (has["companies"], company_listed(s, "m.company_id")),
-        (has["matches"], matched(s, "m.id")),
-        (has["exclusions"], excluded(s, "m.id")),
-    )
-    gone = (
-        f"gone AS (DELETE FROM segment_members WHERE segment_id = {s} AND site_id = {site}"
-        f" AND member_id IN (SELECT ref_id FROM {src} WHERE ref_id IS NOT NULL)"
-        " RETURNING member_id, expires_at)"
-    )
-    return await kept.emit(
-        w,
-        f"{_row(s, 'm.id', kept.EXITED, 'UNLISTED', now)} FROM gone g"
-        f" JOIN {_given(src, with_company=has['companies'])} ON m.id = g.member_id"
-        f" WHERE {live('g', now)} AND {others} ORDER BY m.ord",
-        p.values,
-        ctes=gone,
-    )
-
-
 async def before_move(w: Writer, source: int, target: int | None, moved: str) -> Written:
     """Record a move of the listings of ``moved`` (rows ``ref_id``) from source to target."""
     p = Params(w.tx)

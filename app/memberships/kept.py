@@ -291,11 +291,9 @@ class Written:
 NOTHING = Written(1, 0)
 
 
-async def emit(w: Writer, select: str, params: Sequence[Any], *, ctes: str = "") -> Written:
+async def emit(w: Writer, select: str, params: Sequence[Any]) -> Written:
     """Record the changes ``select`` gives, in its order (columns segment_id, member_id,
-    member_ref, kind, cause, at), move the counters by them, and tell the topic at commit.
-    ``ctes`` ("name AS (...), ..."; PostgreSQL only) run in the same statement, before it:
-    ``select`` may read them (a write's RETURNING rows, say)."""
+    member_ref, kind, cause, at), move the counters by them, and tell the topic at commit."""
     site = int(w.site_id)
     insert = (
         "INSERT INTO membership_changes (site_id, segment_id, member_id, member_ref, kind,"
@@ -305,7 +303,7 @@ async def emit(w: Writer, select: str, params: Sequence[Any], *, ctes: str = "")
     if w.pg:
         row = (
             await w.rows(
-                f"WITH {ctes + ', ' if ctes else ''}w AS ({insert} RETURNING id, segment_id, kind),"
+                f"WITH w AS ({insert} RETURNING id, segment_id, kind),"
                 " d AS (SELECT segment_id, SUM(CASE WHEN kind = 'ENTERED' THEN 1 ELSE -1 END)"
                 " AS n FROM w GROUP BY segment_id),"
                 " u AS (UPDATE segment_counts k SET member_count = k.member_count + d.n FROM d"
@@ -316,7 +314,6 @@ async def emit(w: Writer, select: str, params: Sequence[Any], *, ctes: str = "")
         )[0]
         written = Written(int(row["lo"]), int(row["hi"]))
     else:
-        assert not ctes, "data-modifying CTEs are PostgreSQL's"
         await w.run(insert, params)
         row = (await w.rows("SELECT changes() AS n, last_insert_rowid() AS hi"))[0]
         n = int(row["n"])
