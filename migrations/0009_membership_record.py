@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ('cause', fields.CharEnumField(description='LISTED: LISTED\nUNLISTED: UNLISTED\nEXPIRED: EXPIRED\nCOMPANY: COMPANY\nEXCLUDED: EXCLUDED\nMEMBER_CHANGED: MEMBER_CHANGED\nMEMBER_DELETED: MEMBER_DELETED\nRULE_CHANGED: RULE_CHANGED\nNESTED: NESTED\nTIME: TIME\nSEGMENT_DELETED: SEGMENT_DELETED', enum_type=ChangeCause, max_length=15)),
                 ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'membership_changes', 'app': 'models', 'indexes': [Index(fields=['site_id', 'id']), Index(fields=['segment_id', 'id']), Index(fields=['member_id', 'id'])], 'pk_attr': 'id', 'table_description': 'Member ``member_ref`` ENTERED or EXITED segment ``segment_id`` at ``at``, for ``cause``.'},
+            options={'table': 'membership_changes', 'app': 'models', 'indexes': [Index(fields=['site_id', 'id']), Index(fields=['segment_id', 'id']), Index(fields=['site_id', 'member_ref', 'id'])], 'pk_attr': 'id', 'table_description': 'Member ``member_ref`` ENTERED or EXITED segment ``segment_id`` at ``at``, for ``cause``.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -71,10 +71,10 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('site_id', fields.BigIntField()),
-                ('segment', fields.ForeignKeyField('models.Segment', source_field='segment_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
-                ('member', fields.ForeignKeyField('models.Member', source_field='member_id', db_index=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('segment_id', fields.BigIntField()),
+                ('member_id', fields.BigIntField(db_index=True)),
             ],
-            options={'table': 'segment_rule_matches', 'app': 'models', 'unique_together': (('segment', 'member'),), 'pk_attr': 'id', 'table_description': 'Member ``member_id`` matches the rule of DYNAMIC segment ``segment_id`` (kept, not asked).'},
+            options={'table': 'segment_rule_matches', 'app': 'models', 'unique_together': (('segment_id', 'member_id'),), 'pk_attr': 'id', 'table_description': 'Member ``member_id`` matches the rule of DYNAMIC segment ``segment_id`` (kept, not asked).'},
             bases=['Model'],
         ),
         ops.RunPython(_expiry_index, _drop_expiry_index),

@@ -8,8 +8,6 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from app.db import owned_by
-
 
 class ChangeKind(enum.Enum):
     ENTERED = "ENTERED"
@@ -46,7 +44,9 @@ class MembershipChange(Model):
 
     class Meta:
         table = "membership_changes"
-        indexes = (("site_id", "id"), ("segment_id", "id"), ("member_id", "id"))
+        # the readers' orders: a site's feed, a segment's, a member's (by the external id the
+        # API names members with, which outlives a deleted member)
+        indexes = (("site_id", "id"), ("segment_id", "id"), ("site_id", "member_ref", "id"))
 
 
 class SegmentRuleMatch(Model):
@@ -54,14 +54,15 @@ class SegmentRuleMatch(Model):
 
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
-    segment_id: int
-    member: fields.ForeignKeyRelation[Any] = owned_by("models.Member", indexed=True)
-    member_id: int
+    # no foreign keys: a rule edit over a million members writes hundreds of thousands of
+    # these, and the two constraint triggers cost three times the insert itself; the
+    # writers that delete a segment or members delete their matches (app.memberships.flips)
+    segment_id = fields.BigIntField()
+    member_id = fields.BigIntField(db_index=True)
 
     class Meta:
         table = "segment_rule_matches"
-        unique_together = (("segment", "member"),)
+        unique_together = (("segment_id", "member_id"),)
 
 
 class SegmentCount(Model):
