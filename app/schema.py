@@ -23,6 +23,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from app.auth.schema import AuthMutations, AuthQueries
+from app.changes.queries import ChangeQueries
+from app.changes.subscriptions import ChangeSubscriptions
 from app.companies.mutations import CompanyMutations
 from app.companies.queries import CompanyQueries
 from app.email.mutations import EmailMutations
@@ -64,6 +66,7 @@ Query = merge_types(
         PickerQueries,
         ImportJobQueries,
         PersonaQueries,
+        ChangeQueries,
     ),
 )
 Mutation = merge_types(
@@ -81,7 +84,9 @@ Mutation = merge_types(
         PersonaMutations,
     ),
 )
-Subscription = merge_types("Subscription", (EventSubscriptions, ImportJobSubscriptions))
+Subscription = merge_types(
+    "Subscription", (EventSubscriptions, ImportJobSubscriptions, ChangeSubscriptions)
+)
 
 
 class Schema(strawberry.Schema):
