@@ -49,6 +49,7 @@ from app.pickers.queries import PickerQueries
 from app.segments.lifecycle_mutations import SegmentLifecycleMutations
 from app.segments.membership_mutations import MembershipMutations
 from app.segments.mutations import SegmentMutations
+from app.segments.preview_queries import PreviewQueries
 from app.segments.queries import SegmentQueries
 from app.segments.subscriptions import EventSubscriptions
 from app.settings import Settings
@@ -67,6 +68,7 @@ Query = merge_types(
         ImportJobQueries,
         PersonaQueries,
         ChangeQueries,
+        PreviewQueries,
     ),
 )
 Mutation = merge_types(

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # aliases): the executor's work on a large result cannot be interrupted, so it is bounded.
     max_result_rows: int = Field(default=10_000, ge=1)
 
+    # Membership as data (issue 14): days of the membership record kept; an `at` before them
+    # is refused with HISTORY_UNAVAILABLE.
+    membership_history_days: int = 90
+
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
         # a send is cut off at half the claim timeout; each SMTP step may take smtp_timeout

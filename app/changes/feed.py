@@ -79,3 +79,12 @@ async def last_id(*, site_id: int) -> int:
         [site_id],
     )
     return int(rows[0]["last"])
+
+
+async def segment_exists(*, site_id: int, segment_pk: int) -> bool:
+    """Whether the site has that segment (the record's package reads no domain's service:
+    the domains that write membership import it)."""
+    rows = await fetch(
+        "SELECT 1 AS one FROM segments WHERE site_id = $1 AND id = $2", [site_id, segment_pk]
+    )
+    return bool(rows)

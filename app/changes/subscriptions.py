@@ -15,10 +15,10 @@ import strawberry
 from app.changes import feed
 from app.changes.record import TOPIC
 from app.changes.types import MembershipChangeNode
+from app.db import parse_pk
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
 from app.live.broker import broker
-from app.segments import service as segments
 
 _READ = 500  # changes per statement while catching up
 
@@ -36,10 +36,11 @@ class ChangeSubscriptions:
         site_id = info.context.site_id
         segment_pk: int | None = None
         if segment_id is not None:
-            segment = await segments.get(site_id=site_id, segment_id=segment_id)
-            if segment is None:  # another site's segment included: it is not there
+            segment_pk = parse_pk(segment_id)
+            if segment_pk is None or not await feed.segment_exists(
+                site_id=site_id, segment_pk=segment_pk
+            ):  # another site's segment included: it is not there
                 raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
-            segment_pk = segment.id
         with broker.subscribe(TOPIC, site_id=site_id) as subscription:
             # subscribed first, then the start read: a change committed in between is either
             # before the start or told by a message still to come

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from app.changes import history
 from app.db import any_of, as_datetime, fetch, ids_param, json_value
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
@@ -143,9 +144,10 @@ class Lookup:
         return None if state is None else Membership(self.cat, state, self.now, self._live)
 
 
-async def load(*, site_id: int, external_ids: Sequence[str]) -> Lookup:
-    """Everything lookups need for these members: one statement (two on a cache miss)."""
-    now = datetime.now(UTC)
+async def load(*, site_id: int, external_ids: Sequence[str], now: datetime | None = None) -> Lookup:
+    """Everything lookups need for these members: one statement (two on a cache miss).
+    ``now``: the moment listings expire and rules are judged at (the clock's by default)."""
+    now = now or datetime.now(UTC)
     ids = list(dict.fromkeys(external_ids))
     version, states = await _read(site_id, ids)
     cat = await catalogue.get(site_id, version)
@@ -254,3 +256,49 @@ async def segments_of_members(
         membership = lookup.membership(key[0])
         answers[key] = membership.segments(include_inactive=key[1]) if membership else []
     return answers
+
+
+async def segments_at(
+    *, site_id: int, external_id: str, at: datetime, include_inactive: bool
+) -> list[SegmentDef]:
+    """The segments the member was an effective member of at ``at`` (those that still exist),
+    live then unless ``include_inactive``: a segment's status then is judged from its current
+    isActive, startsAt and endsAt. HistoryUnavailable before the retained history."""
+    when = await history.moment(site_id=site_id, at=at, now=datetime.now(UTC))
+    lookup = await load(site_id=site_id, external_ids=[external_id], now=when.judged)
+    earliest = await history.earliest_after(site_id=site_id, member_ref=external_id, at=when.at)
+    membership = lookup.membership(external_id)
+    pks = set(earliest)
+    if membership is not None:
+        pks.update(s.pk for s in membership.candidates())
+    found = []
+    for pk in sorted(pks):
+        segment = lookup.cat.by_pk.get(pk)
+        if segment is None:  # deleted since: nothing to answer it with
+            continue
+        now_member = membership is not None and membership.effective(segment)
+        if not history.was_member(now_member, earliest.get(pk)):
+            continue
+        if include_inactive or segment.status(when.at) is SegmentStatus.ACTIVE:
+            found.append(segment)
+    return found
+
+
+async def is_member_at(
+    *, site_id: int, segment_pk: int | None, external_id: str, at: datetime
+) -> bool | None:
+    """Whether the member was an effective member of the live segment at ``at`` (None: no
+    such segment now). HistoryUnavailable before the retained history."""
+    when = await history.moment(site_id=site_id, at=at, now=datetime.now(UTC))
+    lookup = await load(site_id=site_id, external_ids=[external_id], now=when.judged)
+    segment = lookup.cat.by_pk.get(segment_pk) if segment_pk is not None else None
+    if segment is None:
+        return None
+    if segment.status(when.at) is not SegmentStatus.ACTIVE:
+        return False
+    earliest = await history.earliest_after(
+        site_id=site_id, member_ref=external_id, at=when.at, segment_pk=segment.pk
+    )
+    membership = lookup.membership(external_id)
+    now_member = membership is not None and membership.effective(segment)
+    return history.was_member(now_member, earliest.get(segment.pk))
