@@ -1,12 +1,16 @@
-"""Membership lookups for given members, answered in Python in a fixed number of queries.
+"""Membership lookups for given members, answered in a fixed number of queries.
 
 isMember, memberSegments, membershipsOf, explainMembership, Member.segments and flag
 evaluation all come here. Whatever the number of segments, a lookup reads:
-1. in one statement: the site's segments version, the members (with their companies), and
-   every listing, company listing and exclusion of those members;
+1. in one statement: the site's segments version, the members, and every listing, company
+   listing, exclusion and kept rule match (``segment_rule_matches``) of those members;
 2. the site's segments, only when the cached catalogue is behind that version.
-Then each segment's effective membership is decided in Python with the parsed rules, the
-same meaning the SQL of memberships.effective gives (the property tests hold them together).
+A DYNAMIC segment's rule is not evaluated when asked: its matches are kept rows, written by
+the writes that change them (app.memberships.kept) and by the sweeper for the clock. Only a
+site whose kept rows were never built (no writer has touched its membership since they exist:
+no ``membership_sites`` row) has its rules evaluated here, in Python with the parsed rules,
+the same meaning the SQL of memberships.effective gives (the property tests hold them
+together). Listing expiry is always exact: the listings' ``expires_at`` are read.
 """
 
 from __future__ import annotations
@@ -43,10 +47,17 @@ class MemberState:
 
     pk: int
     external_id: str
-    facts: MemberFacts
+    # the member row: its facts are decoded only when a rule is evaluated here
+    row: dict[str, Any]
     listed: dict[int, datetime | None] = field(default_factory=dict)  # expiry, expired or not
     via_company: set[int] = field(default_factory=set)
     excluded: set[int] = field(default_factory=set)
+    # the DYNAMIC segments whose kept rule matches hold the member (None: the site keeps none)
+    matched: set[int] | None = None
+
+    @property
+    def facts(self) -> MemberFacts:
+        return _facts(self.row)
 
 
 class Membership:
@@ -61,7 +72,7 @@ class Membership:
         self._memo: dict[int, bool] = {}
         # segment pk -> ACTIVE now; shared by the memberships of one lookup
         self._live = {} if live is None else live
-        self._context = context(state.facts, in_segment=self._in_segment, now=now)
+        self._context: Any = None  # what evaluated rules read: made on first use
 
     def listed(self, pk: int) -> bool:
         if pk not in self.state.listed:
@@ -70,8 +81,15 @@ class Membership:
         return expires is None or expires > self.now
 
     def rule_matches(self, segment: SegmentDef) -> bool:
+        """Whether the DYNAMIC segment's rule holds the member: its kept match when the site
+        keeps them, else the rule evaluated now."""
+        matched = self.state.matched
+        if matched is not None:
+            return segment.pk in matched
         if segment.check is None:
             return False
+        if self._context is None:
+            self._context = context(self.state.facts, in_segment=self._in_segment, now=self.now)
         return segment.check(self._context) is True
 
     def effective(self, segment: SegmentDef) -> bool:
@@ -96,9 +114,13 @@ class Membership:
         return self.effective(segment)
 
     def candidates(self) -> Iterable[SegmentDef]:
-        """The segments the member could be in: its lists, its company's, the dynamic ones."""
+        """The segments the member could be in: its lists, its company's, the dynamic ones
+        (those whose kept matches hold it, when the site keeps them)."""
         pks = set(self.state.listed) | self.state.via_company
-        pks.update(s.pk for s in self.cat.dynamic)
+        if self.state.matched is not None:
+            pks.update(self.state.matched)
+        else:
+            pks.update(s.pk for s in self.cat.dynamic)
         return (self.cat.by_pk[pk] for pk in sorted(pks) if pk in self.cat.by_pk)
 
     def segments(self, include_inactive: bool) -> list[SegmentDef]:
@@ -161,34 +183,43 @@ def _match(ids: list[str]) -> tuple[str, list[Any]]:
     return any_of("m.external_id", "$2"), [ids_param(ids)]
 
 
+# a site that keeps rule matches needs no member's facts: its attributes are not sent
 _MEMBER = (
-    "m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at, m.attributes, m.bucket,"
+    "m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at,"
+    " CASE WHEN ks.id IS NULL THEN m.attributes END AS attributes, m.bucket,"
     " c.external_id AS c_id, c.name AS c_name, c.plan AS c_plan, c.attributes AS c_attributes"
 )
 _NO_MEMBER = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 
 
 async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberState]]:
-    """The site's segments version, the members, and each listing (L), company listing (C)
-    and exclusion (X) of theirs, as the rows of one statement: one round trip."""
+    """The site's segments version, whether it keeps rule matches, the members, and each
+    listing (L), company listing (C), exclusion (X) and kept rule match (R) of theirs, as the
+    rows of one statement: one round trip. A member's facts are read (not decoded) only when
+    the site keeps no rule matches."""
     match, params = _match(ids)
     rows = await fetch(
-        f"SELECT 'M' AS k, s.segments_version AS v, {_MEMBER}, m.id AS mid,"
+        f"SELECT 'M' AS k, s.segments_version AS v, ks.id AS kept, {_MEMBER}, m.id AS mid,"
         " NULL AS seg, NULL AS exp FROM sites s"
+        " LEFT JOIN membership_sites ks ON ks.site_id = s.id"
         f" LEFT JOIN members m ON m.site_id = s.id AND {match}"
-        " LEFT JOIN companies c ON c.id = m.company_id WHERE s.id = $1"
-        f" UNION ALL SELECT 'L', NULL, {_NO_MEMBER}, m.id, l.segment_id, l.expires_at"
+        " LEFT JOIN companies c ON c.id = m.company_id AND ks.id IS NULL WHERE s.id = $1"
+        f" UNION ALL SELECT 'L', NULL, NULL, {_NO_MEMBER}, m.id, l.segment_id, l.expires_at"
         " FROM members m JOIN segment_members l ON l.member_id = m.id"
         f" WHERE m.site_id = $1 AND {match}"
-        f" UNION ALL SELECT 'C', NULL, {_NO_MEMBER}, m.id, sc.segment_id, NULL"
+        f" UNION ALL SELECT 'C', NULL, NULL, {_NO_MEMBER}, m.id, sc.segment_id, NULL"
         " FROM members m JOIN segment_companies sc ON sc.company_id = m.company_id"
         f" WHERE m.site_id = $1 AND {match}"
-        f" UNION ALL SELECT 'X', NULL, {_NO_MEMBER}, m.id, x.segment_id, NULL"
+        f" UNION ALL SELECT 'X', NULL, NULL, {_NO_MEMBER}, m.id, x.segment_id, NULL"
         " FROM members m JOIN segment_exclusions x ON x.member_id = m.id"
+        f" WHERE m.site_id = $1 AND {match}"
+        f" UNION ALL SELECT 'R', NULL, NULL, {_NO_MEMBER}, m.id, r.segment_id, NULL"
+        " FROM members m JOIN segment_rule_matches r ON r.member_id = m.id"
         f" WHERE m.site_id = $1 AND {match}",
         [site_id, *params],
     )
     version = 0
+    kept = False
     states: dict[int, MemberState] = {}
     ties = []
     for row in rows:
@@ -196,22 +227,29 @@ async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberStat
             ties.append(row)
             continue
         version = int(row["v"])
+        kept = row["kept"] is not None
         if row["id"] is not None:
-            state = _state(row)
+            state = MemberState(int(row["id"]), row["external_id"], row)
             states[state.pk] = state
+    if kept:
+        for state in states.values():
+            state.matched = set()
     for row in ties:
         state = states[int(row["mid"])]
         segment = int(row["seg"])
-        if row["k"] == "L":
+        kind = row["k"]
+        if kind == "L":
             state.listed[segment] = _moment(row["exp"]) if row["exp"] is not None else None
-        elif row["k"] == "C":
+        elif kind == "C":
             state.via_company.add(segment)
-        else:
+        elif kind == "X":
             state.excluded.add(segment)
+        elif state.matched is not None:
+            state.matched.add(segment)
     return version, states
 
 
-def _state(row: dict[str, Any]) -> MemberState:
+def _facts(row: dict[str, Any]) -> MemberFacts:
     company = None
     if row["c_id"] is not None:
         company = CompanyFacts(
@@ -220,7 +258,7 @@ def _state(row: dict[str, Any]) -> MemberState:
             plan=row["c_plan"],
             attributes=_json(row["c_attributes"]),
         )
-    facts = MemberFacts(
+    return MemberFacts(
         external_id=row["external_id"],
         email=row["email"],
         name=row["name"],
@@ -230,7 +268,6 @@ def _state(row: dict[str, Any]) -> MemberState:
         bucket=int(row["bucket"]),
         company=company,
     )
-    return MemberState(int(row["id"]), row["external_id"], facts)
 
 
 def _json(value: Any) -> dict[str, Any]:
