@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app import logs
+from app.changes import sweeper
 from app.db import fetch, tortoise_config
 from app.email import worker as email_worker
 from app.exports.routes import segment_members_csv
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
             )
             app.state.email_worker = await stack.enter_async_context(email_worker.running(settings))
             await stack.enter_async_context(running_worker(settings))
+            await stack.enter_async_context(sweeper.running(settings))
             yield
 
     routes: list[BaseRoute] = [

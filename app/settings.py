@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     max_email_subject_length: int = Field(default=255, ge=1)
     max_email_body_bytes: int = Field(default=256 * 1024, ge=1)
 
+    # The membership sweeper (app/changes/sweeper.py): listing expiries, days_ago() rules and
+    # the pruning of the record, every MEMBERSHIP_SWEEP_SECONDS (membership_sweeper=false: by
+    # another process, or not at all in tests).
+    membership_sweeper: bool = True
+    membership_sweep_seconds: float = Field(default=60.0, gt=0)
+
     graphiql: bool = True
     introspection: bool = True
     log_level: str = "INFO"

@@ -4,6 +4,22 @@ from app.changes.models import ChangeCause, ChangeKind
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
+from typing import Any
+
+# The listings that will expire, by site and moment: every membership writer (and the sweeper)
+# asks for those whose expiry passed since the last, and the answer is nearly always none.
+EXPIRY_INDEX = (
+    "CREATE INDEX IF NOT EXISTS segment_members_expiry ON segment_members (site_id, expires_at)"
+    " WHERE expires_at IS NOT NULL"
+)
+
+
+async def _expiry_index(apps: Any, schema_editor: Any) -> None:
+    await schema_editor.client.execute_script(EXPIRY_INDEX)
+
+
+async def _drop_expiry_index(apps: Any, schema_editor: Any) -> None:
+    await schema_editor.client.execute_script("DROP INDEX IF EXISTS segment_members_expiry")
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0008_picker_indexes')]
@@ -33,6 +49,7 @@ class Migration(migrations.Migration):
                 ('site', fields.OneToOneField('models.Site', source_field='site_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
                 ('history_from', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('swept_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('expired_to', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'membership_sites', 'app': 'models', 'pk_attr': 'id', 'table_description': "One row per site: the lock its membership writers hold, its history's start, the sweep."},
             bases=['Model'],
@@ -54,10 +71,11 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('site_id', fields.BigIntField()),
-                ('segment', fields.ForeignKeyField('models.Segment', source_field='segment_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
-                ('member', fields.ForeignKeyField('models.Member', source_field='member_id', db_index=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('segment_id', fields.BigIntField()),
+                ('member_id', fields.BigIntField(db_index=True)),
             ],
-            options={'table': 'segment_rule_matches', 'app': 'models', 'unique_together': (('segment', 'member'),), 'pk_attr': 'id', 'table_description': 'Member ``member_id`` matches the rule of DYNAMIC segment ``segment_id`` (kept, not asked).'},
+            options={'table': 'segment_rule_matches', 'app': 'models', 'unique_together': (('segment_id', 'member_id'),), 'pk_attr': 'id', 'table_description': 'Member ``member_id`` matches the rule of DYNAMIC segment ``segment_id`` (kept, not asked).'},
             bases=['Model'],
         ),
+        ops.RunPython(_expiry_index, _drop_expiry_index),
     ]

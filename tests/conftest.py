@@ -78,6 +78,7 @@ async def app(database: str) -> AsyncIterator[Any]:
     os.environ["EMAIL_WORKER"] = "false"
     os.environ["IMPORT_DIR"] = f"{_TMP}/imports"
     os.environ["IMPORT_WORKER"] = "false"  # import tests run their own workers (tests/jobs)
+    os.environ["MEMBERSHIP_SWEEPER"] = "false"  # tests sweep once, at a moment they choose
     get_settings.cache_clear()
     application = create_app(init_orm=False)
     async with LifespanManager(application):

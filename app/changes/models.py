@@ -8,8 +8,6 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from app.db import owned_by
-
 
 class ChangeKind(enum.Enum):
     ENTERED = "ENTERED"
@@ -54,14 +52,15 @@ class SegmentRuleMatch(Model):
 
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
-    segment: fields.ForeignKeyRelation[Any] = owned_by("models.Segment")
-    segment_id: int
-    member: fields.ForeignKeyRelation[Any] = owned_by("models.Member", indexed=True)
-    member_id: int
+    # no foreign keys: a rule edit over a million members writes hundreds of thousands of
+    # these, and the two constraint triggers cost three times the insert itself; the
+    # writers that delete a segment or members delete their matches (app.memberships.flips)
+    segment_id = fields.BigIntField()
+    member_id = fields.BigIntField(db_index=True)
 
     class Meta:
         table = "segment_rule_matches"
-        unique_together = (("segment", "member"),)
+        unique_together = (("segment_id", "member_id"),)
 
 
 class SegmentCount(Model):
@@ -89,7 +88,10 @@ class MembershipSite(Model):
     )
     site_id: int
     history_from = fields.DatetimeField()
+    # the last sweep: clock-made changes (expiries, days_ago()) are recorded up to it
     swept_at = fields.DatetimeField(null=True)
+    # expiries are recorded up to here: writers record those due before their own write
+    expired_to = fields.DatetimeField(null=True)
 
     class Meta:
         table = "membership_sites"

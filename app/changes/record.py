@@ -18,10 +18,11 @@ import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.changes.models import ChangeCause, ChangeKind
-from app.db import conn, execute, fetch, for_update, is_postgres, ts, utc
+from app.db import conn, execute, fetch, is_postgres, utc
 from app.live.broker import broker
+from app.memberships.kept import TOPIC, ensure_site, rebuild
 
-TOPIC = "membership.changes"
+__all__ = ["TOPIC", "Change", "lock_site", "rebuild", "write"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +36,10 @@ class Change:
 
 
 async def lock_site(site_id: int, connection: BaseDBAsyncClient) -> None:
-    """Hold the site's membership lock until the caller's transaction ends (made on first use;
-    on SQLite the transaction already excludes every other writer)."""
-    c = conn(connection)
-    await execute(
-        "INSERT INTO membership_sites (site_id, history_from) VALUES ($1, $2)"
-        " ON CONFLICT (site_id) DO NOTHING",
-        [site_id, ts(datetime.now(UTC), c)],
-        c,
-    )
-    await fetch("SELECT id FROM membership_sites WHERE site_id = $1" + for_update(c), [site_id], c)
+    """Hold the site's membership lock until the caller's transaction ends (made on first use,
+    with the site's kept rows built from scratch; on SQLite the transaction already excludes
+    every other writer). See app.memberships.kept.ensure_site."""
+    await ensure_site(site_id, conn(connection), datetime.now(UTC))
 
 
 _INSERT_PG = (

@@ -15,6 +15,7 @@ from app.companies.models import Company
 from app.db import cast, json_value, sql, ts
 from app.errors import DomainError, ErrorCode
 from app.members.service import UNSET, check_external_id, merge_attributes
+from app.memberships import flips, kept
 
 MAX_NAME_LENGTH = 255
 MAX_PLAN_LENGTH = 100
@@ -106,6 +107,8 @@ async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int
             row.plan = prev.plan
         combined[row.external_id] = row
     async with in_transaction() as tx:
+        now = datetime.now(UTC)
+        await kept.ensure_site(site_id, tx, now)
         ids = list(combined)
         existing: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 5000):
@@ -115,7 +118,6 @@ async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int
                 .values("external_id", "plan", "attributes")
             )
             existing.update({c["external_id"]: c for c in found})
-        now = datetime.now(UTC)
         values: list[list[Any]] = []
         for r in combined.values():
             old = existing.get(r.external_id, {})
@@ -143,5 +145,6 @@ async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int
         )
         if values:
             await tx.execute_many(sql(statement, tx), values)
+        await flips.companies_upserted(kept.Writer(tx, site_id, now), ids)
     created = sum(1 for i in combined if i not in existing)
     return created, len(combined) - created

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 
 from app.db import site_key
+from app.rules.values import BUCKETS, bucket_of
 
-BUCKETS = 10_000
-
-
-def bucket_of(external_id: str) -> int:
-    """A stable bucket 0..9999 for percent(): the same id lands in the same bucket everywhere."""
-    digest = hashlib.sha256(external_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % BUCKETS
+__all__ = ["BUCKETS", "Member", "bucket_of"]
 
 
 class Member(Model):

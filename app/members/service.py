@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from app.db import any_of, execute, fetch, ids_param, is_postgres, json_value
 from app.errors import DomainError, ErrorCode
 from app.members.models import Member, bucket_of
+from app.memberships import catalogue, flips, kept
 
 UNSET: Any = object()  # a field the caller did not send: leave it as it is
 MAX_ID_LENGTH = 255
@@ -81,13 +82,16 @@ async def get(*, site_id: int, external_id: str) -> Member | None:
     return await Member.filter(site_id=site_id, external_id=external_id).first()
 
 
-async def get_many(*, site_id: int, external_ids: Sequence[str]) -> list[Member]:
+async def get_many(
+    *, site_id: int, external_ids: Sequence[str], connection: BaseDBAsyncClient | None = None
+) -> list[Member]:
     """The members with these ids, in the order asked; unknown ids left out."""
     found: dict[str, Member] = {}
     unique = list(dict.fromkeys(external_ids))
     for start in range(0, len(unique), 5000):
         chunk = unique[start : start + 5000]
-        for m in await Member.filter(site_id=site_id, external_id__in=chunk):
+        query = Member.filter(site_id=site_id, external_id__in=chunk)
+        for m in await (query.using_db(connection) if connection else query):
             found[m.external_id] = m
     return [found[i] for i in unique if i in found]
 
@@ -198,6 +202,8 @@ async def upsert(
 async def _upsert(
     connection: BaseDBAsyncClient, site_id: int, rows: list[MemberData]
 ) -> tuple[int, int]:
+    now = datetime.now(UTC)
+    await kept.ensure_site(site_id, connection, now)
     company_pks = await _company_pks(connection, site_id, rows)
     found = await fetch(
         # (PostgreSQL's own shape: see _EXISTING_PG)
@@ -206,8 +212,9 @@ async def _upsert(
         connection,
     )
     existing: dict[str, dict[str, Any]] = {m["external_id"]: m for m in found}
-    now = datetime.now(UTC)
     values: list[list[Any]] = []
+    old_companies: list[int | None] = []
+    moved = False
     for r in rows:
         old = existing.get(r.external_id, {})
         email = old.get("email") if r.email is UNSET else r.email
@@ -218,6 +225,8 @@ async def _upsert(
             company = None if r.company_id is None else company_pks[r.company_id]
         stored = json_value(old.get("attributes")) or {}
         attributes = merge_attributes(stored, None if r.attributes is UNSET else r.attributes)
+        old_companies.append(old.get("company_id"))
+        moved = moved or old.get("company_id") != company
         values.append(
             [
                 site_id,
@@ -232,6 +241,9 @@ async def _upsert(
             ]
         )
     await _write(connection, values)
+    writer = kept.Writer(connection, site_id, now)
+    if moved or (await catalogue.get(site_id, connection=connection)).dynamic:
+        await flips.members_upserted(writer, [r.external_id for r in rows], old_companies)
     created = sum(1 for r in rows if r.external_id not in existing)
     return created, len(rows) - created
 
@@ -272,9 +284,12 @@ async def delete(*, site_id: int, external_ids: Sequence[str]) -> tuple[int, lis
     """Delete members (their listings go with them); returns (deleted, unknown ids)."""
     unique = list(dict.fromkeys(i.strip() for i in external_ids))
     async with in_transaction() as tx:
-        found = await get_many(site_id=site_id, external_ids=unique)
+        now = datetime.now(UTC)
+        await kept.ensure_site(site_id, tx, now)
+        found = await get_many(site_id=site_id, external_ids=unique, connection=tx)
         known = {m.external_id for m in found}
         pks = [m.id for m in found]
+        await flips.members_deleted(kept.Writer(tx, site_id, now), pks)
         for start in range(0, len(pks), 5000):
             await (
                 Member.filter(site_id=site_id, id__in=pks[start : start + 5000])

@@ -31,8 +31,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Params, execute, fetch, is_postgres, utc
 from app.errors import DomainError, ErrorCode
-from app.members.models import bucket_of
+from app.memberships import flips, kept
 from app.memberships.models import ListedSource
+from app.rules.values import bucket_of
 
 SAMPLE_SIZE = 100
 UNKNOWN_IDS_LIMIT = 1000
@@ -484,10 +485,18 @@ async def _change(
     await _finish_table(ctx, _IDS, len(ids))
     plan = await _plan(ctx, link, segment_id, mode, _IDS, create=create)
     if not dry_run:
+        # the record of what the write changes is read before it, from the same ids
+        writer = kept.Writer(ctx.connection, ctx.site_id, ctx.now)
+        await kept.ensure_site(ctx.site_id, ctx.connection, ctx.now)
+        written = await flips.before_list_change(writer, link.table, segment_id, mode.value, _IDS)
         await _apply(ctx, link, segment_id, mode, _IDS, listing)
+        await kept.cascade(writer, written, [segment_id])
     would_create = plan.total - plan.known if create and dry_run else 0
     await _drop_tables(ctx, _IDS)
-    return _result(plan, mode, created=created, would_create=would_create)
+    result = _result(plan, mode, created=created, would_create=would_create)
+    if link is _COMPANIES and not dry_run:
+        await kept.move_company_count(writer, segment_id, result.added - result.removed)
+    return result
 
 
 # --------------------------------------------------------------------------- public API

@@ -13,7 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import fetch, ts
 from app.errors import DomainError, ErrorCode
-from app.memberships import catalogue
+from app.memberships import catalogue, flips, kept
 from app.memberships.effective import Conditions, Query, members_from, needs_company
 from app.memberships.service import effective_select
 
@@ -43,6 +43,10 @@ async def rule_matches(
     source = f"{members_from(needs_company(cat, segment))} WHERE m.site_id = $1 AND {condition}"
     count = int((await fetch(f"SELECT COUNT(*) AS n FROM {source}", query.params, tx))[0]["n"])
     sample = await _sample(tx, f"SELECT m.id AS member_id FROM {source}", query.params)
+    writer = kept.Writer(tx, site_id, now)
+    await kept.ensure_site(site_id, tx, now)
+    # every member the statement lists is not a member yet: each one enters
+    written = await flips.listed_anew(writer, segment_pk, source, list(query.params))
     added_at = query.bind(ts(now, tx))
     await fetch(
         "INSERT INTO segment_members (site_id, segment_id, member_id, source, added_at,"
@@ -52,6 +56,7 @@ async def rule_matches(
         query.params,
         tx,
     )
+    await kept.cascade(writer, written, [segment_pk])
     return Added(count, sample)
 
 
@@ -59,6 +64,8 @@ async def effective_members(
     tx: BaseDBAsyncClient, *, site_id: int, into: int, of: int, now: datetime
 ) -> Added:
     """List in segment ``into`` the effective members of segment ``of`` at ``now``."""
+    writer = kept.Writer(tx, site_id, now)
+    await kept.ensure_site(site_id, tx, now)
     cat = await catalogue.get(site_id, connection=tx)
     query = Query([site_id])
     members = effective_select(cat, of, query, now)
@@ -72,6 +79,7 @@ async def effective_members(
         query.params,
         tx,
     )
+    await kept.cascade(writer, await flips.all_listed(writer, into), [into])
     rows = await fetch(
         "SELECT COUNT(*) AS n FROM segment_members WHERE segment_id = $1", [into], tx
     )

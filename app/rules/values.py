@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from app.rules.nodes import DaysAgo, String, Value
 
 BUCKETS = 10_000  # members.bucket is 0..BUCKETS-1
+
+
+def bucket_of(external_id: str) -> int:
+    """A stable bucket 0..9999 for percent(): the same id lands in the same bucket everywhere."""
+    digest = hashlib.sha256(external_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS
 
 
 def percent_threshold(percent: int | float) -> int:

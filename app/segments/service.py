@@ -17,7 +17,7 @@ from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
-from app.memberships import catalogue, path
+from app.memberships import catalogue, flips, kept, path
 from app.memberships.bulk import Mode
 from app.memberships.changes import check_size
 from app.memberships.path import ListChange, Lists, Snapshot
@@ -206,6 +206,7 @@ async def create_in(
     check_size(len(data.company_ids), ["input", "companyIds"])
     await _name_taken(site_id, name, tx)
     rule_ast = await _checked_rule(site_id, data.rule, name, tx)
+    writer = await flips.writer(tx, site_id, datetime.now(UTC))
     try:
         segment = await Segment.create(
             using_db=tx,
@@ -225,6 +226,9 @@ async def create_in(
             ErrorCode.ALREADY_EXISTS, f"a segment named {name!r} already exists", ["input", "name"]
         ) from exc
     await catalogue.bump(tx, site_id)
+    await kept.new_segment(writer, segment.id)
+    if data.type is SegmentType.DYNAMIC and data.rule is not None:
+        await flips.rule_changed(writer, segment.id)
     await events.record(
         tx, site_id=site_id, segment_id=segment.id, kind=EventKind.CREATED, actor=actor
     )
@@ -277,6 +281,7 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
             segment = await get_or_fail(
                 site_id=site_id, segment_id=segment_id, field=["id"], connection=tx
             )
+            writer = await flips.writer(tx, site_id, datetime.now(UTC))
             old_name = segment.name
             if "name" in changes:
                 changes["name"] = _check_name(changes["name"], ["input", "name"])
@@ -298,6 +303,8 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
                 setattr(segment, key, value)
             await segment.save(using_db=tx)
             await catalogue.bump(tx, site_id)
+            if "rule" in diff or "type" in diff:
+                await flips.rule_changed(writer, segment.id)
             await events.record(
                 tx,
                 site_id=site_id,
@@ -370,6 +377,7 @@ async def delete(*, site_id: int, actor: str, segment_id: str) -> int:
         )
         await _refuse_if_named_by_rules(site_id, segment, tx, "deleted")
         pk: int = segment.id
+        await flips.segment_deleted(await flips.writer(tx, site_id, datetime.now(UTC)), pk)
         await segment.delete(using_db=tx)
         await catalogue.bump(tx, site_id)
         await events.record(tx, site_id=site_id, segment_id=pk, kind=EventKind.DELETED, actor=actor)

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.auth.models import Role
 from app.changes.models import ChangeKind
-from tests.changes.support import AT, changes, record
+from tests.changes.records import AT, changes, record
 from tests.factories import Api
 
 FEED = """

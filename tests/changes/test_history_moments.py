@@ -13,7 +13,7 @@ from app.changes import history
 from app.changes.models import ChangeKind
 from app.db import execute, ts
 from app.errors import HistoryUnavailable
-from tests.changes.support import AT, changes, record
+from tests.changes.records import AT, changes, record
 
 
 async def test_the_earliest_change_after_the_moment_tells_it(db: None) -> None:

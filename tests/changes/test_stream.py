@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 from app.changes.models import ChangeKind
 from app.changes.record import TOPIC, lock_site, write
 from app.live.broker import broker
-from tests.changes.support import changes, record
+from tests.changes.records import changes, record
 from tests.factories import Api, segment
 from tests.live.support import GraphQLWs, asgi_ws, subscribed
 

@@ -13,7 +13,7 @@ import pytest
 
 from app.auth.models import Role
 from app.auth.service import create_key, create_site
-from tests.changes.support import changes, record
+from tests.changes.records import changes, record
 from tests.live.support import server_ws
 from tests.live.test_processes import Server
 

@@ -1,0 +1,144 @@
+"""The membership sweeper: what only the clock changes, and the record's pruning.
+
+Every MEMBERSHIP_SWEEP_SECONDS, for each site in turn, in one transaction that holds the
+site's membership lock: listing expiries due since the site's watermark (``swept_at``) are
+recorded EXPIRED, stamped at the moment the listing expired; the DYNAMIC rules that count
+``days_ago()`` (and those naming them through ``in_segment()``) are re-evaluated over the
+site's members (TIME, stamped at the sweep). Then records older than MEMBERSHIP_HISTORY_DAYS
+are deleted in bounded batches, each its own short transaction.
+
+Several processes may sweep: on PostgreSQL a site whose lock another transaction holds is
+skipped (``FOR UPDATE SKIP LOCKED``), and every writer records the expiries due before its
+own write anyway (app.memberships.kept.ensure_site). A site never written since migration
+0009 gets its kept rows built on its first sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from app.db import execute, fetch, ts
+from app.memberships import kept
+from app.settings import Settings
+
+log = logging.getLogger("segments.sweeper")
+
+PRUNE_BATCH = 5_000
+
+
+@dataclass
+class Swept:
+    """What one sweep did, over every site."""
+
+    sites: int = 0
+    skipped: int = 0  # locked by a writer: the next sweep will take them
+    expired: int = 0
+    clocked: int = 0
+    pruned: int = 0
+
+
+async def sweep(
+    *, now: datetime | None = None, history_days: int = 90, prune_batch: int = PRUNE_BATCH
+) -> Swept:
+    """One sweep of every site at ``now`` (default: the clock)."""
+    moment = now or datetime.now(UTC)
+    done = Swept()
+    for row in await fetch("SELECT id FROM sites ORDER BY id"):
+        site_id = int(row["id"])
+        async with in_transaction() as tx:
+            w = kept.Writer(tx, site_id, moment)
+            since = await kept.try_lock(w)
+            if since is kept.BUSY:
+                done.skipped += 1
+                continue
+            done.sites += 1
+            done.expired += (await kept.expire_listings(w, since)).count
+            done.clocked += (await kept.clock_rules(w)).count
+        done.pruned += await prune(site_id, moment - timedelta(days=history_days), prune_batch)
+    return done
+
+
+async def prune(site_id: int, before: datetime, batch: int = PRUNE_BATCH) -> int:
+    """Delete the site's records older than ``before``, ``batch`` at a time (oldest first),
+    and move the start of its history there."""
+    pruned = 0
+    while True:
+        async with in_transaction() as tx:
+            ids = await fetch(
+                "SELECT id FROM membership_changes WHERE site_id = $1 AND at < $2"
+                f" ORDER BY id LIMIT {int(batch)}",
+                [site_id, ts(before, tx)],
+                tx,
+            )
+            if not ids:
+                break
+            marks = ", ".join(str(int(r["id"])) for r in ids)
+            await execute(f"DELETE FROM membership_changes WHERE id IN ({marks})", [], tx)
+            await execute(
+                "UPDATE membership_sites SET history_from = $2 WHERE site_id = $1"
+                " AND history_from < $2",
+                [site_id, ts(before, tx)],
+                tx,
+            )
+        pruned += len(ids)
+        if len(ids) < batch:
+            break
+    return pruned
+
+
+class Sweeper:
+    """The sweeping task of a server process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                done = await sweep(history_days=self.settings.membership_history_days)
+                if done.expired or done.clocked or done.pruned:
+                    log.info(
+                        "membership sweep",
+                        extra={
+                            "expired": done.expired,
+                            "clocked": done.clocked,
+                            "pruned": done.pruned,
+                            "skipped": done.skipped,
+                        },
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed sweep is retried at the next tick
+                log.exception("membership sweep failed")
+            await asyncio.sleep(self.settings.membership_sweep_seconds)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="membership-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Sweeper | None]:
+    """The sweeper for an app's lifespan (none when MEMBERSHIP_SWEEPER is off)."""
+    if not settings.membership_sweeper:
+        yield None
+        return
+    sweeper = Sweeper(settings)
+    sweeper.start()
+    try:
+        yield sweeper
+    finally:
+        await sweeper.stop()

@@ -1,0 +1,334 @@
+"""Benchmark of what keeping membership as data costs the writes (issue 14).
+
+    python bench/record.py [--database-url postgres://postgres@127.0.0.1:5432/segments_bench_record]
+                           [--members 100000] [--upsert 10000] [--repeat 3] [--reseed]
+
+On PostgreSQL, two sites seeded by bench/seed.py with the same members (``--members``,
+companies, listings): ``record-dynamic`` has 100 segments, all DYNAMIC (rules of 3 to 6
+tests from the seed's generator: attributes, company fields, days_ago(), percent(),
+sometimes in_segment()); ``record-plain`` has 100 STATIC segments. A server (uvicorn, a
+subprocess on 127.0.0.1, the sweeper off) is warmed by one small write per site, which
+builds each site's kept rule matches and counters (untimed, reported).
+
+- upsertMembers: ``--upsert`` existing members with new random attributes (tier, points,
+  plan, score, beta), the same ids and values on both sites, timed end to end over HTTP;
+  the target is the DYNAMIC site within 2x the plain one. On the DYNAMIC site every rule is
+  evaluated for those members in one statement, the kept matches diffed and the changes
+  recorded; the plain site writes the members and nothing else.
+- a rule edit: a DYNAMIC segment made with one rule, then ``updateSegment`` to another
+  (entering and exiting members over the whole site recorded, kept matches and counters
+  moved), beside the hand-written SQL that computes the same entering and exiting sets from
+  the kept matches (one statement, the new rule written by hand in SQL); both sets' sizes
+  must agree with the records the service wrote. Target: within 3x.
+
+Below the tables: the server's peak RSS, and the bytes the record (membership_changes, its
+indexes included) grew by per million changes written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import orjson
+import seed as seeder
+from _common import (
+    asyncpg_dsn,
+    create_admin_key,
+    format_table,
+    is_postgres_url,
+    ratio,
+    start_server,
+    vacuum_analyze,
+)
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/segments_bench_record"
+SITES = {"dynamic": "record-dynamic", "plain": "record-plain"}
+SEGMENTS = 100
+
+UPSERT = """
+mutation Upsert($members: [MemberInput!]!) {
+  upsertMembers(members: $members) { created updated userErrors { code message } }
+}
+"""
+CREATE = """
+mutation Create($input: CreateSegmentInput!) {
+  createSegment(input: $input) { segment { id } userErrors { code message } }
+}
+"""
+UPDATE = """
+mutation Update($id: ID!, $input: UpdateSegmentInput!) {
+  updateSegment(id: $id, input: $input) { segment { id } userErrors { code message } }
+}
+"""
+
+# the two rules a segment is edited between, and the second written by hand in SQL (the
+# seed writes every member's score as a number and plan as a string)
+RULES = (
+    "attributes.points >= 1000 AND attributes.tier != 'bronze'",
+    "attributes.score > 50 AND attributes.plan != 'free'",
+)
+HAND_WRITTEN = (
+    "(m.attributes->>'points')::numeric >= 1000 AND (m.attributes->>'tier') <> 'bronze'",
+    "(m.attributes->>'score')::numeric > 50 AND (m.attributes->>'plan') <> 'free'",
+)
+TIERS = ("bronze", "silver", "gold", "platinum")
+PLANS = ("free", "starter", "pro", "enterprise")
+
+
+class BenchError(Exception):
+    pass
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+async def call(
+    client: httpx.AsyncClient, url: str, key: str, query: str, variables: dict[str, Any]
+) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    response = await client.post(
+        url,
+        content=orjson.dumps({"query": query, "variables": variables}),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    seconds = time.perf_counter() - started
+    data = orjson.loads(response.content)
+    if response.status_code != 200 or data.get("errors"):
+        raise BenchError(f"HTTP {response.status_code}: {response.text[:2000]}")
+    payload: dict[str, Any] = next(iter(data["data"].values()))
+    if payload.get("userErrors"):
+        raise BenchError(f"userErrors: {payload['userErrors']}")
+    return seconds, payload
+
+
+def upsert_rows(rng: random.Random, members: int, n: int) -> list[dict[str, Any]]:
+    picked = rng.sample(range(1, members + 1), n)
+    return [
+        {
+            "id": seeder.member_external_id(i, members),
+            "attributes": {
+                "tier": rng.choice(TIERS),
+                "points": rng.randrange(5000),
+                "plan": rng.choice(PLANS),
+                "score": round(rng.random() * 100, 2),
+                "beta": rng.random() < 0.2,
+            },
+        }
+        for i in picked
+    ]
+
+
+async def record_state(conn: Any) -> tuple[int, int]:
+    """(rows, bytes with indexes) of the record."""
+    rows = await conn.fetchval("SELECT count(*) FROM membership_changes")
+    size = await conn.fetchval("SELECT pg_total_relation_size('membership_changes')")
+    return int(rows), int(size)
+
+
+async def raw_sets(conn: Any, site_id: int, segment: int, rule_sql: str) -> tuple[float, int, int]:
+    """The hand-written statement: who enters and who exits if the kept matches become the
+    members the rule matches; returns (seconds, entering, exiting)."""
+    started = time.perf_counter()
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE r.member_id IS NULL) AS entering,"
+        " count(*) FILTER (WHERE n.id IS NULL) AS exiting"
+        f" FROM (SELECT m.id FROM members m WHERE m.site_id = $1 AND {rule_sql}) n"
+        " FULL JOIN (SELECT member_id FROM segment_rule_matches WHERE segment_id = $2) r"
+        " ON r.member_id = n.id WHERE n.id IS NULL OR r.member_id IS NULL",
+        site_id,
+        segment,
+    )
+    return time.perf_counter() - started, int(row["entering"]), int(row["exiting"])
+
+
+async def bench(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    url: str = args.database_url
+    if not is_postgres_url(url):
+        raise BenchError("this benchmark runs on PostgreSQL")
+    site_ids: dict[str, int] = {}
+    for kind, slug in SITES.items():
+        summary = await seeder.seed(
+            url,
+            members=args.members,
+            companies=max(args.members // 100, 1),
+            segments=SEGMENTS,
+            dynamic=SEGMENTS if kind == "dynamic" else 0,
+            memberships=args.members,
+            site=slug,
+            reset=args.reseed and kind == "dynamic",
+            quiet=True,
+        )
+        site_ids[kind] = int(summary["site_id"])
+    say(f"VACUUM ANALYZE after seeding: {await vacuum_analyze(url):.1f} s")
+    keys = {
+        kind: await create_admin_key(url, slug, name="bench-record") for kind, slug in SITES.items()
+    }
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    # the first write builds a site's kept rows: longer than a request may take by default
+    env = {"MEMBERSHIP_SWEEPER": "false", "REQUEST_TIMEOUT_SECONDS": "3600"}
+    server = start_server(url, env=env, timeout=60.0)
+    say(f"server pid {server.pid} at {server.url}")
+    rng = random.Random(args.seed)
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(1800.0), trust_env=False) as client:
+            gql = server.graphql_url
+            for kind in SITES:  # builds the site's kept rows on its first write
+                seconds, _ = await call(client, gql, keys[kind], UPSERT, {"members": []})
+                say(f"first write on the {kind} site (kept rows built): {seconds:.1f} s")
+            records_before = await record_state(conn)
+            upserts: dict[str, list[float]] = {"dynamic": [], "plain": []}
+            cpu: dict[str, list[float]] = {"dynamic": [], "plain": []}
+            changes: list[int] = []
+            for repeat in range(args.repeat):
+                rows = upsert_rows(rng, args.members, args.upsert)
+                order = ("plain", "dynamic") if repeat % 2 == 0 else ("dynamic", "plain")
+                for kind in order:
+                    await vacuum_analyze(url)
+                    before = (await record_state(conn))[0]
+                    cpu_before = server.cpu_seconds()
+                    seconds, payload = await call(
+                        client, gql, keys[kind], UPSERT, {"members": rows}
+                    )
+                    if payload["updated"] != len(rows):
+                        raise BenchError(f"upsert on {kind}: {payload}")
+                    upserts[kind].append(seconds)
+                    cpu[kind].append(server.cpu_seconds() - cpu_before)
+                    if kind == "dynamic":
+                        changes.append((await record_state(conn))[0] - before)
+                say(
+                    f"  upsert #{repeat + 1}: dynamic {upserts['dynamic'][-1]:.2f} s"
+                    f" ({changes[-1]:,} changes), plain {upserts['plain'][-1]:.2f} s"
+                )
+
+            site = site_ids["dynamic"]
+            _, made = await call(
+                client,
+                gql,
+                keys["dynamic"],
+                CREATE,
+                {
+                    "input": {
+                        "name": f"bench-record-{os.getpid()}",
+                        "type": "DYNAMIC",
+                        "rule": RULES[0],
+                    }
+                },
+            )
+            segment = int(made["segment"]["id"])
+            edits: list[float] = []
+            raws: list[float] = []
+            edit_cpu: list[float] = []
+            try:
+                for repeat in range(args.repeat):
+                    target = (repeat + 1) % 2
+                    await vacuum_analyze(url)
+                    raw, entering, exiting = await raw_sets(
+                        conn, site, segment, HAND_WRITTEN[target]
+                    )
+                    await vacuum_analyze(url)
+                    last = int(
+                        await conn.fetchval("SELECT COALESCE(max(id), 0) FROM membership_changes")
+                    )
+                    cpu_before = server.cpu_seconds()
+                    seconds, _ = await call(
+                        client,
+                        gql,
+                        keys["dynamic"],
+                        UPDATE,
+                        {"id": str(segment), "input": {"rule": RULES[target]}},
+                    )
+                    edit_cpu.append(server.cpu_seconds() - cpu_before)
+                    got = await conn.fetchrow(
+                        "SELECT count(*) FILTER (WHERE kind = 'ENTERED') AS entering,"
+                        " count(*) FILTER (WHERE kind = 'EXITED') AS exiting"
+                        " FROM membership_changes WHERE segment_id = $1 AND id > $2",
+                        segment,
+                        last,
+                    )
+                    if (int(got["entering"]), int(got["exiting"])) != (entering, exiting):
+                        raise BenchError(
+                            f"rule edit: the service recorded {dict(got)},"
+                            f" the hand-written SQL says {entering} entering, {exiting} exiting"
+                        )
+                    changes.append(entering + exiting)
+                    edits.append(seconds)
+                    raws.append(raw)
+                    say(
+                        f"  rule edit #{repeat + 1}: service {seconds:.2f} s, hand-written SQL"
+                        f" {raw:.2f} s ({entering:,} entering, {exiting:,} exiting)"
+                    )
+            finally:
+                await conn.execute("DELETE FROM membership_changes WHERE segment_id = $1", segment)
+                await conn.execute("DELETE FROM segment_events WHERE segment_id = $1", segment)
+                await conn.execute("DELETE FROM segments WHERE id = $1", segment)
+            _, bytes_after = await record_state(conn)
+            peak = server.peak_rss_mb()
+        median = statistics.median
+        dyn, plain = median(upserts["dynamic"]), median(upserts["plain"])
+        edit, raw = median(edits), median(raws)
+        table = [
+            {
+                "write": f"upsertMembers of {args.upsert:,}",
+                "service s": dyn,
+                "baseline s": plain,
+                "baseline": f"same call, {SEGMENTS} STATIC segments",
+                "ratio": ratio(dyn, plain),
+                "target": 2.0,
+                "server CPU s": median(cpu["dynamic"]),
+            },
+            {
+                "write": f"rule edit over {args.members:,} members",
+                "service s": edit,
+                "baseline s": raw,
+                "baseline": "hand-written SQL of the sets",
+                "ratio": ratio(edit, raw),
+                "target": 3.0,
+                "server CPU s": median(edit_cpu),
+            },
+        ]
+        say(f"\nthe record's cost to writes, median of {args.repeat} (HTTP end to end)")
+        say(format_table(table))
+        say(f"server peak RSS (VmHWM): {peak:.0f} MB")
+        written = sum(changes)
+        grown = bytes_after - records_before[1]
+        if written:
+            say(
+                f"the record: {written:,} changes added {grown / 1e6:.1f} MB (table and indexes):"
+                f" {grown / written:.0f} bytes a change, {grown / written:.0f} MB per million"
+            )
+        return 0
+    finally:
+        await conn.close()
+        server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--upsert", type=int, default=10_000, help="members per upsertMembers")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--reseed", action="store_true", help="drop and reseed the database first")
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(bench(args))
+    except (BenchError, seeder.SeedError) as exc:
+        print(f"record: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
