@@ -2,11 +2,12 @@
 
 The state of a (segment, member) pair at ``at`` is told by the earliest change recorded after
 ``at`` (ENTERED: it was not a member then; EXITED: it was); with no change after ``at`` it was
-as it is now. "Now" for that purpose is the state the record has caught up with: the sweeper
-records clock-made changes (listing expiry, ``days_ago()``) up to its watermark ``swept_at``,
-so the current state is judged at ``max(at, swept_at)`` for them: an expiry between that
-moment and now, not recorded yet, has not happened for the question, which is right since it
-came after ``at``. An ``at`` before the site's history (``history_from``) or before the
+as it is now. "Now" for that purpose is the state the record has caught up with: listing expiries are
+recorded (stamped at the expiry) by the sweeper and the site's writers up to the site's expiry
+watermark ``expired_to``, so listings are judged at ``max(at, expired_to)``: an expiry between
+that moment and now, not recorded yet, has not happened for the question, which is right since
+it came after ``at``. (``days_ago()`` rules are kept matches, moved by the sweeper: an answer
+about a moment just before a sweep may be up to MEMBERSHIP_SWEEP_SECONDS late on them.) An ``at`` before the site's history (``history_from``) or before the
 retained days (MEMBERSHIP_HISTORY_DAYS) is refused, never guessed.
 """
 
@@ -24,7 +25,7 @@ from app.settings import get_settings
 @dataclass(frozen=True, slots=True)
 class Moment:
     """A question about the past: ``at`` (never after now), and ``judged``, the moment at which
-    the current state stands for the record's (``max(at, swept_at)``, never after now)."""
+    the current listings stand for the record's (``max(at, expired_to)``, never after now)."""
 
     at: datetime
     judged: datetime
@@ -36,10 +37,10 @@ async def moment(*, site_id: int, at: datetime, now: datetime) -> Moment:
     at = min(utc(at), now)
     retained = now - timedelta(days=get_settings().membership_history_days)
     rows = await fetch(
-        "SELECT history_from, swept_at FROM membership_sites WHERE site_id = $1", [site_id]
+        "SELECT history_from, expired_to FROM membership_sites WHERE site_id = $1", [site_id]
     )
     history_from = as_datetime(rows[0]["history_from"]) if rows else None
-    swept_at = as_datetime(rows[0]["swept_at"]) if rows else None
+    expired_to = as_datetime(rows[0]["expired_to"]) if rows else None
     start = retained if history_from is None else max(retained, utc(history_from))
     if history_from is None or at < start:
         # no row: nothing was ever recorded for the site, so no past can be told
@@ -49,7 +50,7 @@ async def moment(*, site_id: int, at: datetime, now: datetime) -> Moment:
             else "membership history of this site starts with its first recorded change",
             start if history_from is not None else None,
         )
-    judged = at if swept_at is None else min(max(at, utc(swept_at)), now)
+    judged = at if expired_to is None else min(max(at, utc(expired_to)), now)
     return Moment(at=at, judged=judged)
 
 

@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.changes.sweeper import sweep
 from app.db import execute, ts
 from tests.factories import Api, members, segment
 
@@ -97,13 +98,16 @@ async def test_an_expiry_is_answered_before_and_after_the_sweep(api: Api) -> Non
     await asyncio.sleep((expires - datetime.now(UTC)).total_seconds() + 0.05)
     after = await _moment()
 
-    # then, whether the sweeper has recorded the expiry yet or not, the past is as it was
-    assert [await _was(api, vip["id"], "m", t) for t in (during, after, None)] == [
-        True,
-        False,
-        False,
-    ]
+    # then, before the expiry is recorded, the past is as it was
+    answers = [await _was(api, vip["id"], "m", t) for t in (during, after, None)]
+    assert answers == [True, False, False]
     assert await _segments(api, "m", during) == ["VIP"]
+
+    # and once the sweeper has recorded it (stamped at the expiry), the answers are the same
+    assert (await sweep()).expired == 1
+    assert [await _was(api, vip["id"], "m", t) for t in (during, after, None)] == answers
+    assert await _segments(api, "m", during) == ["VIP"]
+    assert await _segments(api, "m", after) == []
 
 
 async def test_a_rule_change_is_answered_as_it_was(api: Api) -> None:
@@ -191,8 +195,7 @@ async def test_an_at_before_the_sites_history_began_is_refused(api: Api) -> None
 
 
 async def test_a_site_with_nothing_recorded_has_no_past_to_tell(api: Api) -> None:
-    vip = await segment(api, "VIP")
-    body = await api.raw(IS_MEMBER, {"s": vip["id"], "m": "m", "at": datetime.now(UTC).isoformat()})
+    body = await api.raw(SEGMENTS, {"m": "m", "at": datetime.now(UTC).isoformat()})
     assert body["errors"][0]["extensions"]["code"] == "HISTORY_UNAVAILABLE"
 
 

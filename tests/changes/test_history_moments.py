@@ -1,6 +1,6 @@
 """The history's reading rules, on records written directly: which change tells the past (the
 earliest after the moment, by when it happened), and the moment the current state is judged
-at (the sweeper's watermark: an expiry it has not recorded yet came after the moment asked)."""
+at (the site's expiry watermark: an expiry not recorded yet came after the moment asked)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ async def test_the_earliest_change_after_the_moment_tells_it(db: None) -> None:
     assert history.was_member(False, ChangeKind.EXITED) is True
 
 
-async def test_the_current_state_is_judged_at_the_sweepers_watermark(db: None) -> None:
+async def test_the_current_listings_are_judged_at_the_expiry_watermark(db: None) -> None:
     site = await create_site(slug="watermark", name="Watermark")
     now = datetime.now(UTC)
     await record(site.id, changes(7, ["a"]))  # the site's history starts
@@ -54,15 +54,19 @@ async def test_the_current_state_is_judged_at_the_sweepers_watermark(db: None) -
     )
     hour_ago = now - timedelta(hours=1)
 
-    never_swept = await history.moment(site_id=site.id, at=hour_ago, now=now)
     await execute(
-        "UPDATE membership_sites SET swept_at = $1 WHERE site_id = $2",
+        "UPDATE membership_sites SET expired_to = $1 WHERE site_id = $2",
+        [ts(now - timedelta(hours=2)), site.id],
+    )
+    not_expired = await history.moment(site_id=site.id, at=hour_ago, now=now)
+    await execute(
+        "UPDATE membership_sites SET expired_to = $1 WHERE site_id = $2",
         [ts(now - timedelta(minutes=1)), site.id],
     )
     swept = await history.moment(site_id=site.id, at=hour_ago, now=now)
     future = await history.moment(site_id=site.id, at=now + timedelta(days=1), now=now)
 
-    assert (never_swept.at, never_swept.judged) == (hour_ago, hour_ago)
+    assert (not_expired.at, not_expired.judged) == (hour_ago, hour_ago)
     assert (swept.at, swept.judged) == (hour_ago, now - timedelta(minutes=1))
     assert (future.at, future.judged) == (now, now)
     with pytest.raises(HistoryUnavailable):

@@ -18,6 +18,8 @@ from tests.live.support import server_ws
 from tests.live.test_processes import Server
 
 STREAM = "subscription { membershipChanges { id segmentId memberId kind cause } }"
+MEMBERS = 'mutation { upsertMembers(members: [{id: "u1"}, {id: "u2"}]) { created } }'
+SEGMENT = 'mutation { createSegment(input: {name: "VIP"}) { segment { id } } }'
 ADD = """
 mutation($id: ID!, $ids: [ID!]!) {
   updateSegmentMembers(input: {segmentId: $id, memberIds: $ids, mode: ADD}) { added }
@@ -50,10 +52,10 @@ async def _post(server: Server, key: str, query: str, variables: dict[str, Any])
 async def test_changes_written_anywhere_reach_a_subscriber_of_another_process(
     two_servers: tuple[Server, Server],
 ) -> None:
-    subscriber_side, _other = two_servers
+    subscriber_side, other = two_servers
     site = await create_site(slug="acme", name="Acme")
     _, key = await create_key(site_id=site.id, name="admin", role=Role.ADMIN)
-    await asyncio.gather(subscriber_side.ready(), _other.ready())
+    await asyncio.gather(subscriber_side.ready(), other.ready())
 
     async with server_ws(subscriber_side.url) as ws:
         assert (await ws.init({"apiKey": key}))["type"] == "connection_ack"
@@ -90,4 +92,16 @@ async def test_changes_written_anywhere_reach_a_subscriber_of_another_process(
             ("9", "c"),
         ]
         assert [int(c["id"]) for c in got] == sorted(int(c["id"]) for c in got)
+
+        # and a mutation served by the second process is streamed by the first
+        await _post(other, key, MEMBERS, {})
+        created = await _post(other, key, SEGMENT, {})
+        segment_id = created["createSegment"]["segment"]["id"]
+        await _post(other, key, ADD, {"id": segment_id, "ids": ["u1", "u2"]})
+        listed = [(await ws.message(within=10))["payload"]["data"]["membershipChanges"]]
+        listed.append((await ws.message(within=10))["payload"]["data"]["membershipChanges"])
+        assert [(c["segmentId"], c["memberId"], c["kind"], c["cause"]) for c in listed] == [
+            (segment_id, "u1", "ENTERED", "LISTED"),
+            (segment_id, "u2", "ENTERED", "LISTED"),
+        ]
         assert await ws.nothing_within(0.3)
