@@ -2,13 +2,14 @@
 
 The state of a (segment, member) pair at ``at`` is told by the earliest change recorded after
 ``at`` (ENTERED: it was not a member then; EXITED: it was); with no change after ``at`` it was
-as it is now. "Now" for that purpose is the state the record has caught up with: listing expiries are
-recorded (stamped at the expiry) by the sweeper and the site's writers up to the site's expiry
-watermark ``expired_to``, so listings are judged at ``max(at, expired_to)``: an expiry between
-that moment and now, not recorded yet, has not happened for the question, which is right since
-it came after ``at``. (``days_ago()`` rules are kept matches, moved by the sweeper: an answer
-about a moment just before a sweep may be up to MEMBERSHIP_SWEEP_SECONDS late on them.) An ``at`` before the site's history (``history_from``) or before the
-retained days (MEMBERSHIP_HISTORY_DAYS) is refused, never guessed.
+as it is now. "Now" for that purpose is the state the record has caught up with: listing
+expiries are recorded (stamped at the expiry) by the sweeper and the site's writers up to the
+site's expiry watermark ``expired_to``, so listings are judged at ``max(at, expired_to)``: an
+expiry between that moment and now, not recorded yet, has not happened for the question, which
+is right since it came after ``at``. (``days_ago()`` rules are kept matches moved by the
+sweeper: about a moment just before a sweep, such an answer may be up to
+MEMBERSHIP_SWEEP_SECONDS late.) An ``at`` before the site's history (``history_from``) or
+before the retained days (MEMBERSHIP_HISTORY_DAYS) is refused, never guessed.
 """
 
 from __future__ import annotations
