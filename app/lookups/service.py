@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.changes import history
-from app.db import any_of, as_datetime, fetch, ids_param, json_value
+from app.db import any_of, as_datetime, conn, ids_param, json_value, sql
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import CompanyFacts, MemberFacts
@@ -48,7 +48,7 @@ class MemberState:
     pk: int
     external_id: str
     # the member row: its facts are decoded only when a rule is evaluated here
-    row: dict[str, Any]
+    row: Any
     listed: dict[int, datetime | None] = field(default_factory=dict)  # expiry, expired or not
     via_company: set[int] = field(default_factory=set)
     excluded: set[int] = field(default_factory=set)
@@ -183,41 +183,78 @@ def _match(ids: list[str]) -> tuple[str, list[Any]]:
     return any_of("m.external_id", "$2"), [ids_param(ids)]
 
 
-# a site that keeps rule matches needs no member's facts: its attributes are not sent
+# a site that keeps rule matches needs no member's facts: they are not sent
+_FACTS = ("email", "name", "created_at", "updated_at", "attributes")
 _MEMBER = (
-    "m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at,"
-    " CASE WHEN ks.id IS NULL THEN m.attributes END AS attributes, m.bucket,"
-    " c.external_id AS c_id, c.name AS c_name, c.plan AS c_plan, c.attributes AS c_attributes"
+    "m.id, m.external_id, "
+    + ", ".join(f"CASE WHEN ks.id IS NULL THEN m.{f} END AS {f}" for f in _FACTS)
+    + ", m.bucket, c.external_id AS c_id, c.name AS c_name, c.plan AS c_plan,"
+    " c.attributes AS c_attributes"
 )
 _NO_MEMBER = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 
 
-async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberState]]:
-    """The site's segments version, whether it keeps rule matches, the members, and each
-    listing (L), company listing (C), exclusion (X) and kept rule match (R) of theirs, as the
-    rows of one statement: one round trip. A member's facts are read (not decoded) only when
-    the site keeps no rule matches."""
-    match, params = _match(ids)
-    rows = await fetch(
-        f"SELECT 'M' AS k, s.segments_version AS v, ks.id AS kept, {_MEMBER}, m.id AS mid,"
+async def fetch(text: str, params: Sequence[Any] = ()) -> Sequence[Any]:
+    """The rows of a raw query as the driver gives them (read by column name): no dict made
+    per row, since a lookup of 1,000 ids reads a few thousand of them."""
+    c = conn()
+    _, rows = await c.execute_query(sql(text, c), list(params))
+    return rows
+
+
+# sites known (in this process) to keep their rule matches: their lookups need no member's
+# facts and no company, and read with the lean statement; a site's kept rows, once built, stay
+_kept_sites: set[int] = set()
+
+_TIES = (
+    " UNION ALL SELECT 'L', NULL, NULL, {none}, m.id, l.segment_id, l.expires_at"
+    " FROM m JOIN segment_members l ON l.member_id = m.id"
+    " UNION ALL SELECT 'C', NULL, NULL, {none}, m.id, sc.segment_id, NULL"
+    " FROM m JOIN segment_companies sc ON sc.company_id = m.company_id"
+    " UNION ALL SELECT 'X', NULL, NULL, {none}, m.id, x.segment_id, NULL"
+    " FROM m JOIN segment_exclusions x ON x.member_id = m.id"
+    " UNION ALL SELECT 'R', NULL, NULL, {none}, m.id, r.segment_id, NULL"
+    " FROM m JOIN segment_rule_matches r ON r.member_id = m.id"
+)
+
+
+def _statement(match: str, lean: bool) -> str:
+    """The lookup's one statement: the site row (its segments version, whether it keeps rule
+    matches) with each member found (M), then each listing (L), company listing (C),
+    exclusion (X) and kept rule match (R) of theirs. ``lean``: no facts, no companies."""
+    if lean:
+        return (
+            "WITH m AS (SELECT m.id, m.external_id, m.company_id FROM members m"
+            f" WHERE m.site_id = $1 AND {match})"
+            " SELECT 'M' AS k, s.segments_version AS v, ks.id AS kept, m.id, m.external_id,"
+            " m.id AS mid, NULL AS seg, NULL AS exp FROM sites s"
+            " LEFT JOIN membership_sites ks ON ks.site_id = s.id"
+            " LEFT JOIN m ON 1 = 1 WHERE s.id = $1" + _TIES.format(none="NULL, NULL")
+        )
+    return (
+        "WITH m AS (SELECT m.id, m.external_id, m.email, m.name, m.created_at,"
+        " m.updated_at, m.attributes, m.bucket, m.company_id FROM members m"
+        f" WHERE m.site_id = $1 AND {match})"
+        f" SELECT 'M' AS k, s.segments_version AS v, ks.id AS kept, {_MEMBER}, m.id AS mid,"
         " NULL AS seg, NULL AS exp FROM sites s"
         " LEFT JOIN membership_sites ks ON ks.site_id = s.id"
-        f" LEFT JOIN members m ON m.site_id = s.id AND {match}"
+        " LEFT JOIN m ON 1 = 1"
         " LEFT JOIN companies c ON c.id = m.company_id AND ks.id IS NULL WHERE s.id = $1"
-        f" UNION ALL SELECT 'L', NULL, NULL, {_NO_MEMBER}, m.id, l.segment_id, l.expires_at"
-        " FROM members m JOIN segment_members l ON l.member_id = m.id"
-        f" WHERE m.site_id = $1 AND {match}"
-        f" UNION ALL SELECT 'C', NULL, NULL, {_NO_MEMBER}, m.id, sc.segment_id, NULL"
-        " FROM members m JOIN segment_companies sc ON sc.company_id = m.company_id"
-        f" WHERE m.site_id = $1 AND {match}"
-        f" UNION ALL SELECT 'X', NULL, NULL, {_NO_MEMBER}, m.id, x.segment_id, NULL"
-        " FROM members m JOIN segment_exclusions x ON x.member_id = m.id"
-        f" WHERE m.site_id = $1 AND {match}"
-        f" UNION ALL SELECT 'R', NULL, NULL, {_NO_MEMBER}, m.id, r.segment_id, NULL"
-        " FROM members m JOIN segment_rule_matches r ON r.member_id = m.id"
-        f" WHERE m.site_id = $1 AND {match}",
-        [site_id, *params],
+        + _TIES.format(none=_NO_MEMBER)
     )
+
+
+async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberState]]:
+    """The site's segments version, whether it keeps rule matches, the members, and their
+    ties to segments: one statement, the members found once. A member's facts (and company)
+    are read only when the site keeps no rule matches."""
+    match, params = _match(ids)
+    lean = site_id in _kept_sites
+    rows = await fetch(_statement(match, lean), [site_id, *params])
+    if lean and any(r["k"] == "M" and r["kept"] is None for r in rows):
+        # not kept after all (a site made again under the same id)
+        _kept_sites.discard(site_id)
+        rows = await fetch(_statement(match, False), [site_id, *params])
     version = 0
     kept = False
     states: dict[int, MemberState] = {}
@@ -228,6 +265,8 @@ async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberStat
             continue
         version = int(row["v"])
         kept = row["kept"] is not None
+        if kept:
+            _kept_sites.add(site_id)
         if row["id"] is not None:
             state = MemberState(int(row["id"]), row["external_id"], row)
             states[state.pk] = state
@@ -249,7 +288,7 @@ async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberStat
     return version, states
 
 
-def _facts(row: dict[str, Any]) -> MemberFacts:
+def _facts(row: Any) -> MemberFacts:
     company = None
     if row["c_id"] is not None:
         company = CompanyFacts(
