@@ -165,23 +165,44 @@ async def fresh_database(url: str, companies: int) -> tuple[int, int]:
                 site_id,
             )
         )
+        # the kept counters every segment the service makes has (issue 14)
+        await conn.execute(
+            "INSERT INTO segment_counts (site_id, segment_id, member_count, company_count)"
+            " VALUES ($1, $2, 0, 0)",
+            site_id,
+            segment_id,
+        )
     finally:
         await conn.close()
     return site_id, segment_id
 
 
 async def empty_members(url: str) -> None:
-    """Back to the starting state: no members, listings, events or jobs."""
+    """Back to the starting state: no members, listings, events, jobs or membership record."""
     import asyncpg
 
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute(
             "TRUNCATE members, segment_members, segment_exclusions, segment_events,"
-            " import_jobs, import_job_ids"
+            " import_jobs, import_job_ids, membership_changes, segment_rule_matches"
         )
+        await conn.execute("UPDATE segment_counts SET member_count = 0, company_count = 0")
     finally:
         await conn.close()
+
+
+async def record_size(url: str) -> tuple[int, int]:
+    """(changes, bytes with indexes) of the membership record."""
+    import asyncpg
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        changes = int(await conn.fetchval("SELECT count(*) FROM membership_changes"))
+        size = int(await conn.fetchval("SELECT pg_total_relation_size('membership_changes')"))
+    finally:
+        await conn.close()
+    return changes, size
 
 
 async def counts(url: str, segment_id: int) -> tuple[int, int]:
@@ -425,6 +446,7 @@ class Results:
     raw: list[dict[str, float]] = field(default_factory=list)
     export: list[tuple[float, int, float]] = field(default_factory=list)
     raw_export: list[tuple[float, int]] = field(default_factory=list)
+    record: tuple[int, int] = (0, 0)  # the membership changes the import recorded, their bytes
 
 
 def check_job(job: dict[str, Any], rows: int) -> None:
@@ -453,7 +475,8 @@ async def bench(args: argparse.Namespace) -> int:
     )
     site_id, segment_id = await fresh_database(url, args.companies)
     key = await create_admin_key(url, SITE, name="bench-import")
-    server = start_server(url, env={"IMPORT_DIR": str(work / "imports")}, timeout=60.0)
+    env = {"IMPORT_DIR": str(work / "imports"), "MEMBERSHIP_SWEEPER": "false"}
+    server = start_server(url, env=env, timeout=60.0)
     say(f"server pid {server.pid} at {server.url}")
     results = Results()
     try:
@@ -464,6 +487,10 @@ async def bench(args: argparse.Namespace) -> int:
             check_job(run.job, args.rows)
             if await counts(url, segment_id) != (args.rows, args.rows):
                 raise BenchError(f"after the service import: {await counts(url, segment_id)}")
+            recorded = await record_size(url)
+            if recorded[0] != args.rows:  # every member imported entered the segment, once
+                raise BenchError(f"the import recorded {recorded[0]:,} membership changes")
+            results.record = recorded
             results.service.append(run)
             say(
                 f"[{repeat + 1}] service: {run.seconds:.1f} s (upload {run.upload_seconds:.1f} s),"
@@ -560,6 +587,12 @@ def report(rows: int, size: int, r: Results) -> int:
             ]
         )
     )
+    changes, grown = r.record
+    if changes:
+        say(
+            f"the record: the import's {changes:,} changes (each member entering the segment)"
+            f" take {grown / 1e6:.1f} MB with their indexes: {grown / changes:.0f} MB per million"
+        )
     within = (ratio(service, raw) or 99) <= TARGET_RATIO
     small = max(peak_import, peak_export) < TARGET_RSS_MB
     say(

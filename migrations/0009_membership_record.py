@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ('cause', fields.CharEnumField(description='LISTED: LISTED\nUNLISTED: UNLISTED\nEXPIRED: EXPIRED\nCOMPANY: COMPANY\nEXCLUDED: EXCLUDED\nMEMBER_CHANGED: MEMBER_CHANGED\nMEMBER_DELETED: MEMBER_DELETED\nRULE_CHANGED: RULE_CHANGED\nNESTED: NESTED\nTIME: TIME\nSEGMENT_DELETED: SEGMENT_DELETED', enum_type=ChangeCause, max_length=15)),
                 ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'membership_changes', 'app': 'models', 'indexes': [Index(fields=['site_id', 'id']), Index(fields=['segment_id', 'id']), Index(fields=['member_id', 'id'])], 'pk_attr': 'id', 'table_description': 'Member ``member_ref`` ENTERED or EXITED segment ``segment_id`` at ``at``, for ``cause``.'},
+            options={'table': 'membership_changes', 'app': 'models', 'indexes': [Index(fields=['site_id', 'id']), Index(fields=['segment_id', 'id']), Index(fields=['site_id', 'member_ref', 'id'])], 'pk_attr': 'id', 'table_description': 'Member ``member_ref`` ENTERED or EXITED segment ``segment_id`` at ``at``, for ``cause``.'},
             bases=['Model'],
         ),
         ops.CreateModel(

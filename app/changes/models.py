@@ -44,7 +44,9 @@ class MembershipChange(Model):
 
     class Meta:
         table = "membership_changes"
-        indexes = (("site_id", "id"), ("segment_id", "id"), ("member_id", "id"))
+        # the readers' orders: a site's feed, a segment's, a member's (by the external id the
+        # API names members with, which outlives a deleted member)
+        indexes = (("site_id", "id"), ("segment_id", "id"), ("site_id", "member_ref", "id"))
 
 
 class SegmentRuleMatch(Model):

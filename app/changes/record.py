@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -20,9 +21,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.changes.models import ChangeCause, ChangeKind
 from app.db import conn, execute, fetch, is_postgres, utc
 from app.live.broker import broker
-from app.memberships.kept import TOPIC, ensure_site, rebuild
+from app.memberships.kept import TOPIC, Writer, emit, ensure_site, rebuild
 
-__all__ = ["TOPIC", "Change", "lock_site", "rebuild", "write"]
+__all__ = ["TOPIC", "Change", "lock_site", "rebuild", "write", "write_select"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +97,18 @@ async def write(site_id: int, changes: Sequence[Change], connection: BaseDBAsync
         last = int((await fetch("SELECT last_insert_rowid() AS last", [], c))[0]["last"])
     await broker.publish(topic=TOPIC, site_id=site_id, payload={"upto": last}, connection=c)
     return last
+
+
+async def write_select(
+    site_id: int,
+    select: str,
+    params: Sequence[Any],
+    connection: BaseDBAsyncClient,
+    now: datetime | None = None,
+) -> int:
+    """The set-based ``write``: record the rows ``select`` gives (columns segment_id,
+    member_id, member_ref, kind, cause, at; in its order) with one INSERT ... SELECT, move the
+    segments' kept member counters by them, and tell the topic at commit. The caller's
+    transaction must hold ``lock_site``. Returns the last id written (0 for none)."""
+    writer = Writer(conn(connection), site_id, now or datetime.now(UTC))
+    return (await emit(writer, select, params)).last

@@ -214,6 +214,7 @@ async def _upsert(
     existing: dict[str, dict[str, Any]] = {m["external_id"]: m for m in found}
     values: list[list[Any]] = []
     old_companies: list[int | None] = []
+    changed: dict[str, frozenset[str] | None] = {}
     moved = False
     for r in rows:
         old = existing.get(r.external_id, {})
@@ -227,6 +228,7 @@ async def _upsert(
         attributes = merge_attributes(stored, None if r.attributes is UNSET else r.attributes)
         old_companies.append(old.get("company_id"))
         moved = moved or old.get("company_id") != company
+        changed[r.external_id] = _changed(old, email, name, company, stored, attributes)
         values.append(
             [
                 site_id,
@@ -243,9 +245,34 @@ async def _upsert(
     await _write(connection, values)
     writer = kept.Writer(connection, site_id, now)
     if moved or (await catalogue.get(site_id, connection=connection)).dynamic:
-        await flips.members_upserted(writer, [r.external_id for r in rows], old_companies)
+        await flips.members_upserted(writer, [r.external_id for r in rows], old_companies, changed)
     created = sum(1 for r in rows if r.external_id not in existing)
     return created, len(rows) - created
+
+
+def _changed(
+    old: dict[str, Any],
+    email: Any,
+    name: Any,
+    company: Any,
+    stored: dict[str, Any],
+    attributes: dict[str, Any],
+) -> frozenset[str] | None:
+    """The fields (as rules name them) an upsert changes of a member; None for a new one.
+    ``updated_at`` always: the upsert sets it."""
+    if not old:
+        return None
+    fields = {"updated_at"}
+    if email != old.get("email"):
+        fields.add("email")
+    if name != old.get("name"):
+        fields.add("name")
+    if company != old.get("company_id"):
+        fields.add("company")
+    for key in stored.keys() | attributes.keys():
+        if stored.get(key) != attributes.get(key):
+            fields.add(f"attributes.{key}")
+    return frozenset(fields)
 
 
 _UPSERT = (

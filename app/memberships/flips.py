@@ -73,6 +73,20 @@ def _any_of(*terms: tuple[bool, str]) -> str:
     return "(" + " OR ".join(kept_terms) + ")" if kept_terms else "1 = 0"
 
 
+def _given(src: str, *, with_company: bool) -> str:
+    """The resolved rows of an ids table as members ``m`` (ord, id, external_id, company_id):
+    the members table is read only when the company is asked for."""
+    if with_company:
+        return (
+            f"(SELECT b.ord, m.id, m.external_id, m.company_id FROM {src} b"
+            " JOIN members m ON m.id = b.ref_id) m"
+        )
+    return (
+        f"(SELECT b.ord, b.ref_id AS id, b.external_id, NULL AS company_id FROM {src} b"
+        " WHERE b.ref_id IS NOT NULL) m"
+    )
+
+
 async def before_list_change(
     w: Writer, table: str, segment_id: int, mode: str, src: str
 ) -> Written:
@@ -98,17 +112,16 @@ async def before_list_change(
                 f" AND {live('l', now)} AND {outside.format('l.member_id')} AND {others}"
                 " ORDER BY m.id"
             )
+        given = _given(src, with_company=has["companies"])
         if adds:
             arms.append(
-                f"{_row(s, 'm.id', kept.ENTERED, 'LISTED', now)} FROM {src} b"
-                f" JOIN members m ON m.id = b.ref_id WHERE {_none_of(is_listed)} AND {others}"
-                " ORDER BY b.ord"
+                f"{_row(s, 'm.id', kept.ENTERED, 'LISTED', now)} FROM {given}"
+                f" WHERE {_none_of(is_listed)} AND {others} ORDER BY m.ord"
             )
         elif has["listings"]:
             arms.append(
-                f"{_row(s, 'm.id', kept.EXITED, 'UNLISTED', now)} FROM {src} b"
-                f" JOIN members m ON m.id = b.ref_id WHERE {is_listed[1]} AND {others}"
-                " ORDER BY b.ord"
+                f"{_row(s, 'm.id', kept.EXITED, 'UNLISTED', now)} FROM {given}"
+                f" WHERE {is_listed[1]} AND {others} ORDER BY m.ord"
             )
     elif table == COMPANIES:
         others = _none_of(is_listed, is_matched, is_excluded)
@@ -269,10 +282,15 @@ async def rule_changed(w: Writer, segment_id: int) -> Written:
 
 
 async def members_upserted(
-    w: Writer, external_ids: Sequence[str], old_companies: Sequence[int | None]
+    w: Writer,
+    external_ids: Sequence[str],
+    old_companies: Sequence[int | None],
+    changed: dict[str, frozenset[str] | None] | None = None,
 ) -> Written:
     """MEMBER_CHANGED (and COMPANY for members that changed company, NESTED through
-    in_segment()): every DYNAMIC rule of the site over the upserted members, in one pass."""
+    in_segment()): every DYNAMIC rule of the site over the upserted members, in one pass
+    (``changed``: the fields each member's write changed, by external id, None for a new
+    member; a rule reading none of them keeps its answer)."""
     cat = await catalogue.get(w.site_id, connection=w.tx)
     moved = list(zip(external_ids, old_companies, strict=True))
     await kept.scope_table(w)
@@ -284,18 +302,18 @@ async def members_upserted(
             f"unnest({ids}::text[], {companies}::bigint[]) AS t(e, c)"
             f" JOIN members m ON m.site_id = {site} AND m.external_id = t.e"
         )
-        changed = "t.c IS DISTINCT FROM m.company_id"
-        select = f"SELECT m.id, t.c, {changed}"
+        other_company = "t.c IS DISTINCT FROM m.company_id"
+        select = f"SELECT m.id, t.c, {other_company}"
     else:
         pairs = p.ids([[e, c] for e, c in moved])
         source = (
             f"json_each({pairs}) AS t JOIN members m ON m.site_id = {site}"
             " AND m.external_id = json_extract(t.value, '$[0]')"
         )
-        changed = "json_extract(t.value, '$[1]') IS NOT m.company_id"
-        select = f"SELECT m.id, json_extract(t.value, '$[1]'), {changed}"
+        other_company = "json_extract(t.value, '$[1]') IS NOT m.company_id"
+        select = f"SELECT m.id, json_extract(t.value, '$[1]'), {other_company}"
     # without DYNAMIC segments only a change of company can change a membership
-    where = "" if cat.dynamic else f" WHERE {changed}"
+    where = "" if cat.dynamic else f" WHERE {other_company}"
     count = await w.insert(
         f"INSERT INTO _scope (member_id, old_company, moved) {select} FROM {source}{where}",
         p.values,
@@ -313,6 +331,7 @@ async def members_upserted(
         moved=True,
         nested=nested,
         in_python=True,
+        changed=changed,
     )
 
 

@@ -33,7 +33,7 @@ from app.live.broker import broker
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
-from app.rules import CompanyFacts, MemberFacts, nodes, segment_names_of
+from app.rules import CompanyFacts, MemberFacts, fields_of, nodes, segment_names_of
 from app.rules.evaluate import context as evaluation_context
 
 TOPIC = "membership.changes"  # told at commit with {"upto": last id written}
@@ -450,6 +450,7 @@ async def refresh(
     moved: bool = False,
     nested: bool = False,
     in_python: bool = False,
+    changed: dict[str, frozenset[str] | None] | None = None,
 ) -> Written:
     """Re-evaluate the rules of ``segments`` (all of them, or those no longer DYNAMIC: no
     match) over the members of _scope (``scoped``) or of the whole site: the kept matches
@@ -459,7 +460,9 @@ async def refresh(
     segments listing the old or the new company are judged too (COMPANY). ``nested``: a
     change of a segment whose rule names a segment that changed for the same member in this
     call is recorded as NESTED. ``in_python``: the rules are evaluated by the Python
-    evaluator over the facts of _scope's members read once (few members, many rules)."""
+    evaluator over the facts of _scope's members read once (few members, many rules);
+    ``changed`` (by external id: the fields each member's write changed, None for all) spares
+    the rules that read none of them."""
     pks = [s.pk for s in segments]
     await w.temp(
         "_diff",
@@ -472,7 +475,7 @@ async def refresh(
     )
     diffs = 0
     if pks and in_python:
-        diffs = await _diff_in_python(w, cat, segments)
+        diffs = await _diff_in_python(w, cat, segments, changed)
     elif pks:
         q = Query()
         new = _matches_select(w, cat, segments, q, scoped=scoped)
@@ -545,10 +548,45 @@ def _by_level(cat: Catalogue, segments: Sequence[SegmentDef]) -> list[SegmentDef
     return sorted(segments, key=lambda s: (_level(cat, s), s.pk))
 
 
-async def _diff_in_python(w: Writer, cat: Catalogue, segments: Sequence[SegmentDef]) -> int:
+def _reads(cat: Catalogue, segment: SegmentDef) -> frozenset[str]:
+    """The fields the rule reads, with those of the rules it names; "company" when it names
+    a segment (a move between companies may change that segment for the member)."""
+    paths: set[str] = set()
+    for s in [segment, *(cat.by_pk[pk] for pk in names(cat, segment))]:
+        if s.rule is not None:
+            paths.update(fields_of(s.rule))
+    if names(cat, segment):
+        paths.add("company")
+    return frozenset(paths)
+
+
+def _touches(reads: frozenset[str], changed: frozenset[str]) -> bool:
+    return any(p == c or p.startswith(c + ".") for p in reads for c in changed)
+
+
+async def _diff_in_python(
+    w: Writer,
+    cat: Catalogue,
+    segments: Sequence[SegmentDef],
+    changed: dict[str, frozenset[str] | None] | None = None,
+) -> int:
     """Fill _diff with the match changes of ``segments`` over _scope's members, the rules
     evaluated in Python (in dependency order; in_segment() answered afresh from the
-    member's lists and the named rule); returns how many."""
+    member's lists and the named rule; for each member only the rules reading a field its
+    write changed, when ``changed`` says); returns how many."""
+    ordered = [s for s in _by_level(cat, segments) if s.dynamic and s.check is not None]
+    reads = {s.pk: _reads(cat, s) for s in ordered}
+    relevant: dict[frozenset[str] | None, list[tuple[int, Any]]] = {
+        None: [(s.pk, s.check) for s in ordered]
+    }
+    if changed is not None:
+        for fields in set(changed.values()):
+            if fields is not None:
+                relevant[fields] = [
+                    (s.pk, s.check) for s in ordered if _touches(reads[s.pk], fields)
+                ]
+        if not any(relevant[fields] for fields in set(changed.values())):
+            return 0  # no member's write changed a field any rule reads
     rows = await w.rows(
         "SELECT m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at,"
         " m.attributes, m.bucket, c.external_id AS c_ext, c.name AS c_name, c.plan AS c_plan,"
@@ -592,13 +630,13 @@ async def _diff_in_python(w: Writer, cat: Catalogue, segments: Sequence[SegmentD
         kept[int(r["member_id"])] = (
             set(segs) if isinstance(segs, list) else {int(x) for x in str(segs).split(",")}
         )
-    checks = [
-        (s.pk, s.check) for s in _by_level(cat, segments) if s.dynamic and s.check is not None
-    ]
     entering: list[tuple[int, int]] = []
     exiting: list[tuple[int, int]] = []
     for row in rows:
         pk = int(row["id"])
+        checks = relevant[None if changed is None else changed.get(str(row["external_id"]))]
+        if not checks:
+            continue
         member = _Answers(cat, ties.get(pk, {}), _facts(row), w.now)
         ctx, answers = member.ctx, member.answers
         matches = set()
@@ -608,7 +646,8 @@ async def _diff_in_python(w: Writer, cat: Catalogue, segments: Sequence[SegmentD
                 hit = answers[segment_pk] = check(ctx) is True
             if hit:
                 matches.add(segment_pk)
-        had = kept.get(pk, set())
+        # only the rules asked can have changed their answer
+        had = kept.get(pk, set()) & {segment_pk for segment_pk, _ in checks}
         entering.extend((s, pk) for s in matches - had)
         exiting.extend((s, pk) for s in had - matches)
     if not entering and not exiting:
@@ -729,7 +768,7 @@ async def _mark_nested(
                 f"(membership_changes.segment_id = {int(s.pk)} AND EXISTS (SELECT 1"
                 " FROM membership_changes g WHERE g.site_id = membership_changes.site_id"
                 f" AND g.id BETWEEN {written.first} AND {written.last}"
-                f" AND g.member_id = membership_changes.member_id"
+                f" AND g.member_ref = membership_changes.member_ref"
                 f" AND g.segment_id IN ({listed_pks})))"
             )
     if terms:

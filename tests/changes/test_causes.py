@@ -9,6 +9,7 @@ from typing import Any
 from app.changes import sweeper
 from tests.changes.support import Log, assert_consistent, kept_state
 from tests.factories import Api, companies, members, segment
+from tests.jobs.support import import_file
 
 UPDATE_MEMBERS = """
 mutation($input: UpdateSegmentMembersInput!) {
@@ -259,3 +260,21 @@ async def test_the_sweeper_records_expiry_and_the_clock(api: Api) -> None:
     await sweeper.sweep(now=now + timedelta(days=2, minutes=1))
     assert await log.new() == []
     await assert_consistent(api.site.id, now + timedelta(days=2))
+
+
+async def test_an_import_records_its_rule_changes_then_its_listing(api: Api) -> None:
+    await members(api, "a", attributes={"tier": "bronze"})
+    listed = (await segment(api, "Imported", memberIds=["a"]))["id"]
+    await segment(api, "Gold", type="DYNAMIC", rule="attributes.tier = 'gold'")
+    log = await Log.start(api.site.id)
+    # when a file upserts a (now gold) and b (new, gold) and OVERRIDEs the segment with both
+    csv = "id,tier\na,gold\nb,gold\n"
+    job = await import_file(api, csv, "CSV", segment_id=listed, mode="OVERRIDE")
+    assert job["status"] == "SUCCEEDED"
+    # then the batch's rule changes, then the segment's new listing (a was listed already)
+    assert await log.new() == [
+        ("Gold", "a", "ENTERED", "MEMBER_CHANGED"),
+        ("Gold", "b", "ENTERED", "MEMBER_CHANGED"),
+        ("Imported", "b", "ENTERED", "LISTED"),
+    ]
+    await assert_consistent(api.site.id)
