@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import fetch, json_value, like_pattern, ts
+from app.db import fetch, is_postgres, json_value, like_pattern, ts
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
@@ -62,7 +62,10 @@ _PAGE = """
 
 # The kept rule matches of a DYNAMIC segment after the cursor, not listed nor via a listed
 # company (those come from the arms of _PAGE) nor excluded: with _PAGE, a page of a DYNAMIC
-# segment is a keyset walk of three indexes from the cursor.
+# segment is a keyset walk of three indexes from the cursor. The checks are probes per match,
+# stopped by the LIMIT: OFFSET 0 keeps PostgreSQL from making them anti-joins (which it would
+# merge against every listing of the site), and keeps its estimate of the arm small (a
+# subquery that is NULL is guessed so rare that the plan's cost wakes the JIT compiler).
 _RULE_ARM = """
   UNION ALL
   SELECT * FROM (
@@ -71,13 +74,13 @@ _RULE_ARM = """
       FROM segment_rule_matches r
      WHERE r.segment_id = $3 AND r.member_id > $4
        AND NOT EXISTS (SELECT 1 FROM segment_members l
-                        WHERE l.segment_id = $3 AND l.member_id = r.member_id
-                          AND (l.expires_at IS NULL OR l.expires_at > $2))
+             WHERE l.segment_id = $3 AND l.member_id = r.member_id
+               AND (l.expires_at IS NULL OR l.expires_at > $2) OFFSET 0)
        AND NOT EXISTS (SELECT 1 FROM members rm JOIN segment_companies sc
-                         ON sc.company_id = rm.company_id AND sc.segment_id = $3
-                        WHERE rm.id = r.member_id)
+                ON sc.company_id = rm.company_id AND sc.segment_id = $3
+             WHERE rm.id = r.member_id OFFSET 0)
        AND NOT EXISTS (SELECT 1 FROM segment_exclusions x
-                        WHERE x.segment_id = $3 AND x.member_id = r.member_id)
+             WHERE x.segment_id = $3 AND x.member_id = r.member_id OFFSET 0)
      ORDER BY r.member_id LIMIT $5) by_rule
 """
 
@@ -212,10 +215,18 @@ async def list_members(
     if dynamic is not None and (search or not kept):
         return await _scan_members(site_id, cat, dynamic, search, first, after, connection)
     if not search:
-        page = _PAGE + _RULE_ARM if dynamic is not None else _PAGE
+        page = _PAGE
+        if dynamic is not None:
+            # the segment inline: its matches run from none to most of the site, and a plan
+            # made for any segment (a prepared statement's generic plan) fits none of them
+            arm = _RULE_ARM.replace("$3", str(int(segment_pk)))
+            page += arm if is_postgres(connection) else arm.replace(" OFFSET 0", "")
+        # the page's ids first (a subquery with its own LIMIT), then their members: joined
+        # the other way, PostgreSQL may walk the members in id order to spare a sort
         rows = await fetch(
-            f"SELECT {_MEMBER_COLUMNS}, e.source, e.added_at, e.expires_at FROM ({page}) e"
-            " JOIN members m ON m.id = e.member_id ORDER BY e.member_id LIMIT $5",
+            f"SELECT {_MEMBER_COLUMNS}, e.source, e.added_at, e.expires_at"
+            f" FROM (SELECT * FROM ({page}) p ORDER BY p.member_id LIMIT $5) e"
+            " JOIN members m ON m.id = e.member_id ORDER BY e.member_id",
             [site_id, ts(datetime.now(UTC)), segment_pk, after or 0, first + 1],
             connection,
         )
