@@ -92,6 +92,9 @@ def compile_check(node: nodes.Node, salt: int) -> Check:
         case nodes.InList(path, values, negated):
             spec = field_spec(path)
             get = _getter(spec)
+            fast = _in_set(spec, get, values, negated)
+            if fast is not None:
+                return fast
 
             def in_list(ctx: _Context) -> bool | None:
                 found = get(ctx.facts)
@@ -180,9 +183,38 @@ def _compare_check(spec: FieldSpec, op: str, literal: nodes.Value) -> Check:
     return compare
 
 
+def _in_set(
+    spec: FieldSpec, get: Callable[[MemberFacts], Any], values: Any, negated: bool
+) -> Check | None:
+    """IN over literals all of one plain type, as one set lookup: a value of that type is
+    in the list or not, any other value (or none) is unknown, as the literal-by-literal
+    comparison says (None: not that case)."""
+    kinds = {type(v) for v in values}
+    same_type = _SAME_TYPE.get(next(iter(kinds))) if len(kinds) == 1 else None
+    if spec.kind == "timestamp" or same_type is None:
+        return None
+    wanted = frozenset(v.value for v in values)
+
+    def in_set(ctx: _Context) -> bool | None:
+        found = get(ctx.facts)
+        if found is None or not same_type(found):
+            return None
+        return (found not in wanted) if negated else (found in wanted)
+
+    return in_set
+
+
 def _getter(spec: FieldSpec) -> Callable[[MemberFacts], Any]:
     """A field's value for a member, or None when missing, JSON null, or no company."""
     column, keys, of_company = spec.column, spec.keys, spec.owner == "company"
+    if not of_company and len(keys) == 1:
+        key = keys[0]
+
+        def get_key(facts: MemberFacts) -> Any:  # the common case, one attribute
+            value = getattr(facts, column)
+            return value.get(key) if isinstance(value, dict) else None
+
+        return get_key
 
     def get(facts: MemberFacts) -> Any:
         owner: Any = facts.company if of_company else facts
