@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from datetime import datetime
 
 
 class ErrorCode(enum.Enum):
@@ -29,3 +30,15 @@ class DomainError(Exception):
 
 def not_found(what: str, ident: str, field: Sequence[str] | None = None) -> DomainError:
     return DomainError(ErrorCode.NOT_FOUND, f"{what} {ident!r} not found", field)
+
+
+class HistoryUnavailable(Exception):
+    """An ``at`` before the retained membership history: refused, never guessed
+    (``extensions.code`` HISTORY_UNAVAILABLE)."""
+
+    code = "HISTORY_UNAVAILABLE"
+
+    def __init__(self, message: str, history_from: datetime | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.history_from = history_from

@@ -23,6 +23,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from app.auth.schema import AuthMutations, AuthQueries
+from app.changes.queries import ChangeQueries
+from app.changes.subscriptions import ChangeSubscriptions
 from app.companies.mutations import CompanyMutations
 from app.companies.queries import CompanyQueries
 from app.email.mutations import EmailMutations
@@ -47,6 +49,7 @@ from app.pickers.queries import PickerQueries
 from app.segments.lifecycle_mutations import SegmentLifecycleMutations
 from app.segments.membership_mutations import MembershipMutations
 from app.segments.mutations import SegmentMutations
+from app.segments.preview_queries import PreviewQueries
 from app.segments.queries import SegmentQueries
 from app.segments.subscriptions import EventSubscriptions
 from app.settings import Settings
@@ -67,6 +70,8 @@ Query = merge_types(
         ImportJobQueries,
         PersonaQueries,
         WebhookQueries,
+        ChangeQueries,
+        PreviewQueries,
     ),
 )
 Mutation = merge_types(
@@ -85,7 +90,9 @@ Mutation = merge_types(
         WebhookMutations,
     ),
 )
-Subscription = merge_types("Subscription", (EventSubscriptions, ImportJobSubscriptions))
+Subscription = merge_types(
+    "Subscription", (EventSubscriptions, ImportJobSubscriptions, ChangeSubscriptions)
+)
 
 
 class Schema(strawberry.Schema):

@@ -258,7 +258,14 @@ def _segment(lookup: service.Lookup, segment_id: str) -> SegmentDef:
     return segment
 
 
+def _now_only(arguments: dict[str, Any]) -> None:
+    """A plan answers for now; the past (``at``) is read from the record by the resolver."""
+    if arguments.get("at") is not None:
+        raise Unanswered
+
+
 async def _is_member(site_id: int, arguments: dict[str, Any], settings: Settings) -> bool:
+    _now_only(arguments)
     member_id = arguments["memberId"]
     lookup = await service.load(site_id=site_id, external_ids=[member_id])
     segment = _segment(lookup, arguments["segmentId"])
@@ -269,6 +276,7 @@ async def _is_member(site_id: int, arguments: dict[str, Any], settings: Settings
 async def _member_segments(
     site_id: int, arguments: dict[str, Any], settings: Settings
 ) -> list[SegmentDef]:
+    _now_only(arguments)
     key = (arguments["memberId"], bool(arguments.get("includeInactive")))
     return (await service.segments_of_members(site_id=site_id, keys=[key]))[key]
 

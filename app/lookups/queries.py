@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from app.db import parse_pk
+from app.errors import HistoryUnavailable
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
 from app.lookups import loaders, service
@@ -30,22 +33,63 @@ async def _member_in(
     return _segment(lookup, segment_id), lookup.membership(member_id)
 
 
+def _history_refused(error: HistoryUnavailable) -> PublicError:
+    since = error.history_from.isoformat() if error.history_from is not None else None
+    return PublicError(error.message, error.code, historyFrom=since)
+
+
 @strawberry.type
 class LookupQueries:
     @strawberry.field(
-        description="Whether the member is an effective member of the segment, now; "
-        "false when the segment is not ACTIVE or the member is unknown."
+        description="Whether the member is an effective member of the segment, now (or at "
+        "`at`, from the membership record: HISTORY_UNAVAILABLE before the retained history); "
+        "false when the segment is not ACTIVE (then) or the member is unknown."
     )
     async def is_member(
-        self, info: Info, segment_id: strawberry.ID, member_id: strawberry.ID
+        self,
+        info: Info,
+        segment_id: strawberry.ID,
+        member_id: strawberry.ID,
+        at: datetime | None = None,
     ) -> bool:
+        if at is not None:
+            try:
+                was = await service.is_member_at(
+                    site_id=info.context.site_id,
+                    segment_pk=parse_pk(segment_id),
+                    external_id=member_id,
+                    at=at,
+                )
+            except HistoryUnavailable as exc:
+                raise _history_refused(exc) from None
+            if was is None:
+                raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
+            return was
         segment, membership = await _member_in(info, segment_id, member_id)
         return membership is not None and membership.counts(segment, include_inactive=False)
 
-    @strawberry.field(description="The segments the member is an effective member of, by id.")
+    @strawberry.field(
+        description="The segments the member is an effective member of (at `at`: was, from the "
+        "membership record, among the segments that still exist), by id."
+    )
     async def member_segments(
-        self, info: Info, member_id: strawberry.ID, include_inactive: bool | None = False
+        self,
+        info: Info,
+        member_id: strawberry.ID,
+        include_inactive: bool | None = False,
+        at: datetime | None = None,
     ) -> list[SegmentNode]:
+        if at is not None:
+            try:
+                found = await service.segments_at(
+                    site_id=info.context.site_id,
+                    external_id=member_id,
+                    at=at,
+                    include_inactive=bool(include_inactive),
+                )
+            except HistoryUnavailable as exc:
+                raise _history_refused(exc) from None
+            return segment_nodes(found)
         key = (member_id, bool(include_inactive))
         return segment_nodes(await info.context.loaders.get(loaders.member_segments).load(key))
 

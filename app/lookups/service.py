@@ -1,12 +1,16 @@
-"""Membership lookups for given members, answered in Python in a fixed number of queries.
+"""Membership lookups for given members, answered in a fixed number of queries.
 
 isMember, memberSegments, membershipsOf, explainMembership, Member.segments and flag
 evaluation all come here. Whatever the number of segments, a lookup reads:
-1. in one statement: the site's segments version, the members (with their companies), and
-   every listing, company listing and exclusion of those members;
+1. in one statement: the site's segments version, the members, and every listing, company
+   listing, exclusion and kept rule match (``segment_rule_matches``) of those members;
 2. the site's segments, only when the cached catalogue is behind that version.
-Then each segment's effective membership is decided in Python with the parsed rules, the
-same meaning the SQL of memberships.effective gives (the property tests hold them together).
+A DYNAMIC segment's rule is not evaluated when asked: its matches are kept rows, written by
+the writes that change them (app.memberships.kept) and by the sweeper for the clock. Only a
+site whose kept rows were never built (no writer has touched its membership since they exist:
+no ``membership_sites`` row) has its rules evaluated here, in Python with the parsed rules,
+the same meaning the SQL of memberships.effective gives (the property tests hold them
+together). Listing expiry is always exact: the listings' ``expires_at`` are read.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.db import any_of, as_datetime, fetch, ids_param, json_value
+from app.changes import history
+from app.db import any_of, as_datetime, conn, ids_param, json_value, sql
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import CompanyFacts, MemberFacts
@@ -42,10 +47,17 @@ class MemberState:
 
     pk: int
     external_id: str
-    facts: MemberFacts
+    # the member row: its facts are decoded only when a rule is evaluated here
+    row: Any
     listed: dict[int, datetime | None] = field(default_factory=dict)  # expiry, expired or not
     via_company: set[int] = field(default_factory=set)
     excluded: set[int] = field(default_factory=set)
+    # the DYNAMIC segments whose kept rule matches hold the member (None: the site keeps none)
+    matched: set[int] | None = None
+
+    @property
+    def facts(self) -> MemberFacts:
+        return _facts(self.row)
 
 
 class Membership:
@@ -60,7 +72,7 @@ class Membership:
         self._memo: dict[int, bool] = {}
         # segment pk -> ACTIVE now; shared by the memberships of one lookup
         self._live = {} if live is None else live
-        self._context = context(state.facts, in_segment=self._in_segment, now=now)
+        self._context: Any = None  # what evaluated rules read: made on first use
 
     def listed(self, pk: int) -> bool:
         if pk not in self.state.listed:
@@ -69,8 +81,15 @@ class Membership:
         return expires is None or expires > self.now
 
     def rule_matches(self, segment: SegmentDef) -> bool:
+        """Whether the DYNAMIC segment's rule holds the member: its kept match when the site
+        keeps them, else the rule evaluated now."""
+        matched = self.state.matched
+        if matched is not None:
+            return segment.pk in matched
         if segment.check is None:
             return False
+        if self._context is None:
+            self._context = context(self.state.facts, in_segment=self._in_segment, now=self.now)
         return segment.check(self._context) is True
 
     def effective(self, segment: SegmentDef) -> bool:
@@ -95,9 +114,13 @@ class Membership:
         return self.effective(segment)
 
     def candidates(self) -> Iterable[SegmentDef]:
-        """The segments the member could be in: its lists, its company's, the dynamic ones."""
+        """The segments the member could be in: its lists, its company's, the dynamic ones
+        (those whose kept matches hold it, when the site keeps them)."""
         pks = set(self.state.listed) | self.state.via_company
-        pks.update(s.pk for s in self.cat.dynamic)
+        if self.state.matched is not None:
+            pks.update(self.state.matched)
+        else:
+            pks.update(s.pk for s in self.cat.dynamic)
         return (self.cat.by_pk[pk] for pk in sorted(pks) if pk in self.cat.by_pk)
 
     def segments(self, include_inactive: bool) -> list[SegmentDef]:
@@ -143,9 +166,10 @@ class Lookup:
         return None if state is None else Membership(self.cat, state, self.now, self._live)
 
 
-async def load(*, site_id: int, external_ids: Sequence[str]) -> Lookup:
-    """Everything lookups need for these members: one statement (two on a cache miss)."""
-    now = datetime.now(UTC)
+async def load(*, site_id: int, external_ids: Sequence[str], now: datetime | None = None) -> Lookup:
+    """Everything lookups need for these members: one statement (two on a cache miss).
+    ``now``: the moment listings expire and rules are judged at (the clock's by default)."""
+    now = now or datetime.now(UTC)
     ids = list(dict.fromkeys(external_ids))
     version, states = await _read(site_id, ids)
     cat = await catalogue.get(site_id, version)
@@ -159,34 +183,80 @@ def _match(ids: list[str]) -> tuple[str, list[Any]]:
     return any_of("m.external_id", "$2"), [ids_param(ids)]
 
 
+# a site that keeps rule matches needs no member's facts: they are not sent
+_FACTS = ("email", "name", "created_at", "updated_at", "attributes")
 _MEMBER = (
-    "m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at, m.attributes, m.bucket,"
-    " c.external_id AS c_id, c.name AS c_name, c.plan AS c_plan, c.attributes AS c_attributes"
+    "m.id, m.external_id, "
+    + ", ".join(f"CASE WHEN ks.id IS NULL THEN m.{f} END AS {f}" for f in _FACTS)
+    + ", m.bucket, c.external_id AS c_id, c.name AS c_name, c.plan AS c_plan,"
+    " c.attributes AS c_attributes"
 )
 _NO_MEMBER = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 
 
-async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberState]]:
-    """The site's segments version, the members, and each listing (L), company listing (C)
-    and exclusion (X) of theirs, as the rows of one statement: one round trip."""
-    match, params = _match(ids)
-    rows = await fetch(
-        f"SELECT 'M' AS k, s.segments_version AS v, {_MEMBER}, m.id AS mid,"
+async def fetch(text: str, params: Sequence[Any] = ()) -> Sequence[Any]:
+    """The rows of a raw query as the driver gives them (read by column name): no dict made
+    per row, since a lookup of 1,000 ids reads a few thousand of them."""
+    c = conn()
+    _, rows = await c.execute_query(sql(text, c), list(params))
+    return rows
+
+
+# sites known (in this process) to keep their rule matches: their lookups need no member's
+# facts and no company, and read with the lean statement; a site's kept rows, once built, stay
+_kept_sites: set[int] = set()
+
+_TIES = (
+    " UNION ALL SELECT 'L', NULL, NULL, {none}, m.id, l.segment_id, l.expires_at"
+    " FROM m JOIN segment_members l ON l.member_id = m.id"
+    " UNION ALL SELECT 'C', NULL, NULL, {none}, m.id, sc.segment_id, NULL"
+    " FROM m JOIN segment_companies sc ON sc.company_id = m.company_id"
+    " UNION ALL SELECT 'X', NULL, NULL, {none}, m.id, x.segment_id, NULL"
+    " FROM m JOIN segment_exclusions x ON x.member_id = m.id"
+    " UNION ALL SELECT 'R', NULL, NULL, {none}, m.id, r.segment_id, NULL"
+    " FROM m JOIN segment_rule_matches r ON r.member_id = m.id"
+)
+
+
+def _statement(match: str, lean: bool) -> str:
+    """The lookup's one statement: the site row (its segments version, whether it keeps rule
+    matches) with each member found (M), then each listing (L), company listing (C),
+    exclusion (X) and kept rule match (R) of theirs. ``lean``: no facts, no companies."""
+    if lean:
+        return (
+            "WITH m AS (SELECT m.id, m.external_id, m.company_id FROM members m"
+            f" WHERE m.site_id = $1 AND {match})"
+            " SELECT 'M' AS k, s.segments_version AS v, ks.id AS kept, m.id, m.external_id,"
+            " m.id AS mid, NULL AS seg, NULL AS exp FROM sites s"
+            " LEFT JOIN membership_sites ks ON ks.site_id = s.id"
+            " LEFT JOIN m ON 1 = 1 WHERE s.id = $1" + _TIES.format(none="NULL, NULL")
+        )
+    return (
+        "WITH m AS (SELECT m.id, m.external_id, m.email, m.name, m.created_at,"
+        " m.updated_at, m.attributes, m.bucket, m.company_id FROM members m"
+        f" WHERE m.site_id = $1 AND {match})"
+        f" SELECT 'M' AS k, s.segments_version AS v, ks.id AS kept, {_MEMBER}, m.id AS mid,"
         " NULL AS seg, NULL AS exp FROM sites s"
-        f" LEFT JOIN members m ON m.site_id = s.id AND {match}"
-        " LEFT JOIN companies c ON c.id = m.company_id WHERE s.id = $1"
-        f" UNION ALL SELECT 'L', NULL, {_NO_MEMBER}, m.id, l.segment_id, l.expires_at"
-        " FROM members m JOIN segment_members l ON l.member_id = m.id"
-        f" WHERE m.site_id = $1 AND {match}"
-        f" UNION ALL SELECT 'C', NULL, {_NO_MEMBER}, m.id, sc.segment_id, NULL"
-        " FROM members m JOIN segment_companies sc ON sc.company_id = m.company_id"
-        f" WHERE m.site_id = $1 AND {match}"
-        f" UNION ALL SELECT 'X', NULL, {_NO_MEMBER}, m.id, x.segment_id, NULL"
-        " FROM members m JOIN segment_exclusions x ON x.member_id = m.id"
-        f" WHERE m.site_id = $1 AND {match}",
-        [site_id, *params],
+        " LEFT JOIN membership_sites ks ON ks.site_id = s.id"
+        " LEFT JOIN m ON 1 = 1"
+        " LEFT JOIN companies c ON c.id = m.company_id AND ks.id IS NULL WHERE s.id = $1"
+        + _TIES.format(none=_NO_MEMBER)
     )
+
+
+async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberState]]:
+    """The site's segments version, whether it keeps rule matches, the members, and their
+    ties to segments: one statement, the members found once. A member's facts (and company)
+    are read only when the site keeps no rule matches."""
+    match, params = _match(ids)
+    lean = site_id in _kept_sites
+    rows = await fetch(_statement(match, lean), [site_id, *params])
+    if lean and any(r["k"] == "M" and r["kept"] is None for r in rows):
+        # not kept after all (a site made again under the same id)
+        _kept_sites.discard(site_id)
+        rows = await fetch(_statement(match, False), [site_id, *params])
     version = 0
+    kept = False
     states: dict[int, MemberState] = {}
     ties = []
     for row in rows:
@@ -194,22 +264,31 @@ async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberStat
             ties.append(row)
             continue
         version = int(row["v"])
+        kept = row["kept"] is not None
+        if kept:
+            _kept_sites.add(site_id)
         if row["id"] is not None:
-            state = _state(row)
+            state = MemberState(int(row["id"]), row["external_id"], row)
             states[state.pk] = state
+    if kept:
+        for state in states.values():
+            state.matched = set()
     for row in ties:
         state = states[int(row["mid"])]
         segment = int(row["seg"])
-        if row["k"] == "L":
+        kind = row["k"]
+        if kind == "L":
             state.listed[segment] = _moment(row["exp"]) if row["exp"] is not None else None
-        elif row["k"] == "C":
+        elif kind == "C":
             state.via_company.add(segment)
-        else:
+        elif kind == "X":
             state.excluded.add(segment)
+        elif state.matched is not None:
+            state.matched.add(segment)
     return version, states
 
 
-def _state(row: dict[str, Any]) -> MemberState:
+def _facts(row: Any) -> MemberFacts:
     company = None
     if row["c_id"] is not None:
         company = CompanyFacts(
@@ -218,7 +297,7 @@ def _state(row: dict[str, Any]) -> MemberState:
             plan=row["c_plan"],
             attributes=_json(row["c_attributes"]),
         )
-    facts = MemberFacts(
+    return MemberFacts(
         external_id=row["external_id"],
         email=row["email"],
         name=row["name"],
@@ -228,7 +307,6 @@ def _state(row: dict[str, Any]) -> MemberState:
         bucket=int(row["bucket"]),
         company=company,
     )
-    return MemberState(int(row["id"]), row["external_id"], facts)
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -254,3 +332,49 @@ async def segments_of_members(
         membership = lookup.membership(key[0])
         answers[key] = membership.segments(include_inactive=key[1]) if membership else []
     return answers
+
+
+async def segments_at(
+    *, site_id: int, external_id: str, at: datetime, include_inactive: bool
+) -> list[SegmentDef]:
+    """The segments the member was an effective member of at ``at`` (those that still exist),
+    live then unless ``include_inactive``: a segment's status then is judged from its current
+    isActive, startsAt and endsAt. HistoryUnavailable before the retained history."""
+    when = await history.moment(site_id=site_id, at=at, now=datetime.now(UTC))
+    lookup = await load(site_id=site_id, external_ids=[external_id], now=when.judged)
+    earliest = await history.earliest_after(site_id=site_id, member_ref=external_id, at=when.at)
+    membership = lookup.membership(external_id)
+    pks = set(earliest)
+    if membership is not None:
+        pks.update(s.pk for s in membership.candidates())
+    found = []
+    for pk in sorted(pks):
+        segment = lookup.cat.by_pk.get(pk)
+        if segment is None:  # deleted since: nothing to answer it with
+            continue
+        now_member = membership is not None and membership.effective(segment)
+        if not history.was_member(now_member, earliest.get(pk)):
+            continue
+        if include_inactive or segment.status(when.at) is SegmentStatus.ACTIVE:
+            found.append(segment)
+    return found
+
+
+async def is_member_at(
+    *, site_id: int, segment_pk: int | None, external_id: str, at: datetime
+) -> bool | None:
+    """Whether the member was an effective member of the live segment at ``at`` (None: no
+    such segment now). HistoryUnavailable before the retained history."""
+    when = await history.moment(site_id=site_id, at=at, now=datetime.now(UTC))
+    lookup = await load(site_id=site_id, external_ids=[external_id], now=when.judged)
+    segment = lookup.cat.by_pk.get(segment_pk) if segment_pk is not None else None
+    if segment is None:
+        return None
+    if segment.status(when.at) is not SegmentStatus.ACTIVE:
+        return False
+    earliest = await history.earliest_after(
+        site_id=site_id, member_ref=external_id, at=when.at, segment_pk=segment.pk
+    )
+    membership = lookup.membership(external_id)
+    now_member = membership is not None and membership.effective(segment)
+    return history.was_member(now_member, earliest.get(segment.pk))

@@ -105,6 +105,12 @@ def clear() -> None:
     _rules.clear()
 
 
+def forget(site_id: int) -> None:
+    """Drop the site's cached copy: after a transaction that bumped the version and rolled
+    back, a copy cached inside it would answer for the next commit's version."""
+    _cache.pop(site_id, None)
+
+
 async def _load(site_id: int, version: int, connection: BaseDBAsyncClient | None) -> Catalogue:
     rows = await fetch(
         "SELECT id, name, type, is_active, starts_at, ends_at, rule, rule_ast, salt,"

@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import fetch, json_value, like_pattern, ts
+from app.db import fetch, is_postgres, json_value, like_pattern, ts
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
@@ -60,6 +60,30 @@ _PAGE = """
      ORDER BY m.id LIMIT $5) via_company
 """
 
+# The kept rule matches of a DYNAMIC segment after the cursor, not listed nor via a listed
+# company (those come from the arms of _PAGE) nor excluded: with _PAGE, a page of a DYNAMIC
+# segment is a keyset walk of three indexes from the cursor. The checks are probes per match,
+# stopped by the LIMIT: OFFSET 0 keeps PostgreSQL from making them anti-joins (which it would
+# merge against every listing of the site), and keeps its estimate of the arm small (a
+# subquery that is NULL is guessed so rare that the plan's cost wakes the JIT compiler).
+_RULE_ARM = """
+  UNION ALL
+  SELECT * FROM (
+    SELECT r.member_id, 'RULE' AS source, CAST(NULL AS timestamptz) AS added_at,
+           CAST(NULL AS timestamptz) AS expires_at
+      FROM segment_rule_matches r
+     WHERE r.segment_id = $3 AND r.member_id > $4
+       AND NOT EXISTS (SELECT 1 FROM segment_members l
+             WHERE l.segment_id = $3 AND l.member_id = r.member_id
+               AND (l.expires_at IS NULL OR l.expires_at > $2) OFFSET 0)
+       AND NOT EXISTS (SELECT 1 FROM members rm JOIN segment_companies sc
+                ON sc.company_id = rm.company_id AND sc.segment_id = $3
+             WHERE rm.id = r.member_id OFFSET 0)
+       AND NOT EXISTS (SELECT 1 FROM segment_exclusions x
+             WHERE x.segment_id = $3 AND x.member_id = r.member_id OFFSET 0)
+     ORDER BY r.member_id LIMIT $5) by_rule
+"""
+
 _NOT_EXCLUDED = """NOT EXISTS (SELECT 1 FROM segment_exclusions x
                     WHERE x.segment_id = e.segment_id AND x.member_id = e.member_id)"""
 
@@ -80,6 +104,22 @@ async def _dynamic(
     cat = await catalogue.get(site_id, connection=connection)
     segment = cat.by_pk.get(segment_pk)
     return cat, segment if segment is not None and segment.dynamic else None
+
+
+async def _catalogue_and_kept(
+    site_id: int, connection: BaseDBAsyncClient | None
+) -> tuple[Catalogue, bool]:
+    """The site's catalogue, and whether it keeps rule matches (its kept rows were built):
+    the version and the flag in the one statement a catalogue read costs anyway."""
+    rows = await fetch(
+        "SELECT s.segments_version AS v, ks.id AS kept FROM sites s"
+        " LEFT JOIN membership_sites ks ON ks.site_id = s.id WHERE s.id = $1",
+        [site_id],
+        connection,
+    )
+    version = int(rows[0]["v"]) if rows else 0
+    kept = bool(rows) and rows[0]["kept"] is not None
+    return await catalogue.get(site_id, version, connection), kept
 
 
 async def member_counts(*, site_id: int, segment_pks: Sequence[int]) -> dict[int, int]:
@@ -166,14 +206,27 @@ async def list_members(
     connection: BaseDBAsyncClient | None = None,
 ) -> list[dict[str, Any]]:
     """Up to first+1 effective members of a segment in member order, with how each is a member.
-    Inside a transaction pass its connection, to read what it sees."""
-    cat, dynamic = await _dynamic(site_id, segment_pk, connection)
-    if dynamic is not None:
+    Inside a transaction pass its connection, to read what it sees. A DYNAMIC segment of a site
+    that keeps rule matches is read from them (a keyset walk, like a listed segment's); of one
+    that does not, by a scan of the site's members with the rule compiled to SQL."""
+    cat, kept = await _catalogue_and_kept(site_id, connection)
+    found = cat.by_pk.get(segment_pk)
+    dynamic = found if found is not None and found.dynamic else None
+    if dynamic is not None and (search or not kept):
         return await _scan_members(site_id, cat, dynamic, search, first, after, connection)
     if not search:
+        page = _PAGE
+        if dynamic is not None:
+            # the segment inline: its matches run from none to most of the site, and a plan
+            # made for any segment (a prepared statement's generic plan) fits none of them
+            arm = _RULE_ARM.replace("$3", str(int(segment_pk)))
+            page += arm if is_postgres(connection) else arm.replace(" OFFSET 0", "")
+        # the page's ids first (a subquery with its own LIMIT), then their members: joined
+        # the other way, PostgreSQL may walk the members in id order to spare a sort
         rows = await fetch(
-            f"SELECT {_MEMBER_COLUMNS}, e.source, e.added_at, e.expires_at FROM ({_PAGE}) e"
-            " JOIN members m ON m.id = e.member_id ORDER BY e.member_id LIMIT $5",
+            f"SELECT {_MEMBER_COLUMNS}, e.source, e.added_at, e.expires_at"
+            f" FROM (SELECT * FROM ({page}) p ORDER BY p.member_id LIMIT $5) e"
+            " JOIN members m ON m.id = e.member_id ORDER BY e.member_id",
             [site_id, ts(datetime.now(UTC)), segment_pk, after or 0, first + 1],
             connection,
         )

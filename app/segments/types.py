@@ -19,9 +19,9 @@ from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
 from app.graphql.pagination import Rows, connection, node_edge
 from app.members.types import MemberConnection, MemberEdge, MemberType
-from app.memberships import loaders as membership_loaders
 from app.memberships import service as memberships
 from app.memberships.catalogue import SegmentDef
+from app.segments import loaders as segment_loaders
 from app.segments import service
 from app.segments.models import Segment, SegmentStatus, SegmentType
 
@@ -122,13 +122,14 @@ class SegmentNode:
         "(DYNAMIC only), minus excluded."
     )
     async def member_count(self, info: Info) -> int:
-        return await info.context.loaders.get(membership_loaders.segment_member_count).load(self.pk)
+        return (
+            await info.context.loaders.get(segment_loaders.segment_counts).load(self.pk)
+        ).members
 
     @strawberry.field(description="Listed companies.")
     async def company_count(self, info: Info) -> int:
-        return await info.context.loaders.get(membership_loaders.segment_company_count).load(
-            self.pk
-        )
+        found = await info.context.loaders.get(segment_loaders.segment_counts).load(self.pk)
+        return found.companies
 
     @strawberry.field(description="Effective members, with how each one is a member.")
     async def members(
@@ -145,9 +146,8 @@ class SegmentNode:
                 return await memberships.count_members(
                     site_id=site_id, segment_pk=self.pk, search=search
                 )
-            return await info.context.loaders.get(membership_loaders.segment_member_count).load(
-                self.pk
-            )
+            found = await info.context.loaders.get(segment_loaders.segment_counts).load(self.pk)
+            return found.members
 
         rows = Rows(
             fetch=lambda n, key: memberships.list_members(
@@ -169,9 +169,7 @@ class SegmentNode:
                 site_id=site_id, segment_pk=self.pk, first=n, after=key
             ),
             key=lambda r: r["id"],
-            count=lambda: info.context.loaders.get(membership_loaders.segment_company_count).load(
-                self.pk
-            ),
+            count=lambda: _company_count(info, self.pk),
             kind=int,
         )
         edge = node_edge(CompanyEdge, CompanyType.from_row)
@@ -269,6 +267,10 @@ async def _member_rows(
     rows = Rows(fetch=fetch, key=lambda r: r["id"], count=count, kind=int)
     edge = node_edge(MemberEdge, MemberType.from_row)
     return await connection(info, (first, after), rows, edge, MemberConnection)
+
+
+async def _company_count(info: Info, pk: int) -> int:
+    return (await info.context.loaders.get(segment_loaders.segment_counts).load(pk)).companies
 
 
 def _member_edge(row: dict[str, Any], cursor: str) -> SegmentMemberEdge:

@@ -86,6 +86,12 @@ async def _world(api: Api) -> dict[str, str]:
         " (SELECT id FROM members WHERE external_id = 'expired' AND site_id = $2)",
         [datetime.now(UTC) - timedelta(hours=1), api.site.id],
     )
+    # as if that expiry had passed since the site's expiries were last recorded (the next
+    # membership write records it)
+    await execute(
+        "UPDATE membership_sites SET expired_to = $1 WHERE site_id = $2",
+        [datetime.now(UTC) - timedelta(hours=2), api.site.id],
+    )
     await api.query(
         "mutation($input: UpdateSegmentCompaniesInput!) { updateSegmentCompanies(input: $input)"
         " { added } }",

@@ -4,9 +4,11 @@ and every request that ends in an error, to the executor."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -248,3 +250,31 @@ async def test_too_many_ids_are_left_to_the_executor() -> None:
     assert plan is not None and found.schema is not None
     # three ids: the executor's TOO_LARGE (the plan gives the request back before reading)
     assert await plan.run(found.schema, config, {"ids": ["a", "b", "c"]}, None, 1) is None
+
+
+async def test_a_hot_document_asking_the_past_is_answered_from_the_record(
+    api: Api, answered: list[Any]
+) -> None:
+    # given a member listed in a segment after a moment `before`
+    await members(api, "m1")
+    seg = await segment(api, "Later")
+    await asyncio.sleep(0.01)
+    before = datetime.now(UTC).isoformat()
+    await asyncio.sleep(0.01)
+    data = await api.query(
+        "mutation($input: UpdateSegmentMembersInput!) { updateSegmentMembers(input: $input)"
+        " { added userErrors { code } } }",
+        {"input": {"segmentId": seg["id"], "memberIds": ["m1"], "mode": "ADD"}},
+    )
+    assert data["updateSegmentMembers"] == {"added": 1, "userErrors": []}
+    document = (
+        "query Past($s: ID!, $m: ID!, $at: DateTime) { isMember(segmentId: $s, memberId: $m,"
+        " at: $at) }"
+    )
+    # when the document is hot, asked now and then at `before`
+    for _ in range(3):
+        assert await api.query(document, {"s": seg["id"], "m": "m1"}) == {"isMember": True}
+    past = await api.query(document, {"s": seg["id"], "m": "m1", "at": before})
+    # then the plan answered for now, and gave the past to the resolver, which reads the record
+    assert past == {"isMember": False}
+    assert answered[-1] is None and answered[:-1] == [{"isMember": True}] * 2

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from app.auth.models import Role
+from app.changes.sweeper import sweep
+from app.db import execute
 from app.memberships.models import SegmentMember
 from app.settings import get_settings
 from tests.factories import Api, companies, members, segment
@@ -157,9 +159,18 @@ async def test_expired_listing_is_no_longer_a_member(api: Api) -> None:
     await SegmentMember.filter(member__external_id="u1").update(
         expires_at=datetime.now(UTC) - timedelta(seconds=1)
     )
-    # then only u2 counts, is listed, and shows its expiry
+    # (and the site's expiries were last recorded before it passed)
+    await execute(
+        "UPDATE membership_sites SET expired_to = $1 WHERE site_id = $2",
+        [datetime.now(UTC) - timedelta(seconds=2), api.site.id],
+    )
+    # then at once u1 is no longer a member nor listed (lookups and pages read the expiry)
     data = await api.query(MEMBER_IDS, {"id": seg["id"]})
-    assert data["segment"]["memberCount"] == 1
+    is_member = 'query($s: ID!) { isMember(segmentId: $s, memberId: "u1") }'
+    assert (await api.query(is_member, {"s": seg["id"]}))["isMember"] is False
+    # and once the sweeper has recorded the expiry, only u2 counts (the kept counter)
+    assert (await sweep()).expired == 1
+    assert (await api.query(MEMBER_IDS, {"id": seg["id"]}))["segment"]["memberCount"] == 1
     edges = data["segment"]["members"]["edges"]
     assert [e["node"]["id"] for e in edges] == ["u2"]
     assert datetime.fromisoformat(edges[0]["expiresAt"]) > datetime.now(UTC)

@@ -256,6 +256,10 @@ async def test_include_eligible_members_revives_an_expired_listing(api: Api) -> 
     await execute(
         "UPDATE segment_members SET expires_at = $1", [datetime.now(UTC) - timedelta(days=1)]
     )
+    # as if that expiry had passed since the site's expiries were last recorded
+    await execute(
+        "UPDATE membership_sites SET expired_to = $1", [datetime.now(UTC) - timedelta(days=2)]
+    )
     # when included
     data = (await api.query(INCLUDE, {"id": seg["id"]}))["includeEligibleMembers"]
     # then it is a member again, by rule
