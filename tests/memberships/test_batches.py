@@ -50,12 +50,15 @@ async def _statements(api: Api, document: str, changes: list[dict[str, Any]]) ->
 
 
 async def _segment_statements(api: Api, how_many: int) -> int:
-    """What asking each result's segment adds to a batch of ``how_many`` changes."""
-    ids = [(await segment(api, f"s{how_many}-{i}"))["id"] for i in range(how_many)]
-    adds = [{"segmentId": i, "mode": "ADD", "memberIds": ["m1"]} for i in ids]
-    deletes = [{**c, "mode": "DELETE"} for c in adds]
-    with_segments = await _statements(api, APPLY_WITH_SEGMENTS, adds)
-    without = await _statements(api, APPLY_WITHOUT_SEGMENTS, deletes)
+    """What asking each result's segment adds to a batch of ``how_many`` changes: the same
+    batch (ADD to segments of its own) applied twice, asking and not asking."""
+
+    async def adds(side: str) -> list[dict[str, Any]]:
+        ids = [(await segment(api, f"s{how_many}-{side}-{i}"))["id"] for i in range(how_many)]
+        return [{"segmentId": i, "mode": "ADD", "memberIds": ["m1"]} for i in ids]
+
+    with_segments = await _statements(api, APPLY_WITH_SEGMENTS, await adds("with"))
+    without = await _statements(api, APPLY_WITHOUT_SEGMENTS, await adds("without"))
     return with_segments - without
 
 
