@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from tortoise import Tortoise
 
 from app.auth.models import Role, Site
 from app.auth.service import create_key, create_site
+from app.settings import Settings
 
 
 @dataclass
@@ -49,6 +51,23 @@ class Api:
             site_id=self.site.id, name=f"{role.value.lower()}-key", role=role
         )
         return Api(self.client, self.site, secret, role)
+
+
+@asynccontextmanager
+async def served(api: Api, settings: Settings, *, lifespan: bool = True) -> AsyncIterator[Api]:
+    """The api's site and key on an app of its own built with ``settings`` (its lifespan run,
+    and so its workers, unless ``lifespan`` is false)."""
+    from app.main import create_app
+
+    application = create_app(settings, init_orm=False)
+    async with AsyncExitStack() as stack:
+        if lifespan:
+            await stack.enter_async_context(LifespanManager(application))
+        transport = httpx.ASGITransport(app=application)
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://test")
+        )
+        yield Api(client, api.site, api.key, api.role)
 
 
 async def make_api(client: httpx.AsyncClient, *, slug: str, role: Role = Role.ADMIN) -> Api:

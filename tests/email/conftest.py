@@ -18,14 +18,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from asgi_lifespan import LifespanManager
 
-from app.main import create_app
 from app.settings import Settings
-from tests.factories import Api
+from tests.factories import Api, served
 
 CAMPAIGN = """
 query($id: ID!) {
@@ -186,11 +183,8 @@ def mail_app(api: Api) -> MailApp:
 
     @contextlib.asynccontextmanager
     async def serving(**overrides: Any) -> AsyncIterator[Api]:
-        application = create_app(mail_settings(**overrides), init_orm=False)
-        async with LifespanManager(application):
-            transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield Api(client, api.site, api.key, api.role)
+        async with served(api, mail_settings(**overrides)) as served_api:
+            yield served_api
 
     return serving
 

@@ -6,12 +6,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-import httpx
 import pytest
 
-from app.main import create_app
 from app.settings import get_settings
-from tests.factories import Api
+from tests.factories import Api, served
 
 AppWith = Callable[..., AbstractAsyncContextManager[Api]]
 
@@ -24,9 +22,7 @@ def app_with(api: Api) -> AppWith:
     @asynccontextmanager
     async def build(**changes: Any) -> AsyncIterator[Api]:
         settings = get_settings().model_copy(update=changes)
-        application = create_app(settings, init_orm=False)
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, api.site, api.key, api.role)
+        async with served(api, settings, lifespan=False) as served_api:
+            yield served_api
 
     return build

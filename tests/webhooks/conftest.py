@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 import uvicorn
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,11 +25,10 @@ from tortoise.transactions import in_transaction
 
 from app.changes.models import ChangeCause, ChangeKind
 from app.changes.record import Change, lock_site, write
-from app.main import create_app
 from app.settings import Settings
 from app.webhooks.worker import WebhookWorker
 from tests.conftest import TEST_DATABASE_URL
-from tests.factories import Api
+from tests.factories import Api, served
 
 # the server processes' test needs PostgreSQL (NOTIFY between processes, SKIP LOCKED): on
 # SQLite it is not collected at all (rather than skipped)
@@ -175,11 +172,8 @@ def hook_app(api: Api) -> HookApp:
 
     @contextlib.asynccontextmanager
     async def run(**overrides: Any) -> AsyncIterator[Api]:
-        application = create_app(hook_settings(**overrides), init_orm=False)
-        async with LifespanManager(application):
-            transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield Api(client, api.site, api.key, api.role)
+        async with served(api, hook_settings(**overrides)) as served_api:
+            yield served_api
 
     return run
 
