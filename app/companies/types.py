@@ -10,12 +10,13 @@ from strawberry.scalars import JSON
 
 from app.companies import loaders
 from app.companies.models import Company
-from app.graphql.connection import ConnectionBase
+from app.graphql.connection import paginated
 from app.graphql.context import Info, Lazy
 from app.graphql.nodes import from_attributes, from_entity_row
-from app.graphql.pagination import Rows, connection, node_edge
+from app.graphql.pagination import Rows
 from app.members import service as members
-from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.members.models import Member
+from app.members.types import MemberType
 from app.memberships import loaders as memberships
 
 if TYPE_CHECKING:
@@ -55,28 +56,13 @@ class CompanyType:
         nodes: list[SegmentNode] = _SEGMENT_NODES.get()(found)
         return nodes
 
-    @strawberry.field
-    async def members(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> MemberConnection:
+    @paginated(MemberType)
+    def members(self, info: Info) -> Rows[Member]:
         site_id = info.context.site_id
-        rows = Rows(
+        return Rows(
             fetch=lambda n, key: members.list_company_members(
                 site_id=site_id, company_pk=self.pk, first=n, after=key
             ),
             key=lambda m: m.external_id,
             count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
         )
-        edge = node_edge(MemberEdge, MemberType.from_model)
-        return await connection(info, (first, after), rows, edge, MemberConnection)
-
-
-@strawberry.type
-class CompanyEdge:
-    cursor: str
-    node: CompanyType
-
-
-@strawberry.type
-class CompanyConnection(ConnectionBase):
-    edges: list[CompanyEdge]

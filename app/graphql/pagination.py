@@ -100,9 +100,6 @@ def make_page(
     )
 
 
-E = TypeVar("E")
-
-
 async def paginate(
     first: int | None,
     after: str | None,
@@ -118,14 +115,6 @@ async def paginate(
     cursor = decode_cursor(after, kind)
     rows = await fetch(size, cursor)
     return make_page(rows, size, key, count, after=cursor)
-
-
-def edges(page: Page[T], make: Callable[[T, str], E]) -> list[E]:
-    """A page's rows as edges, each with its cursor."""
-    return [make(row, cursor) for row, cursor in zip(page.rows, page.cursors, strict=True)]
-
-
-C = TypeVar("C")
 
 
 @dataclass(frozen=True)
@@ -158,33 +147,6 @@ def site_rows(
         count=lambda: counting(site_id=site_id, **filters),
         kind=kind,
     )
-
-
-async def connection(
-    info: Info,
-    asked: tuple[int | None, str | None],
-    rows: Rows[T],
-    edge: Callable[[T, str], E],
-    build: Callable[..., C],
-) -> C:
-    """A Relay connection of one keyset page: ``asked`` is (first, after), held to the
-    settings' page size limit; ``edge`` makes an edge of a row and its cursor (see
-    node_edge), ``build`` is the connection type."""
-    first, after = asked
-    limit = info.context.settings.max_page_size
-    page = await paginate(
-        first, after, limit=limit, kind=rows.kind, fetch=rows.fetch, key=rows.key, count=rows.count
-    )
-    return build(edges=edges(page, edge), page_info=page.page_info(), count=page.count)
-
-
-def node_edge(edge: Callable[..., E], node: Callable[[T], Any]) -> Callable[[T, str], E]:
-    """The usual edge maker: the edge type with the row made a node and its cursor."""
-
-    def make(row: T, cursor: str) -> E:
-        return edge(cursor=cursor, node=node(row))
-
-    return make
 
 
 # rows every connection of the current operation may still return: [left, limit]

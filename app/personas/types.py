@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
 from app.email.types import EmailCampaignNode
 from app.flags import loaders as flag_loaders
 from app.flags.types import FeatureFlagNode
-from app.graphql.connection import ConnectionBase
+from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.members.types import MemberConnection
+from app.graphql.pagination import Rows
+from app.members.types import MemberType
 from app.personas import loaders, members
 from app.personas.models import Persona, SegmentOption
-from app.segments.types import SegmentNode, _member_rows
+from app.segments.types import SegmentNode
 
 
 @strawberry.type(name="SegmentOption")
@@ -70,32 +72,21 @@ class PersonaNode:
     async def member_count(self, info: Info) -> int:
         return await info.context.loaders.get(loaders.member_count).load(self.pk)
 
-    @strawberry.field(description="The members of memberCount, in member order.")
-    async def members(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> MemberConnection:
+    @paginated(
+        MemberType,
+        make=MemberType.from_row,
+        description="The members of memberCount, in member order.",
+    )
+    def members(self, info: Info) -> Rows[dict[str, Any]]:
         site_id = info.context.site_id
-        # the connection of member rows every member listing shares
-        return await _member_rows(
-            info,
-            first,
-            after,
+        return Rows(
             fetch=lambda n, key: members.list_members(
                 site_id=site_id, persona_pk=self.pk, first=n, after=key
             ),
+            key=lambda r: r["id"],
             count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
+            kind=int,
         )
-
-
-@strawberry.type
-class PersonaEdge:
-    cursor: str
-    node: PersonaNode
-
-
-@strawberry.type
-class PersonaConnection(ConnectionBase):
-    edges: list[PersonaEdge]
 
 
 @strawberry.type

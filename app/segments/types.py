@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from app.companies.types import CompanyConnection, CompanyEdge, CompanyType
+from app.companies.types import CompanyType
 from app.db import as_datetime
 from app.events import service as events
-from app.events.types import SegmentEventConnection, SegmentEventEdge, SegmentEventNode
-from app.graphql.connection import ConnectionBase
+from app.events.models import SegmentEvent
+from app.events.types import SegmentEventNode
+from app.graphql.connection import ConnectionBase, connection, paginated
 from app.graphql.context import Info, Lazy
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import Rows, connection, node_edge
-from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.graphql.pagination import Rows, site_rows
+from app.members.types import MemberType
 from app.memberships import service as memberships
 from app.memberships.catalogue import SegmentDef
 from app.segments import loaders as segment_loaders
@@ -153,60 +153,46 @@ class SegmentNode:
             fetch=lambda n, key: memberships.list_members(
                 site_id=site_id, segment_pk=self.pk, search=search, first=n, after=key
             ),
-            key=lambda r: r["id"],
+            key=_pk,
             count=count,
             kind=int,
         )
         return await connection(info, (first, after), rows, _member_edge, SegmentMemberConnection)
 
-    @strawberry.field(description="Listed companies; their members are effective members.")
-    async def companies(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> CompanyConnection:
+    @paginated(
+        CompanyType,
+        make=CompanyType.from_row,
+        description="Listed companies; their members are effective members.",
+    )
+    def companies(self, info: Info) -> Rows[dict[str, Any]]:
         site_id = info.context.site_id
-        rows = Rows(
+        return Rows(
             fetch=lambda n, key: memberships.list_companies(
                 site_id=site_id, segment_pk=self.pk, first=n, after=key
             ),
-            key=lambda r: r["id"],
+            key=_pk,
             count=lambda: _company_count(info, self.pk),
             kind=int,
         )
-        edge = node_edge(CompanyEdge, CompanyType.from_row)
-        return await connection(info, (first, after), rows, edge, CompanyConnection)
 
-    @strawberry.field(description="Members who are never members, whatever lists or rules say.")
-    async def excluded_members(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> MemberConnection:
-        site_id = info.context.site_id
-        return await _member_rows(
-            info,
-            first,
-            after,
-            fetch=lambda n, key: memberships.list_excluded(
-                site_id=site_id, segment_pk=self.pk, first=n, after=key
-            ),
-            count=lambda: memberships.count_excluded(site_id=site_id, segment_pk=self.pk),
-        )
-
-    @strawberry.field(
-        description="STATIC segments: members the rule matches who are not members yet "
-        "(and not excluded). Empty for DYNAMIC segments, whose matches are members."
+    @paginated(
+        MemberType,
+        make=MemberType.from_row,
+        description="Members who are never members, whatever lists or rules say.",
     )
-    async def eligible_members(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> MemberConnection:
-        site_id = info.context.site_id
-        return await _member_rows(
-            info,
-            first,
-            after,
-            fetch=lambda n, key: memberships.list_eligible(
-                site_id=site_id, segment_pk=self.pk, first=n, after=key
-            ),
-            count=lambda: memberships.count_eligible(site_id=site_id, segment_pk=self.pk),
-        )
+    def excluded_members(self, info: Info) -> Rows[dict[str, Any]]:
+        listing, counting = memberships.list_excluded, memberships.count_excluded
+        return site_rows(info, listing, counting, _pk, kind=int, segment_pk=self.pk)
+
+    @paginated(
+        MemberType,
+        make=MemberType.from_row,
+        description="STATIC segments: members the rule matches who are not members yet "
+        "(and not excluded). Empty for DYNAMIC segments, whose matches are members.",
+    )
+    def eligible_members(self, info: Info) -> Rows[dict[str, Any]]:
+        listing, counting = memberships.list_eligible, memberships.count_eligible
+        return site_rows(info, listing, counting, _pk, kind=int, segment_pk=self.pk)
 
     @strawberry.field(description="The feature flags targeting this segment, in key order.")
     async def feature_flags(
@@ -238,12 +224,10 @@ class SegmentNode:
         usage: SegmentUsage = _USAGE.get()(pk=self.pk)
         return usage
 
-    @strawberry.field(description="The audit trail, newest first.")
-    async def events(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> SegmentEventConnection:
+    @paginated(SegmentEventNode, description="The audit trail, newest first.")
+    def events(self, info: Info) -> Rows[SegmentEvent]:
         site_id = info.context.site_id
-        rows = Rows(
+        return Rows(
             fetch=lambda n, key: events.list_events(
                 site_id=site_id, segment_id=self.pk, first=n, before_id=key
             ),
@@ -251,22 +235,12 @@ class SegmentNode:
             count=lambda: events.count_events(site_id=site_id, segment_id=self.pk),
             kind=int,
         )
-        edge = node_edge(SegmentEventEdge, SegmentEventNode.from_model)
-        return await connection(info, (first, after), rows, edge, SegmentEventConnection)
 
 
-async def _member_rows(
-    info: Info,
-    first: int | None,
-    after: str | None,
-    *,
-    fetch: Callable[[int, int | None], Awaitable[list[dict[str, Any]]]],
-    count: Callable[[], Awaitable[int]],
-) -> MemberConnection:
-    """A connection of member rows (raw SQL, keyed by member pk)."""
-    rows = Rows(fetch=fetch, key=lambda r: r["id"], count=count, kind=int)
-    edge = node_edge(MemberEdge, MemberType.from_row)
-    return await connection(info, (first, after), rows, edge, MemberConnection)
+def _pk(row: dict[str, Any]) -> int:
+    """The cursor key of a raw SQL row of a member or a company (see memberships.service)."""
+    pk: int = row["id"]
+    return pk
 
 
 async def _company_count(info: Info, pk: int) -> int:
@@ -287,17 +261,6 @@ def segment_nodes(found: list[SegmentDef]) -> list[SegmentNode]:
     """Segments as lookups found them in the site's cached catalogue."""
     now = datetime.now(UTC)
     return [SegmentNode.from_def(s, now) for s in found]
-
-
-@strawberry.type
-class SegmentEdge:
-    cursor: str
-    node: SegmentNode
-
-
-@strawberry.type
-class SegmentConnection(ConnectionBase):
-    edges: list[SegmentEdge]
 
 
 @strawberry.type
