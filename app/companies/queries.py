@@ -21,10 +21,4 @@ class CompanyQueries:
 
     @paginated(CompanyType, description="Companies in id order; search matches id and name.")
     def companies(self, info: Info, search: str | None = None) -> Rows[Company]:
-        return site_rows(
-            info,
-            service.list_companies,
-            service.count_companies,
-            lambda c: c.external_id,
-            search=search,
-        )
+        return site_rows(info, service.COMPANIES, search=search)

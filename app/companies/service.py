@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from app.companies.models import Company
 from app.db import cast, json_value, sql, ts
 from app.errors import DomainError, ErrorCode
-from app.listing import containing, keyset
+from app.listing import Listing, containing
 from app.members.service import UNSET, check_external_id, merge_attributes
 from app.memberships import flips, kept
 
@@ -74,15 +74,8 @@ def _search(site_id: int, search: str | None) -> Any:
     return containing(Company.filter(site_id=site_id), search, "external_id", "name")
 
 
-async def list_companies(
-    *, site_id: int, search: str | None, first: int, after: str | None
-) -> list[Company]:
-    return await keyset(_search(site_id, search), "external_id", after, first)
-
-
-async def count_companies(*, site_id: int, search: str | None) -> int:
-    n: int = await _search(site_id, search).count()
-    return n
+# the site's companies in id order; search (a filter) matches id and name
+COMPANIES = Listing(_search, "external_id")
 
 
 async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -13,7 +14,7 @@ from app.companies.models import Company
 from app.graphql.connection import paginated
 from app.graphql.context import Info, Lazy
 from app.graphql.nodes import from_attributes, from_entity_row
-from app.graphql.pagination import Rows
+from app.graphql.pagination import Rows, site_rows
 from app.members import service as members
 from app.members.models import Member
 from app.members.types import MemberType
@@ -58,11 +59,8 @@ class CompanyType:
 
     @paginated(MemberType)
     def members(self, info: Info) -> Rows[Member]:
-        site_id = info.context.site_id
-        return Rows(
-            fetch=lambda n, key: members.list_company_members(
-                site_id=site_id, company_pk=self.pk, first=n, after=key
-            ),
-            key=lambda m: m.external_id,
-            count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
+        # counted by the request's loader, with the other companies' counts
+        counts = info.context.loaders.get(loaders.member_count)
+        return site_rows(
+            info, members.COMPANY_MEMBERS, count=partial(counts.load, self.pk), company_pk=self.pk
         )

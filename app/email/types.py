@@ -85,15 +85,7 @@ class EmailCampaignNode:
 
     @paginated(EmailDeliveryNode, description="One per recipient, in recipient order.")
     def deliveries(self, info: Info, status: DeliveryStatus | None = None) -> Rows[EmailDelivery]:
-        return site_rows(
-            info,
-            service.list_deliveries,
-            service.count_deliveries,
-            lambda d: d.id,
-            kind=int,
-            campaign_pk=self.pk,
-            status=status,
-        )
+        return site_rows(info, service.DELIVERIES, campaign_pk=self.pk, status=status)
 
 
 @strawberry.type

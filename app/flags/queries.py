@@ -22,7 +22,7 @@ class FlagQueries:
 
     @paginated(FeatureFlagNode, description="Feature flags in key order.")
     def feature_flags(self, info: Info) -> Rows[FeatureFlag]:
-        return site_rows(info, service.list_flags, service.count_flags, lambda f: f.key)
+        return site_rows(info, service.FLAGS)
 
     @strawberry.field(
         description="For the member: each flag (or each key asked, in that order; an unknown "

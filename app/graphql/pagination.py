@@ -6,7 +6,7 @@ import base64
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 import strawberry
@@ -128,24 +128,41 @@ class Rows(Generic[T]):
     kind: type[Any] = str
 
 
+class SiteListing(Protocol[T]):
+    """A service's listing of a site's rows (``app.listing.Listing``, or one in raw SQL)."""
+
+    @property
+    def kind(self) -> type[Any]:
+        """The type of the page keys."""
+
+    def page(
+        self, *, site_id: int, first: int, after: Any, **filters: Any
+    ) -> Awaitable[Sequence[T]]:
+        """Up to first+1 rows after the key ``after``."""
+
+    def total(self, *, site_id: int, **filters: Any) -> Awaitable[int]:
+        """How many rows there are over every page."""
+
+    def key(self, row: T) -> Any:
+        """The row's page key."""
+
+
 def site_rows(
     info: Info,
-    listing: Callable[..., Awaitable[Sequence[T]]],
-    counting: Callable[..., Awaitable[int]],
-    key: Callable[[T], Any],
+    listing: SiteListing[T],
     *,
-    kind: type[Any] = str,
+    count: Callable[[], Awaitable[int]] | None = None,
     **filters: Any,
 ) -> Rows[T]:
-    """The rows of a service's listing of the caller's site: ``listing(site_id=, first=,
-    after=, **filters)`` gives a page, ``counting(site_id=, **filters)`` the total; ``key``
-    and ``kind`` as in Rows."""
+    """The rows of a service's listing of the caller's site, with ``filters``; ``count``
+    gives the total when the listing's would not do (a request's loader counts many
+    parents in one statement)."""
     site_id = info.context.site_id
     return Rows(
-        fetch=lambda n, after: listing(site_id=site_id, first=n, after=after, **filters),
-        key=key,
-        count=lambda: counting(site_id=site_id, **filters),
-        kind=kind,
+        fetch=lambda n, after: listing.page(site_id=site_id, first=n, after=after, **filters),
+        key=listing.key,
+        count=count or (lambda: listing.total(site_id=site_id, **filters)),
+        kind=listing.kind,
     )
 
 

@@ -21,10 +21,4 @@ class MemberQueries:
 
     @paginated(MemberType, description="Members in id order; search matches id, email and name.")
     def members(self, info: Info, search: str | None = None) -> Rows[Member]:
-        return site_rows(
-            info,
-            service.list_members,
-            service.count_members,
-            lambda m: m.external_id,
-            search=search,
-        )
+        return site_rows(info, service.MEMBERS, search=search)

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from app.db import any_of, execute, fetch, ids_param, is_postgres, json_value
 from app.errors import DomainError, ErrorCode
-from app.listing import containing, keyset
+from app.listing import Listing, containing
 from app.members.models import Member, bucket_of
 from app.memberships import catalogue, flips, kept
 
@@ -100,23 +100,13 @@ def _search(site_id: int, search: str | None) -> Any:
     return containing(Member.filter(site_id=site_id), search, "external_id", "email", "name")
 
 
-async def list_members(
-    *, site_id: int, search: str | None, first: int, after: str | None
-) -> list[Member]:
-    """Up to first+1 members ordered by id, after the given id."""
-    return await keyset(_search(site_id, search), "external_id", after, first)
-
-
-async def count_members(*, site_id: int, search: str | None) -> int:
-    n: int = await _search(site_id, search).count()
-    return n
-
-
-async def list_company_members(
-    *, site_id: int, company_pk: int, first: int, after: str | None
-) -> list[Member]:
-    qs = Member.filter(site_id=site_id, company_id=company_pk)
-    return await keyset(qs, "external_id", after, first)
+# the site's members in id order; search (a filter) matches id, email and name
+MEMBERS = Listing(_search, "external_id")
+# a company's members (filter company_pk), in id order
+COMPANY_MEMBERS = Listing(
+    lambda site_id, company_pk: Member.filter(site_id=site_id, company_id=company_pk),
+    "external_id",
+)
 
 
 # One index probe per id, whatever the planner believes: during a large import the table

@@ -23,6 +23,4 @@ class PersonaQueries:
         PersonaNode, description="Personas in name order; search looks in names and descriptions."
     )
     def personas(self, info: Info, search: str | None = None) -> Rows[Persona]:
-        return site_rows(
-            info, service.list_personas, service.count_personas, lambda p: p.name, search=search
-        )
+        return site_rows(info, service.PERSONAS, search=search)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -14,7 +15,7 @@ from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import Rows
+from app.graphql.pagination import Rows, site_rows
 from app.members.types import MemberType
 from app.personas import loaders, members
 from app.personas.models import Persona, SegmentOption
@@ -78,14 +79,9 @@ class PersonaNode:
         description="The members of memberCount, in member order.",
     )
     def members(self, info: Info) -> Rows[dict[str, Any]]:
-        site_id = info.context.site_id
-        return Rows(
-            fetch=lambda n, key: members.list_members(
-                site_id=site_id, persona_pk=self.pk, first=n, after=key
-            ),
-            key=lambda r: r["id"],
-            count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
-            kind=int,
+        counts = info.context.loaders.get(loaders.member_count)
+        return site_rows(
+            info, members.MEMBERS, count=partial(counts.load, self.pk), persona_pk=self.pk
         )
 
 

@@ -33,14 +33,7 @@ class SegmentQueries:
         search: str | None = None,
     ) -> Rows[Segment]:
         wanted = (status or SegmentStatusFilter.ALL).status()
-        return site_rows(
-            info,
-            service.list_segments,
-            service.count_segments,
-            lambda s: s.name,
-            status=wanted,
-            search=search,
-        )
+        return site_rows(info, service.SEGMENTS, status=wanted, search=search)
 
     @strawberry.field(
         description="Every problem of a rule, with its line and column. With segmentId, the "

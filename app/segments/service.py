@@ -17,6 +17,7 @@ from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
+from app.listing import Listing
 from app.memberships import catalogue, flips, kept, path
 from app.memberships.bulk import Mode
 from app.memberships.changes import check_size
@@ -114,20 +115,8 @@ def _listing(site_id: int, status: SegmentStatus | None, search: str | None) -> 
     return qs
 
 
-async def list_segments(
-    *, site_id: int, status: SegmentStatus | None, search: str | None, first: int, after: str | None
-) -> list[Segment]:
-    """Up to first+1 segments in name order, after the given name."""
-    qs = _listing(site_id, status, search)
-    if after is not None:
-        qs = qs.filter(name__gt=after)
-    rows: list[Segment] = await qs.order_by("name").limit(first + 1)
-    return rows
-
-
-async def count_segments(*, site_id: int, status: SegmentStatus | None, search: str | None) -> int:
-    n: int = await _listing(site_id, status, search).count()
-    return n
+# the site's segments in name order, by status and search (filters)
+SEGMENTS = Listing(_listing, "name")
 
 
 def _check_name(name: str, path: Sequence[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -165,15 +166,8 @@ class SegmentNode:
         description="Listed companies; their members are effective members.",
     )
     def companies(self, info: Info) -> Rows[dict[str, Any]]:
-        site_id = info.context.site_id
-        return Rows(
-            fetch=lambda n, key: memberships.list_companies(
-                site_id=site_id, segment_pk=self.pk, first=n, after=key
-            ),
-            key=_pk,
-            count=lambda: _company_count(info, self.pk),
-            kind=int,
-        )
+        count = partial(_company_count, info, self.pk)
+        return site_rows(info, memberships.LISTED_COMPANIES, count=count, segment_pk=self.pk)
 
     @paginated(
         MemberType,
@@ -181,8 +175,7 @@ class SegmentNode:
         description="Members who are never members, whatever lists or rules say.",
     )
     def excluded_members(self, info: Info) -> Rows[dict[str, Any]]:
-        listing, counting = memberships.list_excluded, memberships.count_excluded
-        return site_rows(info, listing, counting, _pk, kind=int, segment_pk=self.pk)
+        return site_rows(info, memberships.EXCLUDED, segment_pk=self.pk)
 
     @paginated(
         MemberType,
@@ -191,8 +184,7 @@ class SegmentNode:
         "(and not excluded). Empty for DYNAMIC segments, whose matches are members.",
     )
     def eligible_members(self, info: Info) -> Rows[dict[str, Any]]:
-        listing, counting = memberships.list_eligible, memberships.count_eligible
-        return site_rows(info, listing, counting, _pk, kind=int, segment_pk=self.pk)
+        return site_rows(info, memberships.ELIGIBLE, segment_pk=self.pk)
 
     @strawberry.field(description="The feature flags targeting this segment, in key order.")
     async def feature_flags(
@@ -226,15 +218,7 @@ class SegmentNode:
 
     @paginated(SegmentEventNode, description="The audit trail, newest first.")
     def events(self, info: Info) -> Rows[SegmentEvent]:
-        site_id = info.context.site_id
-        return Rows(
-            fetch=lambda n, key: events.list_events(
-                site_id=site_id, segment_id=self.pk, first=n, before_id=key
-            ),
-            key=lambda e: e.id,
-            count=lambda: events.count_events(site_id=site_id, segment_id=self.pk),
-            kind=int,
-        )
+        return site_rows(info, events.EVENTS, segment_id=self.pk)
 
 
 def _pk(row: dict[str, Any]) -> int:

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 from app.checks import check_description
 from app.db import fetch, parse_pk
 from app.errors import DomainError, ErrorCode, not_found
-from app.listing import count, keyset
+from app.listing import Listing
 from app.segments.models import Segment
 from app.settings import get_settings
 from app.webhooks.addresses import AddressError, check
@@ -161,12 +161,5 @@ def _deliveries(site_id: int, webhook_pk: int, status: DeliveryStatus | None) ->
     return qs if status is None else qs.filter(status=status)
 
 
-async def list_deliveries(
-    *, site_id: int, webhook_pk: int, status: DeliveryStatus | None, first: int, after: int | None
-) -> list[WebhookDelivery]:
-    """Up to first+1 deliveries, newest first, before the given id."""
-    return await keyset(_deliveries(site_id, webhook_pk, status), "-id", after, first)
-
-
-async def count_deliveries(*, site_id: int, webhook_pk: int, status: DeliveryStatus | None) -> int:
-    return await count(_deliveries(site_id, webhook_pk, status))
+# a webhook's deliveries (filters webhook_pk, status), newest first
+DELIVERIES = Listing(_deliveries, "-id", int)

@@ -69,15 +69,7 @@ class WebhookNode:
 
     @paginated(WebhookDeliveryNode, description="What was sent to it, newest first.")
     def deliveries(self, info: Info, status: DeliveryStatus | None = None) -> Rows[WebhookDelivery]:
-        return site_rows(
-            info,
-            service.list_deliveries,
-            service.count_deliveries,
-            lambda d: d.id,
-            kind=int,
-            webhook_pk=self.pk,
-            status=status,
-        )
+        return site_rows(info, service.DELIVERIES, webhook_pk=self.pk, status=status)
 
 
 @strawberry.type
