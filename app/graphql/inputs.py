@@ -21,6 +21,11 @@ class DeletePayload:
 
 not_deleted = partial(DeletePayload, deleted_id=None)
 
+# what an update input whose fields may be cleared says of itself (see ``provided``)
+MERGE_UPDATE = (
+    "Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
+)
+
 
 def id_list(ids: list[strawberry.ID] | None) -> list[str] | None:
     """A list of ids as the services take them (plain strings); None stays None."""

@@ -7,7 +7,7 @@ from functools import partial
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.inputs import DeletePayload, not_deleted, provided
+from app.graphql.inputs import MERGE_UPDATE, DeletePayload, not_deleted, provided
 from app.graphql.mutation import mutation
 from app.personas import options, service
 from app.personas.models import Persona
@@ -43,11 +43,7 @@ class PersonaInput:
     description: str | None = None
 
 
-@strawberry.input(
-    description=(
-        "Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
-    )
-)
+@strawberry.input(description=MERGE_UPDATE)
 class UpdatePersonaInput:
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET

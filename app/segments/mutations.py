@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.inputs import DeletePayload, not_deleted, provided, utc
+from app.graphql.inputs import MERGE_UPDATE, DeletePayload, not_deleted, provided, utc
 from app.graphql.mutation import Fields, mutation
 from app.segments import service
 from app.segments.models import Segment, SegmentType
@@ -30,11 +30,7 @@ class CreateSegmentInput:
     company_ids: list[strawberry.ID] | None = strawberry.field(default_factory=list)
 
 
-@strawberry.input(
-    description=(
-        "Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
-    )
-)
+@strawberry.input(description=MERGE_UPDATE)
 class UpdateSegmentInput:
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET

@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app.checks import check_description, check_name
 from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
@@ -23,7 +24,6 @@ from app.memberships.bulk import Mode
 from app.memberships.changes import check_size
 from app.memberships.path import ListChange, Lists, Snapshot
 from app.segments.models import Segment, SegmentStatus, SegmentType, status_at
-from app.settings import get_settings
 
 
 @dataclass
@@ -119,24 +119,6 @@ def _listing(site_id: int, status: SegmentStatus | None, search: str | None) -> 
 SEGMENTS = Listing(_listing, "name")
 
 
-def _check_name(name: str, path: Sequence[str]) -> str:
-    name = name.strip()
-    limit = get_settings().max_name_length
-    if not name:
-        raise DomainError(ErrorCode.INVALID, "name must not be empty", path)
-    if len(name) > limit:
-        raise DomainError(ErrorCode.INVALID, f"name is over the limit of {limit} characters", path)
-    return name
-
-
-def _check_description(description: str | None, path: Sequence[str]) -> None:
-    limit = get_settings().max_description_length
-    if description is not None and len(description) > limit:
-        raise DomainError(
-            ErrorCode.INVALID, f"description is over the limit of {limit} characters", path
-        )
-
-
 def _check_window(
     starts_at: datetime | None, ends_at: datetime | None, path: Sequence[str]
 ) -> None:
@@ -188,8 +170,8 @@ async def create_in(
     tx: BaseDBAsyncClient, *, site_id: int, actor: str, data: SegmentData
 ) -> Segment:
     """create, inside the caller's transaction (freeze builds on it)."""
-    name = _check_name(data.name, ["name"])
-    _check_description(data.description, ["description"])
+    name = check_name(data.name, ["name"])
+    check_description(data.description, ["description"])
     _check_window(data.starts_at, data.ends_at, ["ends_at"])
     check_size(len(data.member_ids), ["member_ids"])
     check_size(len(data.company_ids), ["company_ids"])
@@ -271,10 +253,10 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
             writer = await flips.writer(tx, site_id, datetime.now(UTC))
             old_name = segment.name
             if "name" in changes:
-                changes["name"] = _check_name(changes["name"], ["name"])
+                changes["name"] = check_name(changes["name"], ["name"])
                 await _name_taken(site_id, changes["name"], tx, but=segment.id)
             if "description" in changes:
-                _check_description(changes["description"], ["description"])
+                check_description(changes["description"], ["description"])
             _check_window(
                 changes.get("starts_at", segment.starts_at),
                 changes.get("ends_at", segment.ends_at),
