@@ -55,14 +55,21 @@ def check_row(data: MemberData) -> None:
             raise DomainError(
                 ErrorCode.INVALID, f"{data.email!r} is not an email address", [*data.line, "email"]
             )
-    if isinstance(data.name, str) and len(data.name) > MAX_NAME_LENGTH:
-        raise DomainError(
-            ErrorCode.INVALID, f"name is over {MAX_NAME_LENGTH} characters", [*data.line, "name"]
-        )
-    if data.attributes not in (UNSET, None) and not isinstance(data.attributes, dict):
-        raise DomainError(
-            ErrorCode.INVALID, "attributes must be a JSON object", [*data.line, "attributes"]
-        )
+    check_text(data.name, MAX_NAME_LENGTH, [*data.line, "name"])
+    check_attributes(data.attributes, [*data.line, "attributes"])
+
+
+def check_text(value: Any, limit: int, path: Sequence[str]) -> None:
+    """INVALID when a text given (not UNSET, not null) is over ``limit`` characters; the
+    message names it by the last term of ``path``."""
+    if isinstance(value, str) and len(value) > limit:
+        raise DomainError(ErrorCode.INVALID, f"{path[-1]} is over {limit} characters", path)
+
+
+def check_attributes(value: Any, path: Sequence[str]) -> None:
+    """INVALID when attributes are given (not UNSET, not null) and are not a JSON object."""
+    if value not in (UNSET, None) and not isinstance(value, dict):
+        raise DomainError(ErrorCode.INVALID, "attributes must be a JSON object", path)
 
 
 def merge_attributes(stored: dict[str, Any], patch: dict[str, Any] | None) -> dict[str, Any]:
