@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import strawberry
@@ -18,8 +17,6 @@ class DeletePayload:
     deleted_id: strawberry.ID | None
     user_errors: list[UserError]
 
-
-not_deleted = partial(DeletePayload, deleted_id=None)
 
 # what an update input whose fields may be cleared says of itself (see ``provided``)
 MERGE_UPDATE = (

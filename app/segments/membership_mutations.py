@@ -16,7 +16,7 @@ from app.memberships.bulk import Mode
 from app.memberships.types import MembershipMode  # noqa: F401  (names Mode MembershipMode)
 from app.segments import loaders
 from app.segments import service as segments
-from app.segments.mutations import segment_failed, segment_payload
+from app.segments.mutations import segment_payload
 from app.segments.types import SegmentNode, SegmentPayload
 from app.viewer import Role
 
@@ -253,7 +253,6 @@ class MembershipMutations:
 
     @mutation(
         _WRITER,
-        failed=segment_failed,
         fields=_FREEZE,
         description="A new STATIC segment listing the segment's effective members of now.",
     )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.inputs import MERGE_UPDATE, DeletePayload, not_deleted, provided, utc
+from app.graphql.inputs import MERGE_UPDATE, DeletePayload, provided, utc
 from app.graphql.mutation import Fields, mutation
 from app.segments import service
 from app.segments.models import Segment, SegmentType
@@ -47,7 +46,6 @@ def segment_payload(segment: Segment) -> SegmentPayload:
 
 
 # the answer of a segment mutation refused with userErrors
-segment_failed = partial(SegmentPayload, segment=None)
 
 # the membership path's terms, as createSegment's input names them
 _CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "companyIds"]}
@@ -55,7 +53,7 @@ _CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "co
 
 @strawberry.type
 class SegmentMutations:
-    @mutation(Role.WRITER, failed=segment_failed, fields=_CREATE)
+    @mutation(Role.WRITER, fields=_CREATE)
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
         data = service.SegmentData(
             name=input.name,
@@ -71,7 +69,7 @@ class SegmentMutations:
         segment = await service.create(**info.context.acting, data=data)
         return segment_payload(segment)
 
-    @mutation(Role.WRITER, failed=segment_failed)
+    @mutation(Role.WRITER)
     async def update_segment(
         self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
     ) -> SegmentPayload:
@@ -84,7 +82,6 @@ class SegmentMutations:
 
     @mutation(
         Role.WRITER,
-        failed=not_deleted,
         description="Delete a segment with its lists; refused while a rule names it.",
     )
     async def delete_segment(self, info: Info, id: strawberry.ID) -> DeletePayload:
