@@ -1,5 +1,6 @@
 """The one mutation wrapper: the role check, and a domain error turned into the payload's
-userErrors, with the service's domain terms mapped to the mutation's argument paths."""
+userErrors, with the service's domain terms mapped to the mutation's argument paths; and the
+mutation that deletes a row by its id."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
 from app.errors import DomainError
+from app.graphql.context import Info
 from app.graphql.errors import UserError
+from app.graphql.inputs import DeletePayload
 from app.viewer import Role
 
 P = TypeVar("P")
@@ -97,3 +100,16 @@ def mutation(
         return strawberry.mutation(guarded, description=description)
 
     return wrap
+
+
+def deleting(
+    role: Role, delete: Callable[..., Awaitable[object]], key: str, *, description: str
+) -> Any:
+    """A mutation (see ``mutation``) deleting one row of the caller's site named by its ``id``
+    argument: ``delete(site_id=, actor=, <key>=id)``, answered with the id it deleted."""
+
+    async def delete_one(self: object, info: Info, id: strawberry.ID) -> DeletePayload:
+        await delete(**info.context.acting, **{key: id})
+        return DeletePayload(deleted_id=id, user_errors=[])
+
+    return mutation(role, description=description)(delete_one)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.inputs import MERGE_UPDATE, DeletePayload, provided
-from app.graphql.mutation import mutation
+from app.graphql.inputs import MERGE_UPDATE, provided
+from app.graphql.mutation import deleting, mutation
 from app.personas import options, service
 from app.personas.models import Persona
 from app.personas.types import (
@@ -82,13 +82,12 @@ class PersonaMutations:
         option = await options.update(**info.context.acting, option_id=id, changes=provided(input))
         return SegmentOptionPayload(option=SegmentOptionNode.from_model(option), user_errors=[])
 
-    @mutation(
+    delete_segment_option = deleting(
         Role.WRITER,
+        options.delete,
+        "option_id",
         description="Delete an option; personas that picked it let go of it.",
     )
-    async def delete_segment_option(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        await options.delete(**info.context.acting, option_id=id)
-        return DeletePayload(deleted_id=id, user_errors=[])
 
     @mutation(Role.WRITER)
     async def create_persona(self, info: Info, input: PersonaInput) -> PersonaPayload:
@@ -105,10 +104,12 @@ class PersonaMutations:
         )
         return _persona(persona)
 
-    @mutation(Role.WRITER, description="Delete a persona; its segments stay.")
-    async def delete_persona(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        await service.delete(**info.context.acting, persona_id=id)
-        return DeletePayload(deleted_id=id, user_errors=[])
+    delete_persona = deleting(
+        Role.WRITER,
+        service.delete,
+        "persona_id",
+        description="Delete a persona; its segments stay.",
+    )
 
     @mutation(
         Role.WRITER,

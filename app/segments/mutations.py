@@ -8,8 +8,8 @@ from typing import Any
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.inputs import MERGE_UPDATE, DeletePayload, provided, utc
-from app.graphql.mutation import Fields, mutation
+from app.graphql.inputs import MERGE_UPDATE, provided, utc
+from app.graphql.mutation import Fields, deleting, mutation
 from app.segments import service
 from app.segments.models import Segment, SegmentType
 from app.segments.types import SegmentNode, SegmentPayload
@@ -80,10 +80,9 @@ class SegmentMutations:
         segment = await service.update(**info.context.acting, segment_id=id, changes=changes)
         return segment_payload(segment)
 
-    @mutation(
+    delete_segment = deleting(
         Role.WRITER,
+        service.delete,
+        "segment_id",
         description="Delete a segment with its lists; refused while a rule names it.",
     )
-    async def delete_segment(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        await service.delete(**info.context.acting, segment_id=id)
-        return DeletePayload(deleted_id=id, user_errors=[])
