@@ -13,6 +13,7 @@ from app.graphql.inputs import id_list, utc
 from app.graphql.mutation import Fields, mutation
 from app.memberships import changes as use_cases
 from app.memberships.bulk import Mode
+from app.memberships.changes import Lists
 from app.memberships.types import MembershipMode  # noqa: F401  (names Mode MembershipMode)
 from app.segments import loaders
 from app.segments import service as segments
@@ -156,10 +157,11 @@ class MembershipMutations:
     async def update_segment_members(
         self, info: Info, input: UpdateSegmentMembersInput
     ) -> MembershipPayload:
-        outcome = await use_cases.update_members(
+        outcome = await use_cases.update_list(
             **info.context.acting,
+            lists=Lists.MEMBERS,
             segment_id=input.segment_id,
-            member_ids=[str(i) for i in input.member_ids],
+            ids=[str(i) for i in input.member_ids],
             mode=input.mode,
             create_missing=bool(input.create_missing),
             expires_at=utc(input.expires_at),
@@ -172,10 +174,11 @@ class MembershipMutations:
     async def update_segment_companies(
         self, info: Info, input: UpdateSegmentCompaniesInput
     ) -> MembershipPayload:
-        outcome = await use_cases.update_companies(
+        outcome = await use_cases.update_list(
             **info.context.acting,
+            lists=Lists.COMPANIES,
             segment_id=input.segment_id,
-            company_ids=[str(i) for i in input.company_ids],
+            ids=[str(i) for i in input.company_ids],
             mode=input.mode,
             dry_run=bool(input.dry_run),
             idempotency_key=input.idempotency_key,
@@ -186,10 +189,11 @@ class MembershipMutations:
     async def update_segment_exclusions(
         self, info: Info, input: UpdateSegmentExclusionsInput
     ) -> MembershipPayload:
-        outcome = await use_cases.update_exclusions(
+        outcome = await use_cases.update_list(
             **info.context.acting,
+            lists=Lists.EXCLUSIONS,
             segment_id=input.segment_id,
-            member_ids=[str(i) for i in input.member_ids],
+            ids=[str(i) for i in input.member_ids],
             mode=input.mode,
             idempotency_key=input.idempotency_key,
         )
