@@ -455,7 +455,8 @@ def effective_select(cat: Catalogue, segment_pk: int, query: Query, now: datetim
 
 
 # the listings of a segment's rows (filter segment_pk) its GraphQL connections page through
-# (a listed company's count comes from the request's segment counts)
+# (the effective members' and listed companies' counts come from the request's segment counts)
+EFFECTIVE = RowListing(list_members)
 LISTED_COMPANIES = RowListing(list_companies)
 EXCLUDED = RowListing(list_excluded, count_excluded)
 ELIGIBLE = RowListing(list_eligible, count_eligible)

@@ -150,13 +150,8 @@ class SegmentNode:
             found = await info.context.loaders.get(segment_loaders.segment_counts).load(self.pk)
             return found.members
 
-        rows = Rows(
-            fetch=lambda n, key: memberships.list_members(
-                site_id=site_id, segment_pk=self.pk, search=search, first=n, after=key
-            ),
-            key=_pk,
-            count=count,
-            kind=int,
+        rows = site_rows(
+            info, memberships.EFFECTIVE, count=count, segment_pk=self.pk, search=search
         )
         return await connection(info, (first, after), rows, _member_edge, SegmentMemberConnection)
 
@@ -219,12 +214,6 @@ class SegmentNode:
     @paginated(SegmentEventNode, description="The audit trail, newest first.")
     def events(self, info: Info) -> Rows[SegmentEvent]:
         return site_rows(info, events.EVENTS, segment_id=self.pk)
-
-
-def _pk(row: dict[str, Any]) -> int:
-    """The cursor key of a raw SQL row of a member or a company (see memberships.service)."""
-    pk: int = row["id"]
-    return pk
 
 
 async def _company_count(info: Info, pk: int) -> int:
