@@ -7,12 +7,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 
 class Worker(Protocol):
     def start(self) -> None: ...
 
+    async def stop(self) -> None: ...
+
+
+class _Graceful(Protocol):
     async def stop(self, grace: float | None = None) -> None: ...
 
 
@@ -22,7 +26,8 @@ W = TypeVar("W", bound=Worker)
 @contextlib.asynccontextmanager
 async def started(worker: W | None, *, grace: float | None = None) -> AsyncIterator[W | None]:
     """``worker`` started for the body of the ``async with`` and stopped after it (given
-    ``grace`` seconds to finish what it is doing); None when it is switched off."""
+    ``grace`` seconds to finish what it is doing, when its stop takes one); None when it is
+    switched off."""
     if worker is None:
         yield None
         return
@@ -30,7 +35,10 @@ async def started(worker: W | None, *, grace: float | None = None) -> AsyncItera
     try:
         yield worker
     finally:
-        await worker.stop(grace=grace)
+        if grace is None:
+            await worker.stop()
+        else:
+            await cast(_Graceful, worker).stop(grace=grace)
 
 
 async def woken(wake: asyncio.Event, seconds: float) -> None:

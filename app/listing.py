@@ -1,12 +1,13 @@
-"""What the services' listings share: a keyset page of a query, and a text search over
-some of its fields."""
+"""What the services' listings share: a keyset page of a query, a listing of a site's rows
+paged that way, and a text search over some of its fields."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import reduce
 from operator import or_
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.models import Model
@@ -30,6 +31,52 @@ async def count(qs: QuerySet[M]) -> int:
     """How many rows the query has (typed: Tortoise's count is not)."""
     n: int = await qs.count()
     return n
+
+
+@dataclass(frozen=True)
+class Listing(Generic[M]):
+    """A listing of a site's rows: ``query(site_id, **filters)`` the rows, paged in ``order``
+    (a field; "-field" for descending) whose values, of type ``kind``, are the page keys."""
+
+    query: Callable[..., QuerySet[M]]
+    order: str
+    kind: type[Any] = str
+
+    async def page(self, *, site_id: int, first: int, after: Any, **filters: Any) -> list[M]:
+        """Up to first+1 rows after the key ``after`` (see keyset)."""
+        return await keyset(self.query(site_id, **filters), self.order, after, first)
+
+    async def total(self, *, site_id: int, **filters: Any) -> int:
+        """How many rows there are over every page."""
+        return await count(self.query(site_id, **filters))
+
+    def key(self, row: M) -> Any:
+        """The row's page key: its value of the order field."""
+        return getattr(row, self.order.removeprefix("-"))
+
+
+@dataclass(frozen=True)
+class RowListing:
+    """A listing of a site's rows read in raw SQL, as dicts in pk order (the page key is the
+    row's "id"): ``pages(site_id=, first=, after=, **filters)`` gives up to first+1 of them,
+    ``counts(site_id=, **filters)`` the total (none: the caller counts, by a loader)."""
+
+    pages: Callable[..., Awaitable[list[dict[str, Any]]]]
+    counts: Callable[..., Awaitable[int]] | None = None
+    kind: type[Any] = int
+
+    async def page(
+        self, *, site_id: int, first: int, after: Any, **filters: Any
+    ) -> list[dict[str, Any]]:
+        return await self.pages(site_id=site_id, first=first, after=after, **filters)
+
+    async def total(self, *, site_id: int, **filters: Any) -> int:
+        if self.counts is None:
+            raise TypeError("this listing is counted by its caller")
+        return await self.counts(site_id=site_id, **filters)
+
+    def key(self, row: dict[str, Any]) -> Any:
+        return row["id"]
 
 
 def containing(qs: QuerySet[M], search: str | None, *fields: str) -> QuerySet[M]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import strawberry
 
 from app.auth import service
 from app.auth.types import ApiKeyPayload, ApiKeyType, Viewer
 from app.graphql.context import Info
-from app.graphql.inputs import DeletePayload, not_deleted
+from app.graphql.inputs import DeletePayload
 from app.graphql.mutation import mutation
 from app.viewer import Role
 
@@ -32,21 +30,17 @@ class AuthQueries:
         return [ApiKeyType.from_model(k) for k in await service.list_keys(site_id=viewer.site_id)]
 
 
-_failed = partial(ApiKeyPayload, api_key=None, secret=None)
-
-
 @strawberry.type
 class AuthMutations:
     @mutation(
         Role.ADMIN,
-        failed=_failed,
         description="Make a key for this site (ADMIN only); the secret is shown once.",
     )
     async def create_api_key(self, info: Info, name: str, role: Role) -> ApiKeyPayload:
         key, secret = await service.create_key(site_id=info.context.site_id, name=name, role=role)
         return ApiKeyPayload(api_key=ApiKeyType.from_model(key), secret=secret, user_errors=[])
 
-    @mutation(Role.ADMIN, failed=not_deleted, description="Revoke a key of this site (ADMIN only).")
+    @mutation(Role.ADMIN, description="Revoke a key of this site (ADMIN only).")
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> DeletePayload:
         try:
             key_id = int(id)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from app.background import started
 from app.db import execute, fetch, ts
 from app.memberships import kept
 from app.settings import Settings
@@ -130,15 +131,6 @@ class Sweeper:
                 await self._task
 
 
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Sweeper | None]:
+def running(settings: Settings) -> AbstractAsyncContextManager[Sweeper | None]:
     """The sweeper for an app's lifespan (none when MEMBERSHIP_SWEEPER is off)."""
-    if not settings.membership_sweeper:
-        yield None
-        return
-    sweeper = Sweeper(settings)
-    sweeper.start()
-    try:
-        yield sweeper
-    finally:
-        await sweeper.stop()
+    return started(Sweeper(settings) if settings.membership_sweeper else None)

@@ -13,8 +13,14 @@ from tortoise.transactions import in_transaction
 from app.companies.models import Company
 from app.db import cast, json_value, sql, ts
 from app.errors import DomainError, ErrorCode
-from app.listing import containing, keyset
-from app.members.service import UNSET, check_external_id, merge_attributes
+from app.listing import Listing, containing
+from app.members.service import (
+    UNSET,
+    check_attributes,
+    check_external_id,
+    check_text,
+    merge_attributes,
+)
 from app.memberships import flips, kept
 
 MAX_NAME_LENGTH = 255
@@ -39,14 +45,8 @@ def _check(data: CompanyData) -> None:
             f"name must be 1 to {MAX_NAME_LENGTH} characters",
             [*data.line, "name"],
         )
-    if isinstance(data.plan, str) and len(data.plan) > MAX_PLAN_LENGTH:
-        raise DomainError(
-            ErrorCode.INVALID, f"plan is over {MAX_PLAN_LENGTH} characters", [*data.line, "plan"]
-        )
-    if data.attributes not in (UNSET, None) and not isinstance(data.attributes, dict):
-        raise DomainError(
-            ErrorCode.INVALID, "attributes must be a JSON object", [*data.line, "attributes"]
-        )
+    check_text(data.plan, MAX_PLAN_LENGTH, [*data.line, "plan"])
+    check_attributes(data.attributes, [*data.line, "attributes"])
 
 
 async def get(*, site_id: int, external_id: str) -> Company | None:
@@ -74,15 +74,8 @@ def _search(site_id: int, search: str | None) -> Any:
     return containing(Company.filter(site_id=site_id), search, "external_id", "name")
 
 
-async def list_companies(
-    *, site_id: int, search: str | None, first: int, after: str | None
-) -> list[Company]:
-    return await keyset(_search(site_id, search), "external_id", after, first)
-
-
-async def count_companies(*, site_id: int, search: str | None) -> int:
-    n: int = await _search(site_id, search).count()
-    return n
+# the site's companies in id order; search (a filter) matches id and name
+COMPANIES = Listing(_search, "external_id")
 
 
 async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -10,12 +11,13 @@ from strawberry.scalars import JSON
 
 from app.companies import loaders
 from app.companies.models import Company
-from app.graphql.connection import ConnectionBase
+from app.graphql.connection import paginated
 from app.graphql.context import Info, Lazy
 from app.graphql.nodes import from_attributes, from_entity_row
-from app.graphql.pagination import Rows, connection, node_edge
+from app.graphql.pagination import Rows, site_rows
 from app.members import service as members
-from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.members.models import Member
+from app.members.types import MemberType
 from app.memberships import loaders as memberships
 
 if TYPE_CHECKING:
@@ -55,28 +57,10 @@ class CompanyType:
         nodes: list[SegmentNode] = _SEGMENT_NODES.get()(found)
         return nodes
 
-    @strawberry.field
-    async def members(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> MemberConnection:
-        site_id = info.context.site_id
-        rows = Rows(
-            fetch=lambda n, key: members.list_company_members(
-                site_id=site_id, company_pk=self.pk, first=n, after=key
-            ),
-            key=lambda m: m.external_id,
-            count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
+    @paginated(MemberType)
+    def members(self, info: Info) -> Rows[Member]:
+        # counted by the request's loader, with the other companies' counts
+        counts = info.context.loaders.get(loaders.member_count)
+        return site_rows(
+            info, members.COMPANY_MEMBERS, count=partial(counts.load, self.pk), company_pk=self.pk
         )
-        edge = node_edge(MemberEdge, MemberType.from_model)
-        return await connection(info, (first, after), rows, edge, MemberConnection)
-
-
-@strawberry.type
-class CompanyEdge:
-    cursor: str
-    node: CompanyType
-
-
-@strawberry.type
-class CompanyConnection(ConnectionBase):
-    edges: list[CompanyEdge]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import strawberry
 
 from app.email import service
@@ -31,14 +29,10 @@ class SendSegmentEmailInput:
     idempotency_key: str | None = None
 
 
-_failed = partial(EmailCampaignPayload, campaign=None)
-
-
 @strawberry.type
 class EmailMutations:
     @mutation(
         Role.WRITER,
-        failed=_failed,
         description=(
             "Freeze the recipients now and return the campaign (PENDING) at once;"
             " the worker sends each message at most once."

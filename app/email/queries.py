@@ -7,11 +7,11 @@ import strawberry
 from app.email import service
 from app.email.types import EmailCampaignNode
 from app.graphql.context import Info
+from app.graphql.nodes import site_node
 
 
 @strawberry.type
 class EmailQueries:
     @strawberry.field
     async def email_campaign(self, info: Info, id: strawberry.ID) -> EmailCampaignNode | None:
-        campaign = await service.get(site_id=info.context.site_id, campaign_id=id)
-        return EmailCampaignNode.from_model(campaign) if campaign else None
+        return await site_node(info, service.get, EmailCampaignNode.from_model, campaign_id=id)

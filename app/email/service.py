@@ -21,7 +21,7 @@ from app.events.models import EventKind
 from app.idempotency import service as idempotency
 from app.idempotency.service import Once
 from app.ids import by_id
-from app.listing import count, keyset
+from app.listing import Listing
 from app.memberships import service as memberships
 from app.segments import service as segments
 from app.settings import get_settings
@@ -305,20 +305,8 @@ def _deliveries(site_id: int, campaign_pk: int, status: DeliveryStatus | None) -
     return qs.filter(status=status) if status is not None else qs
 
 
-async def list_deliveries(
-    *,
-    site_id: int,
-    campaign_pk: int,
-    status: DeliveryStatus | None,
-    first: int,
-    after: int | None,
-) -> list[EmailDelivery]:
-    """Up to first+1 deliveries of a campaign in recipient order."""
-    return await keyset(_deliveries(site_id, campaign_pk, status), "id", after, first)
-
-
-async def count_deliveries(*, site_id: int, campaign_pk: int, status: DeliveryStatus | None) -> int:
-    return await count(_deliveries(site_id, campaign_pk, status))
+# a campaign's deliveries (filters campaign_pk, status) in recipient order
+DELIVERIES = Listing(_deliveries, "id", int)
 
 
 async def sending_campaigns(

@@ -10,11 +10,11 @@ import strawberry
 import app.jobs.types  # noqa: F401
 from app.email import loaders, service
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
-from app.graphql.connection import ConnectionBase
+from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import connection, node_edge, site_rows
+from app.graphql.pagination import Rows, site_rows
 from app.segments import loaders as segment_loaders
 from app.segments.types import SegmentNode
 
@@ -39,17 +39,6 @@ class EmailDeliveryNode:
         return from_attributes(
             cls, d, id=strawberry.ID(str(d.id)), member_id=strawberry.ID(d.member_id)
         )
-
-
-@strawberry.type
-class EmailDeliveryEdge:
-    cursor: str
-    node: EmailDeliveryNode
-
-
-@strawberry.type
-class EmailDeliveryConnection(ConnectionBase):
-    edges: list[EmailDeliveryEdge]
 
 
 @strawberry.type(name="EmailCampaign")
@@ -94,25 +83,9 @@ class EmailCampaignNode:
         counts = await info.context.loaders.get(loaders.delivery_counts).load(self.pk)
         return counts.get(DeliveryStatus.FAILED, 0)
 
-    @strawberry.field(description="One per recipient, in recipient order.")
-    async def deliveries(
-        self,
-        info: Info,
-        status: DeliveryStatus | None = None,
-        first: int | None = 50,
-        after: str | None = None,
-    ) -> EmailDeliveryConnection:
-        rows = site_rows(
-            info,
-            service.list_deliveries,
-            service.count_deliveries,
-            lambda d: d.id,
-            kind=int,
-            campaign_pk=self.pk,
-            status=status,
-        )
-        edge = node_edge(EmailDeliveryEdge, EmailDeliveryNode.from_model)
-        return await connection(info, (first, after), rows, edge, EmailDeliveryConnection)
+    @paginated(EmailDeliveryNode, description="One per recipient, in recipient order.")
+    def deliveries(self, info: Info, status: DeliveryStatus | None = None) -> Rows[EmailDelivery]:
+        return site_rows(info, service.DELIVERIES, campaign_pk=self.pk, status=status)
 
 
 @strawberry.type

@@ -11,7 +11,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.events.models import EventKind, SegmentEvent
-from app.listing import count, keyset
+from app.listing import Listing
 from app.live.broker import broker
 
 TOPIC = "segment_events"
@@ -57,13 +57,9 @@ async def by_ids(*, site_id: int, ids: Sequence[int]) -> list[SegmentEvent]:
     return rows
 
 
-async def list_events(
-    *, site_id: int, segment_id: int, first: int, before_id: int | None
-) -> list[SegmentEvent]:
-    """Up to first+1 events of a segment, newest first."""
-    qs = SegmentEvent.filter(site_id=site_id, segment_id=segment_id)
-    return await keyset(qs, "-id", before_id, first)
-
-
-async def count_events(*, site_id: int, segment_id: int) -> int:
-    return await count(SegmentEvent.filter(site_id=site_id, segment_id=segment_id))
+# a segment's audit trail (filter segment_id), newest first
+EVENTS = Listing(
+    lambda site_id, segment_id: SegmentEvent.filter(site_id=site_id, segment_id=segment_id),
+    "-id",
+    int,
+)

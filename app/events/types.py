@@ -8,7 +8,6 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.events.models import EventKind, SegmentEvent
-from app.graphql.connection import ConnectionBase
 from app.graphql.nodes import from_attributes
 
 strawberry.enum(EventKind, name="SegmentEventKind")
@@ -47,14 +46,3 @@ class SegmentEventNode:
             sample_ids=[strawberry.ID(i) for i in e.sample_ids],
             dropped_before=dropped_before,
         )
-
-
-@strawberry.type
-class SegmentEventEdge:
-    cursor: str
-    node: SegmentEventNode
-
-
-@strawberry.type
-class SegmentEventConnection(ConnectionBase):
-    edges: list[SegmentEventEdge]

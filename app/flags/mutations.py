@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import strawberry
 
 from app.flags import service
 from app.flags.models import FeatureFlag
 from app.flags.types import FeatureFlagNode, FeatureFlagPayload
 from app.graphql.context import Info
-from app.graphql.inputs import DeletePayload, not_deleted, provided
+from app.graphql.inputs import DeletePayload, provided
 from app.graphql.mutation import mutation
 from app.viewer import Role
 
@@ -38,12 +36,9 @@ def _payload(flag: FeatureFlag) -> FeatureFlagPayload:
     return FeatureFlagPayload(feature_flag=FeatureFlagNode.from_model(flag), user_errors=[])
 
 
-_failed = partial(FeatureFlagPayload, feature_flag=None)
-
-
 @strawberry.type
 class FlagMutations:
-    @mutation(Role.WRITER, failed=_failed)
+    @mutation(Role.WRITER)
     async def create_feature_flag(self, info: Info, input: FeatureFlagInput) -> FeatureFlagPayload:
         data = service.FlagData(
             key=input.key,
@@ -54,7 +49,7 @@ class FlagMutations:
         flag = await service.create(site_id=info.context.site_id, data=data)
         return _payload(flag)
 
-    @mutation(Role.WRITER, failed=_failed)
+    @mutation(Role.WRITER)
     async def update_feature_flag(
         self, info: Info, key: str, input: UpdateFeatureFlagInput
     ) -> FeatureFlagPayload:
@@ -64,9 +59,7 @@ class FlagMutations:
         flag = await service.update(site_id=info.context.site_id, key=key, changes=changes)
         return _payload(flag)
 
-    @mutation(
-        Role.WRITER, failed=not_deleted, description="Delete a flag; the segments it targets stay."
-    )
+    @mutation(Role.WRITER, description="Delete a flag; the segments it targets stay.")
     async def delete_feature_flag(self, info: Info, key: str) -> DeletePayload:
         pk = await service.delete(site_id=info.context.site_id, key=key)
         return DeletePayload(deleted_id=strawberry.ID(str(pk)), user_errors=[])

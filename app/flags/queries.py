@@ -5,31 +5,24 @@ from __future__ import annotations
 import strawberry
 
 from app.flags import evaluation, service
-from app.flags.types import (
-    FeatureFlagConnection,
-    FeatureFlagEdge,
-    FeatureFlagNode,
-    FlagEvaluation,
-)
+from app.flags.models import FeatureFlag
+from app.flags.types import FeatureFlagNode, FlagEvaluation
+from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.pagination import connection, node_edge, site_rows
+from app.graphql.nodes import site_node
+from app.graphql.pagination import Rows, site_rows
 
 
 @strawberry.type
 class FlagQueries:
     @strawberry.field
     async def feature_flag(self, info: Info, key: str) -> FeatureFlagNode | None:
-        flag = await service.get(site_id=info.context.site_id, key=key)
-        return FeatureFlagNode.from_model(flag) if flag else None
+        return await site_node(info, service.get, FeatureFlagNode.from_model, key=key)
 
-    @strawberry.field(description="Feature flags in key order.")
-    async def feature_flags(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> FeatureFlagConnection:
-        rows = site_rows(info, service.list_flags, service.count_flags, lambda f: f.key)
-        edge = node_edge(FeatureFlagEdge, FeatureFlagNode.from_model)
-        return await connection(info, (first, after), rows, edge, FeatureFlagConnection)
+    @paginated(FeatureFlagNode, description="Feature flags in key order.")
+    def feature_flags(self, info: Info) -> Rows[FeatureFlag]:
+        return site_rows(info, service.FLAGS)
 
     @strawberry.field(
         description="For the member: each flag (or each key asked, in that order; an unknown "

@@ -18,7 +18,7 @@ from app.db import fetch, ts
 from app.errors import DomainError, ErrorCode, not_found
 from app.flags.models import FeatureFlag, FlagSegment
 from app.ids import named_pks, refuse_unknown
-from app.listing import count, keyset, related
+from app.listing import Listing, related
 from app.segments.models import Segment
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
@@ -47,13 +47,8 @@ async def get(*, site_id: int, key: str) -> FeatureFlag | None:
     return await FeatureFlag.filter(site_id=site_id, key=key).first()
 
 
-async def list_flags(*, site_id: int, first: int, after: str | None) -> list[FeatureFlag]:
-    """Up to first+1 flags in key order, after the given key."""
-    return await keyset(FeatureFlag.filter(site_id=site_id), "key", after, first)
-
-
-async def count_flags(*, site_id: int) -> int:
-    return await count(FeatureFlag.filter(site_id=site_id))
+# the site's flags in key order
+FLAGS = Listing(lambda site_id: FeatureFlag.filter(site_id=site_id), "key")
 
 
 def _check_key(key: str) -> str:

@@ -8,7 +8,6 @@ import strawberry
 
 from app.flags import loaders
 from app.flags.models import FeatureFlag
-from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
@@ -35,17 +34,6 @@ class FeatureFlagNode:
     async def segments(self, info: Info) -> list[SegmentNode]:
         rows = await info.context.loaders.get(loaders.flag_segments).load(self.pk)
         return [SegmentNode.from_model(s) for s in rows]
-
-
-@strawberry.type
-class FeatureFlagEdge:
-    cursor: str
-    node: FeatureFlagNode
-
-
-@strawberry.type
-class FeatureFlagConnection(ConnectionBase):
-    edges: list[FeatureFlagEdge]
 
 
 @strawberry.type

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import strawberry
@@ -19,7 +18,10 @@ class DeletePayload:
     user_errors: list[UserError]
 
 
-not_deleted = partial(DeletePayload, deleted_id=None)
+# what an update input whose fields may be cleared says of itself (see ``provided``)
+MERGE_UPDATE = (
+    "Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
+)
 
 
 def id_list(ids: list[strawberry.ID] | None) -> list[str] | None:

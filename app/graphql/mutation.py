@@ -1,10 +1,13 @@
 """The one mutation wrapper: the role check, and a domain error turned into the payload's
-userErrors, with the service's domain terms mapped to the mutation's argument paths."""
+userErrors, with the service's domain terms mapped to the mutation's argument paths; and the
+mutation that deletes a row by its id."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
+import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -12,7 +15,9 @@ import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
 from app.errors import DomainError
+from app.graphql.context import Info
 from app.graphql.errors import UserError
+from app.graphql.inputs import DeletePayload
 from app.viewer import Role
 
 P = TypeVar("P")
@@ -53,10 +58,17 @@ class ArgumentPaths:
         return path if field else list(self._input)
 
 
+def _emptied(resolver: Callable[..., Any]) -> Callable[..., Any]:
+    """The payload the resolver returns, with every field but userErrors null."""
+    payload = typing.get_type_hints(resolver)["return"]
+    names = [f.name for f in dataclasses.fields(payload) if f.init and f.name != "user_errors"]
+    return functools.partial(payload, **dict.fromkeys(names))
+
+
 def mutation(
     role: Role,
     *,
-    failed: Callable[..., Any],
+    failed: Callable[..., Any] | None = None,
     fields: Fields | None = None,
     description: str | None = None,
 ) -> Callable[[Callable[..., Awaitable[P]]], Any]:
@@ -64,11 +76,14 @@ def mutation(
     FORBIDDEN error otherwise) and whose DomainError becomes ``failed(user_errors=[...])``,
     its field named by the mutation's argument path (see ArgumentPaths; ``fields`` names the
     terms that do not follow the rule). ``failed`` is the payload with its result left
-    empty, usually ``partial(XPayload, x=None)``. The resolver must take ``info``.
+    empty: by default the resolver's payload type with its other fields null (a payload
+    whose result is not nullable, counts for example, gives its own). The resolver must
+    take ``info``.
     """
 
     def wrap(resolver: Callable[..., Awaitable[P]]) -> Any:
         paths = ArgumentPaths(resolver, fields or {})
+        empty: list[Callable[..., Any]] = [] if failed is None else [failed]
 
         @functools.wraps(resolver)
         async def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -78,8 +93,23 @@ def mutation(
             except DomainError as error:
                 field = None if error.field is None else paths(error.field)
                 reported = UserError(field=field, message=error.message, code=error.code)
-                return failed(user_errors=[reported])
+                if not empty:  # the payload type, read once the module is complete
+                    empty.append(_emptied(resolver))
+                return empty[0](user_errors=[reported])
 
         return strawberry.mutation(guarded, description=description)
 
     return wrap
+
+
+def deleting(
+    role: Role, delete: Callable[..., Awaitable[object]], key: str, *, description: str
+) -> Any:
+    """A mutation (see ``mutation``) deleting one row of the caller's site named by its ``id``
+    argument: ``delete(site_id=, actor=, <key>=id)``, answered with the id it deleted."""
+
+    async def delete_one(self: object, info: Info, id: strawberry.ID) -> DeletePayload:
+        await delete(**info.context.acting, **{key: id})
+        return DeletePayload(deleted_id=id, user_errors=[])
+
+    return mutation(role, description=description)(delete_one)

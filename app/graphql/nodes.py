@@ -1,16 +1,19 @@
-"""Building GraphQL objects from rows: what every type's ``from_model`` shares."""
+"""Building GraphQL objects from rows: what every type's ``from_model`` shares, and the
+node of one row of the caller's site."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import strawberry
 
 from app.db import as_datetime
+from app.graphql.context import Info
 
 T = TypeVar("T")
+N = TypeVar("N")
 
 
 _NAMES: dict[type[Any], tuple[str, ...]] = {}
@@ -45,3 +48,12 @@ def from_entity_row(cls: type[T], row: Mapping[str, Any], **given: Any) -> T:
         updated_at=as_datetime(row["updated_at"]),
         **given,
     )
+
+
+async def site_node(
+    info: Info, get: Callable[..., Awaitable[T | None]], make: Callable[[T], N], **key: Any
+) -> N | None:
+    """The node of a row of the caller's site: ``get(site_id=, **key)`` finds the row (None:
+    there is none, and so no node), ``make`` builds the node of it."""
+    row = await get(site_id=info.context.site_id, **key)
+    return None if row is None else make(row)

@@ -6,7 +6,7 @@ import base64
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 import strawberry
@@ -100,9 +100,6 @@ def make_page(
     )
 
 
-E = TypeVar("E")
-
-
 async def paginate(
     first: int | None,
     after: str | None,
@@ -120,14 +117,6 @@ async def paginate(
     return make_page(rows, size, key, count, after=cursor)
 
 
-def edges(page: Page[T], make: Callable[[T, str], E]) -> list[E]:
-    """A page's rows as edges, each with its cursor."""
-    return [make(row, cursor) for row, cursor in zip(page.rows, page.cursors, strict=True)]
-
-
-C = TypeVar("C")
-
-
 @dataclass(frozen=True)
 class Rows(Generic[T]):
     """Where a connection's rows come from: ``fetch(n, after_key)`` gives up to n rows after
@@ -139,52 +128,42 @@ class Rows(Generic[T]):
     kind: type[Any] = str
 
 
+class SiteListing(Protocol[T]):
+    """A service's listing of a site's rows (``app.listing.Listing``, or one in raw SQL)."""
+
+    @property
+    def kind(self) -> type[Any]:
+        """The type of the page keys."""
+
+    def page(
+        self, *, site_id: int, first: int, after: Any, **filters: Any
+    ) -> Awaitable[Sequence[T]]:
+        """Up to first+1 rows after the key ``after``."""
+
+    def total(self, *, site_id: int, **filters: Any) -> Awaitable[int]:
+        """How many rows there are over every page."""
+
+    def key(self, row: T) -> Any:
+        """The row's page key."""
+
+
 def site_rows(
     info: Info,
-    listing: Callable[..., Awaitable[Sequence[T]]],
-    counting: Callable[..., Awaitable[int]],
-    key: Callable[[T], Any],
+    listing: SiteListing[T],
     *,
-    kind: type[Any] = str,
+    count: Callable[[], Awaitable[int]] | None = None,
     **filters: Any,
 ) -> Rows[T]:
-    """The rows of a service's listing of the caller's site: ``listing(site_id=, first=,
-    after=, **filters)`` gives a page, ``counting(site_id=, **filters)`` the total; ``key``
-    and ``kind`` as in Rows."""
+    """The rows of a service's listing of the caller's site, with ``filters``; ``count``
+    gives the total when the listing's would not do (a request's loader counts many
+    parents in one statement)."""
     site_id = info.context.site_id
     return Rows(
-        fetch=lambda n, after: listing(site_id=site_id, first=n, after=after, **filters),
-        key=key,
-        count=lambda: counting(site_id=site_id, **filters),
-        kind=kind,
+        fetch=lambda n, after: listing.page(site_id=site_id, first=n, after=after, **filters),
+        key=listing.key,
+        count=count or (lambda: listing.total(site_id=site_id, **filters)),
+        kind=listing.kind,
     )
-
-
-async def connection(
-    info: Info,
-    asked: tuple[int | None, str | None],
-    rows: Rows[T],
-    edge: Callable[[T, str], E],
-    build: Callable[..., C],
-) -> C:
-    """A Relay connection of one keyset page: ``asked`` is (first, after), held to the
-    settings' page size limit; ``edge`` makes an edge of a row and its cursor (see
-    node_edge), ``build`` is the connection type."""
-    first, after = asked
-    limit = info.context.settings.max_page_size
-    page = await paginate(
-        first, after, limit=limit, kind=rows.kind, fetch=rows.fetch, key=rows.key, count=rows.count
-    )
-    return build(edges=edges(page, edge), page_info=page.page_info(), count=page.count)
-
-
-def node_edge(edge: Callable[..., E], node: Callable[[T], Any]) -> Callable[[T, str], E]:
-    """The usual edge maker: the edge type with the row made a node and its cursor."""
-
-    def make(row: T, cursor: str) -> E:
-        return edge(cursor=cursor, node=node(row))
-
-    return make
 
 
 # rows every connection of the current operation may still return: [left, limit]

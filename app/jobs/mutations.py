@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import cast
 
 import strawberry
@@ -32,14 +31,10 @@ class ImportMembersInput:
     )
 
 
-_failed = partial(ImportJobPayload, job=None)
-
-
 @strawberry.type
 class ImportJobMutations:
     @mutation(
         Role.WRITER,
-        failed=_failed,
         description=(
             "Upsert members from a CSV (with a header row), JSON array or JSON Lines file;"
             " returns a PENDING job at once (see importJob)."

@@ -20,11 +20,13 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
+from app.background import started
 from app.companies.models import Company
 from app.errors import DomainError, ErrorCode
 from app.jobs import service
@@ -320,15 +322,6 @@ class ImportWorker:
                 await service.release(job, at_once=True)
 
 
-@contextlib.asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[ImportWorker | None]:
+def running_worker(settings: Settings) -> AbstractAsyncContextManager[ImportWorker | None]:
     """The app lifespan's worker (none when import_worker is off)."""
-    if not settings.import_worker:
-        yield None
-        return
-    worker = ImportWorker(settings)
-    worker.start()
-    try:
-        yield worker
-    finally:
-        await worker.stop()
+    return started(ImportWorker(settings) if settings.import_worker else None)

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from app.db import any_of, execute, fetch, ids_param, is_postgres, json_value
 from app.errors import DomainError, ErrorCode
-from app.listing import containing, keyset
+from app.listing import Listing, containing
 from app.members.models import Member, bucket_of
 from app.memberships import catalogue, flips, kept
 
@@ -55,14 +55,21 @@ def check_row(data: MemberData) -> None:
             raise DomainError(
                 ErrorCode.INVALID, f"{data.email!r} is not an email address", [*data.line, "email"]
             )
-    if isinstance(data.name, str) and len(data.name) > MAX_NAME_LENGTH:
-        raise DomainError(
-            ErrorCode.INVALID, f"name is over {MAX_NAME_LENGTH} characters", [*data.line, "name"]
-        )
-    if data.attributes not in (UNSET, None) and not isinstance(data.attributes, dict):
-        raise DomainError(
-            ErrorCode.INVALID, "attributes must be a JSON object", [*data.line, "attributes"]
-        )
+    check_text(data.name, MAX_NAME_LENGTH, [*data.line, "name"])
+    check_attributes(data.attributes, [*data.line, "attributes"])
+
+
+def check_text(value: Any, limit: int, path: Sequence[str]) -> None:
+    """INVALID when a text given (not UNSET, not null) is over ``limit`` characters; the
+    message names it by the last term of ``path``."""
+    if isinstance(value, str) and len(value) > limit:
+        raise DomainError(ErrorCode.INVALID, f"{path[-1]} is over {limit} characters", path)
+
+
+def check_attributes(value: Any, path: Sequence[str]) -> None:
+    """INVALID when attributes are given (not UNSET, not null) and are not a JSON object."""
+    if value not in (UNSET, None) and not isinstance(value, dict):
+        raise DomainError(ErrorCode.INVALID, "attributes must be a JSON object", path)
 
 
 def merge_attributes(stored: dict[str, Any], patch: dict[str, Any] | None) -> dict[str, Any]:
@@ -100,23 +107,13 @@ def _search(site_id: int, search: str | None) -> Any:
     return containing(Member.filter(site_id=site_id), search, "external_id", "email", "name")
 
 
-async def list_members(
-    *, site_id: int, search: str | None, first: int, after: str | None
-) -> list[Member]:
-    """Up to first+1 members ordered by id, after the given id."""
-    return await keyset(_search(site_id, search), "external_id", after, first)
-
-
-async def count_members(*, site_id: int, search: str | None) -> int:
-    n: int = await _search(site_id, search).count()
-    return n
-
-
-async def list_company_members(
-    *, site_id: int, company_pk: int, first: int, after: str | None
-) -> list[Member]:
-    qs = Member.filter(site_id=site_id, company_id=company_pk)
-    return await keyset(qs, "external_id", after, first)
+# the site's members in id order; search (a filter) matches id, email and name
+MEMBERS = Listing(_search, "external_id")
+# a company's members (filter company_pk), in id order
+COMPANY_MEMBERS = Listing(
+    lambda site_id, company_pk: Member.filter(site_id=site_id, company_id=company_pk),
+    "external_id",
+)
 
 
 # One index probe per id, whatever the planner believes: during a large import the table

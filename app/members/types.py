@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from app.graphql.connection import ConnectionBase
 from app.graphql.context import Info, Lazy
 from app.graphql.nodes import from_attributes, from_entity_row
 from app.members.models import Member
@@ -63,14 +62,3 @@ class MemberType:
         found = await info.context.loaders.get(_MEMBER_SEGMENTS).load(key)
         nodes: list[SegmentNode] = _SEGMENT_NODES.get()(found)
         return nodes
-
-
-@strawberry.type
-class MemberEdge:
-    cursor: str
-    node: MemberType
-
-
-@strawberry.type
-class MemberConnection(ConnectionBase):
-    edges: list[MemberEdge]

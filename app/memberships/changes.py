@@ -20,7 +20,16 @@ from app.memberships.bulk import Mode
 from app.memberships.path import ListChange, Lists, Move, Outcome, RuleMatches
 from app.settings import get_settings
 
-__all__ = ["Change", "Mode", "Outcome", "apply_changes", "check_size", "include_eligible"]
+__all__ = [
+    "Change",
+    "Lists",
+    "Mode",
+    "Outcome",
+    "apply_changes",
+    "check_size",
+    "include_eligible",
+    "update_list",
+]
 
 
 def check_size(count: int, where: Sequence[str]) -> None:
@@ -50,80 +59,47 @@ async def _one(
     return outcomes[0]
 
 
-async def update_members(
+# each list's update: the mutation its idempotency key is remembered under, the request's
+# name of its ids, the options it takes besides them, and the domain term of its ids
+_UPDATES: dict[Lists, tuple[str, str, tuple[str, ...], str]] = {
+    Lists.MEMBERS: (
+        "updateSegmentMembers",
+        "memberIds",
+        ("createMissing", "expiresAt", "dryRun"),
+        "members",
+    ),
+    Lists.COMPANIES: ("updateSegmentCompanies", "companyIds", ("dryRun",), "companies"),
+    Lists.EXCLUSIONS: ("updateSegmentExclusions", "memberIds", (), "members"),
+}
+
+
+async def update_list(
     *,
     site_id: int,
     actor: str,
+    lists: Lists,
     segment_id: str,
-    member_ids: Sequence[str],
+    ids: Sequence[str],
     mode: Mode,
     create_missing: bool = False,
     expires_at: datetime | None = None,
     dry_run: bool = False,
     idempotency_key: str | None = None,
 ) -> Outcome:
-    check_size(len(member_ids), ["members"])
+    """ADD, OVERRIDE or DELETE ids in one list of a segment (``create_missing`` and
+    ``expires_at``: the members list only; ``dry_run``: not the exclusions)."""
+    operation, ids_name, options, term = _UPDATES[lists]
+    check_size(len(ids), [term])
     if expires_at is not None and mode is Mode.DELETE:
         raise DomainError(ErrorCode.INVALID, "expiresAt goes with ADD or OVERRIDE", ["expiry"])
     step = ListChange(
-        segment_id,
-        Lists.MEMBERS,
-        member_ids,
-        mode,
-        expires_at=expires_at,
-        create_missing=create_missing,
+        segment_id, lists, ids, mode, expires_at=expires_at, create_missing=create_missing
     )
-    request = {
-        "segmentId": segment_id,
-        "memberIds": list(member_ids),
-        "mode": mode.value,
-        "createMissing": create_missing,
-        "expiresAt": expires_at,
-        "dryRun": dry_run,
-    }
-    remembered = ("updateSegmentMembers", request, idempotency_key)
+    given = {"createMissing": create_missing, "expiresAt": expires_at, "dryRun": dry_run}
+    request: dict[str, object] = {"segmentId": segment_id, ids_name: list(ids), "mode": mode.value}
+    request |= {option: given[option] for option in options}
+    remembered = (operation, request, idempotency_key)
     return await _one(site_id, actor, step, remembered, dry_run)
-
-
-async def update_companies(
-    *,
-    site_id: int,
-    actor: str,
-    segment_id: str,
-    company_ids: Sequence[str],
-    mode: Mode,
-    dry_run: bool = False,
-    idempotency_key: str | None = None,
-) -> Outcome:
-    check_size(len(company_ids), ["companies"])
-    request = {
-        "segmentId": segment_id,
-        "companyIds": list(company_ids),
-        "mode": mode.value,
-        "dryRun": dry_run,
-    }
-    step = ListChange(segment_id, Lists.COMPANIES, company_ids, mode)
-    remembered = ("updateSegmentCompanies", request, idempotency_key)
-    return await _one(site_id, actor, step, remembered, dry_run)
-
-
-async def update_exclusions(
-    *,
-    site_id: int,
-    actor: str,
-    segment_id: str,
-    member_ids: Sequence[str],
-    mode: Mode,
-    idempotency_key: str | None = None,
-) -> Outcome:
-    check_size(len(member_ids), ["members"])
-    step = ListChange(segment_id, Lists.EXCLUSIONS, member_ids, mode)
-    remembered = (
-        "updateSegmentExclusions",
-        {"segmentId": segment_id, "memberIds": list(member_ids), "mode": mode.value},
-        idempotency_key,
-    )
-    return await _one(site_id, actor, step, remembered)
 
 
 async def move_members(

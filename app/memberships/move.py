@@ -10,6 +10,7 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app.db import Params
 from app.memberships import flips, kept
 from app.memberships.bulk import (
     _IDS,
@@ -81,28 +82,32 @@ async def move_members(
 
 async def _load_listed(ctx: _Ctx, segment_id: int) -> None:
     """Fill _MOVE with every live listing of the segment, in listing order."""
-    await _create_table(ctx, _MOVE)
     p = ctx.params()
-    await ctx.run(
-        f"INSERT INTO {_MOVE} (ord, external_id, ref_id, expires_at)"
-        " SELECT l.id, e.external_id, l.member_id, l.expires_at FROM segment_members l"
+    await _fill_move(
+        ctx,
+        "SELECT l.id, e.external_id, l.member_id, l.expires_at FROM segment_members l"
         f" JOIN members e ON e.id = l.member_id WHERE l.segment_id = {p(segment_id, 'bigint')}"
         f" AND l.site_id = {p(ctx.site_id, 'bigint')} AND {ctx.live(p, _MEMBERS, 'l')}",
         p,
     )
-    await _finish_table(ctx, _MOVE)
 
 
 async def _load_moved(ctx: _Ctx, segment_id: int) -> None:
     """Fill _MOVE with the live listings of the segment among the resolved ids of _IDS."""
-    await _create_table(ctx, _MOVE)
     p = ctx.params()
-    await ctx.run(
-        f"INSERT INTO {_MOVE} (ord, external_id, ref_id, expires_at)"
-        " SELECT b.ord, b.external_id, b.ref_id, l.expires_at"
+    await _fill_move(
+        ctx,
+        "SELECT b.ord, b.external_id, b.ref_id, l.expires_at"
         f" FROM {_join_listed(ctx, p, _MEMBERS, segment_id, _IDS)} WHERE l.id IS NOT NULL",
         p,
     )
+
+
+async def _fill_move(ctx: _Ctx, select: str, p: Params) -> None:
+    """Make _MOVE and fill it with the rows of ``select`` (ord, external id, member pk,
+    listing expiry), whose parameters are ``p``."""
+    await _create_table(ctx, _MOVE)
+    await ctx.run(f"INSERT INTO {_MOVE} (ord, external_id, ref_id, expires_at) {select}", p)
     await _finish_table(ctx, _MOVE)
 
 

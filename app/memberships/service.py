@@ -16,6 +16,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import fetch, is_postgres, json_value, like_pattern, ts
+from app.listing import RowListing
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
@@ -306,40 +307,52 @@ async def _scan_members(
     return [_decode(r) for r in rows]
 
 
-async def list_companies(
-    *, site_id: int, segment_pk: int, first: int, after: int | None
+async def _linked(
+    select: str, pk: str, *, site_id: int, segment_pk: int, first: int, after: int | None
 ) -> list[dict[str, Any]]:
-    """Up to first+1 listed companies of a segment, in company order."""
+    """Up to first+1 rows a segment's links name, in ``pk`` order after the key: ``select``
+    reads the rows joined to the link table, named ``l``."""
     params: list[Any] = [site_id, segment_pk]
     where = ""
     if after is not None:
         params.append(after)
-        where = f" AND c.id > ${len(params)}"
+        where = f" AND {pk} > ${len(params)}"
     params.append(first + 1)
     rows = await fetch(
-        "SELECT c.id, c.external_id, c.name, c.plan, c.attributes, c.created_at, c.updated_at"
-        " FROM segment_companies sc JOIN companies c ON c.id = sc.company_id"
-        f" WHERE sc.site_id = $1 AND sc.segment_id = $2{where} ORDER BY c.id LIMIT ${len(params)}",
+        f"{select} WHERE l.site_id = $1 AND l.segment_id = $2{where}"
+        f" ORDER BY {pk} LIMIT ${len(params)}",
         params,
     )
     return [_decode(r) for r in rows]
+
+
+async def list_companies(
+    *, site_id: int, segment_pk: int, first: int, after: int | None
+) -> list[dict[str, Any]]:
+    """Up to first+1 listed companies of a segment, in company order."""
+    return await _linked(
+        "SELECT c.id, c.external_id, c.name, c.plan, c.attributes, c.created_at, c.updated_at"
+        " FROM segment_companies l JOIN companies c ON c.id = l.company_id",
+        "c.id",
+        site_id=site_id,
+        segment_pk=segment_pk,
+        first=first,
+        after=after,
+    )
 
 
 async def list_excluded(
     *, site_id: int, segment_pk: int, first: int, after: int | None
 ) -> list[dict[str, Any]]:
-    params: list[Any] = [site_id, segment_pk]
-    where = ""
-    if after is not None:
-        params.append(after)
-        where = f" AND m.id > ${len(params)}"
-    params.append(first + 1)
-    rows = await fetch(
-        f"SELECT {_MEMBER_COLUMNS} FROM segment_exclusions x JOIN members m ON m.id = x.member_id"
-        f" WHERE x.site_id = $1 AND x.segment_id = $2{where} ORDER BY m.id LIMIT ${len(params)}",
-        params,
+    """Up to first+1 excluded members of a segment, in member order."""
+    return await _linked(
+        f"SELECT {_MEMBER_COLUMNS} FROM segment_exclusions l JOIN members m ON m.id = l.member_id",
+        "m.id",
+        site_id=site_id,
+        segment_pk=segment_pk,
+        first=first,
+        after=after,
     )
-    return [_decode(r) for r in rows]
 
 
 async def count_excluded(*, site_id: int, segment_pk: int) -> int:
@@ -439,3 +452,11 @@ def effective_select(cat: Catalogue, segment_pk: int, query: Query, now: datetim
     now_mark = query.bind(ts(now))
     effective = _EFFECTIVE.replace("$2", now_mark).format(segments=str(int(segment_pk)))
     return f"SELECT e.member_id, e.source FROM ({effective}) e WHERE {_NOT_EXCLUDED}"
+
+
+# the listings of a segment's rows (filter segment_pk) its GraphQL connections page through
+# (the effective members' and listed companies' counts come from the request's segment counts)
+EFFECTIVE = RowListing(list_members)
+LISTED_COMPANIES = RowListing(list_companies)
+EXCLUDED = RowListing(list_excluded, count_excluded)
+ELIGIBLE = RowListing(list_eligible, count_eligible)

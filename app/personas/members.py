@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from app.db import fetch
+from app.listing import RowListing
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.memberships.effective import Conditions, Query, members_from, needs_company
@@ -96,3 +97,7 @@ async def list_members(
         if isinstance(row.get("attributes"), str | bytes):
             row["attributes"] = orjson.loads(row["attributes"])
     return rows
+
+
+# a persona's members (filter persona_pk); their count comes from the request's loader
+MEMBERS = RowListing(list_members)

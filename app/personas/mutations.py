@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.inputs import DeletePayload, not_deleted, provided
-from app.graphql.mutation import mutation
+from app.graphql.inputs import MERGE_UPDATE, provided
+from app.graphql.mutation import deleting, mutation
 from app.personas import options, service
 from app.personas.models import Persona
 from app.personas.types import (
@@ -43,11 +41,7 @@ class PersonaInput:
     description: str | None = None
 
 
-@strawberry.input(
-    description=(
-        "Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
-    )
-)
+@strawberry.input(description=MERGE_UPDATE)
 class UpdatePersonaInput:
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
@@ -66,15 +60,9 @@ def _persona(persona: Persona) -> PersonaPayload:
     return PersonaPayload(persona=PersonaNode.from_model(persona), user_errors=[])
 
 
-_persona_failed = partial(PersonaPayload, persona=None)
-
-
-_option_failed = partial(SegmentOptionPayload, option=None)
-
-
 @strawberry.type
 class PersonaMutations:
-    @mutation(Role.WRITER, failed=_option_failed)
+    @mutation(Role.WRITER)
     async def create_segment_option(
         self, info: Info, input: SegmentOptionInput
     ) -> SegmentOptionPayload:
@@ -87,29 +75,27 @@ class PersonaMutations:
         )
         return SegmentOptionPayload(option=SegmentOptionNode.from_model(option), user_errors=[])
 
-    @mutation(Role.WRITER, failed=_option_failed)
+    @mutation(Role.WRITER)
     async def update_segment_option(
         self, info: Info, id: strawberry.ID, input: SegmentOptionUpdateInput
     ) -> SegmentOptionPayload:
         option = await options.update(**info.context.acting, option_id=id, changes=provided(input))
         return SegmentOptionPayload(option=SegmentOptionNode.from_model(option), user_errors=[])
 
-    @mutation(
+    delete_segment_option = deleting(
         Role.WRITER,
-        failed=not_deleted,
+        options.delete,
+        "option_id",
         description="Delete an option; personas that picked it let go of it.",
     )
-    async def delete_segment_option(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        await options.delete(**info.context.acting, option_id=id)
-        return DeletePayload(deleted_id=id, user_errors=[])
 
-    @mutation(Role.WRITER, failed=_persona_failed)
+    @mutation(Role.WRITER)
     async def create_persona(self, info: Info, input: PersonaInput) -> PersonaPayload:
         data = service.PersonaData(name=input.name, description=input.description)
         persona = await service.create(site_id=info.context.site_id, data=data)
         return _persona(persona)
 
-    @mutation(Role.WRITER, failed=_persona_failed)
+    @mutation(Role.WRITER)
     async def update_persona(
         self, info: Info, id: strawberry.ID, input: UpdatePersonaInput
     ) -> PersonaPayload:
@@ -118,14 +104,15 @@ class PersonaMutations:
         )
         return _persona(persona)
 
-    @mutation(Role.WRITER, failed=not_deleted, description="Delete a persona; its segments stay.")
-    async def delete_persona(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        await service.delete(**info.context.acting, persona_id=id)
-        return DeletePayload(deleted_id=id, user_errors=[])
+    delete_persona = deleting(
+        Role.WRITER,
+        service.delete,
+        "persona_id",
+        description="Delete a persona; its segments stay.",
+    )
 
     @mutation(
         Role.WRITER,
-        failed=_persona_failed,
         description="Attach a segment with the options it picks; again: replaces the options.",
     )
     async def attach_segment_to_persona(
@@ -139,7 +126,7 @@ class PersonaMutations:
         )
         return _persona(persona)
 
-    @mutation(Role.WRITER, failed=_persona_failed)
+    @mutation(Role.WRITER)
     async def detach_segment_from_persona(
         self, info: Info, persona_id: strawberry.ID, segment_id: strawberry.ID
     ) -> PersonaPayload:

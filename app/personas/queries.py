@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import strawberry
 
+from app.graphql.connection import paginated
 from app.graphql.context import Info
-from app.graphql.pagination import connection, node_edge, site_rows
+from app.graphql.nodes import site_node
+from app.graphql.pagination import Rows, site_rows
 from app.personas import service
-from app.personas.types import PersonaConnection, PersonaEdge, PersonaNode
+from app.personas.models import Persona
+from app.personas.types import PersonaNode
 
 
 @strawberry.type
 class PersonaQueries:
     @strawberry.field(description="The persona with that id; null for an unknown id.")
     async def persona(self, info: Info, id: strawberry.ID) -> PersonaNode | None:
-        persona = await service.get(site_id=info.context.site_id, persona_id=id)
-        return PersonaNode.from_model(persona) if persona else None
+        return await site_node(info, service.get, PersonaNode.from_model, persona_id=id)
 
-    @strawberry.field(description="Personas in name order; search looks in names and descriptions.")
-    async def personas(
-        self,
-        info: Info,
-        search: str | None = None,
-        first: int | None = 50,
-        after: str | None = None,
-    ) -> PersonaConnection:
-        rows = site_rows(
-            info, service.list_personas, service.count_personas, lambda p: p.name, search=search
-        )
-        edge = node_edge(PersonaEdge, PersonaNode.from_model)
-        return await connection(info, (first, after), rows, edge, PersonaConnection)
+    @paginated(
+        PersonaNode, description="Personas in name order; search looks in names and descriptions."
+    )
+    def personas(self, info: Info, search: str | None = None) -> Rows[Persona]:
+        return site_rows(info, service.PERSONAS, search=search)

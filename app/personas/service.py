@@ -17,7 +17,7 @@ from app.errors import DomainError, ErrorCode
 from app.events import service as events
 from app.events.models import EventKind
 from app.ids import by_id, by_id_or_fail, named_pks, refuse_unknown
-from app.listing import containing, count, keyset, related
+from app.listing import Listing, containing, related
 from app.personas.models import Persona, PersonaOption, PersonaSegment, SegmentOption
 from app.segments import service as segments
 from app.segments.models import Segment
@@ -65,15 +65,8 @@ def _listing(site_id: int, search: str | None) -> Any:
     return containing(Persona.filter(site_id=site_id), search, "name", "description")
 
 
-async def list_personas(
-    *, site_id: int, search: str | None, first: int, after: str | None
-) -> list[Persona]:
-    """Up to first+1 personas in name order, after the given name."""
-    return await keyset(_listing(site_id, search), "name", after, first)
-
-
-async def count_personas(*, site_id: int, search: str | None) -> int:
-    return await count(_listing(site_id, search))
+# the site's personas in name order; search (a filter) looks in names and descriptions
+PERSONAS = Listing(_listing, "name")
 
 
 async def create(*, site_id: int, data: PersonaData) -> Persona:

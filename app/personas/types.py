@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 import strawberry
 
 from app.email.types import EmailCampaignNode
 from app.flags import loaders as flag_loaders
 from app.flags.types import FeatureFlagNode
-from app.graphql.connection import ConnectionBase
+from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.members.types import MemberConnection
+from app.graphql.pagination import Rows, site_rows
+from app.members.types import MemberType
 from app.personas import loaders, members
 from app.personas.models import Persona, SegmentOption
-from app.segments.types import SegmentNode, _member_rows
+from app.segments.types import SegmentNode
 
 
 @strawberry.type(name="SegmentOption")
@@ -70,32 +73,16 @@ class PersonaNode:
     async def member_count(self, info: Info) -> int:
         return await info.context.loaders.get(loaders.member_count).load(self.pk)
 
-    @strawberry.field(description="The members of memberCount, in member order.")
-    async def members(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> MemberConnection:
-        site_id = info.context.site_id
-        # the connection of member rows every member listing shares
-        return await _member_rows(
-            info,
-            first,
-            after,
-            fetch=lambda n, key: members.list_members(
-                site_id=site_id, persona_pk=self.pk, first=n, after=key
-            ),
-            count=lambda: info.context.loaders.get(loaders.member_count).load(self.pk),
+    @paginated(
+        MemberType,
+        make=MemberType.from_row,
+        description="The members of memberCount, in member order.",
+    )
+    def members(self, info: Info) -> Rows[dict[str, Any]]:
+        counts = info.context.loaders.get(loaders.member_count)
+        return site_rows(
+            info, members.MEMBERS, count=partial(counts.load, self.pk), persona_pk=self.pk
         )
-
-
-@strawberry.type
-class PersonaEdge:
-    cursor: str
-    node: PersonaNode
-
-
-@strawberry.type
-class PersonaConnection(ConnectionBase):
-    edges: list[PersonaEdge]
 
 
 @strawberry.type

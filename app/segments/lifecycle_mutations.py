@@ -7,7 +7,7 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.mutation import mutation
 from app.segments import lifecycle
-from app.segments.mutations import segment_failed, segment_payload
+from app.segments.mutations import segment_payload
 from app.segments.types import SegmentPayload
 from app.viewer import Role
 
@@ -16,7 +16,6 @@ from app.viewer import Role
 class SegmentLifecycleMutations:
     @mutation(
         Role.WRITER,
-        failed=segment_failed,
         description="Take a segment out of day-to-day use (status ARCHIVED), keeping its lists, "
         "rule, options and personas; refused while another segment's rule names it.",
     )
@@ -26,7 +25,6 @@ class SegmentLifecycleMutations:
 
     @mutation(
         Role.WRITER,
-        failed=segment_failed,
         description="Bring an archived segment back exactly as it was.",
     )
     async def restore_segment(self, info: Info, id: strawberry.ID) -> SegmentPayload:

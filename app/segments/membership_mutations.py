@@ -4,6 +4,7 @@ cases (app.memberships.changes), and over freeze, which makes a segment of them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Protocol
 
 import strawberry
 
@@ -13,10 +14,11 @@ from app.graphql.inputs import id_list, utc
 from app.graphql.mutation import Fields, mutation
 from app.memberships import changes as use_cases
 from app.memberships.bulk import Mode
+from app.memberships.changes import Lists
 from app.memberships.types import MembershipMode  # noqa: F401  (names Mode MembershipMode)
 from app.segments import loaders
 from app.segments import service as segments
-from app.segments.mutations import segment_failed, segment_payload
+from app.segments.mutations import segment_payload
 from app.segments.types import SegmentNode, SegmentPayload
 from app.viewer import Role
 
@@ -150,50 +152,60 @@ _FREEZE: Fields = {"segment": ["id"]}
 _WRITER = Role.WRITER
 
 
+class _ListInput(Protocol):
+    """What the inputs of the three list updates share."""
+
+    segment_id: strawberry.ID
+    mode: Mode
+    idempotency_key: str | None
+
+
+async def _update_list(
+    info: Info, lists: Lists, input: _ListInput, ids: list[strawberry.ID], **options: Any
+) -> MembershipPayload:
+    """The change of one list of the input's segment: ``ids`` in the input's mode, with the
+    list's ``options`` (see use_cases.update_list)."""
+    outcome = await use_cases.update_list(
+        **info.context.acting,
+        lists=lists,
+        segment_id=input.segment_id,
+        ids=[str(i) for i in ids],
+        mode=input.mode,
+        idempotency_key=input.idempotency_key,
+        **options,
+    )
+    return MembershipPayload.of(outcome)
+
+
 @strawberry.type
 class MembershipMutations:
     @mutation(_WRITER, failed=MembershipPayload.failed, fields=_INPUT)
     async def update_segment_members(
         self, info: Info, input: UpdateSegmentMembersInput
     ) -> MembershipPayload:
-        outcome = await use_cases.update_members(
-            **info.context.acting,
-            segment_id=input.segment_id,
-            member_ids=[str(i) for i in input.member_ids],
-            mode=input.mode,
+        return await _update_list(
+            info,
+            Lists.MEMBERS,
+            input,
+            input.member_ids,
             create_missing=bool(input.create_missing),
             expires_at=utc(input.expires_at),
             dry_run=bool(input.dry_run),
-            idempotency_key=input.idempotency_key,
         )
-        return MembershipPayload.of(outcome)
 
     @mutation(_WRITER, failed=MembershipPayload.failed, fields=_INPUT)
     async def update_segment_companies(
         self, info: Info, input: UpdateSegmentCompaniesInput
     ) -> MembershipPayload:
-        outcome = await use_cases.update_companies(
-            **info.context.acting,
-            segment_id=input.segment_id,
-            company_ids=[str(i) for i in input.company_ids],
-            mode=input.mode,
-            dry_run=bool(input.dry_run),
-            idempotency_key=input.idempotency_key,
+        return await _update_list(
+            info, Lists.COMPANIES, input, input.company_ids, dry_run=bool(input.dry_run)
         )
-        return MembershipPayload.of(outcome)
 
     @mutation(_WRITER, failed=MembershipPayload.failed, fields=_INPUT)
     async def update_segment_exclusions(
         self, info: Info, input: UpdateSegmentExclusionsInput
     ) -> MembershipPayload:
-        outcome = await use_cases.update_exclusions(
-            **info.context.acting,
-            segment_id=input.segment_id,
-            member_ids=[str(i) for i in input.member_ids],
-            mode=input.mode,
-            idempotency_key=input.idempotency_key,
-        )
-        return MembershipPayload.of(outcome)
+        return await _update_list(info, Lists.EXCLUSIONS, input, input.member_ids)
 
     @mutation(_WRITER, failed=MembershipPayload.failed, fields=_INPUT)
     async def move_segment_members(
@@ -253,7 +265,6 @@ class MembershipMutations:
 
     @mutation(
         _WRITER,
-        failed=segment_failed,
         fields=_FREEZE,
         description="A new STATIC segment listing the segment's effective members of now.",
     )

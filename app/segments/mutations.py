@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.inputs import DeletePayload, not_deleted, provided, utc
-from app.graphql.mutation import Fields, mutation
+from app.graphql.inputs import MERGE_UPDATE, provided, utc
+from app.graphql.mutation import Fields, deleting, mutation
 from app.segments import service
 from app.segments.models import Segment, SegmentType
 from app.segments.types import SegmentNode, SegmentPayload
@@ -30,11 +29,7 @@ class CreateSegmentInput:
     company_ids: list[strawberry.ID] | None = strawberry.field(default_factory=list)
 
 
-@strawberry.input(
-    description=(
-        "Merge update: an omitted field is left as it is; an explicit null clears a nullable field."
-    )
-)
+@strawberry.input(description=MERGE_UPDATE)
 class UpdateSegmentInput:
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
@@ -51,7 +46,6 @@ def segment_payload(segment: Segment) -> SegmentPayload:
 
 
 # the answer of a segment mutation refused with userErrors
-segment_failed = partial(SegmentPayload, segment=None)
 
 # the membership path's terms, as createSegment's input names them
 _CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "companyIds"]}
@@ -59,7 +53,7 @@ _CREATE: Fields = {"members": ["input", "memberIds"], "companies": ["input", "co
 
 @strawberry.type
 class SegmentMutations:
-    @mutation(Role.WRITER, failed=segment_failed, fields=_CREATE)
+    @mutation(Role.WRITER, fields=_CREATE)
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
         data = service.SegmentData(
             name=input.name,
@@ -75,7 +69,7 @@ class SegmentMutations:
         segment = await service.create(**info.context.acting, data=data)
         return segment_payload(segment)
 
-    @mutation(Role.WRITER, failed=segment_failed)
+    @mutation(Role.WRITER)
     async def update_segment(
         self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
     ) -> SegmentPayload:
@@ -86,11 +80,9 @@ class SegmentMutations:
         segment = await service.update(**info.context.acting, segment_id=id, changes=changes)
         return segment_payload(segment)
 
-    @mutation(
+    delete_segment = deleting(
         Role.WRITER,
-        failed=not_deleted,
+        service.delete,
+        "segment_id",
         description="Delete a segment with its lists; refused while a rule names it.",
     )
-    async def delete_segment(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        await service.delete(**info.context.acting, segment_id=id)
-        return DeletePayload(deleted_id=id, user_errors=[])

@@ -4,46 +4,36 @@ from __future__ import annotations
 
 import strawberry
 
+from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.pagination import connection, node_edge, site_rows
+from app.graphql.nodes import site_node
+from app.graphql.pagination import Rows, site_rows
 from app.segments import rules, service
+from app.segments.models import Segment
 from app.segments.rule_types import RuleField, RuleValidation
-from app.segments.types import SegmentConnection, SegmentEdge, SegmentNode, SegmentStatusFilter
+from app.segments.types import SegmentNode, SegmentStatusFilter
 
 
 @strawberry.type
 class SegmentQueries:
     @strawberry.field
     async def segment(self, info: Info, id: strawberry.ID) -> SegmentNode | None:
-        segment = await service.get(site_id=info.context.site_id, segment_id=id)
-        return SegmentNode.from_model(segment) if segment else None
+        return await site_node(info, service.get, SegmentNode.from_model, segment_id=id)
 
     @strawberry.field
     async def segment_by_name(self, info: Info, name: str) -> SegmentNode | None:
-        segment = await service.get_by_name(site_id=info.context.site_id, name=name)
-        return SegmentNode.from_model(segment) if segment else None
+        return await site_node(info, service.get_by_name, SegmentNode.from_model, name=name)
 
-    @strawberry.field(description="Segments in name order.")
-    async def segments(
+    @paginated(SegmentNode, description="Segments in name order.")
+    def segments(
         self,
         info: Info,
         status: SegmentStatusFilter | None = SegmentStatusFilter.ALL,
         search: str | None = None,
-        first: int | None = 50,
-        after: str | None = None,
-    ) -> SegmentConnection:
+    ) -> Rows[Segment]:
         wanted = (status or SegmentStatusFilter.ALL).status()
-        rows = site_rows(
-            info,
-            service.list_segments,
-            service.count_segments,
-            lambda s: s.name,
-            status=wanted,
-            search=search,
-        )
-        edge = node_edge(SegmentEdge, SegmentNode.from_model)
-        return await connection(info, (first, after), rows, edge, SegmentConnection)
+        return site_rows(info, service.SEGMENTS, status=wanted, search=search)
 
     @strawberry.field(
         description="Every problem of a rule, with its line and column. With segmentId, the "

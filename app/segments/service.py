@@ -13,16 +13,17 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app.checks import check_description, check_name
 from app.db import parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
+from app.listing import Listing
 from app.memberships import catalogue, flips, kept, path
 from app.memberships.bulk import Mode
 from app.memberships.changes import check_size
 from app.memberships.path import ListChange, Lists, Snapshot
 from app.segments.models import Segment, SegmentStatus, SegmentType, status_at
-from app.settings import get_settings
 
 
 @dataclass
@@ -114,38 +115,8 @@ def _listing(site_id: int, status: SegmentStatus | None, search: str | None) -> 
     return qs
 
 
-async def list_segments(
-    *, site_id: int, status: SegmentStatus | None, search: str | None, first: int, after: str | None
-) -> list[Segment]:
-    """Up to first+1 segments in name order, after the given name."""
-    qs = _listing(site_id, status, search)
-    if after is not None:
-        qs = qs.filter(name__gt=after)
-    rows: list[Segment] = await qs.order_by("name").limit(first + 1)
-    return rows
-
-
-async def count_segments(*, site_id: int, status: SegmentStatus | None, search: str | None) -> int:
-    n: int = await _listing(site_id, status, search).count()
-    return n
-
-
-def _check_name(name: str, path: Sequence[str]) -> str:
-    name = name.strip()
-    limit = get_settings().max_name_length
-    if not name:
-        raise DomainError(ErrorCode.INVALID, "name must not be empty", path)
-    if len(name) > limit:
-        raise DomainError(ErrorCode.INVALID, f"name is over the limit of {limit} characters", path)
-    return name
-
-
-def _check_description(description: str | None, path: Sequence[str]) -> None:
-    limit = get_settings().max_description_length
-    if description is not None and len(description) > limit:
-        raise DomainError(
-            ErrorCode.INVALID, f"description is over the limit of {limit} characters", path
-        )
+# the site's segments in name order, by status and search (filters)
+SEGMENTS = Listing(_listing, "name")
 
 
 def _check_window(
@@ -199,8 +170,8 @@ async def create_in(
     tx: BaseDBAsyncClient, *, site_id: int, actor: str, data: SegmentData
 ) -> Segment:
     """create, inside the caller's transaction (freeze builds on it)."""
-    name = _check_name(data.name, ["name"])
-    _check_description(data.description, ["description"])
+    name = check_name(data.name, ["name"])
+    check_description(data.description, ["description"])
     _check_window(data.starts_at, data.ends_at, ["ends_at"])
     check_size(len(data.member_ids), ["member_ids"])
     check_size(len(data.company_ids), ["company_ids"])
@@ -282,10 +253,10 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
             writer = await flips.writer(tx, site_id, datetime.now(UTC))
             old_name = segment.name
             if "name" in changes:
-                changes["name"] = _check_name(changes["name"], ["name"])
+                changes["name"] = check_name(changes["name"], ["name"])
                 await _name_taken(site_id, changes["name"], tx, but=segment.id)
             if "description" in changes:
-                _check_description(changes["description"], ["description"])
+                check_description(changes["description"], ["description"])
             _check_window(
                 changes.get("starts_at", segment.starts_at),
                 changes.get("ends_at", segment.ends_at),

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from app.companies.types import CompanyConnection, CompanyEdge, CompanyType
+from app.companies.types import CompanyType
 from app.db import as_datetime
 from app.events import service as events
-from app.events.types import SegmentEventConnection, SegmentEventEdge, SegmentEventNode
-from app.graphql.connection import ConnectionBase
+from app.events.models import SegmentEvent
+from app.events.types import SegmentEventNode
+from app.graphql.connection import ConnectionBase, connection, paginated
 from app.graphql.context import Info, Lazy
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import Rows, connection, node_edge
-from app.members.types import MemberConnection, MemberEdge, MemberType
+from app.graphql.pagination import Rows, site_rows
+from app.members.types import MemberType
 from app.memberships import service as memberships
 from app.memberships.catalogue import SegmentDef
 from app.segments import loaders as segment_loaders
@@ -149,64 +150,36 @@ class SegmentNode:
             found = await info.context.loaders.get(segment_loaders.segment_counts).load(self.pk)
             return found.members
 
-        rows = Rows(
-            fetch=lambda n, key: memberships.list_members(
-                site_id=site_id, segment_pk=self.pk, search=search, first=n, after=key
-            ),
-            key=lambda r: r["id"],
-            count=count,
-            kind=int,
+        rows = site_rows(
+            info, memberships.EFFECTIVE, count=count, segment_pk=self.pk, search=search
         )
         return await connection(info, (first, after), rows, _member_edge, SegmentMemberConnection)
 
-    @strawberry.field(description="Listed companies; their members are effective members.")
-    async def companies(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> CompanyConnection:
-        site_id = info.context.site_id
-        rows = Rows(
-            fetch=lambda n, key: memberships.list_companies(
-                site_id=site_id, segment_pk=self.pk, first=n, after=key
-            ),
-            key=lambda r: r["id"],
-            count=lambda: _company_count(info, self.pk),
-            kind=int,
-        )
-        edge = node_edge(CompanyEdge, CompanyType.from_row)
-        return await connection(info, (first, after), rows, edge, CompanyConnection)
-
-    @strawberry.field(description="Members who are never members, whatever lists or rules say.")
-    async def excluded_members(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> MemberConnection:
-        site_id = info.context.site_id
-        return await _member_rows(
-            info,
-            first,
-            after,
-            fetch=lambda n, key: memberships.list_excluded(
-                site_id=site_id, segment_pk=self.pk, first=n, after=key
-            ),
-            count=lambda: memberships.count_excluded(site_id=site_id, segment_pk=self.pk),
-        )
-
-    @strawberry.field(
-        description="STATIC segments: members the rule matches who are not members yet "
-        "(and not excluded). Empty for DYNAMIC segments, whose matches are members."
+    @paginated(
+        CompanyType,
+        make=CompanyType.from_row,
+        description="Listed companies; their members are effective members.",
     )
-    async def eligible_members(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> MemberConnection:
-        site_id = info.context.site_id
-        return await _member_rows(
-            info,
-            first,
-            after,
-            fetch=lambda n, key: memberships.list_eligible(
-                site_id=site_id, segment_pk=self.pk, first=n, after=key
-            ),
-            count=lambda: memberships.count_eligible(site_id=site_id, segment_pk=self.pk),
-        )
+    def companies(self, info: Info) -> Rows[dict[str, Any]]:
+        count = partial(_company_count, info, self.pk)
+        return site_rows(info, memberships.LISTED_COMPANIES, count=count, segment_pk=self.pk)
+
+    @paginated(
+        MemberType,
+        make=MemberType.from_row,
+        description="Members who are never members, whatever lists or rules say.",
+    )
+    def excluded_members(self, info: Info) -> Rows[dict[str, Any]]:
+        return site_rows(info, memberships.EXCLUDED, segment_pk=self.pk)
+
+    @paginated(
+        MemberType,
+        make=MemberType.from_row,
+        description="STATIC segments: members the rule matches who are not members yet "
+        "(and not excluded). Empty for DYNAMIC segments, whose matches are members.",
+    )
+    def eligible_members(self, info: Info) -> Rows[dict[str, Any]]:
+        return site_rows(info, memberships.ELIGIBLE, segment_pk=self.pk)
 
     @strawberry.field(description="The feature flags targeting this segment, in key order.")
     async def feature_flags(
@@ -238,35 +211,9 @@ class SegmentNode:
         usage: SegmentUsage = _USAGE.get()(pk=self.pk)
         return usage
 
-    @strawberry.field(description="The audit trail, newest first.")
-    async def events(
-        self, info: Info, first: int | None = 50, after: str | None = None
-    ) -> SegmentEventConnection:
-        site_id = info.context.site_id
-        rows = Rows(
-            fetch=lambda n, key: events.list_events(
-                site_id=site_id, segment_id=self.pk, first=n, before_id=key
-            ),
-            key=lambda e: e.id,
-            count=lambda: events.count_events(site_id=site_id, segment_id=self.pk),
-            kind=int,
-        )
-        edge = node_edge(SegmentEventEdge, SegmentEventNode.from_model)
-        return await connection(info, (first, after), rows, edge, SegmentEventConnection)
-
-
-async def _member_rows(
-    info: Info,
-    first: int | None,
-    after: str | None,
-    *,
-    fetch: Callable[[int, int | None], Awaitable[list[dict[str, Any]]]],
-    count: Callable[[], Awaitable[int]],
-) -> MemberConnection:
-    """A connection of member rows (raw SQL, keyed by member pk)."""
-    rows = Rows(fetch=fetch, key=lambda r: r["id"], count=count, kind=int)
-    edge = node_edge(MemberEdge, MemberType.from_row)
-    return await connection(info, (first, after), rows, edge, MemberConnection)
+    @paginated(SegmentEventNode, description="The audit trail, newest first.")
+    def events(self, info: Info) -> Rows[SegmentEvent]:
+        return site_rows(info, events.EVENTS, segment_id=self.pk)
 
 
 async def _company_count(info: Info, pk: int) -> int:
@@ -287,17 +234,6 @@ def segment_nodes(found: list[SegmentDef]) -> list[SegmentNode]:
     """Segments as lookups found them in the site's cached catalogue."""
     now = datetime.now(UTC)
     return [SegmentNode.from_def(s, now) for s in found]
-
-
-@strawberry.type
-class SegmentEdge:
-    cursor: str
-    node: SegmentNode
-
-
-@strawberry.type
-class SegmentConnection(ConnectionBase):
-    edges: list[SegmentEdge]
 
 
 @strawberry.type

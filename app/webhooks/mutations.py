@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.inputs import DeletePayload, id_list, not_deleted, provided
+from app.graphql.inputs import DeletePayload, id_list, provided
 from app.graphql.mutation import mutation
 from app.viewer import Role
 from app.webhooks import service, worker
@@ -34,14 +32,10 @@ class UpdateWebhookInput:
     enabled: bool | None = strawberry.UNSET
 
 
-_failed = partial(WebhookPayload, webhook=None)
-
-
 @strawberry.type
 class WebhookMutations:
     @mutation(
         Role.ADMIN,
-        failed=_failed,
         description="A webhook, from the current end of the record on; its secret is in this "
         "answer only.",
     )
@@ -61,7 +55,7 @@ class WebhookMutations:
             webhook=WebhookNode.from_model(made, secret=made.secret), user_errors=[]
         )
 
-    @mutation(Role.ADMIN, failed=_failed)
+    @mutation(Role.ADMIN)
     async def update_webhook(
         self, info: Info, id: strawberry.ID, input: UpdateWebhookInput
     ) -> WebhookPayload:
@@ -78,7 +72,7 @@ class WebhookMutations:
             worker.notify()  # it may have work waiting (enabled again)
         return WebhookPayload(webhook=WebhookNode.from_model(updated), user_errors=[])
 
-    @mutation(Role.ADMIN, failed=not_deleted, description="Delete a webhook and its deliveries.")
+    @mutation(Role.ADMIN, description="Delete a webhook and its deliveries.")
     async def delete_webhook(self, info: Info, id: strawberry.ID) -> DeletePayload:
         await service.delete(site_id=info.context.site_id, webhook_id=id)
         return DeletePayload(deleted_id=id, user_errors=[])

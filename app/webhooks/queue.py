@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app.db import any_of, as_datetime, execute, fetch, for_update, ids_param, json_value, ts
@@ -231,6 +232,20 @@ async def succeeded(delivery: Delivery, *, status: int, now: datetime) -> None:
         )
 
 
+async def _attempt_failed(
+    tx: BaseDBAsyncClient, delivery: Delivery, status: int | None, error: str, *, given_up: bool
+) -> None:
+    """The pending delivery's failed attempt (the answer's status, the error), and FAILED
+    when it is given up."""
+    failed = "status = 'FAILED', " if given_up else ""
+    await execute(
+        f"UPDATE webhook_deliveries SET {failed}response_status = $2, error = $3"
+        " WHERE id = $1 AND status = 'PENDING'",
+        [delivery.id, status, error],
+        tx,
+    )
+
+
 async def retry_later(
     delivery: Delivery,
     *,
@@ -241,12 +256,7 @@ async def retry_later(
 ) -> None:
     """The attempt failed: the delivery stays PENDING, the webhook waits until retry_at."""
     async with in_transaction() as tx:
-        await execute(
-            "UPDATE webhook_deliveries SET response_status = $2, error = $3"
-            " WHERE id = $1 AND status = 'PENDING'",
-            [delivery.id, status, error],
-            tx,
-        )
+        await _attempt_failed(tx, delivery, status, error, given_up=False)
         await execute(
             "UPDATE webhooks SET failing_since = $2, next_attempt_at = $3, claimed_until = NULL"
             " WHERE id = $1",
@@ -259,12 +269,7 @@ async def give_up(delivery: Delivery, *, status: int | None, error: str, reason:
     """Failed for too long: the delivery FAILED and the webhook disabled, its cursor back
     before the batch, so that enabling it again sends those changes first."""
     async with in_transaction() as tx:
-        await execute(
-            "UPDATE webhook_deliveries SET status = 'FAILED', response_status = $2, error = $3"
-            " WHERE id = $1 AND status = 'PENDING'",
-            [delivery.id, status, error],
-            tx,
-        )
+        await _attempt_failed(tx, delivery, status, error, given_up=True)
         await execute(
             "UPDATE webhooks SET enabled = $2, disabled_reason = $3, cursor = $4,"
             " failing_since = NULL, next_attempt_at = NULL, claimed_until = NULL WHERE id = $1",

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 from app.checks import check_description
 from app.db import fetch, parse_pk
 from app.errors import DomainError, ErrorCode, not_found
-from app.listing import count, keyset
+from app.listing import Listing
 from app.segments.models import Segment
 from app.settings import get_settings
 from app.webhooks.addresses import AddressError, check
@@ -38,7 +38,7 @@ async def _check_url(url: str, *, allow_private: bool) -> str:
     try:
         await check(url, allow_private=allow_private, unresolved_ok=True)
     except AddressError as exc:
-        raise DomainError(ErrorCode.INVALID, str(exc), ["input", "url"]) from exc
+        raise DomainError(ErrorCode.INVALID, str(exc), ["url"]) from exc
     return url
 
 
@@ -47,7 +47,7 @@ async def _segment_pks(site_id: int, segment_ids: Sequence[str] | None) -> list[
     id that names none of them (another site's included)."""
     if segment_ids is None:
         return None
-    path = ["input", "segmentIds"]
+    path = ["segment_ids"]
     if not segment_ids:
         raise DomainError(
             ErrorCode.INVALID, "segmentIds must name a segment (null: every segment)", path
@@ -91,7 +91,7 @@ async def list_webhooks(*, site_id: int) -> list[Webhook]:
 async def create(*, site_id: int, data: WebhookData, allow_private: bool) -> Webhook:
     """A webhook with a new secret (read it from the returned row: it is shown only once)."""
     url = await _check_url(data.url, allow_private=allow_private)
-    check_description(data.description, ["input", "description"])
+    check_description(data.description, ["description"])
     segments = await _segment_pks(site_id, data.segment_ids)
     limit = get_settings().max_webhooks_per_site
     async with in_transaction() as tx:
@@ -122,12 +122,12 @@ async def update(
         raise ValueError(f"not updatable: {sorted(unknown)}")
     for name in ("url", "enabled"):
         if name in changes and changes[name] is None:
-            raise DomainError(ErrorCode.INVALID, f"{name} cannot be null", ["input", name])
+            raise DomainError(ErrorCode.INVALID, f"{name} cannot be null", [name])
     sets: dict[str, Any] = {}
     if "url" in changes:
         sets["url"] = await _check_url(changes["url"], allow_private=allow_private)
     if "description" in changes:
-        check_description(changes["description"], ["input", "description"])
+        check_description(changes["description"], ["description"])
         sets["description"] = changes["description"]
     if "segment_ids" in changes:
         sets["segment_ids"] = await _segment_pks(site_id, changes["segment_ids"])
@@ -161,12 +161,5 @@ def _deliveries(site_id: int, webhook_pk: int, status: DeliveryStatus | None) ->
     return qs if status is None else qs.filter(status=status)
 
 
-async def list_deliveries(
-    *, site_id: int, webhook_pk: int, status: DeliveryStatus | None, first: int, after: int | None
-) -> list[WebhookDelivery]:
-    """Up to first+1 deliveries, newest first, before the given id."""
-    return await keyset(_deliveries(site_id, webhook_pk, status), "-id", after, first)
-
-
-async def count_deliveries(*, site_id: int, webhook_pk: int, status: DeliveryStatus | None) -> int:
-    return await count(_deliveries(site_id, webhook_pk, status))
+# a webhook's deliveries (filters webhook_pk, status), newest first
+DELIVERIES = Listing(_deliveries, "-id", int)

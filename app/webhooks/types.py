@@ -6,11 +6,11 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql.connection import ConnectionBase
+from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.nodes import from_attributes
-from app.graphql.pagination import connection, node_edge, site_rows
+from app.graphql.pagination import Rows, site_rows
 from app.webhooks import service
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
@@ -35,17 +35,6 @@ class WebhookDeliveryNode:
     @classmethod
     def from_model(cls, d: WebhookDelivery) -> WebhookDeliveryNode:
         return from_attributes(cls, d, id=strawberry.ID(str(d.id)))
-
-
-@strawberry.type
-class WebhookDeliveryEdge:
-    cursor: str
-    node: WebhookDeliveryNode
-
-
-@strawberry.type
-class WebhookDeliveryConnection(ConnectionBase):
-    edges: list[WebhookDeliveryEdge]
 
 
 @strawberry.type(name="Webhook")
@@ -78,25 +67,9 @@ class WebhookNode:
             secret=secret,
         )
 
-    @strawberry.field(description="What was sent to it, newest first.")
-    async def deliveries(
-        self,
-        info: Info,
-        status: DeliveryStatus | None = None,
-        first: int | None = 50,
-        after: str | None = None,
-    ) -> WebhookDeliveryConnection:
-        rows = site_rows(
-            info,
-            service.list_deliveries,
-            service.count_deliveries,
-            lambda d: d.id,
-            kind=int,
-            webhook_pk=self.pk,
-            status=status,
-        )
-        edge = node_edge(WebhookDeliveryEdge, WebhookDeliveryNode.from_model)
-        return await connection(info, (first, after), rows, edge, WebhookDeliveryConnection)
+    @paginated(WebhookDeliveryNode, description="What was sent to it, newest first.")
+    def deliveries(self, info: Info, status: DeliveryStatus | None = None) -> Rows[WebhookDelivery]:
+        return site_rows(info, service.DELIVERIES, webhook_pk=self.pk, status=status)
 
 
 @strawberry.type

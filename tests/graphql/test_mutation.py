@@ -1,8 +1,17 @@
-"""The mutation wrapper's mapping from a service's domain terms to argument paths."""
+"""The mutation wrapper's mapping from a service's domain terms to argument paths, and
+the payload it answers when the service refuses."""
 
 from __future__ import annotations
 
-from app.graphql.mutation import ArgumentPaths
+from types import SimpleNamespace
+
+import strawberry
+
+from app.errors import DomainError, ErrorCode
+from app.graphql.context import Info
+from app.graphql.errors import UserError
+from app.graphql.mutation import ArgumentPaths, mutation
+from app.viewer import Role
 
 
 async def _with_input(self: object, info: object, id: str, input: object) -> None: ...
@@ -56,3 +65,44 @@ def test_the_idempotency_key_is_named_at_the_top_level() -> None:
     # then both name it as clients have always seen it
     assert in_input(["idempotency_key"]) == ["idempotencyKey"]
     assert batch(["idempotency_key"]) == ["idempotencyKey"]
+
+
+@strawberry.type
+class _ThingPayload:
+    thing: str | None
+    secret: str | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class _Query:
+    ok: bool = True
+
+
+@strawberry.type
+class _Mutation:
+    @mutation(Role.WRITER)
+    async def make_thing(self, info: Info, name: str) -> _ThingPayload:
+        raise DomainError(ErrorCode.INVALID, "no such thing", ["name"])
+
+
+async def test_a_failed_mutation_answers_its_payload_emptied() -> None:
+    # given a mutation whose service refuses, and no `failed` payload given
+    schema = strawberry.Schema(query=_Query, mutation=_Mutation)
+    context = SimpleNamespace(require=lambda role: None)
+
+    # when it is called
+    result = await schema.execute(
+        'mutation { makeThing(name: "x") { thing secret userErrors { field message code } } }',
+        context_value=context,
+    )
+
+    # then the answer is its payload with every other field null, and the error
+    assert result.errors is None
+    assert result.data == {
+        "makeThing": {
+            "thing": None,
+            "secret": None,
+            "userErrors": [{"field": ["name"], "message": "no such thing", "code": "INVALID"}],
+        }
+    }

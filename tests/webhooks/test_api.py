@@ -134,6 +134,33 @@ async def test_unknown_and_other_sites_segments_are_refused(hooks: Api, other_ap
     assert (await webhook(hooks, made["id"]))["segmentIds"] is None
 
 
+async def test_errors_name_the_input_fields(hooks: Api) -> None:
+    # given a webhook
+    made = await create(hooks, url="https://hooks.example.invalid/in")
+    too_long = "d" * 2001  # over MAX_DESCRIPTION_LENGTH
+    for query, variables, name in (
+        (
+            CREATE,
+            {"input": {"url": "https://hooks.example.invalid/2", "description": too_long}},
+            "createWebhook",
+        ),
+        (UPDATE, {"id": made["id"], "input": {"description": too_long}}, "updateWebhook"),
+    ):
+        # when a description is over the limit
+        errors = await _errors(hooks, query, variables, name)
+        # then the error names the input's field
+        assert [(e["field"], e["code"]) for e in errors] == [(["input", "description"], "INVALID")]
+    # when an update clears what cannot be cleared
+    for field in ("url", "enabled"):
+        errors = await _errors(
+            hooks, UPDATE, {"id": made["id"], "input": {field: None}}, "updateWebhook"
+        )
+        # then it is refused at that field of the input
+        assert [(e["field"], e["code"]) for e in errors] == [(["input", field], "INVALID")]
+    kept = await webhook(hooks, made["id"])
+    assert (kept["url"], kept["enabled"]) == ("https://hooks.example.invalid/in", True)
+
+
 @pytest.mark.parametrize(
     "url",
     [
