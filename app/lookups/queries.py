@@ -65,8 +65,12 @@ class LookupQueries:
             if was is None:
                 raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
             return was
-        segment, membership = await _member_in(info, segment_id, member_id)
-        return membership is not None and membership.counts(segment, include_inactive=False)
+        found = await service.is_member(
+            site_id=info.context.site_id, segment_pk=parse_pk(segment_id), external_id=member_id
+        )
+        if found is None:
+            raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
+        return found
 
     @strawberry.field(
         description="The segments the member is an effective member of (at `at`: was, from the "

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.changes import history
-from app.db import any_of, as_datetime, conn, ids_param, json_value, sql
+from app.db import any_of, as_datetime, conn, ids_param, json_value, sql, ts
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import CompanyFacts, MemberFacts
@@ -378,3 +378,48 @@ async def is_member_at(
     membership = lookup.membership(external_id)
     now_member = membership is not None and membership.effective(segment)
     return history.was_member(now_member, earliest.get(segment.pk))
+
+
+# isMember's own statement: the site row (its segments version, whether it keeps rule
+# matches), the member, and each way it may be tied to the one segment ($3), an index probe
+# each: never the member's other ties
+_IS_MEMBER = (
+    "SELECT s.segments_version AS v, ks.id AS kept, m.id AS mid,"
+    " EXISTS (SELECT 1 FROM segment_exclusions x WHERE x.segment_id = $3"
+    "  AND x.member_id = m.id) AS excluded,"
+    " EXISTS (SELECT 1 FROM segment_members l WHERE l.segment_id = $3 AND l.member_id = m.id"
+    "  AND (l.expires_at IS NULL OR l.expires_at > $4))"
+    " OR EXISTS (SELECT 1 FROM segment_companies sc WHERE sc.segment_id = $3"
+    "  AND sc.company_id = m.company_id) AS tied,"
+    " EXISTS (SELECT 1 FROM segment_rule_matches r WHERE r.segment_id = $3"
+    "  AND r.member_id = m.id) AS matched"
+    " FROM sites s LEFT JOIN membership_sites ks ON ks.site_id = s.id"
+    " LEFT JOIN members m ON m.site_id = s.id AND m.external_id = $2 WHERE s.id = $1"
+)
+
+
+async def is_member(*, site_id: int, segment_pk: int | None, external_id: str) -> bool | None:
+    """Whether the member is an effective member of the segment, ACTIVE now (None: the site
+    has no such segment): one statement probing only that segment's ties; the answer of
+    ``load(...).membership(...).counts(segment, include_inactive=False)``."""
+    if segment_pk is None:
+        return None
+    now = datetime.now(UTC)
+    c = conn()
+    _, rows = await c.execute_query(
+        sql(_IS_MEMBER, c), [site_id, external_id, segment_pk, ts(now, c)]
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    segment = (await catalogue.get(site_id, int(row["v"]))).by_pk.get(segment_pk)
+    if segment is None:
+        return None
+    if segment.status(now) is not SegmentStatus.ACTIVE or row["mid"] is None:
+        return False
+    if segment.dynamic and row["kept"] is None:
+        # the site keeps no rule matches: the rule is evaluated by the general lookup
+        lookup = await load(site_id=site_id, external_ids=[external_id], now=now)
+        membership = lookup.membership(external_id)
+        return membership is not None and membership.effective(segment)
+    return not row["excluded"] and (bool(row["tied"]) or (segment.dynamic and bool(row["matched"])))

@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.flags import plans as flag_plans
+from app.graphql.pagination import encode_cursor
+from app.lookups import page as page_plans
 from app.lookups import plans
 from app.schema import build_schema
 from app.settings import Settings, get_settings
@@ -40,6 +42,19 @@ DOCUMENTS = {
         "query($ids: [ID!]!) { membershipsOf(memberIds: $ids) { memberId segmentIds } }"
     ),
     "evaluateFlags": "query($m: ID!) { evaluateFlags(memberId: $m) { key enabled } }",
+    "segment page": (
+        "query($s: ID!) { segment(id: $s) { id name memberCount"
+        " members(first: 50) { edges { node { id email name } } } } }"
+    ),
+    "segment page, every field": (
+        "query P($s: ID!, $n: Int, $after: String) { seg: segment(id: $s) { __typename id name"
+        " description type isActive startsAt endsAt status rule createdAt updatedAt memberCount"
+        " companyCount members(first: $n, after: $after) { __typename total: totalCount"
+        " pageInfo { hasNextPage hasPreviousPage startCursor endCursor __typename }"
+        " edges { __typename cursor source addedAt expiresAt who: node { __typename id email"
+        " name attributes createdAt updatedAt } } } } }"
+    ),
+    "segment, no page": "query($s: ID!) { segment(id: $s) { name count: memberCount } }",
     "evaluateFlags, keys": (
         "query($m: ID!, $keys: [String!]) { evaluateFlags(memberId: $m, keys: $keys)"
         " { __typename key enabled matchedSegmentIds } }"
@@ -121,6 +136,12 @@ variables_ = st.fixed_dictionaries(
         ),
     },
     optional={
+        "n": st.one_of(st.none(), st.integers(-1, 6), st.just(501), st.just("2")),
+        "after": st.one_of(
+            st.none(),
+            st.sampled_from([encode_cursor(pk) for pk in range(0, 12)]),
+            st.sampled_from([encode_cursor("m"), "x", encode_cursor(-3)]),
+        ),
         "all": st.one_of(st.booleans(), st.none(), st.just("yes")),
         "keys": st.one_of(
             st.none(),
@@ -197,7 +218,7 @@ async def test_a_persisted_query_is_planned_at_once(api: Api, answered: list[Any
 
 def registry(config: Settings | None = None) -> plans.Plans:
     config = config or get_settings()
-    found = plans.Plans([*plans.FIELDS, *flag_plans.FIELDS], config, hot=1)
+    found = plans.Plans([*plans.FIELDS, *flag_plans.FIELDS, *page_plans.FIELDS], config, hot=1)
     found.bind(build_schema(config)._schema)  # type: ignore[attr-defined]
     return found
 
