@@ -114,6 +114,35 @@ async def given_site(api: Api) -> dict[str, str]:
             FLAG, {"input": {"key": key, "segmentIds": [ids[n] for n in names], "enabled": True}}
         )
         assert data["createFeatureFlag"]["userErrors"] == []
+    # and segments with every kind of tie at once, exclusions and a listing that expires
+    mixed = await segment(
+        api,
+        "Mixed",
+        type="DYNAMIC",
+        rule="attributes.tier = 'gold'",
+        memberIds=["in"],
+        companyIds=["c1"],
+    )
+    expiring = await segment(api, "Expiring", memberIds=["in", "out", "both"])
+    for mutation, input_ in (
+        ("updateSegmentExclusions", {"segmentId": mixed["id"], "memberIds": ["gold"]}),
+        ("updateSegmentExclusions", {"segmentId": expiring["id"], "memberIds": ["both"]}),
+        (
+            "updateSegmentMembers",
+            {
+                "segmentId": expiring["id"],
+                "memberIds": ["gold"],
+                "expiresAt": "2999-01-01T00:00:00+00:00",
+            },
+        ),
+    ):
+        data = await api.query(
+            f"mutation($input: {mutation[0].upper()}{mutation[1:]}Input!) {{ {mutation}(input: $input)"
+            " { userErrors { code } } }",
+            {"input": {**input_, "mode": "ADD"}},
+        )
+        assert data[mutation]["userErrors"] == []
+    ids.update({"Mixed": mixed["id"], "Expiring": expiring["id"]})
     return ids
 
 
@@ -122,8 +151,8 @@ ids_ = st.sampled_from(MEMBER_IDS)
 variables_ = st.fixed_dictionaries(
     {
         "s": st.one_of(
-            st.sampled_from(["1", "2", "3", "4"]),
-            st.sampled_from(["1", "2", "3", "4", "999", "x", ""]),
+            st.sampled_from(["1", "2", "3", "4", "5", "6"]),
+            st.sampled_from(["1", "2", "3", "4", "5", "6", "999", "x", ""]),
             st.integers(0, 5),
         ),
         "m": st.one_of(ids_, ids_, ids_, st.integers(0, 3), st.none(), st.booleans()),
