@@ -16,7 +16,7 @@ together). Listing expiry is always exact: the listings' ``expires_at`` are read
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -160,20 +160,40 @@ class Lookup:
     members: dict[str, MemberState]
     now: datetime
     _live: dict[int, bool] = field(default_factory=dict)
+    # the rows of the caller's own arm (``Also``), read in the same statement
+    also: list[Any] = field(default_factory=list)
 
     def membership(self, external_id: str) -> Membership | None:
         state = self.members.get(external_id)
         return None if state is None else Membership(self.cat, state, self.now, self._live)
 
 
-async def load(*, site_id: int, external_ids: Sequence[str], now: datetime | None = None) -> Lookup:
+@dataclass(frozen=True, slots=True)
+class Also:
+    """Rows of the caller's own read, sent in the lookup's statement (one round trip for
+    both): ``arm(pad)`` is a SELECT of the columns k (a kind of its own, one letter, not one
+    of M, L, C, X, R), NULL, NULL, NULL, external_id (any text), ``pad``, mid, seg, exp;
+    its parameters are numbered from $3 and given in ``params``."""
+
+    arm: Callable[[str], str]
+    params: Sequence[Any] = ()
+
+
+async def load(
+    *,
+    site_id: int,
+    external_ids: Sequence[str],
+    now: datetime | None = None,
+    also: Also | None = None,
+) -> Lookup:
     """Everything lookups need for these members: one statement (two on a cache miss).
-    ``now``: the moment listings expire and rules are judged at (the clock's by default)."""
+    ``now``: the moment listings expire and rules are judged at (the clock's by default);
+    ``also``: rows the caller reads in the same statement (``Lookup.also``)."""
     now = now or datetime.now(UTC)
     ids = list(dict.fromkeys(external_ids))
-    version, states = await _read(site_id, ids)
+    version, states, other = await _read(site_id, ids, also)
     cat = await catalogue.get(site_id, version)
-    return Lookup(cat=cat, members={s.external_id: s for s in states.values()}, now=now)
+    return Lookup(cat=cat, members={s.external_id: s for s in states.values()}, now=now, also=other)
 
 
 def _match(ids: list[str]) -> tuple[str, list[Any]]:
@@ -206,6 +226,7 @@ async def fetch(text: str, params: Sequence[Any] = ()) -> Sequence[Any]:
 # facts and no company, and read with the lean statement; a site's kept rows, once built, stay
 _kept_sites: set[int] = set()
 
+_TIE_KINDS = frozenset("LCXR")
 _TIES = (
     " UNION ALL SELECT 'L', NULL, NULL, {none}, m.id, l.segment_id, l.expires_at"
     " FROM m JOIN segment_members l ON l.member_id = m.id"
@@ -244,24 +265,41 @@ def _statement(match: str, lean: bool) -> str:
     )
 
 
-async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberState]]:
+_PAD = {True: "", False: ", NULL" * 10}  # Also's pad: the member's facts' columns
+
+
+async def _read(
+    site_id: int, ids: list[str], also: Also | None = None
+) -> tuple[int, dict[int, MemberState], list[Any]]:
     """The site's segments version, whether it keeps rule matches, the members, and their
     ties to segments: one statement, the members found once. A member's facts (and company)
-    are read only when the site keeps no rule matches."""
+    are read only when the site keeps no rule matches. Then the rows of ``also``."""
     match, params = _match(ids)
+    if also is not None:
+        params.extend(also.params)
+
+    def statement(lean: bool) -> str:
+        text = _statement(match, lean)
+        return text if also is None else f"{text} UNION ALL {also.arm(_PAD[lean])}"
+
     lean = site_id in _kept_sites
-    rows = await fetch(_statement(match, lean), [site_id, *params])
+    rows = await fetch(statement(lean), [site_id, *params])
     if lean and any(r["k"] == "M" and r["kept"] is None for r in rows):
         # not kept after all (a site made again under the same id)
         _kept_sites.discard(site_id)
-        rows = await fetch(_statement(match, False), [site_id, *params])
+        rows = await fetch(statement(False), [site_id, *params])
     version = 0
     kept = False
     states: dict[int, MemberState] = {}
     ties = []
+    other = []
     for row in rows:
-        if row["k"] != "M":
-            ties.append(row)
+        kind = row["k"]
+        if kind != "M":
+            if kind in _TIE_KINDS:
+                ties.append(row)
+            else:
+                other.append(row)
             continue
         version = int(row["v"])
         kept = row["kept"] is not None
@@ -285,7 +323,7 @@ async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberStat
             state.excluded.add(segment)
         elif state.matched is not None:
             state.matched.add(segment)
-    return version, states
+    return version, states, other
 
 
 def _facts(row: Any) -> MemberFacts:
