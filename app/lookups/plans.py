@@ -330,13 +330,7 @@ async def _memberships_of(
     member_ids: list[str] = arguments["memberIds"]
     if len(member_ids) > settings.max_lookup_ids:
         raise Unanswered  # TOO_LARGE
-    lookup = await service.load(site_id=site_id, external_ids=member_ids)
-    answers = []
-    for member_id in member_ids:
-        membership = lookup.membership(member_id)
-        segments = membership.segments(include_inactive=False) if membership else []
-        answers.append((member_id, [str(s.pk) for s in segments]))
-    return answers
+    return await service.memberships_of(site_id=site_id, external_ids=member_ids)
 
 
 def _moment(value: datetime | None) -> str | None:

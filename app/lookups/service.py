@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.changes import history
-from app.db import any_of, as_datetime, conn, ids_param, json_value, sql, ts
+from app.db import any_of, as_datetime, conn, ids_param, is_postgres, json_value, sql, ts
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import CompanyFacts, MemberFacts
@@ -360,16 +360,90 @@ def _moment(value: Any) -> datetime:
     return moment
 
 
+# What the segments each member is an effective member of are made of, for a site that
+# keeps its rule matches: one row per member, its listed (unexpired) segments, its company's
+# listed segments, its exclusions and its kept matches, each an array read from an index.
+_EFFECTIVE = (
+    "WITH m AS (SELECT m.id, m.external_id, m.company_id FROM members m"
+    " WHERE m.site_id = $1 AND m.external_id = ANY($2::text[]))"
+    " SELECT s.segments_version AS v, ks.id AS kept, m.external_id,"
+    " ARRAY(SELECT l.segment_id FROM segment_members l WHERE l.member_id = m.id"
+    "  AND (l.expires_at IS NULL OR l.expires_at > $3)) AS listed,"
+    " ARRAY(SELECT sc.segment_id FROM segment_companies sc"
+    "  WHERE sc.company_id = m.company_id) AS companies,"
+    " ARRAY(SELECT x.segment_id FROM segment_exclusions x WHERE x.member_id = m.id) AS excluded,"
+    " ARRAY(SELECT r.segment_id FROM segment_rule_matches r WHERE r.member_id = m.id) AS ruled"
+    " FROM sites s LEFT JOIN membership_sites ks ON ks.site_id = s.id LEFT JOIN m ON 1 = 1"
+    " WHERE s.id = $1"
+)
+
+
+async def _effective(
+    site_id: int, ids: list[str], now: datetime
+) -> tuple[Catalogue, dict[str, list[SegmentDef]]] | None:
+    """The catalogue and each member's effective segments (any status, in pk order) from one
+    statement; None when the site is not known to keep its rule matches (or not PostgreSQL):
+    the general lookup answers then."""
+    if site_id not in _kept_sites or not is_postgres():
+        return None
+    rows = await fetch(_EFFECTIVE, [site_id, ids, now])
+    if not rows or rows[0]["kept"] is None:
+        _kept_sites.discard(site_id)
+        return None
+    cat = await catalogue.get(site_id, int(rows[0]["v"]))
+    by_pk = cat.by_pk
+    found: dict[str, list[SegmentDef]] = {}
+    for row in rows:
+        if row["external_id"] is None:
+            continue
+        pks = {*row["listed"], *row["companies"]}
+        pks.update(pk for pk in row["ruled"] if pk in by_pk and by_pk[pk].dynamic)
+        pks.difference_update(row["excluded"])
+        found[row["external_id"]] = [by_pk[pk] for pk in sorted(pks) if pk in by_pk]
+    return cat, found
+
+
+def _live(segments: list[SegmentDef], now: datetime, live: dict[int, bool]) -> list[SegmentDef]:
+    """The segments ACTIVE now (``live``: a memo of each segment's answer)."""
+    kept = []
+    for segment in segments:
+        found = live.get(segment.pk)
+        if found is None:
+            found = live[segment.pk] = segment.status(now) is SegmentStatus.ACTIVE
+        if found:
+            kept.append(segment)
+    return kept
+
+
 async def segments_of_members(
     *, site_id: int, keys: Sequence[tuple[str, bool]]
 ) -> dict[tuple[str, bool], list[SegmentDef]]:
     """For each (member id, include inactive): its segments, in pk order."""
-    lookup = await load(site_id=site_id, external_ids=[k[0] for k in keys])
+    now = datetime.now(UTC)
+    ids = list(dict.fromkeys(k[0] for k in keys))
+    effective = await _effective(site_id, ids, now)
     answers: dict[tuple[str, bool], list[SegmentDef]] = {}
+    if effective is not None:
+        live: dict[int, bool] = {}
+        found = effective[1]
+        for key in keys:
+            segments = found.get(key[0], [])
+            answers[key] = segments if key[1] else _live(segments, now, live)
+        return answers
+    lookup = await load(site_id=site_id, external_ids=ids, now=now)
     for key in keys:
         membership = lookup.membership(key[0])
         answers[key] = membership.segments(include_inactive=key[1]) if membership else []
     return answers
+
+
+async def memberships_of(
+    *, site_id: int, external_ids: Sequence[str]
+) -> list[tuple[str, list[str]]]:
+    """Each member asked (in that order, repeats too) with the ids of the ACTIVE segments
+    it is in (none for an unknown member)."""
+    found = await segments_of_members(site_id=site_id, keys=[(i, False) for i in external_ids])
+    return [(i, [str(s.pk) for s in found[(i, False)]]) for i in external_ids]
 
 
 async def segments_at(
@@ -443,10 +517,7 @@ async def is_member(*, site_id: int, segment_pk: int | None, external_id: str) -
     if segment_pk is None:
         return None
     now = datetime.now(UTC)
-    c = conn()
-    _, rows = await c.execute_query(
-        sql(_IS_MEMBER, c), [site_id, external_id, segment_pk, ts(now, c)]
-    )
+    rows = await fetch(_IS_MEMBER, [site_id, external_id, segment_pk, ts(now)])
     if not rows:
         return None
     row = rows[0]
