@@ -213,12 +213,12 @@ async def backend_pids(conn: asyncpg.Connection) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-async def quiet(conn: asyncpg.Connection, timeout: float = 1800.0) -> float:
+async def quiet(conn: asyncpg.Connection, longest: float = 1800.0) -> float:
     """Wait until no other backend of the database runs a statement for 2 s in a row (the
     service's first sweep done); the seconds waited."""
     start = time.monotonic()
     still = 0
-    while still < 4 and time.monotonic() - start < timeout:
+    while still < 4 and time.monotonic() - start < longest:
         busy = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
             " AND pid <> pg_backend_pid() AND state = 'active'"

@@ -13,7 +13,7 @@ the limit, a bad cursor: an error).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from app.db import as_datetime, json_value, parse_pk
 from app.graphql.errors import PublicError
 from app.graphql.pagination import check_first, decode_cursor, encode_cursor
-from app.lookups.plans import SEGMENT_LEAVES, RootField, Unanswered, Writer
+from app.lookups.plans import SEGMENT_LEAVES, RootField, Unanswered, Writer, leaf_keys
 from app.segments import page as segment_page
 from app.settings import Settings
 
@@ -56,28 +56,6 @@ PAGE_INFO = ("__typename", "hasNextPage", "hasPreviousPage", "startCursor", "end
 Keys = tuple[tuple[str, str], ...]  # (response key, field name)
 
 
-def _keys(node: FieldNode, known: Container[str]) -> Keys | None:
-    """(response key, field) of a selection of leaves among ``known``, each key once; None
-    when it is not one a plan writes."""
-    if node.selection_set is None:
-        return None
-    found: dict[str, str] = {}
-    for selected in node.selection_set.selections:
-        if (
-            not isinstance(selected, FieldNode)
-            or selected.directives
-            or selected.arguments
-            or selected.selection_set is not None
-            or selected.name.value not in known
-        ):
-            return None
-        key = selected.alias.value if selected.alias else selected.name.value
-        if key in found:
-            return None
-        found[key] = selected.name.value
-    return tuple(found.items())
-
-
 @dataclass(frozen=True, slots=True)
 class Members:
     """The ``members`` selection: its node (for its arguments), its definition, its parts."""
@@ -106,7 +84,7 @@ def _members(node: FieldNode, definition: GraphQLField) -> Members | None:
         if name in ("__typename", "totalCount") and selected.selection_set is None:
             parts[key] = name
         elif name == "pageInfo":
-            keys = _keys(selected, PAGE_INFO)
+            keys = leaf_keys(selected, PAGE_INFO)
             if keys is None:
                 return None
             parts[key] = ("pageInfo", keys)
@@ -136,7 +114,7 @@ def _edge(node: FieldNode, columns: set[str]) -> tuple[Keys, Keys | None] | None
         if selected.name.value == "node":
             if member is not None:
                 return None
-            member = _keys(selected, MEMBER_LEAVES)
+            member = leaf_keys(selected, MEMBER_LEAVES)
             if member is None:
                 return None
             member_key = key

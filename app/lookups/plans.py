@@ -22,7 +22,7 @@ goes to the executor too. The HTTP layer asks the registry, and nothing else, fo
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -271,28 +271,36 @@ def _sized_by_variables(document: DocumentNode) -> bool:
     return found
 
 
-def _selection(root: RootField, node: FieldNode) -> tuple[tuple[str, Leaf], ...] | None:
-    """The (response key, leaf) of the field's selection, () for a leaf field, None when the
-    selection is not one a plan writes (a fragment, a directive, arguments, a key twice)."""
-    if root.leaves is None:
-        return () if node.selection_set is None else None
+def leaf_keys(node: FieldNode, known: Container[str]) -> tuple[tuple[str, str], ...] | None:
+    """(response key, field name) of a selection of leaves among ``known``; None when it is
+    not one a plan writes (no selection, a fragment, a directive, arguments, a key twice)."""
     if node.selection_set is None:
         return None
-    found: dict[str, Leaf] = {}
+    found: dict[str, str] = {}
     for selected in node.selection_set.selections:
         if (
             not isinstance(selected, FieldNode)
             or selected.directives
             or selected.arguments
             or selected.selection_set is not None
+            or selected.name.value not in known
         ):
             return None
-        leaf = root.leaves.get(selected.name.value)
         key = selected.alias.value if selected.alias else selected.name.value
-        if leaf is None or key in found:
+        if key in found:
             return None
-        found[key] = leaf
+        found[key] = selected.name.value
     return tuple(found.items())
+
+
+def _selection(root: RootField, node: FieldNode) -> tuple[tuple[str, Leaf], ...] | None:
+    """The (response key, leaf) of the field's selection, () for a leaf field, None when the
+    selection is not one a plan writes."""
+    leaves = root.leaves
+    if leaves is None:
+        return () if node.selection_set is None else None
+    keys = leaf_keys(node, leaves)
+    return None if keys is None else tuple((key, leaves[name]) for key, name in keys)
 
 
 # ---------------------------------------------------------------- this domain's fields

@@ -60,6 +60,7 @@ DOCUMENTS = {
         " { __typename key enabled matchedSegmentIds } }"
     ),
 }
+GOLD = {"type": "DYNAMIC", "rule": "attributes.tier = 'gold'"}
 MEMBER_IDS = ["in", "gold", "both", "out", "ghost", "", "x" * 300]
 FLAG = """
 mutation($input: FeatureFlagInput!) {
@@ -115,14 +116,7 @@ async def given_site(api: Api) -> dict[str, str]:
         )
         assert data["createFeatureFlag"]["userErrors"] == []
     # and segments with every kind of tie at once, exclusions and a listing that expires
-    mixed = await segment(
-        api,
-        "Mixed",
-        type="DYNAMIC",
-        rule="attributes.tier = 'gold'",
-        memberIds=["in"],
-        companyIds=["c1"],
-    )
+    mixed = await segment(api, "Mixed", **GOLD, memberIds=["in"], companyIds=["c1"])
     expiring = await segment(api, "Expiring", memberIds=["in", "out", "both"])
     for mutation, input_ in (
         ("updateSegmentExclusions", {"segmentId": mixed["id"], "memberIds": ["gold"]}),
@@ -136,8 +130,9 @@ async def given_site(api: Api) -> dict[str, str]:
             },
         ),
     ):
+        kind = mutation[0].upper() + mutation[1:] + "Input"
         data = await api.query(
-            f"mutation($input: {mutation[0].upper()}{mutation[1:]}Input!) {{ {mutation}(input: $input)"
+            f"mutation($input: {kind}!) {{ {mutation}(input: $input)"
             " { userErrors { code } } }",
             {"input": {**input_, "mode": "ADD"}},
         )
