@@ -11,6 +11,11 @@ site whose kept rows were never built (no writer has touched its membership sinc
 no ``membership_sites`` row) has its rules evaluated here, in Python with the parsed rules,
 the same meaning the SQL of memberships.effective gives (the property tests hold them
 together). Listing expiry is always exact: the listings' ``expires_at`` are read.
+
+Two questions have statements of their own: ``is_member`` probes only the one segment's ties
+(an index probe each), and on PostgreSQL ``segments_of_members`` (memberSegments,
+membershipsOf, Member.segments) of a site keeping its rule matches reads one row per member
+with its ties as arrays.
 """
 
 from __future__ import annotations
