@@ -370,7 +370,7 @@ def _moment(value: Any) -> datetime:
 # listed segments, its exclusions and its kept matches, each an array read from an index.
 _EFFECTIVE = (
     "WITH m AS (SELECT m.id, m.external_id, m.company_id FROM members m"
-    " WHERE m.site_id = $1 AND m.external_id = ANY($2::text[]))"
+    " WHERE m.site_id = $1 AND {match})"
     " SELECT s.segments_version AS v, ks.id AS kept, m.external_id,"
     " ARRAY(SELECT l.segment_id FROM segment_members l WHERE l.member_id = m.id"
     "  AND (l.expires_at IS NULL OR l.expires_at > $3)) AS listed,"
@@ -391,7 +391,9 @@ async def _effective(
     the general lookup answers then."""
     if site_id not in _kept_sites or not is_postgres():
         return None
-    rows = await fetch(_EFFECTIVE, [site_id, ids, now])
+    # one id asked as one (a plan made for any array guesses ten members, and is never kept)
+    match, params = _match(ids)
+    rows = await fetch(_EFFECTIVE.format(match=match), [site_id, *params, now])
     if not rows or rows[0]["kept"] is None:
         _kept_sites.discard(site_id)
         return None
