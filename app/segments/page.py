@@ -136,12 +136,10 @@ async def read(
     ``after``, with the ``columns`` (of COLUMNS) asked."""
     now = datetime.now(UTC)
     c = conn()
-    _, heads = await c.execute_query(sql(_HEAD, c), [site_id, segment_pk])
-    if not heads:
-        return None
-    head = heads[0]
-    segment = (await catalogue.get(site_id, int(head["v"]))).by_pk.get(segment_pk)
-    if segment is None:
+    head = next(iter((await c.execute_query(sql(_HEAD, c), [site_id, segment_pk]))[1]), None)
+    cat = None if head is None else await catalogue.get(site_id, int(head["v"]))
+    segment = None if cat is None else cat.by_pk.get(segment_pk)
+    if head is None or segment is None:
         return None
     found = None
     if head["kept"] is not None and head["member_count"] is not None:
