@@ -26,6 +26,7 @@ from app.http.errors import error_response
 from app.http.graphql import GraphQLApp
 from app.jobs.worker import running_worker
 from app.live.broker import broker
+from app.lookups import page as page_plans
 from app.lookups import plans
 from app.resilience import Resilience
 from app.settings import Settings, get_settings
@@ -60,7 +61,10 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
     """The app; init_orm=False when the caller (tests) has opened the database already."""
     settings = settings or get_settings()
     logs.configure(settings.log_level)
-    graphql = GraphQLApp(settings, plans=plans.Plans([*plans.FIELDS, *flag_plans.FIELDS], settings))
+    graphql = GraphQLApp(
+        settings,
+        plans=plans.Plans([*plans.FIELDS, *flag_plans.FIELDS, *page_plans.FIELDS], settings),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

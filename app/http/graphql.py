@@ -362,7 +362,8 @@ class GraphQLApp(GraphQL[Context, None]):
         if found is None:
             return False, receive
         plan, data = found
-        await self._answer(scope, send, data, plan.cost, query, name, viewer, media)
+        requested = plan.cost_of(self.schema._schema, variables)  # type: ignore[attr-defined]
+        await self._answer(scope, send, data, requested, query, name, viewer, media)
         return True, receive
 
     async def _answer(

@@ -22,12 +22,14 @@ goes to the executor too. The HTTP layer asks the registry, and nothing else, fo
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
+    DocumentNode,
     FieldNode,
     GraphQLError,
     GraphQLField,
@@ -35,10 +37,13 @@ from graphql import (
     GraphQLSyntaxError,
     OperationDefinitionNode,
     OperationType,
+    VariableNode,
+    Visitor,
     parse,
     validate,
+    visit,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
 from app.db import parse_pk
 from app.graphql import cost, limits
@@ -60,16 +65,23 @@ class Unanswered(Exception):
 Answer = Callable[[int, dict[str, Any], Settings], Awaitable[Any]]
 # (an item of the field's list, now) -> the JSON value of one of its leaves
 Leaf = Callable[[Any, datetime], Any]
+# (site, the field's arguments, the operation's coerced variables, settings) -> the JSON value
+# of the field with its whole selection
+Writer = Callable[[int, dict[str, Any], VariableValues, Settings], Awaitable[Any]]
+# (the field's node, the schema) -> the writer of that selection, None when it writes none
+Shaper = Callable[[FieldNode, GraphQLSchema], Writer | None]
 
 
 @dataclass(frozen=True, slots=True)
 class RootField:
     """A root query field a plan may answer: its answer, and for a field returning a list of
-    objects, the leaves a plan may select (None: the field is itself a leaf)."""
+    objects, the leaves a plan may select (None: the field is itself a leaf). A field whose
+    selection goes deeper gives ``shaped`` instead: the writer of a selection it knows."""
 
     name: str
-    answer: Answer
+    answer: Answer | None = None
     leaves: Mapping[str, Leaf] | None = None
+    shaped: Shaper | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +95,14 @@ class Plan:
     operation: OperationDefinitionNode
     selection: tuple[tuple[str, Leaf], ...]  # (response key, leaf) of each object
     check: Callable[[Mapping[str, Any] | None], None]  # the input guard's, on variables
+    writer: Writer | None = None  # a shaped field's
+    document: DocumentNode | None = None  # kept when the cost depends on variables
+
+    def cost_of(self, schema: GraphQLSchema, variables: dict[str, Any] | None) -> int:
+        """extensions.cost.requestedQueryCost of a request (a page size may be a variable)."""
+        if self.document is None:
+            return self.cost
+        return cost.document_cost(schema, self.document, variables or {}, self.name)
 
     async def run(
         self,
@@ -100,9 +120,14 @@ class Plan:
         )
         if isinstance(coerced, list):
             return None  # the executor words the error
+        if self.document is not None and self.cost_of(schema, variables) > settings.max_query_cost:
+            return None  # MAX_COST_EXCEEDED
         try:
             self.check(variables)
             arguments = get_argument_values(self.definition, self.node, coerced)
+            if self.writer is not None:
+                return {self.key: await self.writer(site_id, arguments, coerced, settings)}
+            assert self.root.answer is not None
             value = await self.root.answer(site_id, arguments, settings)
         except (BadInput, GraphQLError, Unanswered):
             return None
@@ -193,7 +218,14 @@ class Plans:
         query_type = schema.query_type
         if root is None or query_type is None or node.name.value not in query_type.fields:
             return None
-        selection = _selection(root, node)
+        writer = None
+        if root.shaped is not None:
+            writer = root.shaped(node, schema)
+            if writer is None:
+                return None
+            selection: tuple[tuple[str, Leaf], ...] | None = ()
+        else:
+            selection = _selection(root, node)
         if selection is None:
             return None
         document_limits = limits.DocumentLimits(
@@ -220,42 +252,58 @@ class Plans:
             operation=operation,
             selection=selection,
             check=check,
+            writer=writer,
+            document=document if _sized_by_variables(document) else None,
         )
 
 
-def _selection(root: RootField, node: FieldNode) -> tuple[tuple[str, Leaf], ...] | None:
-    """The (response key, leaf) of the field's selection, () for a leaf field, None when the
-    selection is not one a plan writes (a fragment, a directive, arguments, a key twice)."""
-    if root.leaves is None:
-        return () if node.selection_set is None else None
+def _sized_by_variables(document: DocumentNode) -> bool:
+    """Whether a page size of the document is a variable: its cost is then the request's."""
+    found = False
+
+    class Sizes(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            nonlocal found
+            if node.name.value in cost.SIZE_ARGUMENTS and isinstance(node.value, VariableNode):
+                found = True
+
+    visit(document, Sizes())
+    return found
+
+
+def leaf_keys(node: FieldNode, known: Container[str]) -> tuple[tuple[str, str], ...] | None:
+    """(response key, field name) of a selection of leaves among ``known``; None when it is
+    not one a plan writes (no selection, a fragment, a directive, arguments, a key twice)."""
     if node.selection_set is None:
         return None
-    found: dict[str, Leaf] = {}
+    found: dict[str, str] = {}
     for selected in node.selection_set.selections:
         if (
             not isinstance(selected, FieldNode)
             or selected.directives
             or selected.arguments
             or selected.selection_set is not None
+            or selected.name.value not in known
         ):
             return None
-        leaf = root.leaves.get(selected.name.value)
         key = selected.alias.value if selected.alias else selected.name.value
-        if leaf is None or key in found:
+        if key in found:
             return None
-        found[key] = leaf
+        found[key] = selected.name.value
     return tuple(found.items())
 
 
+def _selection(root: RootField, node: FieldNode) -> tuple[tuple[str, Leaf], ...] | None:
+    """The (response key, leaf) of the field's selection, () for a leaf field, None when the
+    selection is not one a plan writes."""
+    leaves = root.leaves
+    if leaves is None:
+        return () if node.selection_set is None else None
+    keys = leaf_keys(node, leaves)
+    return None if keys is None else tuple((key, leaves[name]) for key, name in keys)
+
+
 # ---------------------------------------------------------------- this domain's fields
-
-
-def _segment(lookup: service.Lookup, segment_id: str) -> SegmentDef:
-    pk = parse_pk(segment_id)
-    segment = lookup.cat.by_pk.get(pk) if pk is not None else None
-    if segment is None:
-        raise Unanswered  # NOT_FOUND, as the executor says it
-    return segment
 
 
 def _now_only(arguments: dict[str, Any]) -> None:
@@ -266,11 +314,14 @@ def _now_only(arguments: dict[str, Any]) -> None:
 
 async def _is_member(site_id: int, arguments: dict[str, Any], settings: Settings) -> bool:
     _now_only(arguments)
-    member_id = arguments["memberId"]
-    lookup = await service.load(site_id=site_id, external_ids=[member_id])
-    segment = _segment(lookup, arguments["segmentId"])
-    membership = lookup.membership(member_id)
-    return membership is not None and membership.counts(segment, include_inactive=False)
+    found = await service.is_member(
+        site_id=site_id,
+        segment_pk=parse_pk(arguments["segmentId"]),
+        external_id=arguments["memberId"],
+    )
+    if found is None:
+        raise Unanswered  # NOT_FOUND, as the executor says it
+    return found
 
 
 async def _member_segments(
@@ -287,13 +338,7 @@ async def _memberships_of(
     member_ids: list[str] = arguments["memberIds"]
     if len(member_ids) > settings.max_lookup_ids:
         raise Unanswered  # TOO_LARGE
-    lookup = await service.load(site_id=site_id, external_ids=member_ids)
-    answers = []
-    for member_id in member_ids:
-        membership = lookup.membership(member_id)
-        segments = membership.segments(include_inactive=False) if membership else []
-        answers.append((member_id, [str(s.pk) for s in segments]))
-    return answers
+    return await service.memberships_of(site_id=site_id, external_ids=member_ids)
 
 
 def _moment(value: datetime | None) -> str | None:

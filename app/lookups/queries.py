@@ -65,8 +65,12 @@ class LookupQueries:
             if was is None:
                 raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
             return was
-        segment, membership = await _member_in(info, segment_id, member_id)
-        return membership is not None and membership.counts(segment, include_inactive=False)
+        found = await service.is_member(
+            site_id=info.context.site_id, segment_pk=parse_pk(segment_id), external_id=member_id
+        )
+        if found is None:
+            raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
+        return found
 
     @strawberry.field(
         description="The segments the member is an effective member of (at `at`: was, from the "
@@ -106,18 +110,13 @@ class LookupQueries:
                 f"{len(member_ids)} member ids is over the limit of {limit} per membershipsOf",
                 "TOO_LARGE",
             )
-        lookup = await service.load(site_id=info.context.site_id, external_ids=member_ids)
-        answers = []
-        for member_id in member_ids:
-            membership = lookup.membership(member_id)
-            segments = membership.segments(include_inactive=False) if membership else []
-            answers.append(
-                MemberSegments(
-                    member_id=member_id,
-                    segment_ids=[strawberry.ID(str(s.pk)) for s in segments],
-                )
+        found = await service.memberships_of(site_id=info.context.site_id, external_ids=member_ids)
+        return [
+            MemberSegments(
+                member_id=strawberry.ID(i), segment_ids=[strawberry.ID(pk) for pk in pks]
             )
-        return answers
+            for i, pks in found
+        ]
 
     @strawberry.field(description="Why the member is, or is not, an effective member now.")
     async def explain_membership(

@@ -11,18 +11,23 @@ site whose kept rows were never built (no writer has touched its membership sinc
 no ``membership_sites`` row) has its rules evaluated here, in Python with the parsed rules,
 the same meaning the SQL of memberships.effective gives (the property tests hold them
 together). Listing expiry is always exact: the listings' ``expires_at`` are read.
+
+Two questions have statements of their own: ``is_member`` probes only the one segment's ties
+(an index probe each), and on PostgreSQL ``segments_of_members`` (memberSegments,
+membershipsOf, Member.segments) of a site keeping its rule matches reads one row per member
+with its ties as arrays.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from app.changes import history
-from app.db import any_of, as_datetime, conn, ids_param, json_value, sql
+from app.db import any_of, as_datetime, conn, ids_param, is_postgres, json_value, sql, ts
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import CompanyFacts, MemberFacts
@@ -160,20 +165,40 @@ class Lookup:
     members: dict[str, MemberState]
     now: datetime
     _live: dict[int, bool] = field(default_factory=dict)
+    # the rows of the caller's own arm (``Also``), read in the same statement
+    also: list[Any] = field(default_factory=list)
 
     def membership(self, external_id: str) -> Membership | None:
         state = self.members.get(external_id)
         return None if state is None else Membership(self.cat, state, self.now, self._live)
 
 
-async def load(*, site_id: int, external_ids: Sequence[str], now: datetime | None = None) -> Lookup:
+@dataclass(frozen=True, slots=True)
+class Also:
+    """Rows of the caller's own read, sent in the lookup's statement (one round trip for
+    both): ``arm(pad)`` is a SELECT of the columns k (a kind of its own, one letter, not one
+    of M, L, C, X, R), NULL, NULL, NULL, external_id (any text), ``pad``, mid, seg, exp;
+    its parameters are numbered from $3 and given in ``params``."""
+
+    arm: Callable[[str], str]
+    params: Sequence[Any] = ()
+
+
+async def load(
+    *,
+    site_id: int,
+    external_ids: Sequence[str],
+    now: datetime | None = None,
+    also: Also | None = None,
+) -> Lookup:
     """Everything lookups need for these members: one statement (two on a cache miss).
-    ``now``: the moment listings expire and rules are judged at (the clock's by default)."""
+    ``now``: the moment listings expire and rules are judged at (the clock's by default);
+    ``also``: rows the caller reads in the same statement (``Lookup.also``)."""
     now = now or datetime.now(UTC)
     ids = list(dict.fromkeys(external_ids))
-    version, states = await _read(site_id, ids)
+    version, states, other = await _read(site_id, ids, also)
     cat = await catalogue.get(site_id, version)
-    return Lookup(cat=cat, members={s.external_id: s for s in states.values()}, now=now)
+    return Lookup(cat=cat, members={s.external_id: s for s in states.values()}, now=now, also=other)
 
 
 def _match(ids: list[str]) -> tuple[str, list[Any]]:
@@ -206,6 +231,7 @@ async def fetch(text: str, params: Sequence[Any] = ()) -> Sequence[Any]:
 # facts and no company, and read with the lean statement; a site's kept rows, once built, stay
 _kept_sites: set[int] = set()
 
+_TIE_KINDS = frozenset("LCXR")
 _TIES = (
     " UNION ALL SELECT 'L', NULL, NULL, {none}, m.id, l.segment_id, l.expires_at"
     " FROM m JOIN segment_members l ON l.member_id = m.id"
@@ -244,24 +270,41 @@ def _statement(match: str, lean: bool) -> str:
     )
 
 
-async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberState]]:
+_PAD = {True: "", False: ", NULL" * 10}  # Also's pad: the member's facts' columns
+
+
+async def _read(
+    site_id: int, ids: list[str], also: Also | None = None
+) -> tuple[int, dict[int, MemberState], list[Any]]:
     """The site's segments version, whether it keeps rule matches, the members, and their
     ties to segments: one statement, the members found once. A member's facts (and company)
-    are read only when the site keeps no rule matches."""
+    are read only when the site keeps no rule matches. Then the rows of ``also``."""
     match, params = _match(ids)
+    if also is not None:
+        params.extend(also.params)
+
+    def statement(lean: bool) -> str:
+        text = _statement(match, lean)
+        return text if also is None else f"{text} UNION ALL {also.arm(_PAD[lean])}"
+
     lean = site_id in _kept_sites
-    rows = await fetch(_statement(match, lean), [site_id, *params])
+    rows = await fetch(statement(lean), [site_id, *params])
     if lean and any(r["k"] == "M" and r["kept"] is None for r in rows):
         # not kept after all (a site made again under the same id)
         _kept_sites.discard(site_id)
-        rows = await fetch(_statement(match, False), [site_id, *params])
+        rows = await fetch(statement(False), [site_id, *params])
     version = 0
     kept = False
     states: dict[int, MemberState] = {}
     ties = []
+    other = []
     for row in rows:
-        if row["k"] != "M":
-            ties.append(row)
+        kind = row["k"]
+        if kind != "M":
+            if kind in _TIE_KINDS:
+                ties.append(row)
+            else:
+                other.append(row)
             continue
         version = int(row["v"])
         kept = row["kept"] is not None
@@ -285,7 +328,7 @@ async def _read(site_id: int, ids: list[str]) -> tuple[int, dict[int, MemberStat
             state.excluded.add(segment)
         elif state.matched is not None:
             state.matched.add(segment)
-    return version, states
+    return version, states, other
 
 
 def _facts(row: Any) -> MemberFacts:
@@ -322,16 +365,92 @@ def _moment(value: Any) -> datetime:
     return moment
 
 
+# What the segments each member is an effective member of are made of, for a site that
+# keeps its rule matches: one row per member, its listed (unexpired) segments, its company's
+# listed segments, its exclusions and its kept matches, each an array read from an index.
+_EFFECTIVE = (
+    "WITH m AS (SELECT m.id, m.external_id, m.company_id FROM members m"
+    " WHERE m.site_id = $1 AND {match})"
+    " SELECT s.segments_version AS v, ks.id AS kept, m.external_id,"
+    " ARRAY(SELECT l.segment_id FROM segment_members l WHERE l.member_id = m.id"
+    "  AND (l.expires_at IS NULL OR l.expires_at > $3)) AS listed,"
+    " ARRAY(SELECT sc.segment_id FROM segment_companies sc"
+    "  WHERE sc.company_id = m.company_id) AS companies,"
+    " ARRAY(SELECT x.segment_id FROM segment_exclusions x WHERE x.member_id = m.id) AS excluded,"
+    " ARRAY(SELECT r.segment_id FROM segment_rule_matches r WHERE r.member_id = m.id) AS ruled"
+    " FROM sites s LEFT JOIN membership_sites ks ON ks.site_id = s.id LEFT JOIN m ON 1 = 1"
+    " WHERE s.id = $1"
+)
+
+
+async def _effective(
+    site_id: int, ids: list[str], now: datetime
+) -> tuple[Catalogue, dict[str, list[SegmentDef]]] | None:
+    """The catalogue and each member's effective segments (any status, in pk order) from one
+    statement; None when the site is not known to keep its rule matches (or not PostgreSQL):
+    the general lookup answers then."""
+    if site_id not in _kept_sites or not is_postgres():
+        return None
+    # one id asked as one (a plan made for any array guesses ten members, and is never kept)
+    match, params = _match(ids)
+    rows = await fetch(_EFFECTIVE.format(match=match), [site_id, *params, now])
+    if not rows or rows[0]["kept"] is None:
+        _kept_sites.discard(site_id)
+        return None
+    cat = await catalogue.get(site_id, int(rows[0]["v"]))
+    by_pk = cat.by_pk
+    found: dict[str, list[SegmentDef]] = {}
+    for row in rows:
+        if row["external_id"] is None:
+            continue
+        pks = {*row["listed"], *row["companies"]}
+        pks.update(pk for pk in row["ruled"] if pk in by_pk and by_pk[pk].dynamic)
+        pks.difference_update(row["excluded"])
+        found[row["external_id"]] = [by_pk[pk] for pk in sorted(pks) if pk in by_pk]
+    return cat, found
+
+
+def _live(segments: list[SegmentDef], now: datetime, live: dict[int, bool]) -> list[SegmentDef]:
+    """The segments ACTIVE now (``live``: a memo of each segment's answer)."""
+    kept = []
+    for segment in segments:
+        found = live.get(segment.pk)
+        if found is None:
+            found = live[segment.pk] = segment.status(now) is SegmentStatus.ACTIVE
+        if found:
+            kept.append(segment)
+    return kept
+
+
 async def segments_of_members(
     *, site_id: int, keys: Sequence[tuple[str, bool]]
 ) -> dict[tuple[str, bool], list[SegmentDef]]:
     """For each (member id, include inactive): its segments, in pk order."""
-    lookup = await load(site_id=site_id, external_ids=[k[0] for k in keys])
+    now = datetime.now(UTC)
+    ids = list(dict.fromkeys(k[0] for k in keys))
+    effective = await _effective(site_id, ids, now)
     answers: dict[tuple[str, bool], list[SegmentDef]] = {}
+    if effective is not None:
+        live: dict[int, bool] = {}
+        found = effective[1]
+        for key in keys:
+            segments = found.get(key[0], [])
+            answers[key] = segments if key[1] else _live(segments, now, live)
+        return answers
+    lookup = await load(site_id=site_id, external_ids=ids, now=now)
     for key in keys:
         membership = lookup.membership(key[0])
         answers[key] = membership.segments(include_inactive=key[1]) if membership else []
     return answers
+
+
+async def memberships_of(
+    *, site_id: int, external_ids: Sequence[str]
+) -> list[tuple[str, list[str]]]:
+    """Each member asked (in that order, repeats too) with the ids of the ACTIVE segments
+    it is in (none for an unknown member)."""
+    found = await segments_of_members(site_id=site_id, keys=[(i, False) for i in external_ids])
+    return [(i, [str(s.pk) for s in found[(i, False)]]) for i in external_ids]
 
 
 async def segments_at(
@@ -378,3 +497,45 @@ async def is_member_at(
     membership = lookup.membership(external_id)
     now_member = membership is not None and membership.effective(segment)
     return history.was_member(now_member, earliest.get(segment.pk))
+
+
+# isMember's own statement: the site row (its segments version, whether it keeps rule
+# matches), the member, and each way it may be tied to the one segment ($3), an index probe
+# each: never the member's other ties
+_IS_MEMBER = (
+    "SELECT s.segments_version AS v, ks.id AS kept, m.id AS mid,"
+    " EXISTS (SELECT 1 FROM segment_exclusions x WHERE x.segment_id = $3"
+    "  AND x.member_id = m.id) AS excluded,"
+    " EXISTS (SELECT 1 FROM segment_members l WHERE l.segment_id = $3 AND l.member_id = m.id"
+    "  AND (l.expires_at IS NULL OR l.expires_at > $4))"
+    " OR EXISTS (SELECT 1 FROM segment_companies sc WHERE sc.segment_id = $3"
+    "  AND sc.company_id = m.company_id) AS tied,"
+    " EXISTS (SELECT 1 FROM segment_rule_matches r WHERE r.segment_id = $3"
+    "  AND r.member_id = m.id) AS matched"
+    " FROM sites s LEFT JOIN membership_sites ks ON ks.site_id = s.id"
+    " LEFT JOIN members m ON m.site_id = s.id AND m.external_id = $2 WHERE s.id = $1"
+)
+
+
+async def is_member(*, site_id: int, segment_pk: int | None, external_id: str) -> bool | None:
+    """Whether the member is an effective member of the segment, ACTIVE now (None: the site
+    has no such segment): one statement probing only that segment's ties; the answer of
+    ``load(...).membership(...).counts(segment, include_inactive=False)``."""
+    if segment_pk is None:
+        return None
+    now = datetime.now(UTC)
+    rows = await fetch(_IS_MEMBER, [site_id, external_id, segment_pk, ts(now)])
+    if not rows:
+        return None
+    row = rows[0]
+    segment = (await catalogue.get(site_id, int(row["v"]))).by_pk.get(segment_pk)
+    if segment is None:
+        return None
+    if segment.status(now) is not SegmentStatus.ACTIVE or row["mid"] is None:
+        return False
+    if segment.dynamic and row["kept"] is None:
+        # the site keeps no rule matches: the rule is evaluated by the general lookup
+        lookup = await load(site_id=site_id, external_ids=[external_id], now=now)
+        membership = lookup.membership(external_id)
+        return membership is not None and membership.effective(segment)
+    return not row["excluded"] and (bool(row["tied"]) or (segment.dynamic and bool(row["matched"])))

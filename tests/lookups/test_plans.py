@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.flags import plans as flag_plans
+from app.graphql.pagination import encode_cursor
+from app.lookups import page as page_plans
 from app.lookups import plans
 from app.schema import build_schema
 from app.settings import Settings, get_settings
@@ -40,11 +42,25 @@ DOCUMENTS = {
         "query($ids: [ID!]!) { membershipsOf(memberIds: $ids) { memberId segmentIds } }"
     ),
     "evaluateFlags": "query($m: ID!) { evaluateFlags(memberId: $m) { key enabled } }",
+    "segment page": (
+        "query($s: ID!) { segment(id: $s) { id name memberCount"
+        " members(first: 50) { edges { node { id email name } } } } }"
+    ),
+    "segment page, every field": (
+        "query P($s: ID!, $n: Int, $after: String) { seg: segment(id: $s) { __typename id name"
+        " description type isActive startsAt endsAt status rule createdAt updatedAt memberCount"
+        " companyCount members(first: $n, after: $after) { __typename total: totalCount"
+        " pageInfo { hasNextPage hasPreviousPage startCursor endCursor __typename }"
+        " edges { __typename cursor source addedAt expiresAt who: node { __typename id email"
+        " name attributes createdAt updatedAt } } } } }"
+    ),
+    "segment, no page": "query($s: ID!) { segment(id: $s) { name count: memberCount } }",
     "evaluateFlags, keys": (
         "query($m: ID!, $keys: [String!]) { evaluateFlags(memberId: $m, keys: $keys)"
         " { __typename key enabled matchedSegmentIds } }"
     ),
 }
+GOLD = {"type": "DYNAMIC", "rule": "attributes.tier = 'gold'"}
 MEMBER_IDS = ["in", "gold", "both", "out", "ghost", "", "x" * 300]
 FLAG = """
 mutation($input: FeatureFlagInput!) {
@@ -99,6 +115,29 @@ async def given_site(api: Api) -> dict[str, str]:
             FLAG, {"input": {"key": key, "segmentIds": [ids[n] for n in names], "enabled": True}}
         )
         assert data["createFeatureFlag"]["userErrors"] == []
+    # and segments with every kind of tie at once, exclusions and a listing that expires
+    mixed = await segment(api, "Mixed", **GOLD, memberIds=["in"], companyIds=["c1"])
+    expiring = await segment(api, "Expiring", memberIds=["in", "out", "both"])
+    for mutation, input_ in (
+        ("updateSegmentExclusions", {"segmentId": mixed["id"], "memberIds": ["gold"]}),
+        ("updateSegmentExclusions", {"segmentId": expiring["id"], "memberIds": ["both"]}),
+        (
+            "updateSegmentMembers",
+            {
+                "segmentId": expiring["id"],
+                "memberIds": ["gold"],
+                "expiresAt": "2999-01-01T00:00:00+00:00",
+            },
+        ),
+    ):
+        kind = mutation[0].upper() + mutation[1:] + "Input"
+        data = await api.query(
+            f"mutation($input: {kind}!) {{ {mutation}(input: $input)"
+            " { userErrors { code } } }",
+            {"input": {**input_, "mode": "ADD"}},
+        )
+        assert data[mutation]["userErrors"] == []
+    ids.update({"Mixed": mixed["id"], "Expiring": expiring["id"]})
     return ids
 
 
@@ -107,8 +146,8 @@ ids_ = st.sampled_from(MEMBER_IDS)
 variables_ = st.fixed_dictionaries(
     {
         "s": st.one_of(
-            st.sampled_from(["1", "2", "3", "4"]),
-            st.sampled_from(["1", "2", "3", "4", "999", "x", ""]),
+            st.sampled_from(["1", "2", "3", "4", "5", "6"]),
+            st.sampled_from(["1", "2", "3", "4", "5", "6", "999", "x", ""]),
             st.integers(0, 5),
         ),
         "m": st.one_of(ids_, ids_, ids_, st.integers(0, 3), st.none(), st.booleans()),
@@ -121,6 +160,12 @@ variables_ = st.fixed_dictionaries(
         ),
     },
     optional={
+        "n": st.one_of(st.none(), st.integers(-1, 6), st.just(501), st.just("2")),
+        "after": st.one_of(
+            st.none(),
+            st.sampled_from([encode_cursor(pk) for pk in range(0, 12)]),
+            st.sampled_from([encode_cursor("m"), "x", encode_cursor(-3)]),
+        ),
         "all": st.one_of(st.booleans(), st.none(), st.just("yes")),
         "keys": st.one_of(
             st.none(),
@@ -197,7 +242,7 @@ async def test_a_persisted_query_is_planned_at_once(api: Api, answered: list[Any
 
 def registry(config: Settings | None = None) -> plans.Plans:
     config = config or get_settings()
-    found = plans.Plans([*plans.FIELDS, *flag_plans.FIELDS], config, hot=1)
+    found = plans.Plans([*plans.FIELDS, *flag_plans.FIELDS, *page_plans.FIELDS], config, hot=1)
     found.bind(build_schema(config)._schema)  # type: ignore[attr-defined]
     return found
 

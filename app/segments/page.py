@@ -1,0 +1,166 @@
+"""A segment with its counts and one page of its members: what a segment's page shows, read
+in two statements (the planned ``segment`` document of app.lookups.page answers from it).
+
+1. the site row (its segments version, whether it keeps its rule matches) with the segment's
+   kept counters (``segment_counts``) and whether it has listed companies and exclusions; the
+   segment itself is the site's cached catalogue's;
+2. when a page is asked: first+1 effective members after the cursor, a keyset walk of the
+   segment's listings (of its companies' members and of its kept matches too, when it has
+   those), checking only the ties it has (a listed segment without companies nor exclusions:
+   one index range), with the member columns asked and nothing else (attributes only when
+   asked). Each variant is a statement of its own, cheap to plan.
+
+The answers are those of the general readers (``memberships.list_members``,
+``counts.counts``); whatever they would read another way (a DYNAMIC segment of a site that
+keeps no rule matches, a counter not kept) is read by them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.db import conn, is_postgres, sql, ts
+from app.memberships import catalogue
+from app.memberships.catalogue import SegmentDef
+from app.memberships.service import list_members as _list_members
+from app.segments.counts import Counts, counts
+
+# the member columns a page may read, beside m.id
+COLUMNS = ("external_id", "email", "name", "attributes", "created_at", "updated_at")
+
+_HEAD = (
+    "SELECT s.segments_version AS v, ks.id AS kept, k.member_count, k.company_count,"
+    " EXISTS (SELECT 1 FROM segment_companies c WHERE c.segment_id = $2) AS companies,"
+    " EXISTS (SELECT 1 FROM segment_exclusions x WHERE x.segment_id = $2) AS exclusions"
+    " FROM sites s LEFT JOIN membership_sites ks ON ks.site_id = s.id"
+    " LEFT JOIN segment_counts k ON k.segment_id = $2 WHERE s.id = $1"
+)
+# the parameters of a page: $1 site, $2 now, $3 segment, $4 the cursor's member pk, $5 size
+_LISTED = "(sm.expires_at IS NULL OR sm.expires_at > $2)"
+
+
+def _unless(kind: str, member: str, probe: str) -> str:
+    """SQL: the member is not tied to the segment ($3) that way."""
+    if kind == "excluded":
+        found = (
+            f"SELECT 1 FROM segment_exclusions x WHERE x.segment_id = $3 AND x.member_id = {member}"
+        )
+    elif kind == "listed":
+        found = (
+            "SELECT 1 FROM segment_members sm WHERE sm.segment_id = $3"
+            f" AND sm.member_id = {member} AND {_LISTED}"
+        )
+    else:
+        found = (
+            "SELECT 1 FROM members cm JOIN segment_companies sc ON sc.company_id = cm.company_id"
+            f" AND sc.segment_id = $3 WHERE cm.id = {member}"
+        )
+    return f" AND NOT EXISTS ({found}{probe})"
+
+
+def _arms(*, companies: bool, exclusions: bool, rule: int | None, postgres: bool) -> list[str]:
+    """The page's keyset walks, each from the cursor in member order, at most $5 rows: the
+    listings, the listed companies' members (when it has companies), the kept rule matches
+    (``rule``: the DYNAMIC segment's pk); each checks only the ties the segment has. A rule
+    arm's segment is inline and its checks are probes (OFFSET 0), as memberships'
+    list_members reads it."""
+    excluded = exclusions
+    arms = [
+        "SELECT sm.member_id, sm.source, sm.added_at, sm.expires_at FROM segment_members sm"
+        f" WHERE sm.site_id = $1 AND sm.segment_id = $3 AND sm.member_id > $4 AND {_LISTED}"
+        + (_unless("excluded", "sm.member_id", "") if excluded else "")
+        + " ORDER BY sm.member_id LIMIT $5"
+    ]
+    if companies:
+        arms.append(
+            "SELECT m.id AS member_id, 'COMPANY' AS source, sc.added_at,"
+            " CAST(NULL AS timestamptz) AS expires_at"
+            " FROM segment_companies sc JOIN members m ON m.company_id = sc.company_id"
+            " WHERE sc.site_id = $1 AND sc.segment_id = $3 AND m.site_id = $1 AND m.id > $4"
+            + _unless("listed", "m.id", "")
+            + (_unless("excluded", "m.id", "") if excluded else "")
+            + " ORDER BY m.id LIMIT $5"
+        )
+    if rule is not None:
+        probe = " OFFSET 0" if postgres else ""
+        arms.append(
+            (
+                "SELECT r.member_id, 'RULE' AS source, CAST(NULL AS timestamptz) AS added_at,"
+                " CAST(NULL AS timestamptz) AS expires_at FROM segment_rule_matches r"
+                " WHERE r.segment_id = $3 AND r.member_id > $4"
+                + _unless("listed", "r.member_id", probe)
+                + (_unless("company", "r.member_id", probe) if companies else "")
+                + (_unless("excluded", "r.member_id", probe) if excluded else "")
+                + " ORDER BY r.member_id LIMIT $5"
+            ).replace("$3", str(int(rule)))
+        )
+    return arms
+
+
+def _page(columns: str, arms: list[str]) -> str:
+    if len(arms) == 1:
+        walk = f"({arms[0]}) e"
+    else:
+        union = " UNION ALL ".join(f"SELECT * FROM ({arm}) a{i}" for i, arm in enumerate(arms))
+        walk = f"(SELECT * FROM ({union}) p ORDER BY p.member_id LIMIT $5) e"
+    return (
+        f"SELECT m.id{columns}, e.source, e.added_at, e.expires_at FROM {walk}"
+        " JOIN members m ON m.id = e.member_id ORDER BY e.member_id"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPage:
+    segment: SegmentDef
+    counts: Counts | None  # None: not asked
+    # up to first+1 members in member order (each with its source, added_at and expires_at),
+    # when a page was asked
+    rows: Sequence[Any] | None
+    now: datetime
+
+
+async def read(
+    *,
+    site_id: int,
+    segment_pk: int,
+    first: int | None,
+    after: int | None,
+    columns: Sequence[str] = (),
+    counted: bool = True,
+) -> SegmentPage | None:
+    """The segment (None when the site has none such), its counts (when ``counted``), and,
+    when ``first`` is given, up to first+1 of its effective members after the member pk
+    ``after``, with the ``columns`` (of COLUMNS) asked."""
+    now = datetime.now(UTC)
+    c = conn()
+    head = next(iter((await c.execute_query(sql(_HEAD, c), [site_id, segment_pk]))[1]), None)
+    cat = None if head is None else await catalogue.get(site_id, int(head["v"]))
+    segment = None if cat is None else cat.by_pk.get(segment_pk)
+    if head is None or segment is None:
+        return None
+    found = None
+    if head["kept"] is not None and head["member_count"] is not None:
+        found = Counts(int(head["member_count"]), int(head["company_count"]))
+    elif counted:  # not kept: counted by the general reader
+        found = (await counts(site_id=site_id, segment_pks=[segment_pk]))[segment_pk]
+    if first is None:
+        return SegmentPage(segment, found, None, now)
+    if segment.dynamic and head["kept"] is None:
+        rows: Sequence[Any] = await _list_members(
+            site_id=site_id, segment_pk=segment_pk, search=None, first=first, after=after
+        )
+        return SegmentPage(segment, found, rows, now)
+    wanted = "".join(f", m.{name}" for name in COLUMNS if name in columns)
+    arms = _arms(
+        companies=bool(head["companies"]),
+        exclusions=bool(head["exclusions"]),
+        rule=segment_pk if segment.dynamic else None,
+        postgres=is_postgres(c),
+    )
+    _, rows = await c.execute_query(
+        sql(_page(wanted, arms), c), [site_id, ts(now, c), segment_pk, after or 0, first + 1]
+    )
+    return SegmentPage(segment, found, rows, now)
