@@ -303,9 +303,11 @@ class Written:
 NOTHING = Written(1, 0)
 
 
-async def emit(w: Writer, select: str, params: Sequence[Any]) -> Written:
+async def emit(w: Writer, select: str, params: Sequence[Any], *, ctes: str = "") -> Written:
     """Record the changes ``select`` gives, in its order (columns segment_id, member_id,
-    member_ref, kind, cause, at), move the counters by them, and tell the topic at commit."""
+    member_ref, kind, cause, at), move the counters by them, and tell the topic at commit.
+    ``ctes`` ("name AS (...), ...", PostgreSQL): CTEs of the same statement ``select`` may
+    read (and writes it makes with them)."""
     site = int(w.site_id)
     insert = (
         "INSERT INTO membership_changes (site_id, segment_id, member_id, member_ref, kind,"
@@ -315,7 +317,7 @@ async def emit(w: Writer, select: str, params: Sequence[Any]) -> Written:
     if w.pg:
         row = (
             await w.rows(
-                f"WITH w AS ({insert} RETURNING id, segment_id, kind),"
+                f"WITH {ctes + ',' if ctes else ''} w AS ({insert} RETURNING id, segment_id, kind),"
                 " d AS (SELECT segment_id, SUM(CASE WHEN kind = 'ENTERED' THEN 1 ELSE -1 END)"
                 " AS n FROM w GROUP BY segment_id),"
                 " u AS (UPDATE segment_counts k SET member_count = k.member_count + d.n FROM d"
@@ -326,6 +328,7 @@ async def emit(w: Writer, select: str, params: Sequence[Any]) -> Written:
         )[0]
         written = Written(int(row["lo"]), int(row["hi"]))
     else:
+        assert not ctes, "SQLite writes no CTE"
         await w.run(insert, params)
         row = (await w.rows("SELECT changes() AS n, last_insert_rowid() AS hi"))[0]
         n = int(row["n"])
@@ -476,6 +479,16 @@ async def refresh(
     ``changed`` (by external id: the fields each member's write changed, None for all) spares
     the rules that read none of them."""
     pks = [s.pk for s in segments]
+    p = w.params()
+    if pks and w.pg and not scoped and not moved and not in_python:
+        # one statement: the diff (a CTE named as the table it stands for), the kept matches
+        # and the record written from it; no temporary rows, no second pass over them
+        over = _over_site(w, cat, segments, Query(p.values))
+        diff = (
+            "_diff AS MATERIALIZED (SELECT o.*, CAST(NULL AS boolean) AS was_company,"
+            f" CAST(NULL AS boolean) AS is_company FROM ({over}) o),"
+        )
+        return await _record_diff(w, cat, segments, p, cause, nested, refs=True, diff=diff)
     await w.temp(
         "_diff",
         "segment_id bigint NOT NULL, member_id bigint NOT NULL, was_match boolean,"
@@ -486,27 +499,31 @@ async def refresh(
         # only the moves' rows are upserted into it (ON CONFLICT); an index costs each row
         unique="segment_id, member_id" if moved else None,
     )
-    diffs = 0
     # whether the rule rows of _diff carry their members' external ids (the record then
     # needs no second read of the members; the moves' rows do not, but they come only with
     # segments listing companies, whose probes read the members anyway)
-    refs = False
-    if pks and in_python and w.pg:
+    refs = in_python or not (scoped or moved)
+    diffs = 0
+    if not pks:
+        pass
+    elif in_python and w.pg:
         diffs = await _diff_in_sql(w, cat, segments, changed)
-        refs = True
-    elif pks and in_python:
+    elif in_python:
         diffs = await _diff_in_python(w, cat, segments, changed)
-        refs = True
-    elif pks and not scoped and not moved:
-        diffs = await _diff_over_site(w, cat, segments)
-        refs = True
-    elif pks:
+    elif refs:
+        q = Query()
+        diffs = await w.insert(
+            "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match)"
+            f" {_over_site(w, cat, segments, q)}",
+            q.params,
+        )
+    else:
         q = Query()
         new = _matches_select(w, cat, segments, q, scoped=scoped)
         in_scope = " JOIN _scope s ON s.member_id = r.member_id" if scoped else ""
         kept = (
             f"SELECT r.segment_id, r.member_id FROM segment_rule_matches r{in_scope}"
-            f" WHERE r.segment_id IN ({', '.join(str(int(pk)) for pk in pks)})"
+            f" WHERE r.segment_id IN ({_among(pks)})"
         )
         diffs = await w.insert(
             "INSERT INTO _diff (segment_id, member_id, was_match, is_match)"
@@ -534,21 +551,46 @@ async def refresh(
     if not diffs:
         return NOTHING
     await w.analyze("_diff", diffs)
+    return await _record_diff(w, cat, segments, p, cause, nested, refs=refs)
+
+
+async def _record_diff(
+    w: Writer,
+    cat: Catalogue,
+    segments: Sequence[SegmentDef],
+    p: Params,
+    cause: str,
+    nested: bool,
+    *,
+    refs: bool,
+    diff: str = "",
+) -> Written:
+    """The kept matches follow _diff (the table, or the CTE ``diff`` of the same statement,
+    PostgreSQL), and each pair whose effective answer flips is recorded with ``cause``."""
+    pks = [s.pk for s in segments]
     site = int(w.site_id)
-    await w.run(
+    add = (
         "INSERT INTO segment_rule_matches (site_id, segment_id, member_id)"
         f" SELECT {site}, segment_id, member_id FROM _diff WHERE is_match AND NOT was_match"
     )
     # the segments named outright: else PostgreSQL hashes _diff and scans every kept match
     # of the site (measured: 157 ms for 24,000 of 700,000 matches)
-    await w.run(
+    drop = (
         f"DELETE FROM segment_rule_matches WHERE segment_id IN ({_among(pks)})"
         " AND (segment_id, member_id) IN"
         " (SELECT segment_id, member_id FROM _diff WHERE was_match AND NOT is_match)"
     )
-    p = w.params()
+    if diff:
+        ctes = f"{diff} _a AS ({add}), _x AS ({drop})"
+        touched = pks
+    else:
+        await w.run(add)
+        await w.run(drop)
+        ctes = ""
+        touched = [
+            int(r["segment_id"]) for r in await w.rows("SELECT DISTINCT segment_id FROM _diff")
+        ]
     now = p.add(w.now, "timestamptz")
-    touched = [int(r["segment_id"]) for r in await w.rows("SELECT DISTINCT segment_id FROM _diff")]
     has = await _holding(w, touched)
     match = matched("d.segment_id", "d.member_id")
     if refs:
@@ -577,6 +619,7 @@ async def refresh(
         f" {was} <> {is_} AND NOT {is_listed} AND NOT {is_excluded}"
         f" ORDER BY {_order(cat, pks, 'd.segment_id')}d.member_id, d.segment_id",
         p.values,
+        ctes=ctes,
     )
     if nested and written.count:
         await _mark_nested(w, cat, segments, written)
@@ -588,12 +631,11 @@ def _among(pks: Sequence[int]) -> str:
     return ", ".join(str(int(pk)) for pk in pks) or "NULL"
 
 
-async def _diff_over_site(w: Writer, cat: Catalogue, segments: Sequence[SegmentDef]) -> int:
-    """Fill _diff with the match changes of ``segments`` over every member of the site, with
-    the members' external ids: one scan of the members a segment, joined to its kept matches
-    (LEFT JOIN), keeping the members whose rule answer differs from the kept match (a
-    segment no longer DYNAMIC: each of its kept matches); returns how many."""
-    q = Query()
+def _over_site(w: Writer, cat: Catalogue, segments: Sequence[SegmentDef], q: Query) -> str:
+    """The match changes of ``segments`` over every member of the site (the columns of
+    _diff: segment_id, member_id, member_ref, was_match, is_match): one scan of the members a
+    segment, joined to its kept matches (LEFT JOIN), keeping the members whose rule answer
+    differs from the kept match (a segment no longer DYNAMIC: each of its kept matches)."""
     conditions = Conditions(cat, q, w.now)
     site = int(w.site_id)
     arms = []
@@ -615,11 +657,7 @@ async def _diff_over_site(w: Writer, cat: Catalogue, segments: Sequence[SegmentD
                 " FROM segment_rule_matches k LEFT JOIN members m ON m.id = k.member_id"
                 f" WHERE k.segment_id = {pk}"
             )
-    return await w.insert(
-        "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match)"
-        f" {' UNION ALL '.join(arms)}",
-        q.params,
-    )
+    return " UNION ALL ".join(arms)
 
 
 def _by_level(cat: Catalogue, segments: Sequence[SegmentDef]) -> list[SegmentDef]:
