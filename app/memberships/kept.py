@@ -787,8 +787,11 @@ async def _diff_in_sql(
         " WHERE n.member_id IS NULL OR k.member_id IS NULL",
         q.params,
         ctes=f"f AS MATERIALIZED ({facts}), n AS ({' UNION ALL '.join(arms)}),"
-        " k AS (SELECT r.id, r.segment_id, r.member_id, m.external_id AS member_ref"
-        f" FROM f m JOIN segment_rule_matches r ON r.member_id = m.id WHERE {kept})",
+        # each member's kept matches from the index (member_id, segment_id, id), not a
+        # scan of every match of the site however few members are upserted
+        " k AS (SELECT r.id, r.segment_id, r.member_id, m.external_id AS member_ref FROM f m"
+        " CROSS JOIN LATERAL (SELECT r.id, r.segment_id, r.member_id FROM segment_rule_matches r"
+        f" WHERE r.member_id = m.id OFFSET 0) r WHERE {kept})",
     )
 
 
