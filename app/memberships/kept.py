@@ -780,11 +780,13 @@ async def _diff_in_sql(
     )
     return await w.insert(
         "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match, match_id)"
-        " SELECT COALESCE(n.segment_id, k.segment_id), COALESCE(n.member_id, k.member_id),"
-        " COALESCE(n.member_ref, k.member_ref), k.member_id IS NOT NULL,"
-        " n.member_id IS NOT NULL, k.id"
-        " FROM n FULL JOIN k ON k.segment_id = n.segment_id AND k.member_id = n.member_id"
-        " WHERE n.member_id IS NULL OR k.member_id IS NULL",
+        # (two anti-joins: a FULL JOIN is merged, both sides sorted)
+        " SELECT n.segment_id, n.member_id, n.member_ref, FALSE, TRUE, NULL::bigint FROM n"
+        " WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.segment_id = n.segment_id"
+        " AND k.member_id = n.member_id)"
+        " UNION ALL SELECT k.segment_id, k.member_id, k.member_ref, TRUE, FALSE, k.id FROM k"
+        " WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.segment_id = k.segment_id"
+        " AND n.member_id = k.member_id)",
         q.params,
         ctes=f"f AS MATERIALIZED ({facts}), n AS ({' UNION ALL '.join(arms)}),"
         # each member's kept matches from the index (member_id, segment_id, id), not a
