@@ -480,6 +480,9 @@ async def refresh(
     the rules that read none of them."""
     pks = [s.pk for s in segments]
     p = w.params()
+    if moved and pks:
+        # (most upserts move no member: then _diff needs no unique index for the moves)
+        moved = bool(await w.rows("SELECT 1 AS one FROM _scope WHERE moved LIMIT 1"))
     if pks and w.pg and not scoped and not moved and not in_python:
         # one statement: the diff (a CTE named as the table it stands for), the kept matches
         # and the record written from it; no temporary rows, no second pass over them
