@@ -14,7 +14,7 @@ builds each site's kept rule matches and counters (untimed, reported).
   plan, score, beta: most rules read one), and again with one attribute no rule reads; the
   same ids and values on both sites, timed end to end over HTTP; the target is the DYNAMIC
   site within 2x the plain one. On the DYNAMIC site each rule reading a changed field is
-  evaluated once per member (Python), the kept matches diffed and the changes recorded; the
+  evaluated once per member (in SQL), the kept matches diffed and the changes recorded; the
   plain site writes the members and nothing else.
 - rule edits: a DYNAMIC segment made with one rule, then ``updateSegment`` back and forth
   to another (entering and exiting members over the whole site recorded, kept matches and

@@ -17,7 +17,7 @@ from typing import Any
 
 from app.db import is_postgres, ts
 from app.memberships.catalogue import Catalogue, SegmentDef
-from app.rules import compile_sql, fields_of, segment_names_of
+from app.rules import Held, compile_sql, fields_of, segment_names_of
 
 
 @dataclass
@@ -52,10 +52,13 @@ def excluded(pk: int) -> str:
 class Conditions:
     """Builds member conditions for the segments of one catalogue, into one Query."""
 
-    def __init__(self, catalogue: Catalogue, query: Query, now: datetime) -> None:
+    def __init__(
+        self, catalogue: Catalogue, query: Query, now: datetime, held: Held | None = None
+    ) -> None:
         self.catalogue = catalogue
         self.query = query
         self.now_moment = now
+        self.held = held  # columns holding JSON fields' typed values (see compile_sql)
         self._now: str | None = None
         # the rule compiler (app/rules, which imports nothing of the app) takes the dialect
         self.dialect: Any = "postgres" if is_postgres() else "sqlite"
@@ -76,6 +79,7 @@ class Conditions:
             in_segment_sql=self._in_segment,
             now=self.now_moment,
             params=self.query.params,
+            held=self.held,
         )
         return sql
 

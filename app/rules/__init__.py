@@ -5,7 +5,7 @@ problems with positions); ``evaluate`` answers for one member in Python; ``compi
 gives the same answer for every member as one SQL expression.
 """
 
-from app.rules.compile import Dialect, compile_sql
+from app.rules.compile import Dialect, Held, compile_sql, typed_value
 from app.rules.evaluate import evaluate
 from app.rules.facts import CompanyFacts, MemberFacts
 from app.rules.fields import RULE_FIXED_FIELDS
@@ -53,6 +53,7 @@ __all__ = [
     "Compare",
     "DaysAgo",
     "Dialect",
+    "Held",
     "InList",
     "InSegment",
     "IsNull",
@@ -75,4 +76,5 @@ __all__ = [
     "format_rule",
     "parse",
     "segment_names_of",
+    "typed_value",
 ]

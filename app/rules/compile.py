@@ -30,6 +30,15 @@ _JSON_TYPES = {
 }
 _PG_CASTS = {"string": "text", "number": "numeric", "boolean": "boolean"}
 
+# a column holding a JSON field's value of one literal type, or None (see compile_sql)
+Held = Callable[[FieldSpec, str], str | None]
+
+
+def typed_value(spec: FieldSpec, kind: str, dialect: Dialect) -> str | None:
+    """The SQL of a JSON field's value when it has the literal type ``kind`` (NULL when it
+    has another), over ``m`` and ``c``; None when the field never can have it."""
+    return _Compiler(dialect, 0, str, datetime.now(UTC), 0).typed(spec, kind)
+
 
 def compile_sql(
     node: nodes.Node,
@@ -40,6 +49,7 @@ def compile_sql(
     now: datetime | None = None,
     param_offset: int = 0,
     params: list[Any] | None = None,
+    held: Held | None = None,
 ) -> tuple[str, list[Any]]:
     """A boolean SQL expression for the rule, and its parameters ($n from param_offset + 1).
 
@@ -47,12 +57,15 @@ def compile_sql(
     ``now`` (default: the clock, read once) is what days_ago() counts back from. With
     ``params``, the rule's parameters are appended to that list and numbered after what it
     holds (param_offset is then ignored): rules nested through in_segment() share one list.
+    ``held(spec, kind)`` may name a column that already holds ``typed_value(spec, kind)``
+    (computed once a member for many rules), or return None to compile it inline.
     """
     if dialect not in ("postgres", "sqlite"):
         raise ValueError(f"unknown SQL dialect: {dialect!r}")
     compiler = _Compiler(
         dialect, salt_offset(salt), in_segment_sql, as_utc(now or datetime.now(UTC)), param_offset
     )
+    compiler.held = held
     if params is not None:
         compiler.params, compiler.offset = params, 0
     return compiler.node(node), compiler.params
@@ -73,6 +86,7 @@ class _Compiler:
         self.now = now
         self.offset = param_offset
         self.params: list[Any] = []
+        self.held: Held | None = None
 
     @property
     def null(self) -> str:
@@ -219,6 +233,9 @@ class _Compiler:
             return self.column(spec) if kind == "string" else None
         if spec.kind != "json" or kind not in _JSON_TYPES:
             return None
+        held = self.held(spec, kind) if self.held is not None else None
+        if held is not None:
+            return held
         pg_type, sqlite_type = _JSON_TYPES[kind]
         if self.pg:
             json = self.pg_json(spec)
