@@ -1,12 +1,15 @@
-"""The member-side indexes of listings and kept rule matches cover what lookups read.
+"""The member-side index of listings covers what lookups read.
 
 A lookup (isMember, memberSegments, membershipsOf, evaluateFlags) reads every listing and
 every kept rule match of its members by ``member_id``: with the index on ``member_id`` alone
 each row was a heap fetch, scattered over the table (a member's five listings, five pages;
-membershipsOf of 100 ids, a thousand). The same indexes, by the same names, now carry the
+membershipsOf of 100 ids, a thousand). The same index, by the same name, now carries the
 columns those reads want (``INCLUDE``: not part of the key), so the reads are index-only.
-They stay what the models declare (an index on ``member_id``), a little wider: no write
+It stays what the model declares (an index on ``member_id``), a little wider: no write
 maintains one index more than before.
+
+The kept rule matches' member-side index is made covering by the next migration
+(``0013_member_matches``: the key ``(member_id, segment_id, id)``, read by lookups and upserts).
 
 On SQLite this migration does nothing.
 """
@@ -19,7 +22,6 @@ from tortoise.migrations import operations as ops
 # name: (table, the columns included)
 INDEXES = {
     "idx_segment_mem_member__079e46": ("segment_members", "segment_id, expires_at"),
-    "idx_segment_rul_member__495413": ("segment_rule_matches", "segment_id"),
 }
 
 

@@ -11,7 +11,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_picker_speed')]
+    dependencies = [('models', '0012_lookup_covering')]
 
     initial = False
 
