@@ -19,11 +19,11 @@ from app.db import fetch, tortoise_config
 from app.email import worker as email_worker
 from app.exports.routes import segment_members_csv
 from app.flags import plans as flag_plans
-from app.http import compression, graphiql, metrics, request_id
-from app.http.access_log import AccessLog
+from app.http import compression, graphiql, metrics
 from app.http.auth import AuthAndLimits
 from app.http.errors import error_response
 from app.http.graphql import GraphQLApp
+from app.http.observe import Observed
 from app.jobs.worker import running_worker
 from app.live.broker import broker
 from app.lookups import page as page_plans
@@ -95,9 +95,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
     if settings.graphiql:
         routes.append(Mount(graphiql.PREFIX, graphiql.assets(), name="graphiql"))
     middleware = [
-        request_id.middleware(),
-        Middleware(AccessLog),
-        Middleware(metrics.RequestMetrics),
+        Middleware(Observed),  # request id, metrics, access line
         # a deadline per request, and a 503 for an outage (the key lookup included): inside the
         # log and the metrics, so that those answers are logged and counted too
         Middleware(Resilience, timeout_seconds=settings.request_timeout_seconds),
@@ -114,7 +112,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
             expose_headers=["x-request-id", "retry-after"],
             max_age=600,
         )
-        middleware.insert(3, cors)
+        middleware.insert(1, cors)
     return Starlette(
         routes=routes,
         middleware=middleware,
