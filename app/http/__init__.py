@@ -1,11 +1,12 @@
-"""HTTP around the GraphQL schema: each middleware a module of its own.
+"""HTTP around the GraphQL schema: the middleware, the GraphQL transport, the other routes.
 
 From the outside in (app.main builds the stack in this order):
 
-- ``request_id``: X-Request-Id kept when well formed, made otherwise, echoed (asgi-correlation-id);
-- ``access_log``: one JSON line per request with what the inner layers learnt (``state``);
-- ``metrics``: request counts and latencies by operation and outcome (prometheus-client);
-- CORS and GZip: Starlette's own middleware;
+- ``observe``: one layer for what every request gets: its ``request_id`` (X-Request-Id kept
+  when well formed, made otherwise, echoed), then its ``metrics`` (counts and latencies by
+  operation and outcome) and its ``access_log`` line (what the inner layers learnt: ``state``);
+- CORS (Starlette's, when configured), ``app.resilience`` (deadline and outage: 503),
+  ``compression`` (starlette-compress);
 - ``auth``: body size limits (413) and the bearer key (401);
 - the routes: ``graphql`` (GraphQL over HTTP and WebSocket), ``graphiql``, exports, health.
 

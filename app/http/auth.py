@@ -4,7 +4,6 @@ before anything of the request is read or run."""
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -62,9 +61,17 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return limited
 
 
-def _is_upload(scope: Scope, headers: dict[str, str]) -> bool:
+# the request headers this layer reads (the last of each wins, as in a dict of them all)
+_READ = frozenset((b"content-length", b"content-type", b"authorization"))
+
+
+def _headers(scope: Scope) -> dict[bytes, str]:
+    return {k.lower(): v.decode("latin-1") for k, v in scope["headers"] if k.lower() in _READ}
+
+
+def _is_upload(scope: Scope, headers: dict[bytes, str]) -> bool:
     """A GraphQL multipart request (a file upload): streamed, with the upload size limit."""
-    content_type = headers.get("content-type", "").lower()
+    content_type = headers.get(b"content-type", "").lower()
     return scope["path"] == "/graphql" and content_type.startswith("multipart/form-data")
 
 
@@ -115,8 +122,8 @@ class AuthAndLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        length = headers.get("content-length")
+        headers = _headers(scope)
+        length = headers.get(b"content-length")
         upload = _is_upload(scope, headers)
         limit = self.settings.max_upload_bytes if upload else self.settings.max_request_bytes
         what = "Upload" if upload else "Request body"
@@ -141,7 +148,7 @@ class AuthAndLimits:
                 await self._refuse(scope, receive, send, message, "TOO_LARGE", 413, sniff=False)
                 return
             receive = replay(messages, receive)
-        auth = headers.get("authorization", "")
+        auth = headers.get(b"authorization", "")
         if auth:
             viewer = await self._viewer(auth)
             if viewer is None:
@@ -153,20 +160,28 @@ class AuthAndLimits:
             message = "Uploads need an API key"
             await self._refuse(scope, receive, send, message, "UNAUTHENTICATED", 401)
             return
-        started = {"yes": False}
+        if length is None and upload:
+            await self._counted(scope, receive, send, f"{what} is over the limit of {limit} bytes")
+        else:  # the body is known to be within its limit: nothing to watch
+            await self.app(scope, receive, send)
 
-        async def send_wrapper(message: Any) -> None:
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, refusal: str) -> None:
+        """Run an upload counted as it streams: a 413 when it goes over its limit before the
+        answer has started (after that, the error is the server's)."""
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                started["yes"] = True
+                started = True
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, tracked)
         except _BodyTooLarge:
-            if started["yes"]:
+            if started:
                 raise
-            message = f"{what} is over the limit of {limit} bytes"
-            await self._refuse(scope, receive, send, message, "TOO_LARGE", 413, sniff=False)
+            await self._refuse(scope, receive, send, refusal, "TOO_LARGE", 413, sniff=False)
 
     @staticmethod
     async def _refuse(

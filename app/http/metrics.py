@@ -1,14 +1,13 @@
-"""Request metrics (a middleware) and GET /metrics (prometheus-client's ASGI app, after the
-gauges read at scrape time have been refreshed)."""
+"""Request metrics (counted by ``app.http.observe``) and GET /metrics (prometheus-client's
+ASGI app, after the gauges read at scrape time have been refreshed)."""
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from prometheus_client import make_asgi_app
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from tortoise import Tortoise
 
 from app import metrics
@@ -65,26 +64,14 @@ def _observe(operation: str, outcome: str, seconds: float) -> None:
     pair[1].observe(seconds)
 
 
-class RequestMetrics:
-    """Counts and times each HTTP request by operation name and outcome."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == "/metrics":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        seen = state.StatusSeen(send, default=500)
-        try:
-            await self.app(scope, receive, seen)
-        finally:
-            info = state.current()
-            operation, outcome = _operation(scope["path"], info), _outcome(seen.status, info)
-            _observe(operation, outcome, time.perf_counter() - started)
-            for code in info.error_codes:
-                metrics.ERRORS.labels(code).inc()
+def count(path: str, status: int, info: state.RequestInfo, seconds: float) -> None:
+    """Count and time one HTTP request (``app.http.observe``) by operation and outcome;
+    /metrics itself is not counted."""
+    if path == "/metrics":
+        return
+    _observe(_operation(path, info), _outcome(status, info), seconds)
+    for code in info.error_codes:
+        metrics.ERRORS.labels(code).inc()
 
 
 async def _refresh() -> None:
