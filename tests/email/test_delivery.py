@@ -216,10 +216,14 @@ async def test_a_server_down_then_up_gets_every_message_once(api: Api, mail_app:
 
         await until(refused, what="the worker to find the server down")
         c = await campaign(mail, made["id"])
-        # nothing was lost or counted as an attempt while the server was down
+        # nothing was lost or counted as an attempt while the server was down (the one
+        # worker may be holding one delivery for its next try at the moment we read: that
+        # claim is handed back uncounted when the connection is refused again)
         assert c["status"] != "FAILED" and (c["sent"], c["failed"]) == (0, 0)
-        assert all(e["node"]["status"] == "PENDING" for e in c["deliveries"]["edges"])
-        assert all(e["node"]["attempts"] == 0 for e in c["deliveries"]["edges"])
+        nodes = [e["node"] for e in c["deliveries"]["edges"]]
+        assert {n["status"] for n in nodes} <= {"PENDING", "SENDING"}
+        assert sum(n["status"] == "SENDING" for n in nodes) <= 1
+        assert all(n["attempts"] == 0 for n in nodes if n["status"] == "PENDING")
         # when the server comes up
         with smtp_controller(server):
             result = await finished(mail, made["id"])
