@@ -35,32 +35,28 @@ def live(alias: str, now: str) -> str:
     return f"({alias}.expires_at IS NULL OR {alias}.expires_at > {now})"
 
 
-def listed(seg: str, mem: str, now: str) -> str:
+def _probe(table: str, alias: str, seg: str, column: str, value: str, also: str = "") -> str:
+    """A row of ``table`` (as ``alias``) for segment ``seg`` whose ``column`` is ``value``."""
     return (
-        f"EXISTS (SELECT 1 FROM segment_members kl WHERE kl.segment_id = {seg}"
-        f" AND kl.member_id = {mem} AND {live('kl', now)})"
+        f"EXISTS (SELECT 1 FROM {table} {alias} WHERE {alias}.segment_id = {seg}"
+        f" AND {alias}.{column} = {value}{also})"
     )
+
+
+def listed(seg: str, mem: str, now: str) -> str:
+    return _probe("segment_members", "kl", seg, "member_id", mem, f" AND {live('kl', now)}")
 
 
 def company_listed(seg: str, company: str) -> str:
-    return (
-        f"EXISTS (SELECT 1 FROM segment_companies kc WHERE kc.segment_id = {seg}"
-        f" AND kc.company_id = {company})"
-    )
+    return _probe("segment_companies", "kc", seg, "company_id", company)
 
 
 def matched(seg: str, mem: str) -> str:
-    return (
-        f"EXISTS (SELECT 1 FROM segment_rule_matches kr WHERE kr.segment_id = {seg}"
-        f" AND kr.member_id = {mem})"
-    )
+    return _probe("segment_rule_matches", "kr", seg, "member_id", mem)
 
 
 def excluded(seg: str, mem: str) -> str:
-    return (
-        f"EXISTS (SELECT 1 FROM segment_exclusions kx WHERE kx.segment_id = {seg}"
-        f" AND kx.member_id = {mem})"
-    )
+    return _probe("segment_exclusions", "kx", seg, "member_id", mem)
 
 
 def is_member(seg: str, mem: str, company: str, now: str) -> str:
