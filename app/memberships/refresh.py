@@ -5,7 +5,8 @@ upserted members, app.memberships.reevaluate) over a scope of members (_scope) o
 whole site, for several segments in one statement, diffed with the kept matches; the pairs
 whose effective answer flips become records. ``cascade`` re-evaluates the segments whose rules
 name (through ``in_segment()``) a segment whose membership just changed, for the members it
-changed for. Nothing here loops over members in Python.
+changed for. Nothing here loops over members in Python (reevaluate's Python evaluator, for a
+few upserted members on SQLite, aside).
 """
 
 from __future__ import annotations
