@@ -21,7 +21,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.changes.models import ChangeCause, ChangeKind
 from app.db import conn, execute, fetch, is_postgres, utc
 from app.live.broker import broker
-from app.memberships.kept import TOPIC, Writer, emit, ensure_site, rebuild
+from app.memberships.kept import TOPIC, Writer, emit
+from app.memberships.lock import ensure_site
+from app.memberships.rebuild import rebuild
 
 __all__ = ["TOPIC", "Change", "lock_site", "rebuild", "write", "write_select"]
 
@@ -39,7 +41,7 @@ class Change:
 async def lock_site(site_id: int, connection: BaseDBAsyncClient) -> None:
     """Hold the site's membership lock until the caller's transaction ends (made on first use,
     with the site's kept rows built from scratch; on SQLite the transaction already excludes
-    every other writer). See app.memberships.kept.ensure_site."""
+    every other writer). See app.memberships.lock.ensure_site."""
     await ensure_site(site_id, conn(connection), datetime.now(UTC))
 
 

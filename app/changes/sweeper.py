@@ -9,7 +9,7 @@ are deleted in bounded batches, each its own short transaction.
 
 Several processes may sweep: on PostgreSQL a site whose lock another transaction holds is
 skipped (``FOR UPDATE SKIP LOCKED``), and every writer records the expiries due before its
-own write anyway (app.memberships.kept.ensure_site). A site never written since migration
+own write anyway (app.memberships.lock.ensure_site). A site never written since migration
 0009 gets its kept rows built on its first sweep.
 """
 
@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 
 from app.background import started
 from app.db import execute, fetch, ts
-from app.memberships import kept
+from app.memberships import clock, kept, lock
 from app.settings import Settings
 
 log = logging.getLogger("segments.sweeper")
@@ -55,13 +55,13 @@ async def sweep(
         site_id = int(row["id"])
         async with in_transaction() as tx:
             w = kept.Writer(tx, site_id, moment)
-            since = await kept.try_lock(w)
-            if since is kept.BUSY:
+            since = await lock.try_lock(w)
+            if since is lock.BUSY:
                 done.skipped += 1
                 continue
             done.sites += 1
-            done.expired += (await kept.expire_listings(w, since)).count
-            done.clocked += (await kept.clock_rules(w)).count
+            done.expired += (await clock.expire_listings(w, since)).count
+            done.clocked += (await clock.clock_rules(w)).count
         done.pruned += await prune(site_id, moment - timedelta(days=history_days), prune_batch)
     return done
 

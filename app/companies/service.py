@@ -21,7 +21,7 @@ from app.members.service import (
     check_text,
     merge_attributes,
 )
-from app.memberships import flips, kept
+from app.memberships import flips, kept, lock
 
 MAX_NAME_LENGTH = 255
 MAX_PLAN_LENGTH = 100
@@ -94,7 +94,7 @@ async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int
         combined[row.external_id] = row
     async with in_transaction() as tx:
         now = datetime.now(UTC)
-        await kept.ensure_site(site_id, tx, now)
+        await lock.ensure_site(site_id, tx, now)
         ids = list(combined)
         existing: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 5000):

@@ -16,7 +16,7 @@ from app.db import any_of, execute, fetch, ids_param, is_postgres, json_value
 from app.errors import DomainError, ErrorCode
 from app.listing import Listing, containing
 from app.members.models import Member, bucket_of
-from app.memberships import catalogue, flips, kept
+from app.memberships import catalogue, flips, kept, lock
 
 UNSET: Any = object()  # a field the caller did not send: leave it as it is
 MAX_ID_LENGTH = 255
@@ -186,7 +186,7 @@ async def _upsert(
     connection: BaseDBAsyncClient, site_id: int, rows: list[MemberData]
 ) -> tuple[int, int]:
     now = datetime.now(UTC)
-    await kept.ensure_site(site_id, connection, now)
+    await lock.ensure_site(site_id, connection, now)
     company_pks = await _company_pks(connection, site_id, rows)
     found = await fetch(
         # (PostgreSQL's own shape: see _EXISTING_PG)
@@ -295,7 +295,7 @@ async def delete(*, site_id: int, external_ids: Sequence[str]) -> tuple[int, lis
     unique = list(dict.fromkeys(i.strip() for i in external_ids))
     async with in_transaction() as tx:
         now = datetime.now(UTC)
-        await kept.ensure_site(site_id, tx, now)
+        await lock.ensure_site(site_id, tx, now)
         found = await get_many(site_id=site_id, external_ids=unique, connection=tx)
         known = {m.external_id for m in found}
         pks = [m.id for m in found]

@@ -32,7 +32,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Params, execute, fetch, is_postgres, utc
 from app.errors import DomainError, ErrorCode
-from app.memberships import flips, kept
+from app.memberships import flips, kept, lock, rebuild, refresh
 from app.memberships.models import ListedSource
 from app.rules.values import bucket_of
 
@@ -492,15 +492,15 @@ async def _change(
     if not dry_run:
         # the record of what the write changes is read before it, from the same ids
         writer = kept.Writer(ctx.connection, ctx.site_id, ctx.now)
-        await kept.ensure_site(ctx.site_id, ctx.connection, ctx.now)
+        await lock.ensure_site(ctx.site_id, ctx.connection, ctx.now)
         written = await flips.before_list_change(writer, link.table, segment_id, mode.value, _IDS)
         await _apply(ctx, link, segment_id, mode, _IDS, listing)
-        await kept.cascade(writer, written, [segment_id])
+        await refresh.cascade(writer, written, [segment_id])
     would_create = plan.total - plan.known if create and dry_run else 0
     await _drop_tables(ctx, _IDS)
     result = _result(plan, mode, created=created, would_create=would_create)
     if link is _COMPANIES and not dry_run:
-        await kept.move_company_count(writer, segment_id, result.added - result.removed)
+        await rebuild.move_company_count(writer, segment_id, result.added - result.removed)
     return result
 
 

@@ -3,7 +3,7 @@ one statement per step over the rows it is about to write (before the write, whe
 depends on what was there), written with app.memberships.kept.emit.
 
 Each function runs on the writer's transaction, which holds the site's membership lock
-(``kept.ensure_site``). A dry run never calls them.
+(``lock.ensure_site``). A dry run never calls them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Params, ts
-from app.memberships import catalogue, kept
+from app.memberships import catalogue, dependencies, kept, lock, refresh
 from app.memberships.effective import needs_company
 from app.memberships.kept import (
     NOTHING,
@@ -276,8 +276,8 @@ async def rule_changed(w: Writer, segment_id: int) -> Written:
     member of the site, then the segments naming it (NESTED)."""
     cat = await catalogue.get(w.site_id, connection=w.tx)
     segment = cat.by_pk[segment_id]
-    written = await kept.refresh(w, cat, [segment], scoped=False, cause="RULE_CHANGED")
-    await kept.cascade(w, written, [segment_id])
+    written = await refresh.refresh(w, cat, [segment], scoped=False, cause="RULE_CHANGED")
+    await refresh.cascade(w, written, [segment_id])
     return written
 
 
@@ -293,7 +293,7 @@ async def members_upserted(
     member; a rule reading none of them keeps its answer)."""
     cat = await catalogue.get(w.site_id, connection=w.tx)
     moved = list(zip(external_ids, old_companies, strict=True))
-    await kept.scope_table(w)
+    await refresh.scope_table(w)
     p = Params(w.tx)
     site = p.add(w.site_id, "bigint")
     if w.pg:
@@ -321,8 +321,8 @@ async def members_upserted(
     if not count:
         return NOTHING
     await w.analyze("_scope", count)
-    nested = any(kept.names(cat, s) for s in cat.dynamic)
-    return await kept.refresh(
+    nested = any(dependencies.names(cat, s) for s in cat.dynamic)
+    return await refresh.refresh(
         w,
         cat,
         cat.dynamic,
@@ -350,7 +350,7 @@ async def companies_upserted(w: Writer, external_ids: Sequence[str]) -> Written:
         if w.pg
         else f"c.external_id IN (SELECT value FROM json_each({ids}))"
     )
-    count = await kept.scope_members(
+    count = await refresh.scope_members(
         w,
         f"SELECT m.id FROM companies c JOIN members m ON m.company_id = c.id"
         f" WHERE c.site_id = {site} AND {where}",
@@ -358,13 +358,13 @@ async def companies_upserted(w: Writer, external_ids: Sequence[str]) -> Written:
     )
     if not count:
         return NOTHING
-    nested = any(kept.names(cat, s) for s in reading)
-    return await kept.refresh(
+    nested = any(dependencies.names(cat, s) for s in reading)
+    return await refresh.refresh(
         w, cat, reading, scoped=True, cause="MEMBER_CHANGED", nested=nested, in_python=True
     )
 
 
 async def writer(tx: BaseDBAsyncClient, site_id: int, now: datetime) -> Writer:
-    """The site's membership lock for ``tx`` (see kept.ensure_site), and its writer."""
-    await kept.ensure_site(site_id, tx, now)
+    """The site's membership lock for ``tx`` (see lock.ensure_site), and its writer."""
+    await lock.ensure_site(site_id, tx, now)
     return Writer(tx, site_id, now)

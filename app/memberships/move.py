@@ -11,7 +11,7 @@ from datetime import datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Params
-from app.memberships import flips, kept
+from app.memberships import flips, kept, lock, refresh
 from app.memberships.bulk import (
     _IDS,
     _MEMBERS,
@@ -66,14 +66,14 @@ async def move_members(
         await _load_moved(ctx, from_segment_id)
     addition = None
     writer = kept.Writer(connection, site_id, ctx.now)
-    await kept.ensure_site(site_id, connection, ctx.now)
+    await lock.ensure_site(site_id, connection, ctx.now)
     written = await flips.before_move(writer, from_segment_id, to_segment_id, _MOVE)
     if to_segment_id is not None:
         addition = await _plan(ctx, _MEMBERS, to_segment_id, Mode.ADD, _MOVE, create=False)
         await _upsert(ctx, _MEMBERS, to_segment_id, _MOVE, _Listing(from_rows=True))
     await _unlist_moved(ctx, from_segment_id, everything=external_ids is None)
     changed = [from_segment_id] if to_segment_id is None else [from_segment_id, to_segment_id]
-    await kept.cascade(writer, written, changed)
+    await refresh.cascade(writer, written, changed)
     await _drop_tables(ctx, _IDS, _MOVE)
     removed = _result(removal, Mode.DELETE, created=0, would_create=0)
     added = None if addition is None else _result(addition, Mode.ADD, created=0, would_create=0)

@@ -28,7 +28,7 @@ from tortoise.transactions import in_transaction
 from app import db
 from app.errors import DomainError, ErrorCode, not_found
 from app.idempotency import service as idempotency
-from app.memberships import audit, bulk, kept, move, snapshot
+from app.memberships import audit, bulk, lock, move, snapshot
 from app.memberships.bulk import ChangeResult, Mode
 from app.memberships.models import ListedSource
 
@@ -173,7 +173,7 @@ async def change(
     step in order, audit it (not on a dry run, which changes nothing); one outcome a step."""
     now = datetime.now(UTC)
     if not dry_run:  # the site's membership lock first, then its segments': one order
-        await kept.ensure_site(site_id, connection, now)
+        await lock.ensure_site(site_id, connection, now)
     pks = await find_and_lock(
         connection, site_id=site_id, refs=[r for step in steps for r in _refs(step)]
     )

@@ -13,7 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import fetch, ts
 from app.errors import DomainError, ErrorCode
-from app.memberships import catalogue, flips, kept
+from app.memberships import catalogue, flips, kept, lock, refresh
 from app.memberships.effective import Conditions, Query, members_from, needs_company
 from app.memberships.service import effective_select
 
@@ -44,7 +44,7 @@ async def rule_matches(
     count = int((await fetch(f"SELECT COUNT(*) AS n FROM {source}", query.params, tx))[0]["n"])
     sample = await _sample(tx, f"SELECT m.id AS member_id FROM {source}", query.params)
     writer = kept.Writer(tx, site_id, now)
-    await kept.ensure_site(site_id, tx, now)
+    await lock.ensure_site(site_id, tx, now)
     # every member the statement lists is not a member yet: each one enters
     written = await flips.listed_anew(writer, segment_pk, source, list(query.params))
     added_at = query.bind(ts(now, tx))
@@ -56,7 +56,7 @@ async def rule_matches(
         query.params,
         tx,
     )
-    await kept.cascade(writer, written, [segment_pk])
+    await refresh.cascade(writer, written, [segment_pk])
     return Added(count, sample)
 
 
@@ -65,7 +65,7 @@ async def effective_members(
 ) -> Added:
     """List in segment ``into`` the effective members of segment ``of`` at ``now``."""
     writer = kept.Writer(tx, site_id, now)
-    await kept.ensure_site(site_id, tx, now)
+    await lock.ensure_site(site_id, tx, now)
     cat = await catalogue.get(site_id, connection=tx)
     query = Query([site_id])
     members = effective_select(cat, of, query, now)
@@ -79,7 +79,7 @@ async def effective_members(
         query.params,
         tx,
     )
-    await kept.cascade(writer, await flips.all_listed(writer, into), [into])
+    await refresh.cascade(writer, await flips.all_listed(writer, into), [into])
     rows = await fetch(
         "SELECT COUNT(*) AS n FROM segment_members WHERE segment_id = $1", [into], tx
     )

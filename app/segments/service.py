@@ -19,7 +19,7 @@ from app.errors import DomainError, ErrorCode, not_found
 from app.events import service as events
 from app.events.models import EventKind
 from app.listing import Listing
-from app.memberships import catalogue, flips, kept, path
+from app.memberships import catalogue, flips, path, rebuild
 from app.memberships.bulk import Mode
 from app.memberships.changes import check_size
 from app.memberships.path import ListChange, Lists, Snapshot
@@ -197,7 +197,7 @@ async def create_in(
             ErrorCode.ALREADY_EXISTS, f"a segment named {name!r} already exists", ["name"]
         ) from exc
     await catalogue.bump(tx, site_id)
-    await kept.new_segment(writer, segment.id)
+    await rebuild.new_segment(writer, segment.id)
     if data.type is SegmentType.DYNAMIC and data.rule is not None:
         await flips.rule_changed(writer, segment.id)
     await events.record(

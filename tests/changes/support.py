@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.db import fetch
-from app.memberships import catalogue, kept
+from app.memberships import catalogue, kept, rebuild
 from app.memberships.effective import Query
 from app.memberships.service import effective_select
 
@@ -71,7 +71,7 @@ async def rebuilt_state(site_id: int, now: datetime | None = None) -> tuple[set,
     found: list[Any] = []
     try:
         async with in_transaction() as tx:
-            await kept.rebuild(kept.Writer(tx, site_id, now or datetime.now(UTC)))
+            await rebuild.rebuild(kept.Writer(tx, site_id, now or datetime.now(UTC)))
             found.append(await kept_state(site_id, tx))
             raise _Rollback
     except _Rollback:
