@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = re.compile(r"\bseg_[A-Za-z0-9_-]{20,}")
@@ -69,17 +70,10 @@ def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _serve(database_url: str, output: Path, **env: str) -> Iterator[Server]:
     """`segments serve` on a free port until the block ends; its output goes to a file."""
-    port = _free_port()
+    port = free_port()
     server = Server(url=f"http://127.0.0.1:{port}", output=output)
     with output.open("w", encoding="utf-8") as sink:
         process = subprocess.Popen(

@@ -8,14 +8,13 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from app.auth.models import Role
 from app.auth.service import create_key, create_site
 from tests.changes.records import changes, record
 from tests.live.support import server_ws
-from tests.live.test_processes import Server
+from tests.processes import Server, graphql
 
 STREAM = "subscription { membershipChanges { id segmentId memberId kind cause } }"
 MEMBERS = 'mutation { upsertMembers(members: [{id: "u1"}, {id: "u2"}]) { created } }'
@@ -35,18 +34,6 @@ def two_servers(database: str, db: None) -> Iterator[tuple[Server, Server]]:
     finally:
         first.stop()
         second.stop()
-
-
-async def _post(server: Server, key: str, query: str, variables: dict[str, Any]) -> Any:
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
 
 
 async def test_changes_written_anywhere_reach_a_subscriber_of_another_process(
@@ -94,10 +81,10 @@ async def test_changes_written_anywhere_reach_a_subscriber_of_another_process(
         assert [int(c["id"]) for c in got] == sorted(int(c["id"]) for c in got)
 
         # and a mutation served by the second process is streamed by the first
-        await _post(other, key, MEMBERS, {})
-        created = await _post(other, key, SEGMENT, {})
+        await graphql(other, key, MEMBERS, {})
+        created = await graphql(other, key, SEGMENT, {})
         segment_id = created["createSegment"]["segment"]["id"]
-        await _post(other, key, ADD, {"id": segment_id, "ids": ["u1", "u2"]})
+        await graphql(other, key, ADD, {"id": segment_id, "ids": ["u1", "u2"]})
         listed = [(await ws.message(within=10))["payload"]["data"]["membershipChanges"]]
         listed.append((await ws.message(within=10))["payload"]["data"]["membershipChanges"])
         assert [(c["segmentId"], c["memberId"], c["kind"], c["cause"]) for c in listed] == [

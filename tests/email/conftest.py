@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 import subprocess
 import threading
@@ -23,6 +22,7 @@ from aiosmtpd.controller import Controller
 
 from app.settings import Settings
 from tests.factories import Api, served
+from tests.processes import free_port
 
 CAMPAIGN = """
 query($id: ID!) {
@@ -41,12 +41,6 @@ mutation($input: SendSegmentEmailInput!) {
   }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -6,24 +6,16 @@ next event still arrives."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from app.auth.models import Role
 from app.auth.service import create_key, create_site
 from app.db import fetch
-from app.live.listener import application_name
 from tests.live.support import SEGMENT_EVENTS, GraphQLWs, eventually, server_ws
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import Server, graphql
 
 UPDATE_SEGMENT = """
 mutation($id: ID!, $description: String) {
@@ -34,63 +26,6 @@ mutation($id: ID!, $description: String) {
 NEWEST_EVENT = """
 query($id: ID!) { segment(id: $id) { events(first: 1) { edges { node { id kind } } } } }
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Server:
-    """A uvicorn process serving the app on the test database."""
-
-    def __init__(self, database_url: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-
-    @property
-    def listener_name(self) -> str:
-        """The application_name of this server's listening connection."""
-        return application_name(self.process.pid)
-
-    async def ready(self) -> None:
-        async def answers() -> bool:
-            assert self.process.poll() is None, "the server exited"
-            try:
-                async with httpx.AsyncClient() as client:
-                    return (await client.get(f"{self.url}/readyz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(answers, within=30)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture
@@ -110,18 +45,6 @@ async def site_key(db: None) -> AsyncIterator[str]:
     yield secret
 
 
-async def _graphql(server: Server, key: str, query: str, variables: dict[str, Any]) -> Any:
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
 async def _listener_pids(server: Server) -> list[int]:
     rows = await fetch(
         "SELECT pid FROM pg_stat_activity WHERE application_name = $1", [server.listener_name]
@@ -133,7 +56,7 @@ async def _first_event(ws: GraphQLWs, server: Server, key: str, segment_id: str)
     """Change the segment on `server` until the subscriber hears it: the subscribe message is
     handled by the other process at its own pace, so the first changes may come before it."""
     for attempt in range(50):
-        await _graphql(
+        await graphql(
             server, key, UPDATE_SEGMENT, {"id": segment_id, "description": f"probe {attempt}"}
         )
         try:
@@ -159,7 +82,7 @@ async def test_an_event_crosses_processes_and_survives_a_killed_listener(
     # given two server processes on the same database, and a segment made through the second
     subscriber_side, mutation_side = servers
     await asyncio.gather(subscriber_side.ready(), mutation_side.ready())
-    created = await _graphql(
+    created = await graphql(
         mutation_side,
         site_key,
         'mutation { createSegment(input: {name: "VIP"}) { segment { id } } }',
@@ -193,10 +116,10 @@ async def test_an_event_crosses_processes_and_survives_a_killed_listener(
         await eventually(relistening, within=15)
 
         # and the next change served by the second process still reaches the subscriber
-        await _graphql(
+        await graphql(
             mutation_side, site_key, UPDATE_SEGMENT, {"id": segment_id, "description": "after"}
         )
-        newest = await _graphql(mutation_side, site_key, NEWEST_EVENT, {"id": segment_id})
+        newest = await graphql(mutation_side, site_key, NEWEST_EVENT, {"id": segment_id})
         [edge] = newest["segment"]["events"]["edges"]
         heard = await _hear(ws, edge["node"]["id"])
         assert (heard["segmentId"], heard["kind"]) == (segment_id, "UPDATED")

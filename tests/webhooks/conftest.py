@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -29,6 +28,7 @@ from app.settings import Settings
 from app.webhooks.worker import WebhookWorker
 from tests.conftest import TEST_DATABASE_URL
 from tests.factories import Api, served
+from tests.processes import free_port
 
 # the server processes' test needs PostgreSQL (NOTIFY between processes, SKIP LOCKED): on
 # SQLite it is not collected at all (rather than skipped)
@@ -73,12 +73,6 @@ query($id: ID!, $status: WebhookDeliveryStatus) {
 """
 
 WEBHOOKS = "{ webhooks { id url enabled secret } }"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

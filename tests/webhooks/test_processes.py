@@ -6,74 +6,28 @@ leaves the delivery to the next server, which sends it again under the same id."
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from app.auth.service import create_site
 from app.db import execute
 from app.webhooks import service
 from app.webhooks.models import DeliveryStatus, WebhookDelivery
-from tests.webhooks.conftest import Receiver, free_port, record, until
+from tests.processes import Server
+from tests.webhooks.conftest import Receiver, record, until
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Server:
-    """A uvicorn process serving the app, with its webhook worker, on the test database."""
-
-    def __init__(self, database_url: str) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "EMAIL_WORKER": "false",
-            "IMPORT_WORKER": "false",
-            "MEMBERSHIP_SWEEPER": "false",
-            "WEBHOOK_WORKER": "true",
-            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
-            "WEBHOOK_POLL_SECONDS": "0.1",
-            "WEBHOOK_RETRY_BASE_SECONDS": "0.05",
-            "WEBHOOK_BATCH_SIZE": "3",
-        }
-        command = [
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
-
-    async def ready(self) -> None:
-        async def answers() -> bool:
-            assert self.process.poll() is None, "the server exited"
-            try:
-                async with httpx.AsyncClient() as client:
-                    url = f"http://127.0.0.1:{self.port}/readyz"
-                    return (await client.get(url)).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await until(answers, within=30, what="the server to be ready")
-
-    def kill(self) -> None:
-        """As a crash: nothing the process had in hand is finished."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+# each server with its webhook worker (and no other), sending to a receiver on 127.0.0.1
+WEBHOOK_SERVER = {
+    "EMAIL_WORKER": "false",
+    "IMPORT_WORKER": "false",
+    "MEMBERSHIP_SWEEPER": "false",
+    "WEBHOOK_WORKER": "true",
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+    "WEBHOOK_POLL_SECONDS": "0.1",
+    "WEBHOOK_RETRY_BASE_SECONDS": "0.05",
+    "WEBHOOK_BATCH_SIZE": "3",
+}
 
 
 @pytest.fixture
@@ -82,7 +36,7 @@ def start(database: str, db: None) -> Iterator[Callable[[], Server]]:
     started: list[Server] = []
 
     def run() -> Server:
-        started.append(Server(database))
+        started.append(Server(database, **WEBHOOK_SERVER))
         return started[-1]
 
     yield run
