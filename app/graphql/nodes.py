@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import strawberry
 
@@ -48,6 +48,23 @@ def from_entity_row(cls: type[T], row: Mapping[str, Any], **given: Any) -> T:
         updated_at=as_datetime(row["updated_at"]),
         **given,
     )
+
+
+@strawberry.type
+class RowNode:
+    """What the node of one row begins with: the row's pk, private (nested fields load by
+    it), and the id the API shows, by default the pk as text. Not in the schema itself."""
+
+    pk: strawberry.Private[int]
+    id: strawberry.ID
+
+    @classmethod
+    def from_model(cls, row: Any, **given: Any) -> Self:
+        """``from_attributes`` of a model row, its pk the id unless ``given`` names another
+        (``given`` fields as they are)."""
+        return from_attributes(
+            cls, row, **{"pk": row.id, "id": strawberry.ID(str(row.id)), **given}
+        )
 
 
 async def site_node(
