@@ -38,6 +38,12 @@ class SegmentData:
     member_ids: Sequence[str] = field(default_factory=list)
     company_ids: Sequence[str] = field(default_factory=list)
 
+    def stored(self) -> dict[str, Any]:
+        """The columns the segment's row takes as given (the name is checked first, the
+        lists are rows of their own)."""
+        names = ("description", "type", "is_active", "starts_at", "ends_at", "rule")
+        return {name: getattr(self, name) for name in names}
+
 
 def status_of(segment: Segment, now: datetime | None = None) -> SegmentStatus:
     """The status a segment has now: never stored, so never stale."""
@@ -183,14 +189,9 @@ async def create_in(
             using_db=tx,
             site_id=site_id,
             name=name,
-            description=data.description,
-            type=data.type,
-            is_active=data.is_active,
-            starts_at=data.starts_at,
-            ends_at=data.ends_at,
-            rule=data.rule,
             rule_ast=rule_ast,
             salt=random.randrange(10_000),
+            **data.stored(),
         )
     except IntegrityError as exc:  # a concurrent create won the name
         raise DomainError(
