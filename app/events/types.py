@@ -8,7 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.events.models import EventKind, SegmentEvent
-from app.graphql.nodes import from_attributes
+from app.graphql.nodes import as_ids, from_attributes
 
 strawberry.enum(EventKind, name="SegmentEventKind")
 
@@ -43,6 +43,6 @@ class SegmentEventNode:
             e,
             id=strawberry.ID(str(e.id)),
             segment_id=strawberry.ID(str(e.segment_id)),
-            sample_ids=[strawberry.ID(i) for i in e.sample_ids],
+            sample_ids=as_ids(e.sample_ids),
             dropped_before=dropped_before,
         )

@@ -4,7 +4,7 @@ node of one row of the caller's site."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Self, TypeVar
 
 import strawberry
@@ -34,6 +34,11 @@ def from_attributes(cls: type[T], source: Any, **given: Any) -> T:
     if isinstance(source, Mapping):
         return cls(**{n: given[n] if n in given else source[n] for n in _names(cls)})
     return cls(**{n: given[n] if n in given else getattr(source, n) for n in _names(cls)})
+
+
+def as_ids(ids: Iterable[object]) -> list[strawberry.ID]:
+    """The GraphQL ids of the plain ids (or pks) a service gives (``id_list`` the other way)."""
+    return [strawberry.ID(str(i)) for i in ids]
 
 
 def from_entity_row(cls: type[T], row: Mapping[str, Any], **given: Any) -> T:
