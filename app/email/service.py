@@ -17,7 +17,6 @@ from app.email import worker
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
 from app.errors import DomainError, ErrorCode
 from app.events import service as events
-from app.events.models import EventKind
 from app.idempotency import service as idempotency
 from app.idempotency.service import Once
 from app.ids import by_id
@@ -265,15 +264,8 @@ async def _store(
         finished_at=now if done else None,
     )
     await _insert_deliveries(tx, site_id=site_id, campaign_pk=campaign.id, frozen=frozen, now=now)
-    await events.record(
-        tx,
-        site_id=site_id,
-        segment_id=segment.id,
-        kind=EventKind.EMAIL_SENT,
-        actor=actor,
-        count=len(frozen.rows),
-        sample_ids=[r[1] for r in frozen.rows[: events.MAX_SAMPLE]],
-    )
+    recipients = [r[1] for r in frozen.rows]
+    await events.email_sent(tx, segment, actor=actor, recipients=recipients)
     return {"campaignId": campaign.id}
 
 

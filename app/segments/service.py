@@ -201,9 +201,7 @@ async def create_in(
     await rebuild.new_segment(writer, segment.id)
     if data.type is SegmentType.DYNAMIC and data.rule is not None:
         await flips.rule_changed(writer, segment.id)
-    await events.record(
-        tx, site_id=site_id, segment_id=segment.id, kind=EventKind.CREATED, actor=actor
-    )
+    await events.segment_created(tx, segment, actor=actor)
     await _initial_lists(tx, site_id, actor, segment, data)
     return segment
 
@@ -275,14 +273,7 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
             await catalogue.bump(tx, site_id)
             if "rule" in diff or "type" in diff:
                 await flips.rule_changed(writer, segment.id)
-            await events.record(
-                tx,
-                site_id=site_id,
-                segment_id=segment.id,
-                kind=EventKind.UPDATED,
-                actor=actor,
-                changes=diff,
-            )
+            await events.segment_updated(tx, segment, actor=actor, changes=diff)
     except IntegrityError as exc:
         raise DomainError(
             ErrorCode.ALREADY_EXISTS, "a segment with that name already exists", ["name"]
