@@ -14,7 +14,7 @@ from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, Emai
 from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.nodes import RowNode, from_attributes
+from app.graphql.nodes import RowNode
 from app.graphql.pagination import Rows, site_rows
 from app.segments import loaders as segment_loaders
 from app.segments.types import SegmentNode
@@ -23,8 +23,7 @@ strawberry.enum(DeliveryStatus, name="EmailDeliveryStatus")
 
 
 @strawberry.type(name="EmailDelivery")
-class EmailDeliveryNode:
-    id: strawberry.ID
+class EmailDeliveryNode(RowNode):
     member_id: strawberry.ID
     email: str
     name: str | None
@@ -36,10 +35,8 @@ class EmailDeliveryNode:
     sent_at: datetime | None
 
     @classmethod
-    def from_model(cls, d: EmailDelivery) -> EmailDeliveryNode:
-        return from_attributes(
-            cls, d, id=strawberry.ID(str(d.id)), member_id=strawberry.ID(d.member_id)
-        )
+    def from_model(cls, row: EmailDelivery, **given: Any) -> Self:
+        return super().from_model(row, member_id=strawberry.ID(row.member_id), **given)
 
 
 @strawberry.type(name="EmailCampaign")
