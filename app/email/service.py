@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -40,6 +40,22 @@ class Frozen:
     opted_out: int = 0
     without_email: int = 0
     found: set[str] = field(default_factory=set)  # the selected ids met among the members
+
+    def counts(self) -> dict[str, int]:
+        """The campaign's counts: its recipients, and the members left out."""
+        return {
+            "recipients": len(self.rows),
+            "opted_out": self.opted_out,
+            "without_email": self.without_email,
+        }
+
+
+class Message(NamedTuple):
+    """What every recipient of a campaign is sent, before it is filled in."""
+
+    subject: str
+    text: str
+    html: str | None
 
 
 def _opted_out(attributes: Any) -> bool:
@@ -199,7 +215,7 @@ async def send_segment_email(
                 site_id=site_id,
                 actor=actor,
                 segment_id=segment_id,
-                content=(subject, text, html),
+                message=Message(subject, text, html),
                 selection=selection,
             )
             if once is not None:
@@ -217,12 +233,11 @@ async def _store(
     site_id: int,
     actor: str,
     segment_id: str,
-    content: tuple[str, str, str | None],
+    message: Message,
     selection: list[str] | None,
 ) -> dict[str, Any]:
     """The campaign and one delivery per recipient, the recipients read in the same
     transaction that stores them."""
-    subject, text, html = content
     segment = await segments.get_or_fail(
         site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
     )
@@ -253,15 +268,11 @@ async def _store(
         using_db=tx,
         site_id=site_id,
         segment_id=segment.id,
-        subject=subject,
-        text=text,
-        html=html,
-        status=CampaignStatus.SUCCEEDED if done else CampaignStatus.PENDING,
-        recipients=len(frozen.rows),
-        opted_out=frozen.opted_out,
-        without_email=frozen.without_email,
         actor=actor,
+        status=CampaignStatus.SUCCEEDED if done else CampaignStatus.PENDING,
         finished_at=now if done else None,
+        **message._asdict(),
+        **frozen.counts(),
     )
     await _insert_deliveries(tx, site_id=site_id, campaign_pk=campaign.id, frozen=frozen, now=now)
     recipients = [r[1] for r in frozen.rows]
