@@ -23,6 +23,7 @@ from app.ids import by_id
 from app.listing import Listing
 from app.memberships import service as memberships
 from app.segments import service as segments
+from app.segments.models import Segment
 from app.settings import get_settings
 
 FREEZE_BATCH = 5000  # members read per query while freezing
@@ -103,18 +104,16 @@ def _check_selection(member_ids: Sequence[str] | None) -> list[str] | None:
     return ids
 
 
-async def _freeze(
-    tx: BaseDBAsyncClient, *, site_id: int, segment_pk: int, selected: set[str] | None
-) -> Frozen:
-    """Read the effective members once, in batches, inside the campaign's transaction,
+async def _freeze(tx: BaseDBAsyncClient, segment: Segment, selected: set[str] | None) -> Frozen:
+    """Read the segment's effective members once, in batches, inside the campaign's transaction,
     keeping those to mail; refuses (before anything is written) past the recipient limit."""
     limit = get_settings().max_email_recipients
     frozen = Frozen()
     after: int | None = None
     while True:
         rows = await memberships.list_members(
-            site_id=site_id,
-            segment_pk=segment_pk,
+            site_id=segment.site_id,
+            segment_pk=segment.id,
             search=None,
             first=FREEZE_BATCH,
             after=after,
@@ -248,7 +247,7 @@ async def _store(
             ["segment_id"],
         )
     selected = set(selection) if selection is not None else None
-    frozen = await _freeze(tx, site_id=site_id, segment_pk=segment.id, selected=selected)
+    frozen = await _freeze(tx, segment, selected)
     if selection is not None and len(frozen.found) < len(selection):
         missing = [i for i in selection if i not in frozen.found]
         shown = ", ".join(repr(i) for i in missing[:MAX_REPORTED_IDS])
