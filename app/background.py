@@ -1,5 +1,5 @@
-"""What the app's background workers share: running one for the app's lifespan, and
-sleeping between polls until woken or until work falls due."""
+"""What the app's background workers share: running one for the app's lifespan, sleeping
+between polls until woken or until work falls due, and backing off after failures."""
 
 from __future__ import annotations
 
@@ -45,6 +45,12 @@ async def woken(wake: asyncio.Event, seconds: float) -> None:
     """Wait until ``wake`` is set or ``seconds`` have passed (none when negative)."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(wake.wait(), max(seconds, 0.0))
+
+
+def backoff_seconds(failures: int, base: float, cap: float) -> float:
+    """How long to wait after ``failures`` failures in a row: ``base`` after the first,
+    doubled after each next one, never more than ``cap``."""
+    return min(base * 2.0 ** min(failures - 1, 30), cap)
 
 
 def idle_seconds(due: datetime | None, now: datetime, poll: float) -> float:

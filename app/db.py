@@ -283,6 +283,14 @@ async def execute(
     return int(count)
 
 
+async def claim_one(text: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+    """Run a claim, committed on its own: an ``UPDATE ... WHERE id = (SELECT ... LIMIT
+    1{lock}) ... RETURNING ...`` whose ``{lock}`` becomes SKIP LOCKED, so that the workers of
+    other processes each take a different row and none waits. The row claimed, or None."""
+    rows = await fetch(text.format(lock=for_update(skip_locked=True)), params)
+    return rows[0] if rows else None
+
+
 async def migrate_database(database_url: str) -> None:
     """Bring the database up to the newest migration (creating it on SQLite)."""
     from tortoise.migrations.api import migrate
@@ -316,6 +324,19 @@ def as_datetime(value: Any) -> datetime | None:
 def json_value(value: Any) -> Any:
     """A JSON column read by raw SQL: SQLite (and asyncpg without a codec) give its text."""
     return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded JSON value: null, boolean, number, string, array, object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def parse_pk(text: str) -> int | None:

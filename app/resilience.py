@@ -16,6 +16,7 @@ import logging
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.asgi import WatchedSend
 from app.db import is_outage
 from app.graphql.errors import RETRY_AFTER_SECONDS, service_unavailable
 
@@ -56,14 +57,7 @@ class Resilience:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = WatchedSend(send)
         try:
             if self.timeout_seconds > 0 and _has_deadline(scope):
                 async with asyncio.timeout(self.timeout_seconds) as deadline:
@@ -72,8 +66,8 @@ class Resilience:
                 deadline = None
                 await self.app(scope, receive, tracked)
         except TimeoutError as exc:
-            if deadline is None or not deadline.expired() or started:
-                if not started and is_outage(exc):
+            if deadline is None or not deadline.expired() or tracked.started:
+                if not tracked.started and is_outage(exc):
                     await self._unavailable(send, exc)
                     return
                 raise
@@ -86,7 +80,7 @@ class Resilience:
             ):
                 await send(message)
         except Exception as exc:
-            if started or not is_outage(exc):
+            if tracked.started or not is_outage(exc):
                 raise
             await self._unavailable(send, exc)
 

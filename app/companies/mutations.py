@@ -7,9 +7,7 @@ from strawberry.scalars import JSON
 
 from app.companies import service
 from app.graphql.context import Info
-from app.graphql.mutation import mutation
-from app.members.mutations import UpsertPayload, as_sent, upsert_failed, upserted
-from app.viewer import Role
+from app.members.mutations import UpsertPayload, as_sent, upsert_mutation, upserted
 
 
 @strawberry.input
@@ -22,11 +20,7 @@ class CompanyInput:
 
 @strawberry.type
 class CompanyMutations:
-    @mutation(
-        Role.WRITER,
-        failed=upsert_failed,
-        description="Create or update companies; all apply or none does.",
-    )
+    @upsert_mutation("Create or update companies; all apply or none does.")
     async def upsert_companies(self, info: Info, companies: list[CompanyInput]) -> UpsertPayload:
         return await upserted(info, companies, "companies", _company_row, service.upsert)
 

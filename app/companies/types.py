@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,7 +13,7 @@ from app.companies import loaders
 from app.companies.models import Company
 from app.graphql.connection import paginated
 from app.graphql.context import Info, Lazy
-from app.graphql.nodes import from_attributes, from_entity_row
+from app.graphql.nodes import RowNode, from_entity_row
 from app.graphql.pagination import Rows, site_rows
 from app.members import service as members
 from app.members.models import Member
@@ -27,9 +27,7 @@ _SEGMENT_NODES = Lazy("app.segments.types", "segment_nodes")
 
 
 @strawberry.type(name="Company")
-class CompanyType:
-    pk: strawberry.Private[int]
-    id: strawberry.ID
+class CompanyType(RowNode):
     name: str
     plan: str | None
     attributes: JSON
@@ -37,8 +35,8 @@ class CompanyType:
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, c: Company) -> CompanyType:
-        return from_attributes(cls, c, pk=c.id, id=strawberry.ID(c.external_id))
+    def from_model(cls, row: Company, **given: Any) -> Self:
+        return super().from_model(row, id=strawberry.ID(row.external_id), **given)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CompanyType:

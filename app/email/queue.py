@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.db import as_datetime, fetch, for_update, ts
+from app.db import as_datetime, claim_one, fetch, ts
 from app.email.message import Content
 
 ABANDONED = (
@@ -60,12 +60,9 @@ class Claimed:
 
 async def claim_next(now: datetime) -> Claimed | None:
     """Claim the delivery due first, or None when none is due."""
-    # SKIP LOCKED: workers of other processes each take a different row, none waits
-    lock = for_update(skip_locked=True)
-    rows = await fetch(_CLAIM.format(lock=lock), [ts(now)])
-    if not rows:
+    row = await claim_one(_CLAIM, [ts(now)])
+    if row is None:
         return None
-    row = rows[0]
     return Claimed(
         id=int(row["id"]),
         campaign_id=int(row["campaign_id"]),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -17,13 +17,13 @@ from app.email import worker
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
 from app.errors import DomainError, ErrorCode
 from app.events import service as events
-from app.events.models import EventKind
 from app.idempotency import service as idempotency
 from app.idempotency.service import Once
 from app.ids import by_id
 from app.listing import Listing
 from app.memberships import service as memberships
 from app.segments import service as segments
+from app.segments.models import Segment
 from app.settings import get_settings
 
 FREEZE_BATCH = 5000  # members read per query while freezing
@@ -41,6 +41,22 @@ class Frozen:
     opted_out: int = 0
     without_email: int = 0
     found: set[str] = field(default_factory=set)  # the selected ids met among the members
+
+    def counts(self) -> dict[str, int]:
+        """The campaign's counts: its recipients, and the members left out."""
+        return {
+            "recipients": len(self.rows),
+            "opted_out": self.opted_out,
+            "without_email": self.without_email,
+        }
+
+
+class Message(NamedTuple):
+    """What every recipient of a campaign is sent, before it is filled in."""
+
+    subject: str
+    text: str
+    html: str | None
 
 
 def _opted_out(attributes: Any) -> bool:
@@ -88,18 +104,16 @@ def _check_selection(member_ids: Sequence[str] | None) -> list[str] | None:
     return ids
 
 
-async def _freeze(
-    tx: BaseDBAsyncClient, *, site_id: int, segment_pk: int, selected: set[str] | None
-) -> Frozen:
-    """Read the effective members once, in batches, inside the campaign's transaction,
+async def _freeze(tx: BaseDBAsyncClient, segment: Segment, selected: set[str] | None) -> Frozen:
+    """Read the segment's effective members once, in batches, inside the campaign's transaction,
     keeping those to mail; refuses (before anything is written) past the recipient limit."""
     limit = get_settings().max_email_recipients
     frozen = Frozen()
     after: int | None = None
     while True:
         rows = await memberships.list_members(
-            site_id=site_id,
-            segment_pk=segment_pk,
+            site_id=segment.site_id,
+            segment_pk=segment.id,
             search=None,
             first=FREEZE_BATCH,
             after=after,
@@ -200,7 +214,7 @@ async def send_segment_email(
                 site_id=site_id,
                 actor=actor,
                 segment_id=segment_id,
-                content=(subject, text, html),
+                message=Message(subject, text, html),
                 selection=selection,
             )
             if once is not None:
@@ -218,12 +232,11 @@ async def _store(
     site_id: int,
     actor: str,
     segment_id: str,
-    content: tuple[str, str, str | None],
+    message: Message,
     selection: list[str] | None,
 ) -> dict[str, Any]:
     """The campaign and one delivery per recipient, the recipients read in the same
     transaction that stores them."""
-    subject, text, html = content
     segment = await segments.get_or_fail(
         site_id=site_id, segment_id=segment_id, field=["segment_id"], connection=tx
     )
@@ -234,7 +247,7 @@ async def _store(
             ["segment_id"],
         )
     selected = set(selection) if selection is not None else None
-    frozen = await _freeze(tx, site_id=site_id, segment_pk=segment.id, selected=selected)
+    frozen = await _freeze(tx, segment, selected)
     if selection is not None and len(frozen.found) < len(selection):
         missing = [i for i in selection if i not in frozen.found]
         shown = ", ".join(repr(i) for i in missing[:MAX_REPORTED_IDS])
@@ -254,26 +267,15 @@ async def _store(
         using_db=tx,
         site_id=site_id,
         segment_id=segment.id,
-        subject=subject,
-        text=text,
-        html=html,
-        status=CampaignStatus.SUCCEEDED if done else CampaignStatus.PENDING,
-        recipients=len(frozen.rows),
-        opted_out=frozen.opted_out,
-        without_email=frozen.without_email,
         actor=actor,
+        status=CampaignStatus.SUCCEEDED if done else CampaignStatus.PENDING,
         finished_at=now if done else None,
+        **message._asdict(),
+        **frozen.counts(),
     )
     await _insert_deliveries(tx, site_id=site_id, campaign_pk=campaign.id, frozen=frozen, now=now)
-    await events.record(
-        tx,
-        site_id=site_id,
-        segment_id=segment.id,
-        kind=EventKind.EMAIL_SENT,
-        actor=actor,
-        count=len(frozen.rows),
-        sample_ids=[r[1] for r in frozen.rows[: events.MAX_SAMPLE]],
-    )
+    recipients = [r[1] for r in frozen.rows]
+    await events.email_sent(tx, segment, actor=actor, recipients=recipients)
     return {"campaignId": campaign.id}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -23,6 +23,8 @@ _STARTTLS = {"auto": None, "always": True, "never": False}
 
 @dataclass(frozen=True)
 class SmtpConfig:
+    """How to reach the server: aiosmtplib.SMTP's arguments of the same names."""
+
     hostname: str
     port: int
     username: str | None
@@ -64,17 +66,7 @@ class SmtpSender:
         if self._smtp is not None and self._smtp.is_connected:
             return
         c = self.config
-        smtp = aiosmtplib.SMTP(
-            hostname=c.hostname,
-            port=c.port,
-            username=c.username,
-            password=c.password,
-            use_tls=c.use_tls,
-            start_tls=c.start_tls,
-            validate_certs=c.validate_certs,
-            timeout=c.timeout,
-            local_hostname=socket.gethostname(),
-        )
+        smtp = aiosmtplib.SMTP(**asdict(c), local_hostname=socket.gethostname())
         try:
             await smtp.connect()  # greeting, EHLO, STARTTLS and login as configured
         except aiosmtplib.SMTPResponseException as exc:

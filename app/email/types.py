@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Self
 
 import strawberry
 
@@ -13,7 +14,7 @@ from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, Emai
 from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.nodes import from_attributes
+from app.graphql.nodes import RowNode
 from app.graphql.pagination import Rows, site_rows
 from app.segments import loaders as segment_loaders
 from app.segments.types import SegmentNode
@@ -22,8 +23,7 @@ strawberry.enum(DeliveryStatus, name="EmailDeliveryStatus")
 
 
 @strawberry.type(name="EmailDelivery")
-class EmailDeliveryNode:
-    id: strawberry.ID
+class EmailDeliveryNode(RowNode):
     member_id: strawberry.ID
     email: str
     name: str | None
@@ -35,17 +35,13 @@ class EmailDeliveryNode:
     sent_at: datetime | None
 
     @classmethod
-    def from_model(cls, d: EmailDelivery) -> EmailDeliveryNode:
-        return from_attributes(
-            cls, d, id=strawberry.ID(str(d.id)), member_id=strawberry.ID(d.member_id)
-        )
+    def from_model(cls, row: EmailDelivery, **given: Any) -> Self:
+        return super().from_model(row, member_id=strawberry.ID(row.member_id), **given)
 
 
 @strawberry.type(name="EmailCampaign")
-class EmailCampaignNode:
-    pk: strawberry.Private[int]
+class EmailCampaignNode(RowNode):
     segment_pk: strawberry.Private[int]
-    id: strawberry.ID
     subject: str
     text: str
     html: str | None
@@ -63,10 +59,8 @@ class EmailCampaignNode:
     finished_at: datetime | None
 
     @classmethod
-    def from_model(cls, c: EmailCampaign) -> EmailCampaignNode:
-        return from_attributes(
-            cls, c, pk=c.id, segment_pk=c.segment_id, id=strawberry.ID(str(c.id))
-        )
+    def from_model(cls, row: EmailCampaign, **given: Any) -> Self:
+        return super().from_model(row, segment_pk=row.segment_id, **given)
 
     @strawberry.field(description="Null once the segment is deleted.")
     async def segment(self, info: Info) -> SegmentNode | None:

@@ -17,7 +17,7 @@ import time
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
-from app.background import idle_seconds, started, woken
+from app.background import backoff_seconds, idle_seconds, started, woken
 from app.email import queue
 from app.email.message import BadAddress, Content, Recipient, build, envelope_sender
 from app.email.outbox import OutboxSender
@@ -208,8 +208,8 @@ class EmailWorker:
                 claimed, f"{outcome.detail} (gave up after {claimed.attempts} attempts)"
             )
         else:
-            delay = min(
-                s.email_retry_base_seconds * 2 ** (claimed.attempts - 1), s.email_retry_max_seconds
+            delay = backoff_seconds(
+                claimed.attempts, s.email_retry_base_seconds, s.email_retry_max_seconds
             )
             await queue.release(
                 claimed, retry_at=now + timedelta(seconds=delay), error=outcome.detail
@@ -218,7 +218,7 @@ class EmailWorker:
     async def _back_off(self, problem: str) -> None:
         s = self.settings
         self._outage += 1
-        delay = min(s.email_retry_base_seconds * 2 ** (self._outage - 1), s.email_retry_max_seconds)
+        delay = backoff_seconds(self._outage, s.email_retry_base_seconds, s.email_retry_max_seconds)
         if self._outage == 1:
             log.warning("email: cannot send (%s); trying again, first in %g s", problem, delay)
         await self._wait(delay)

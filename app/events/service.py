@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.events.models import EventKind, SegmentEvent
 from app.listing import Listing
 from app.live.broker import broker
+
+if TYPE_CHECKING:
+    from app.segments.models import Segment
 
 TOPIC = "segment_events"
 
@@ -48,6 +51,43 @@ async def record(
         connection=connection,
     )
     return event
+
+
+# One function per event kind, for the callers that hold the segment (the others: ``record``).
+
+
+async def _on_segment(
+    connection: BaseDBAsyncClient, segment: Segment, kind: EventKind, actor: str, **details: Any
+) -> None:
+    await record(
+        connection,
+        site_id=segment.site_id,
+        segment_id=segment.id,
+        kind=kind,
+        actor=actor,
+        **details,
+    )
+
+
+async def segment_created(connection: BaseDBAsyncClient, segment: Segment, *, actor: str) -> None:
+    await _on_segment(connection, segment, EventKind.CREATED, actor)
+
+
+async def segment_updated(
+    connection: BaseDBAsyncClient, segment: Segment, *, actor: str, changes: Mapping[str, Any]
+) -> None:
+    """UPDATED, with each field that changed: {"field": {"before": ..., "after": ...}}."""
+    await _on_segment(connection, segment, EventKind.UPDATED, actor, changes=changes)
+
+
+async def email_sent(
+    connection: BaseDBAsyncClient, segment: Segment, *, actor: str, recipients: Sequence[str]
+) -> None:
+    """EMAIL_SENT: how many members a campaign will mail, and a sample of their ids."""
+    count = len(recipients)
+    await _on_segment(
+        connection, segment, EventKind.EMAIL_SENT, actor, count=count, sample_ids=recipients
+    )
 
 
 async def by_ids(*, site_id: int, ids: Sequence[int]) -> list[SegmentEvent]:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Self
 
 import strawberry
 from strawberry.scalars import JSON
 
 from app.events.models import EventKind, SegmentEvent
-from app.graphql.nodes import from_attributes
+from app.graphql.nodes import RowNode, as_ids
 
 strawberry.enum(EventKind, name="SegmentEventKind")
 
 
 @strawberry.type(name="SegmentEvent")
-class SegmentEventNode:
-    id: strawberry.ID
+class SegmentEventNode(RowNode):
     segment_id: strawberry.ID
     kind: EventKind
     actor: str
@@ -37,12 +37,11 @@ class SegmentEventNode:
     )
 
     @classmethod
-    def from_model(cls, e: SegmentEvent, dropped_before: int | None = None) -> SegmentEventNode:
-        return from_attributes(
-            cls,
-            e,
-            id=strawberry.ID(str(e.id)),
-            segment_id=strawberry.ID(str(e.segment_id)),
-            sample_ids=[strawberry.ID(i) for i in e.sample_ids],
+    def from_model(cls, row: SegmentEvent, dropped_before: int | None = None, **given: Any) -> Self:
+        return super().from_model(
+            row,
+            segment_id=strawberry.ID(str(row.segment_id)),
+            sample_ids=as_ids(row.sample_ids),
             dropped_before=dropped_before,
+            **given,
         )

@@ -10,7 +10,7 @@ from app.flags.types import FeatureFlagNode, FlagEvaluation
 from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.nodes import site_node
+from app.graphql.nodes import as_ids, site_node
 from app.graphql.pagination import Rows, site_rows
 
 
@@ -44,7 +44,7 @@ class FlagQueries:
             FlagEvaluation(
                 key=e.key,
                 enabled=e.enabled,
-                matched_segment_ids=[strawberry.ID(str(pk)) for pk in e.matched_segment_pks],
+                matched_segment_ids=as_ids(e.matched_segment_pks),
             )
             for e in found
         ]

@@ -7,26 +7,19 @@ from datetime import datetime
 import strawberry
 
 from app.flags import loaders
-from app.flags.models import FeatureFlag
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.nodes import from_attributes
+from app.graphql.nodes import RowNode
 from app.segments.types import SegmentNode
 
 
 @strawberry.type(name="FeatureFlag")
-class FeatureFlagNode:
-    pk: strawberry.Private[int]
-    id: strawberry.ID
+class FeatureFlagNode(RowNode):
     key: str = strawberry.field(description="Unique within the site.")
     description: str | None
     enabled: bool
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def from_model(cls, f: FeatureFlag) -> FeatureFlagNode:
-        return from_attributes(cls, f, pk=f.id, id=strawberry.ID(str(f.id)))
 
     @strawberry.field(
         description="Target segments, in name order; deleting a segment removes it from every flag."

@@ -4,8 +4,8 @@ node of one row of the caller's site."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Self, TypeVar
 
 import strawberry
 
@@ -36,6 +36,11 @@ def from_attributes(cls: type[T], source: Any, **given: Any) -> T:
     return cls(**{n: given[n] if n in given else getattr(source, n) for n in _names(cls)})
 
 
+def as_ids(ids: Iterable[object]) -> list[strawberry.ID]:
+    """The GraphQL ids of the plain ids (or pks) a service gives (``id_list`` the other way)."""
+    return [strawberry.ID(str(i)) for i in ids]
+
+
 def from_entity_row(cls: type[T], row: Mapping[str, Any], **given: Any) -> T:
     """``from_attributes`` for a raw SQL row of a member or a company: its pk, its external
     id as the GraphQL id, its timestamps as UTC datetimes (SQLite gives them as text)."""
@@ -48,6 +53,23 @@ def from_entity_row(cls: type[T], row: Mapping[str, Any], **given: Any) -> T:
         updated_at=as_datetime(row["updated_at"]),
         **given,
     )
+
+
+@strawberry.type
+class RowNode:
+    """What the node of one row begins with: the row's pk, private (nested fields load by
+    it), and the id the API shows, by default the pk as text. Not in the schema itself."""
+
+    pk: strawberry.Private[int]
+    id: strawberry.ID
+
+    @classmethod
+    def from_model(cls, row: Any, **given: Any) -> Self:
+        """``from_attributes`` of a model row, its pk the id unless ``given`` names another
+        (``given`` fields as they are)."""
+        return from_attributes(
+            cls, row, **{"pk": row.id, "id": strawberry.ID(str(row.id)), **given}
+        )
 
 
 async def site_node(

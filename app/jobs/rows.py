@@ -10,6 +10,7 @@ from typing import Any, BinaryIO, Protocol
 
 import orjson
 
+from app.db import json_type
 from app.errors import DomainError, ErrorCode
 from app.members.service import MemberData, check_external_id, check_row
 
@@ -96,18 +97,12 @@ def _checked(data: MemberData) -> MemberData:
     return data
 
 
+_WITH_ARTICLE = {"null": "null", "array": "an array", "object": "an object"}
+
+
 def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    kind = json_type(value)
+    return _WITH_ARTICLE.get(kind, f"a {kind}")
 
 
 def _json_id(value: Any, name: str) -> Any:

@@ -166,11 +166,21 @@ async def release(job: ImportJob, *, at_once: bool) -> None:
         await owned.update(owner=None, heartbeat_at=datetime.now(UTC))
 
 
-async def _update_owned(connection: BaseDBAsyncClient, job: ImportJob, **values: Any) -> None:
+# what a batch moves on (save_progress), and what the end settles (finish)
+_PROBLEMS = ("problems", "problem_count")
+_PROGRESS = ("byte_offset", "line", "rows_read", "created", "updated", *_PROBLEMS)
+_FINISHED = ("finished_at", "added_to_segment", "removed_from_segment", *_PROBLEMS)
+
+
+async def _update_owned(
+    connection: BaseDBAsyncClient, job: ImportJob, names: Sequence[str], **values: Any
+) -> None:
+    """Write the job's attributes of those names, and ``values``, while the job is still
+    this worker's; LostJob when it is not."""
     n = await (
         ImportJob.filter(id=job.id, owner=job.owner, status=JobStatus.RUNNING)
         .using_db(connection)
-        .update(**values)
+        .update(**{name: getattr(job, name) for name in names}, **values)
     )
     if not n:
         raise LostJob(f"import job {job.id} is no longer run by {job.owner}")
@@ -189,18 +199,7 @@ def add_problems(job: ImportJob, problems: Sequence[tuple[int, str]]) -> None:
 
 async def save_progress(connection: BaseDBAsyncClient, job: ImportJob) -> None:
     """Write the job's counts and position (inside the batch's transaction)."""
-    await _update_owned(
-        connection,
-        job,
-        byte_offset=job.byte_offset,
-        line=job.line,
-        rows_read=job.rows_read,
-        created=job.created,
-        updated=job.updated,
-        problems=job.problems,
-        problem_count=job.problem_count,
-        heartbeat_at=datetime.now(UTC),
-    )
+    await _update_owned(connection, job, _PROGRESS, heartbeat_at=datetime.now(UTC))
 
 
 async def finish(connection: BaseDBAsyncClient, job: ImportJob, *, error: str | None) -> None:
@@ -210,16 +209,7 @@ async def finish(connection: BaseDBAsyncClient, job: ImportJob, *, error: str | 
     job.error = error  # type: ignore[assignment]  # (a nullable TextField)
     job.finished_at = datetime.now(UTC)
     await _update_owned(
-        connection,
-        job,
-        status=job.status,
-        error=error,
-        finished_at=job.finished_at,
-        added_to_segment=job.added_to_segment,
-        removed_from_segment=job.removed_from_segment,
-        problems=job.problems,
-        problem_count=job.problem_count,
-        heartbeat_at=job.finished_at,
+        connection, job, _FINISHED, status=job.status, error=error, heartbeat_at=job.finished_at
     )
 
 

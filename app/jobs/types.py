@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from app.graphql.errors import UserError
+from app.graphql.nodes import from_attributes
 from app.jobs.models import ImportFormat, ImportJob, JobStatus
 from app.memberships import types as _memberships  # noqa: F401  (names Mode MembershipMode)
 from app.memberships.bulk import Mode
@@ -46,24 +47,13 @@ class ImportJobType:
     def from_model(cls, job: ImportJob) -> ImportJobType:
         done = job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
         read = 1.0 if job.status is JobStatus.SUCCEEDED or not job.file_size else None
-        return cls(
+        return from_attributes(
+            cls,
+            job,
             id=strawberry.ID(str(job.id)),
-            status=job.status,
-            format=job.format,
-            mode=job.mode,
             segment_id=strawberry.ID(str(job.segment_id)) if job.segment_id else None,
-            file_name=job.file_name,
-            rows_read=job.rows_read,
-            created=job.created,
-            updated=job.updated,
-            added_to_segment=job.added_to_segment,
-            removed_from_segment=job.removed_from_segment,
             problems=[RowProblem(line=p["line"], message=p["message"]) for p in job.problems],
-            problem_count=job.problem_count,
-            error=job.error,
             progress=read if read is not None else min(job.byte_offset / job.file_size, 1.0),
-            created_at=job.created_at,
-            started_at=job.started_at,
             finished_at=job.finished_at if done else None,
         )
 

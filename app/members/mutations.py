@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,6 +13,7 @@ from app.errors import DomainError, ErrorCode
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.mutation import mutation
+from app.graphql.nodes import as_ids
 from app.members import service
 from app.viewer import Role
 
@@ -56,7 +57,11 @@ def too_many(count: int, limit: int, field: str) -> None:
         )
 
 
-upsert_failed = partial(UpsertPayload, created=0, updated=0)
+def upsert_mutation(description: str) -> Callable[[Callable[..., Awaitable[UpsertPayload]]], Any]:
+    """The decorator of an upsert mutation: WRITER only; a refused batch counts nothing."""
+    failed = partial(UpsertPayload, created=0, updated=0)
+    return mutation(Role.WRITER, failed=failed, description=description)
+
 
 Item = TypeVar("Item")
 Row = TypeVar("Row")
@@ -94,11 +99,7 @@ def _not_deleted(*, user_errors: list[UserError]) -> DeleteMembersPayload:
 
 @strawberry.type
 class MemberMutations:
-    @mutation(
-        Role.WRITER,
-        failed=upsert_failed,
-        description="Create or update members; all apply or none does.",
-    )
+    @upsert_mutation("Create or update members; all apply or none does.")
     async def upsert_members(self, info: Info, members: list[MemberInput]) -> UpsertPayload:
         return await upserted(info, members, "members", _member_row, service.upsert)
 
@@ -113,5 +114,5 @@ class MemberMutations:
             site_id=info.context.site_id, external_ids=[str(i) for i in ids]
         )
         return DeleteMembersPayload(
-            deleted=deleted, unknown_ids=[strawberry.ID(i) for i in unknown[:1000]], user_errors=[]
+            deleted=deleted, unknown_ids=as_ids(unknown[:1000]), user_errors=[]
         )

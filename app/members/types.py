@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
 from strawberry.scalars import JSON
 
 from app.graphql.context import Info, Lazy
-from app.graphql.nodes import from_attributes, from_entity_row
+from app.graphql.nodes import RowNode, from_entity_row
 from app.members.models import Member
 
 if TYPE_CHECKING:
@@ -23,10 +23,8 @@ _SEGMENT_NODES = Lazy("app.segments.types", "segment_nodes")
 
 
 @strawberry.type(name="Member")
-class MemberType:
-    pk: strawberry.Private[int]
+class MemberType(RowNode):
     company_pk: strawberry.Private[int | None]
-    id: strawberry.ID
     email: str | None
     name: str | None
     attributes: JSON
@@ -34,9 +32,9 @@ class MemberType:
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, m: Member) -> MemberType:
-        return from_attributes(
-            cls, m, pk=m.id, company_pk=m.company_id, id=strawberry.ID(m.external_id)
+    def from_model(cls, row: Member, **given: Any) -> Self:
+        return super().from_model(
+            row, id=strawberry.ID(row.external_id), company_pk=row.company_id, **given
         )
 
     @classmethod

@@ -14,11 +14,11 @@ from app.flags.types import FeatureFlagNode
 from app.graphql.connection import paginated
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.nodes import from_attributes
+from app.graphql.nodes import RowNode, from_attributes
 from app.graphql.pagination import Rows, site_rows
 from app.members.types import MemberType
 from app.personas import loaders, members
-from app.personas.models import Persona, SegmentOption
+from app.personas.models import SegmentOption
 from app.segments.types import SegmentNode
 
 
@@ -43,17 +43,11 @@ class PersonaSegmentNode:
 
 
 @strawberry.type(name="Persona")
-class PersonaNode:
-    pk: strawberry.Private[int]
-    id: strawberry.ID
+class PersonaNode(RowNode):
     name: str = strawberry.field(description="Unique within the site.")
     description: str | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def from_model(cls, p: Persona) -> PersonaNode:
-        return from_attributes(cls, p, pk=p.id, id=strawberry.ID(str(p.id)))
 
     @strawberry.field(description="The attached segments, in name order, with their options.")
     async def segments(self, info: Info) -> list[PersonaSegmentNode]:

@@ -12,6 +12,7 @@ from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.inputs import id_list, utc
 from app.graphql.mutation import Fields, mutation
+from app.graphql.nodes import as_ids, from_attributes
 from app.memberships import changes as use_cases
 from app.memberships.bulk import Mode
 from app.memberships.changes import Lists
@@ -104,13 +105,11 @@ class MembershipPayload:
 
     @classmethod
     def of(cls, outcome: use_cases.Outcome) -> MembershipPayload:
-        return cls(
+        return from_attributes(
+            cls,
+            outcome,
             segment_pk=outcome.segment_id,
-            added=outcome.added,
-            removed=outcome.removed,
-            unchanged=outcome.unchanged,
-            unknown_ids=[strawberry.ID(i) for i in outcome.unknown_ids],
-            unknown_count=outcome.unknown_count,
+            unknown_ids=as_ids(outcome.unknown_ids),
             user_errors=[],
         )
 

@@ -11,6 +11,7 @@ from app.errors import DomainError
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
 from app.graphql.inputs import provided, utc
+from app.graphql.nodes import as_ids, from_attributes
 from app.segments.mutations import UpdateSegmentInput
 from app.segments.preview import preview_update
 from app.viewer import Role
@@ -37,11 +38,9 @@ class PreviewQueries:
             )
         except DomainError as exc:  # what updateSegment would answer in userErrors
             raise PublicError(exc.message, exc.code.value, field=exc.field) from None
-        return SegmentChangePreview(
-            member_count_before=found.member_count_before,
-            member_count_after=found.member_count_after,
-            entering=found.entering,
-            exiting=found.exiting,
-            entering_sample=[strawberry.ID(i) for i in found.entering_sample],
-            exiting_sample=[strawberry.ID(i) for i in found.exiting_sample],
+        return from_attributes(
+            SegmentChangePreview,
+            found,
+            entering_sample=as_ids(found.entering_sample),
+            exiting_sample=as_ids(found.exiting_sample),
         )

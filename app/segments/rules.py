@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import fetch, json_value
+from app.db import fetch, json_type, json_value
 from app.errors import DomainError, ErrorCode
 from app.rules import RULE_FIXED_FIELDS, ParsedRule, RuleProblem, ast_to_json, parse
 from app.rules.fields import KEY
@@ -157,7 +157,7 @@ def _attribute_fields(prefix: str, documents: Any) -> list[RuleField]:
             return
         if value is None or not path:
             return
-        types.setdefault(path, Counter())[_type_name(value)] += 1
+        types.setdefault(path, Counter())[json_type(value)] += 1
         shown = examples.setdefault(path, [])
         text = value if isinstance(value, str) else orjson.dumps(value).decode()
         if len(shown) < EXAMPLES and text not in shown:
@@ -169,13 +169,3 @@ def _attribute_fields(prefix: str, documents: Any) -> list[RuleField]:
         RuleField(prefix + path, types[path].most_common(1)[0][0], examples[path])
         for path in sorted(types)
     ]
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    return "string"

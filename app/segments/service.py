@@ -38,6 +38,12 @@ class SegmentData:
     member_ids: Sequence[str] = field(default_factory=list)
     company_ids: Sequence[str] = field(default_factory=list)
 
+    def stored(self) -> dict[str, Any]:
+        """The columns the segment's row takes as given (the name is checked first, the
+        lists are rows of their own)."""
+        names = ("description", "type", "is_active", "starts_at", "ends_at", "rule")
+        return {name: getattr(self, name) for name in names}
+
 
 def status_of(segment: Segment, now: datetime | None = None) -> SegmentStatus:
     """The status a segment has now: never stored, so never stale."""
@@ -183,14 +189,9 @@ async def create_in(
             using_db=tx,
             site_id=site_id,
             name=name,
-            description=data.description,
-            type=data.type,
-            is_active=data.is_active,
-            starts_at=data.starts_at,
-            ends_at=data.ends_at,
-            rule=data.rule,
             rule_ast=rule_ast,
             salt=random.randrange(10_000),
+            **data.stored(),
         )
     except IntegrityError as exc:  # a concurrent create won the name
         raise DomainError(
@@ -200,9 +201,7 @@ async def create_in(
     await rebuild.new_segment(writer, segment.id)
     if data.type is SegmentType.DYNAMIC and data.rule is not None:
         await flips.rule_changed(writer, segment.id)
-    await events.record(
-        tx, site_id=site_id, segment_id=segment.id, kind=EventKind.CREATED, actor=actor
-    )
+    await events.segment_created(tx, segment, actor=actor)
     await _initial_lists(tx, site_id, actor, segment, data)
     return segment
 
@@ -274,14 +273,7 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
             await catalogue.bump(tx, site_id)
             if "rule" in diff or "type" in diff:
                 await flips.rule_changed(writer, segment.id)
-            await events.record(
-                tx,
-                site_id=site_id,
-                segment_id=segment.id,
-                kind=EventKind.UPDATED,
-                actor=actor,
-                changes=diff,
-            )
+            await events.segment_updated(tx, segment, actor=actor, changes=diff)
     except IntegrityError as exc:
         raise DomainError(
             ErrorCode.ALREADY_EXISTS, "a segment with that name already exists", ["name"]

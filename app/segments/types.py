@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
 
@@ -17,7 +17,7 @@ from app.events.types import SegmentEventNode
 from app.graphql.connection import ConnectionBase, connection, paginated
 from app.graphql.context import Info, Lazy
 from app.graphql.errors import UserError
-from app.graphql.nodes import from_attributes
+from app.graphql.nodes import RowNode
 from app.graphql.pagination import Rows, site_rows
 from app.members.types import MemberType
 from app.memberships import service as memberships
@@ -78,9 +78,7 @@ class SegmentMemberConnection(ConnectionBase):
 
 
 @strawberry.type(name="Segment")
-class SegmentNode:
-    pk: strawberry.Private[int]
-    id: strawberry.ID
+class SegmentNode(RowNode):
     name: str
     description: str | None
     type: SegmentType
@@ -93,10 +91,8 @@ class SegmentNode:
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, s: Segment) -> SegmentNode:
-        return from_attributes(
-            cls, s, pk=s.id, id=strawberry.ID(str(s.id)), status=service.status_of(s)
-        )
+    def from_model(cls, row: Segment, **given: Any) -> Self:
+        return super().from_model(row, status=service.status_of(row), **given)
 
     @classmethod
     def from_def(cls, s: SegmentDef, now: datetime) -> SegmentNode:
