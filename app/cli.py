@@ -34,8 +34,10 @@ async def _database() -> AsyncIterator[None]:
 
 async def _migrate() -> None:
     url = get_settings().database_url
-    if url.startswith(("postgres://", "postgresql://")):
-        await create_postgres_database(url)
+    if url.startswith(("postgres://", "postgresql://")) and await create_postgres_database(url):
+        # said aloud: a mistyped DATABASE_URL must not pass for a first start unnoticed
+        name = url.split("?", 1)[0].rsplit("/", 1)[1]
+        print(f"Created PostgreSQL database {name!r}: it did not exist.", file=sys.stderr)
     await migrate_database(url)
 
 

@@ -299,8 +299,9 @@ async def migrate_database(database_url: str) -> None:
     await Tortoise.close_connections()
 
 
-async def create_postgres_database(database_url: str) -> None:
-    """Create the PostgreSQL database the URL names, if it does not exist."""
+async def create_postgres_database(database_url: str) -> bool:
+    """Create the PostgreSQL database the URL names, if it does not exist; True when it did
+    not (and was made)."""
     import asyncpg
 
     base, _, name = asyncpg_dsn(database_url, keep_options=False).rpartition("/")
@@ -311,6 +312,7 @@ async def create_postgres_database(database_url: str) -> None:
             await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+    return not exists
 
 
 def as_datetime(value: Any) -> datetime | None:

@@ -4,6 +4,7 @@ command line, and the keys it makes work (and stop working) over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -322,3 +323,30 @@ def test_keys_create_refuses_an_unknown_role(database_url: str) -> None:
     # then the command refuses it and lists the roles
     assert result.returncode == 2
     assert "ADMIN" in result.stderr and "READER" in result.stderr
+
+
+def test_a_postgres_database_that_does_not_exist_is_made_and_said_aloud() -> None:
+    # given a PostgreSQL URL naming a database that does not exist (the server the PostgreSQL
+    # suite uses, else the local one the README's test command starts)
+    from tests.conftest import TEST_DATABASE_URL, _drop_postgres_database
+
+    server = (
+        TEST_DATABASE_URL.rsplit("/", 1)[0]
+        if TEST_DATABASE_URL.startswith(("postgres://", "postgresql://"))
+        else "postgres://postgres@127.0.0.1:5432"
+    )
+    name = f"segments_test_cli_{os.getpid()}"
+    url = f"{server}/{name}"
+    try:
+        # when migrate runs on it twice
+        first = _cli(url, "migrate")
+        second = _cli(url, "migrate")
+
+        # then the first makes it and says so (a mistyped DATABASE_URL is not a silent first
+        # start on an empty database), the second finds it and says nothing of the kind
+        assert first.returncode == 0, first.stderr
+        assert f"Created PostgreSQL database '{name}'" in first.stderr
+        assert second.returncode == 0, second.stderr
+        assert "Created PostgreSQL database" not in second.stderr
+    finally:
+        asyncio.run(_drop_postgres_database(url))
