@@ -23,6 +23,11 @@ builds each site's kept rule matches and counters (untimed, reported).
   sets' sizes must agree with the records the service wrote. A small edit (a threshold
   moved) and a large one (another rule). Target: within 3x.
 
+Beside the wall-clock times, the CPU each side used (the machine is shared and loaded: CPU
+seconds move far less with the load than the seconds on the clock): the server process plus
+the PostgreSQL backends serving the bench database for the service, the backends alone for
+the hand-written SQL (read from /proc: PostgreSQL on this machine; "nan" otherwise).
+
 Below the tables: the server's peak RSS, and the bytes the record (membership_changes, its
 indexes included) grew by per million changes written.
 """
@@ -45,6 +50,7 @@ import orjson
 import seed as seeder
 from _common import (
     asyncpg_dsn,
+    cpu_seconds,
     create_admin_key,
     format_table,
     is_postgres_url,
@@ -133,6 +139,9 @@ class Upserts:
     dynamic: list[float] = field(default_factory=list)
     plain: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # the server's, on the DYNAMIC site
+    # server + PostgreSQL CPU seconds of each side
+    dynamic_cpu: list[float] = field(default_factory=list)
+    plain_cpu: list[float] = field(default_factory=list)
     changes: list[int] = field(default_factory=list)
 
 
@@ -152,6 +161,39 @@ def upsert_rows(rng: random.Random, members: int, n: int, what: str) -> list[dic
             attributes = {"last_seen": f"2026-11-{rng.randrange(1, 31):02d}"}
         rows.append({"id": seeder.member_external_id(i, members), "attributes": attributes})
     return rows
+
+
+class Backends:
+    """CPU seconds used by the PostgreSQL backends of the bench database (all but the bench's
+    own connection: the server's pool), read from /proc; NaN when PostgreSQL runs elsewhere."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def _pids(self, own: bool) -> list[int]:
+        if own:
+            return [int(await self.conn.fetchval("SELECT pg_backend_pid()"))]
+        rows = await self.conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        return [int(r["pid"]) for r in rows]
+
+    async def read(self, *, own: bool = False) -> dict[int, float]:
+        found = {}
+        for pid in await self._pids(own):
+            try:
+                found[pid] = cpu_seconds(pid)
+            except (OSError, IndexError, ValueError):
+                return {}
+        return found
+
+    async def since(self, before: dict[int, float], *, own: bool = False) -> float:
+        """CPU seconds since ``before`` (a backend started since counts from zero)."""
+        now = await self.read(own=own)
+        if not now:
+            return float("nan")
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
 
 
 async def record_state(conn: Any) -> tuple[int, int]:
@@ -182,6 +224,8 @@ class Edits:
     service: list[float] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    service_cpu: list[float] = field(default_factory=list)  # server + PostgreSQL
+    raw_cpu: list[float] = field(default_factory=list)  # PostgreSQL
     changes: list[int] = field(default_factory=list)
 
 
@@ -211,14 +255,19 @@ async def rule_edits(
         for repeat in range(args.repeat):
             rule, hand_written = rules[(repeat + 1) % 2]
             await vacuum_analyze(args.database_url)
+            backends = Backends(conn)
+            raw_before = await backends.read(own=True)
             raw, entering, exiting = await raw_sets(conn, site, segment, hand_written)
+            done.raw_cpu.append(await backends.since(raw_before, own=True))
             await vacuum_analyze(args.database_url)
             last = int(await conn.fetchval("SELECT COALESCE(max(id), 0) FROM membership_changes"))
+            pg_before = await backends.read()
             cpu_before = server.cpu_seconds()
             seconds, _ = await call(
                 client, gql, key, UPDATE, {"id": str(segment), "input": {"rule": rule}}
             )
             done.cpu.append(server.cpu_seconds() - cpu_before)
+            done.service_cpu.append(done.cpu[-1] + await backends.since(pg_before))
             got = await conn.fetchrow(
                 "SELECT count(*) FILTER (WHERE kind = 'ENTERED') AS entering,"
                 " count(*) FILTER (WHERE kind = 'EXITED') AS exiting"
@@ -293,12 +342,16 @@ async def bench(args: argparse.Namespace) -> int:
                     for kind in order:
                         await vacuum_analyze(url)
                         before = (await record_state(conn))[0]
+                        pg_before = await Backends(conn).read()
                         cpu_before = server.cpu_seconds()
                         seconds, payload = await call(
                             client, gql, keys[kind], UPSERT, {"members": rows}
                         )
                         if payload["updated"] != len(rows):
                             raise BenchError(f"upsert on {kind}: {payload}")
+                        used = server.cpu_seconds() - cpu_before
+                        used += await Backends(conn).since(pg_before)
+                        getattr(done, f"{kind}_cpu").append(used)
                         getattr(done, kind).append(seconds)
                         if kind == "dynamic":
                             done.cpu.append(server.cpu_seconds() - cpu_before)
@@ -329,6 +382,9 @@ async def bench(args: argparse.Namespace) -> int:
                     "ratio": ratio(median(u.dynamic), median(u.plain)),
                     "target": 2.0,
                     "server CPU s": median(u.cpu),
+                    "CPU s": median(u.dynamic_cpu),
+                    "baseline CPU s": median(u.plain_cpu),
+                    "CPU ratio": ratio(median(u.dynamic_cpu), median(u.plain_cpu)),
                 }
                 for what, u in upserts.items()
             ),
@@ -342,11 +398,17 @@ async def bench(args: argparse.Namespace) -> int:
                     "ratio": ratio(median(e.service), median(e.raw)),
                     "target": 3.0,
                     "server CPU s": median(e.cpu),
+                    "CPU s": median(e.service_cpu),
+                    "baseline CPU s": median(e.raw_cpu),
+                    "CPU ratio": ratio(median(e.service_cpu), median(e.raw_cpu)),
                 }
                 for name, e in edits.items()
             ),
         ]
-        say(f"\nthe record's cost to writes, median of {args.repeat} (HTTP end to end)")
+        say(
+            f"\nthe record's cost to writes, median of {args.repeat} (HTTP end to end; CPU:"
+            " server + PostgreSQL for the service and the same call, PostgreSQL for the SQL)"
+        )
         say(format_table(table))
         say(f"server peak RSS (VmHWM): {peak:.0f} MB")
         written = sum(changes)

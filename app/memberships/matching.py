@@ -35,13 +35,18 @@ def matches_select(
     )
 
 
-def over_site(w: Writer, cat: Catalogue, segments: Sequence[SegmentDef], q: Query) -> str:
+def over_site(
+    w: Writer, cat: Catalogue, segments: Sequence[SegmentDef], q: Query, *, keyed: bool = False
+) -> str:
     """The match changes of ``segments`` over every member of the site (the columns of
     _diff: segment_id, member_id, member_ref, was_match, is_match): one scan of the members a
     segment, joined to its kept matches (LEFT JOIN), keeping the members whose rule answer
-    differs from the kept match (a segment no longer DYNAMIC: each of its kept matches)."""
+    differs from the kept match (a segment no longer DYNAMIC: each of its kept matches).
+    ``keyed`` (PostgreSQL, read in the statement that writes the matches): one column more,
+    match_key, the kept match's row (its ctid) for the delete of those that stop matching."""
     conditions = Conditions(cat, q, w.now)
     site = int(w.site_id)
+    key = ", k.ctid AS match_key" if keyed else ""
     arms = []
     for s in segments:
         pk = int(s.pk)
@@ -50,14 +55,14 @@ def over_site(w: Writer, cat: Catalogue, segments: Sequence[SegmentDef], q: Quer
             arms.append(
                 f"SELECT {pk} AS segment_id, m.id AS member_id, m.external_id AS member_ref,"
                 " k.member_id IS NOT NULL AS was_match, k.member_id IS NULL AS is_match"
-                f" FROM {members_from(needs_company(cat, s))} LEFT JOIN segment_rule_matches k"
+                f"{key} FROM {members_from(needs_company(cat, s))} LEFT JOIN segment_rule_matches k"
                 f" ON k.segment_id = {pk} AND k.member_id = m.id WHERE m.site_id = {site}"
                 f" AND CASE WHEN k.member_id IS NULL THEN 0 ELSE 1 END <> {answer}"
             )
         else:
             arms.append(
                 f"SELECT {pk} AS segment_id, k.member_id, m.external_id AS member_ref,"
-                f" {_bool(w.pg, 'TRUE')} AS was_match, {_bool(w.pg, 'FALSE')} AS is_match"
+                f" {_bool(w.pg, 'TRUE')} AS was_match, {_bool(w.pg, 'FALSE')} AS is_match{key}"
                 " FROM segment_rule_matches k LEFT JOIN members m ON m.id = k.member_id"
                 f" WHERE k.segment_id = {pk}"
             )

@@ -117,6 +117,25 @@ async def test_another_sites_changes_ids_and_cursors_read_nothing_of_it(
     assert [e["node"]["memberId"] for e in after_theirs["membershipChanges"]["edges"]] == ["b"]
 
 
+async def test_a_member_filter_reads_only_its_sites_member_of_that_external_id(
+    api: Api, other_api: Api
+) -> None:
+    # given both sites with a member "a" (the member index is a hash of the external id
+    # alone on PostgreSQL: both sites' rows are under the same key)
+    await record(api.site.id, changes(7, ["a", "b"]))
+    await record(other_api.site.id, changes(9, ["a"]))
+    await record(other_api.site.id, changes(9, ["a"], ChangeKind.EXITED))
+    await record(api.site.id, changes(8, ["a"], ChangeKind.EXITED))
+
+    # when each site reads member "a", a page at a time
+    ours = await _read_all(api, 1, memberId="a")
+    theirs = await _read_all(other_api, 1, memberId="a")
+
+    # then each sees its own changes of its own "a", in commit order
+    assert [(n["segmentId"], n["kind"]) for n in ours] == [("7", "ENTERED"), ("8", "EXITED")]
+    assert [(n["segmentId"], n["kind"]) for n in theirs] == [("9", "ENTERED"), ("9", "EXITED")]
+
+
 async def test_a_reader_key_may_read_the_feed(api: Api) -> None:
     await record(api.site.id, changes(7, ["a"]))
     reader = await api.with_role(Role.READER)
