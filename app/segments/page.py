@@ -27,6 +27,7 @@ from app.memberships import catalogue
 from app.memberships.catalogue import SegmentDef
 from app.memberships.service import list_members as _list_members
 from app.segments.counts import Counts, counts
+from app.status import SegmentStatus
 
 # the member columns a page may read, beside m.id
 COLUMNS = ("external_id", "email", "name", "attributes", "created_at", "updated_at")
@@ -164,3 +165,94 @@ async def read(
         sql(_page(wanted, arms), c), [site_id, ts(now, c), segment_pk, after or 0, first + 1]
     )
     return SegmentPage(segment, found, rows, now)
+
+
+# a page of the site's segments in name order with their kept counters and the site's
+# segments version: $1 site, $2 first+1, then the filter's parameters
+_LIST = (
+    "SELECT s.id, st.segments_version AS v, ks.id AS kept, k.member_count, k.company_count"
+    " FROM segments s JOIN sites st ON st.id = s.site_id"
+    " LEFT JOIN membership_sites ks ON ks.site_id = s.site_id"
+    " LEFT JOIN segment_counts k ON k.segment_id = s.id"
+    " WHERE s.site_id = $1 AND {where} ORDER BY s.name LIMIT $2"
+)
+# the segments with a status at $now (app.segments.service's status_filter, in SQL)
+_STARTED = "(s.starts_at IS NULL OR s.starts_at <= $now)"
+_STATUS = {
+    None: "s.archived_at IS NULL",
+    SegmentStatus.ARCHIVED: "s.archived_at IS NOT NULL",
+    SegmentStatus.INACTIVE: "s.archived_at IS NULL AND NOT s.is_active",
+    SegmentStatus.SCHEDULED: "s.archived_at IS NULL AND s.is_active AND s.starts_at > $now",
+    SegmentStatus.EXPIRED: (
+        f"s.archived_at IS NULL AND s.is_active AND s.ends_at <= $now AND {_STARTED}"
+    ),
+    SegmentStatus.ACTIVE: (
+        f"s.archived_at IS NULL AND s.is_active AND {_STARTED}"
+        " AND (s.ends_at IS NULL OR s.ends_at > $now)"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentList:
+    segments: list[SegmentDef]  # up to first+1, in name order
+    counts: dict[int, Counts] | None  # by segment pk; None: not asked
+    total: int | None  # the segments not archived; None: not asked
+    now: datetime
+
+
+async def read_list(
+    *,
+    site_id: int,
+    first: int,
+    after: str | None,
+    status: SegmentStatus | None,
+    counted: bool,
+    total: bool,
+) -> SegmentList | None:
+    """Up to first+1 of the site's segments with that ``status`` now (None: every segment not
+    archived), in name order after the name ``after``: the segments' listing of
+    app.segments.service without a search, in one statement, the segments themselves the
+    site's cached catalogue's; their counts (when ``counted``) and the number of segments
+    with that status over every page (when ``total``). None when the catalogue misses one of
+    them (a segment made since: the caller reads it another way)."""
+    now = datetime.now(UTC)
+    c = conn()
+    where = _STATUS[status]
+    params: list[Any] = [site_id, first + 1]
+    if "$now" in where:
+        params.append(ts(now, c))
+        where = where.replace("$now", f"${len(params)}")
+    if after is not None:
+        params.append(after)
+        where += f" AND s.name > ${len(params)}"
+    _, rows = await c.execute_query(sql(_LIST.format(where=where), c), params)
+    version = int(rows[0]["v"]) if rows else None
+    cat = None
+    if rows or total:
+        cat = await catalogue.get(site_id, version)
+    by_pk = {} if cat is None else cat.by_pk
+    segments = [by_pk.get(int(r["id"])) for r in rows]
+    if any(s is None for s in segments):
+        return None
+    found = None
+    if counted:
+        found = {}
+        missing = []
+        for row in rows:
+            pk = int(row["id"])
+            if row["kept"] is None or row["member_count"] is None:
+                missing.append(pk)
+            else:
+                found[pk] = Counts(int(row["member_count"]), int(row["company_count"]))
+        if missing:  # not kept: counted by the general reader
+            found.update(await counts(site_id=site_id, segment_pks=missing))
+    every = None
+    if total:
+        every = sum(_is(s, status, now) for s in by_pk.values())
+    return SegmentList([s for s in segments if s is not None], found, every, now)
+
+
+def _is(segment: SegmentDef, status: SegmentStatus | None, now: datetime) -> bool:
+    found = segment.status(now)
+    return found is not SegmentStatus.ARCHIVED if status is None else found is status
