@@ -150,6 +150,41 @@ async def test_a_list_of_segments_reads_every_counter_in_one_statement(api: Api)
     assert not any("segment_members" in s for s in statements)  # nothing re-counted
 
 
+LIST = "query {} {{ segments(first: 50) {{ edges {{ node {{ name memberCount }} }} }} }}"
+
+
+async def _planned_list(api: Api, how_many: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """The statements of a hot list document (asked twice before: planned, and the site's
+    catalogue read), and its segments."""
+    await members(api, f"m{how_many}")
+    for i in range(how_many):
+        await segment(api, f"{how_many}-{i:02}", memberIds=[f"m{how_many}"])
+    document = LIST.format(f"List{how_many}")
+    for _ in range(2):
+        await api.query(document)
+    with count_statements() as statements:
+        data = await api.query(document)
+    listing = [s for s in statements if "api_keys" not in s]  # the key's check, when not cached
+    return listing, [e["node"] for e in data["segments"]["edges"]]
+
+
+async def test_a_planned_list_of_segments_is_one_statement_whatever_its_size(
+    api: Api, other_api: Api
+) -> None:
+    # given a site of 3 segments and one of 12, each with a listed member, counters kept
+    # when each lists its segments with memberCount through the list's plan
+    few, few_nodes = await _planned_list(api, 3)
+    many, many_nodes = await _planned_list(other_api, 12)
+    # then each answered right, in one statement that re-counts nothing
+    assert [(n["name"], n["memberCount"]) for n in few_nodes] == [
+        (f"3-{i:02}", 1) for i in range(3)
+    ]
+    assert [n["memberCount"] for n in many_nodes] == [1] * 12
+    assert len(few) == len(many) == 1, (few, many)
+    assert "segment_counts" in few[0]
+    assert not any("segment_members" in s for s in few + many)
+
+
 async def test_a_dynamic_segments_page_walks_lists_companies_and_kept_matches(api: Api) -> None:
     # given a DYNAMIC segment with a listed member, a listed company's member, kept matches
     # (one of them also listed, one excluded) and a member the rule matches but nothing keeps
