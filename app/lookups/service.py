@@ -378,22 +378,25 @@ _EFFECTIVE = (
     "  WHERE sc.company_id = m.company_id) AS companies,"
     " ARRAY(SELECT x.segment_id FROM segment_exclusions x WHERE x.member_id = m.id) AS excluded,"
     " ARRAY(SELECT r.segment_id FROM segment_rule_matches r WHERE r.member_id = m.id) AS ruled"
-    " FROM sites s LEFT JOIN membership_sites ks ON ks.site_id = s.id LEFT JOIN m ON 1 = 1"
-    " WHERE s.id = $1"
+    "{columns} FROM sites s LEFT JOIN membership_sites ks ON ks.site_id = s.id"
+    " LEFT JOIN m ON 1 = 1 WHERE s.id = $1"
 )
 
 
 async def _effective(
-    site_id: int, ids: list[str], now: datetime
-) -> tuple[Catalogue, dict[str, list[SegmentDef]]] | None:
+    site_id: int, ids: list[str], now: datetime, columns: str = "", more: Sequence[Any] = ()
+) -> tuple[Catalogue, dict[str, list[SegmentDef]], Any] | None:
     """The catalogue and each member's effective segments (any status, in pk order) from one
-    statement; None when the site is not known to keep its rule matches (or not PostgreSQL):
-    the general lookup answers then."""
+    statement, and its first row (``columns``: more columns of it, SQL whose parameters
+    ``more`` are $4 on); None when the site is not known to keep its rule matches (or not
+    PostgreSQL): the general lookup answers then."""
     if site_id not in _kept_sites or not is_postgres():
         return None
     # one id asked as one (a plan made for any array guesses ten members, and is never kept)
     match, params = _match(ids)
-    rows = await fetch(_EFFECTIVE.format(match=match), [site_id, *params, now])
+    rows = await fetch(
+        _EFFECTIVE.format(match=match, columns=columns), [site_id, *params, now, *more]
+    )
     if not rows or rows[0]["kept"] is None:
         _kept_sites.discard(site_id)
         return None
@@ -407,7 +410,21 @@ async def _effective(
         pks.update(pk for pk in row["ruled"] if pk in by_pk and by_pk[pk].dynamic)
         pks.difference_update(row["excluded"])
         found[row["external_id"]] = [by_pk[pk] for pk in sorted(pks) if pk in by_pk]
-    return cat, found
+    return cat, found, rows[0]
+
+
+async def segments_with(
+    *, site_id: int, external_id: str, now: datetime, columns: str, params: Sequence[Any]
+) -> tuple[Catalogue, list[SegmentDef], Any] | None:
+    """The member's effective segments (any status, in pk order) and more of the site's rows
+    read in the same statement: ``columns`` (SQL of more columns, each one value, such as an
+    ARRAY of a subquery; $1 is the site, $3 now, ``params`` $4 on) of the returned row. None
+    when the site is not known to keep its rule matches: the caller reads another way."""
+    found = await _effective(site_id, [external_id], now, columns, params)
+    if found is None:
+        return None
+    cat, segments, row = found
+    return cat, segments.get(external_id, []), row
 
 
 def _live(segments: list[SegmentDef], now: datetime, live: dict[int, bool]) -> list[SegmentDef]:
