@@ -123,9 +123,15 @@ async def given_site(api: Api) -> dict[str, str]:
         await segment(api, "Off", memberIds=["in"], isActive=False),
     ]
     ids = {s["name"]: s["id"] for s in made}
-    for key, names in (("a", ["Listed", "Rule"]), ("b", ["Off"]), ("c", ["Company"])):
+    for key, names, on in (
+        ("a", ["Listed", "Rule"], True),
+        ("b", ["Off"], True),
+        ("c", ["Company"], True),
+        ("d", ["Listed"], False),
+        ("e", [], True),
+    ):
         data = await api.query(
-            FLAG, {"input": {"key": key, "segmentIds": [ids[n] for n in names], "enabled": True}}
+            FLAG, {"input": {"key": key, "segmentIds": [ids[n] for n in names], "enabled": on}}
         )
         assert data["createFeatureFlag"]["userErrors"] == []
     # and segments with every kind of tie at once, exclusions and a listing that expires
@@ -196,7 +202,7 @@ variables_ = st.fixed_dictionaries(
         "all": st.one_of(st.booleans(), st.none(), st.just("yes")),
         "keys": st.one_of(
             st.none(),
-            st.lists(st.sampled_from(["a", "b", "c", "zz"]), max_size=4),
+            st.lists(st.sampled_from(["a", "b", "c", "d", "e", "zz"]), max_size=4),
             st.lists(st.sampled_from(["a", "k" * 101]), max_size=2),
         ),
     },
