@@ -54,6 +54,7 @@ EDGE_LEAVES: dict[str, Callable[[Any, str], Any]] = {
     "addedAt": lambda r, cursor: _moment(r["added_at"]),
     "expiresAt": lambda r, cursor: _moment(r["expires_at"]),
 }
+_EDGE_COLUMNS = {"source": "source", "addedAt": "added_at", "expiresAt": "expires_at"}
 PAGE_INFO = ("__typename", "hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
 
 Keys = tuple[tuple[str, str], ...]  # (response key, field name)
@@ -145,6 +146,8 @@ def _edge(node: FieldNode, columns: set[str]) -> tuple[Keys, Keys | None] | None
                     columns.add(column)
         elif selected.name.value in EDGE_LEAVES and selected.selection_set is None:
             leaves[key] = selected.name.value
+            if selected.name.value in _EDGE_COLUMNS:
+                columns.add(_EDGE_COLUMNS[selected.name.value])
         else:
             return None
     return tuple(leaves.items()), member

@@ -31,6 +31,9 @@ from app.status import SegmentStatus
 
 # the member columns a page may read, beside m.id
 COLUMNS = ("external_id", "email", "name", "attributes", "created_at", "updated_at")
+# and of the membership, each read only when asked (51 rows of timestamps decoded for nothing
+# otherwise)
+EDGE_COLUMNS = ("source", "added_at", "expires_at")
 
 _HEAD = (
     "SELECT s.segments_version AS v, ks.id AS kept, k.member_count, k.company_count,"
@@ -110,7 +113,7 @@ def _page(columns: str, arms: list[str]) -> str:
         union = " UNION ALL ".join(f"SELECT * FROM ({arm}) a{i}" for i, arm in enumerate(arms))
         walk = f"(SELECT * FROM ({union}) p ORDER BY p.member_id LIMIT $5) e"
     return (
-        f"SELECT m.id{columns}, e.source, e.added_at, e.expires_at FROM {walk}"
+        f"SELECT m.id{columns} FROM {walk}"
         " JOIN members m ON m.id = e.member_id ORDER BY e.member_id"
     )
 
@@ -136,7 +139,7 @@ async def read(
 ) -> SegmentPage | None:
     """The segment (None when the site has none such), its counts (when ``counted``), and,
     when ``first`` is given, up to first+1 of its effective members after the member pk
-    ``after``, with the ``columns`` (of COLUMNS) asked."""
+    ``after``, with the ``columns`` (of COLUMNS and EDGE_COLUMNS) asked."""
     now = datetime.now(UTC)
     c = conn()
     head = next(iter((await c.execute_query(sql(_HEAD, c), [site_id, segment_pk]))[1]), None)
@@ -156,7 +159,9 @@ async def read(
             site_id=site_id, segment_pk=segment_pk, search=None, first=first, after=after
         )
         return SegmentPage(segment, found, rows, now)
-    wanted = "".join(f", m.{name}" for name in COLUMNS if name in columns)
+    wanted = "".join(f", m.{name}" for name in COLUMNS if name in columns) + "".join(
+        f", e.{name}" for name in EDGE_COLUMNS if name in columns
+    )
     arms = _arms(
         companies=bool(head["companies"]),
         exclusions=bool(head["exclusions"]),
