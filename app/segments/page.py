@@ -10,6 +10,13 @@ in two statements (the planned ``segment`` document of app.lookups.page answers 
    one index range), with the member columns asked and nothing else (attributes only when
    asked). Each variant is a statement of its own, cheap to plan.
 
+A segment's page asked again is read in one statement: the head beside the page walked as
+the last head said, kept when the head read with it (and the catalogue of its version) says
+the walk still holds, read again the two statements' way otherwise.
+
+It also reads a page of a site's segments with their counts (``read_list``), in one
+statement.
+
 The answers are those of the general readers (``memberships.list_members``,
 ``counts.counts``); whatever they would read another way (a DYNAMIC segment of a site that
 keeps no rule matches, a counter not kept) is read by them.
@@ -142,34 +149,108 @@ async def read(
     ``after``, with the ``columns`` (of COLUMNS and EDGE_COLUMNS) asked."""
     now = datetime.now(UTC)
     c = conn()
+    params = [site_id, ts(now, c), segment_pk, after or 0]
+    walk = _walks.get((site_id, segment_pk)) if first is not None else None
+    if walk is not None and first is not None:
+        # the head and the page in one statement, kept when the head says the walk still holds
+        text = _WITH_HEAD.format(page=_statement(walk, segment_pk, columns, first, c))
+        _, rows = await c.execute_query(sql(text, c), params)
+        if rows and _holds(walk, rows[0]):
+            page = [r for r in rows if r["id"] is not None]
+            found = await _read(site_id, segment_pk, rows[0], counted, page, now)
+            if found is None or found.segment.dynamic == walk.dynamic:
+                return found
     head = next(iter((await c.execute_query(sql(_HEAD, c), [site_id, segment_pk]))[1]), None)
-    cat = None if head is None else await catalogue.get(site_id, int(head["v"]))
-    segment = None if cat is None else cat.by_pk.get(segment_pk)
-    if head is None or segment is None:
+    if head is None:
+        return None
+    found = await _read(site_id, segment_pk, head, counted, None, now)
+    if found is None or first is None:
+        return found
+    segment = found.segment
+    if segment.dynamic and head["kept"] is None:
+        rows = await _list_members(
+            site_id=site_id, segment_pk=segment_pk, search=None, first=first, after=after
+        )
+        return SegmentPage(segment, found.counts, rows, now)
+    walk = _Walk(
+        head["kept"] is not None,
+        bool(head["companies"]),
+        bool(head["exclusions"]),
+        segment.dynamic,
+    )
+    if len(_walks) >= _MAX_WALKS:
+        _walks.clear()
+    _walks[(site_id, segment_pk)] = walk
+    _, rows = await c.execute_query(sql(_statement(walk, segment_pk, columns, first, c), c), params)
+    return SegmentPage(segment, found.counts, rows, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """What a segment's page walks, as its last head said: whether the site keeps its
+    matches, whether the segment has listed companies and exclusions, whether it is
+    DYNAMIC (checked against the catalogue of the version read with the page)."""
+
+    kept: bool
+    companies: bool
+    exclusions: bool
+    dynamic: bool
+
+
+# each segment's walk as its last head gave it: a page asked again is read with its head in
+# one statement (one round trip, not two), and read again the long way when that head, or
+# the catalogue of its version, says the walk no longer holds
+_walks: dict[tuple[int, int], _Walk] = {}
+_MAX_WALKS = 10_000
+# the head ($3 is the segment) beside the page's rows: one row with no member for none
+_WITH_HEAD = (
+    "SELECT h.*, p.* FROM (" + _HEAD.replace("$2", "$3") + ") h"
+    " LEFT JOIN ({page}) p ON 1 = 1 ORDER BY p.id"
+)
+
+
+def _holds(walk: _Walk, head: Any) -> bool:
+    """Whether the head read with a page says the walk it was read with still holds."""
+    return (
+        (head["kept"] is not None) == walk.kept
+        and bool(head["companies"]) == walk.companies
+        and bool(head["exclusions"]) == walk.exclusions
+    )
+
+
+def _statement(walk: _Walk, segment_pk: int, columns: Sequence[str], first: int, c: Any) -> str:
+    """The page's statement (the size written in, see above)."""
+    wanted = "".join(f", m.{name}" for name in COLUMNS if name in columns) + "".join(
+        f", e.{name}" for name in EDGE_COLUMNS if name in columns
+    )
+    arms = _arms(
+        companies=walk.companies,
+        exclusions=walk.exclusions,
+        rule=segment_pk if walk.dynamic else None,
+        postgres=is_postgres(c),
+    )
+    return _page(wanted, arms).replace("$5", str(int(first) + 1))
+
+
+async def _read(
+    site_id: int,
+    segment_pk: int,
+    head: Any,
+    counted: bool,
+    rows: Sequence[Any] | None,
+    now: datetime,
+) -> SegmentPage | None:
+    """The page of a head (and of its rows): the segment from the catalogue of the head's
+    version (None: no such segment), its counts from the kept counters, or counted."""
+    cat = await catalogue.get(site_id, int(head["v"]))
+    segment = cat.by_pk.get(segment_pk)
+    if segment is None:
         return None
     found = None
     if head["kept"] is not None and head["member_count"] is not None:
         found = Counts(int(head["member_count"]), int(head["company_count"]))
     elif counted:  # not kept: counted by the general reader
         found = (await counts(site_id=site_id, segment_pks=[segment_pk]))[segment_pk]
-    if first is None:
-        return SegmentPage(segment, found, None, now)
-    if segment.dynamic and head["kept"] is None:
-        rows: Sequence[Any] = await _list_members(
-            site_id=site_id, segment_pk=segment_pk, search=None, first=first, after=after
-        )
-        return SegmentPage(segment, found, rows, now)
-    wanted = "".join(f", m.{name}" for name in COLUMNS if name in columns) + "".join(
-        f", e.{name}" for name in EDGE_COLUMNS if name in columns
-    )
-    arms = _arms(
-        companies=bool(head["companies"]),
-        exclusions=bool(head["exclusions"]),
-        rule=segment_pk if segment.dynamic else None,
-        postgres=is_postgres(c),
-    )
-    text = _page(wanted, arms).replace("$5", str(int(first) + 1))
-    _, rows = await c.execute_query(sql(text, c), [site_id, ts(now, c), segment_pk, after or 0])
     return SegmentPage(segment, found, rows, now)
 
 

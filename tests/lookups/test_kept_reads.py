@@ -222,3 +222,40 @@ async def test_a_dynamic_segments_page_walks_lists_companies_and_kept_matches(ap
     assert seen == [("a1", "RULE"), ("a2", "MANUAL"), ("a5", "RULE"), ("c1", "COMPANY")]
     rows = await fetch("SELECT id FROM membership_sites WHERE site_id = $1", [api.site.id])
     assert rows  # the site keeps its membership: what was read are the kept matches
+
+
+PAGE_AGAIN = """
+query Again($id: ID!) {
+  segment(id: $id) { memberCount members(first: 5) { edges { node { id } } } }
+}
+"""
+
+
+async def _page_again(api: Api, segment_id: str) -> tuple[int, Any]:
+    """The statements of a hot page document asked once more, and its answer."""
+    with count_statements() as statements:
+        data = await api.query(PAGE_AGAIN, {"id": segment_id})
+    found = data["segment"]
+    read = [s for s in statements if "api_keys" not in s]
+    return len(read), (found["memberCount"], [e["node"]["id"] for e in found["members"]["edges"]])
+
+
+async def test_a_page_asked_again_is_one_statement_until_its_ties_change(api: Api) -> None:
+    # given a listed segment of three members whose page was asked (planned, then read)
+    await members(api, "p1", "p2", "p3")
+    seg = await segment(api, "Paged", memberIds=["p1", "p2", "p3"])
+    for _ in range(3):
+        await api.query(PAGE_AGAIN, {"id": seg["id"]})
+    # when it is asked again, then its head and page are one statement
+    assert await _page_again(api, seg["id"]) == (1, (3, ["p1", "p2", "p3"]))
+    # when the segment gets an exclusion (a tie the walk did not check)
+    data = await api.query(
+        'mutation($s: ID!) { updateSegmentExclusions(input: {segmentId: $s, memberIds: ["p2"],'
+        " mode: ADD}) { added } }",
+        {"s": seg["id"]},
+    )
+    assert data["updateSegmentExclusions"]["added"] == 1
+    # then the next page is read again the long way (three statements), without the excluded
+    # member, and the one after is one statement again
+    assert await _page_again(api, seg["id"]) == (3, (2, ["p1", "p3"]))
+    assert await _page_again(api, seg["id"]) == (1, (2, ["p1", "p3"]))
