@@ -29,7 +29,7 @@ from app.http.observe import Observed
 from app.jobs.worker import running_worker
 from app.live.broker import broker
 from app.lookups import page as page_plans
-from app.lookups import plans
+from app.lookups import plans, segment_list
 from app.resilience import Resilience
 from app.settings import Settings, get_settings
 from app.webhooks import worker as webhook_worker
@@ -75,7 +75,9 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
     logs.configure(settings.log_level)
     graphql = GraphQLApp(
         settings,
-        plans=plans.Plans([*plans.FIELDS, *flag_plans.FIELDS, *page_plans.FIELDS], settings),
+        plans=plans.Plans(
+            [*plans.FIELDS, *flag_plans.FIELDS, *page_plans.FIELDS, *segment_list.FIELDS], settings
+        ),
     )
 
     @contextlib.asynccontextmanager

@@ -363,7 +363,8 @@ class GraphQLApp(GraphQL[Context, None]):
             return False, receive
         plan, data = found
         requested = plan.cost_of(self.schema._schema, variables)  # type: ignore[attr-defined]
-        await self._answer(scope, send, data, requested, query, name, viewer, media)
+        # the operation's name for the log: the one given, else the planned document's own
+        await self._answer(scope, send, data, requested, name or plan.name, viewer, media)
         return True, receive
 
     async def _answer(
@@ -372,13 +373,12 @@ class GraphQLApp(GraphQL[Context, None]):
         send: Send,
         data: dict[str, Any],
         requested: int,
-        query: str,
         name: str | None,
         viewer: Viewer,
         media: str,
     ) -> None:
         info = state.current()
-        info.operation, info.cost = operation_name(query, name), requested
+        info.operation, info.cost = name, requested
         headers: Mapping[str, str] = {}
         body: dict[str, Any] = {"data": data}
         status = 200

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from graphql import FieldNode, GraphQLField, GraphQLObjectType, GraphQLSchema
@@ -24,7 +25,9 @@ from app.db import as_datetime, json_value, parse_pk
 from app.graphql.errors import PublicError
 from app.graphql.pagination import check_first, decode_cursor, encode_cursor
 from app.lookups.plans import SEGMENT_LEAVES, RootField, Unanswered, Writer, leaf_keys
+from app.memberships.catalogue import SegmentDef
 from app.segments import page as segment_page
+from app.segments.counts import Counts
 from app.settings import Settings
 
 
@@ -51,9 +54,11 @@ EDGE_LEAVES: dict[str, Callable[[Any, str], Any]] = {
     "addedAt": lambda r, cursor: _moment(r["added_at"]),
     "expiresAt": lambda r, cursor: _moment(r["expires_at"]),
 }
+_EDGE_COLUMNS = {"source": "source", "addedAt": "added_at", "expiresAt": "expires_at"}
 PAGE_INFO = ("__typename", "hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
 
 Keys = tuple[tuple[str, str], ...]  # (response key, field name)
+Parts = tuple[tuple[str, Any], ...]  # (response key, what a plan writes there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +77,24 @@ def _members(node: FieldNode, definition: GraphQLField) -> Members | None:
         return None
     if any(a.name.value not in ("first", "after") for a in node.arguments or ()):
         return None
-    parts: dict[str, Any] = {}
     columns: set[str] = set()
+
+    def edges(selected: FieldNode) -> Any:
+        edge = _edge(selected, columns)
+        return None if edge is None else ("edges", *edge)
+
+    parts = connection_parts(node, edges)
+    if parts is None:
+        return None
+    return Members(node, definition, parts, tuple(sorted(columns)))
+
+
+def connection_parts(node: FieldNode, edges: Callable[[FieldNode], Any]) -> Parts | None:
+    """The parts of a connection's selection: ``__typename``, ``totalCount``, ``("pageInfo",
+    keys)`` and what ``edges`` makes of the edges' node (None: not one a plan writes)."""
+    if node.selection_set is None:
+        return None
+    parts: dict[str, Any] = {}
     for selected in node.selection_set.selections:
         if not isinstance(selected, FieldNode) or selected.directives or selected.arguments:
             return None
@@ -89,13 +110,13 @@ def _members(node: FieldNode, definition: GraphQLField) -> Members | None:
                 return None
             parts[key] = ("pageInfo", keys)
         elif name == "edges":
-            edge = _edge(selected, columns)
-            if edge is None:
+            part = edges(selected)
+            if part is None:
                 return None
-            parts[key] = ("edges", *edge)
+            parts[key] = part
         else:
             return None
-    return Members(node, definition, tuple(parts.items()), tuple(sorted(columns)))
+    return tuple(parts.items())
 
 
 def _edge(node: FieldNode, columns: set[str]) -> tuple[Keys, Keys | None] | None:
@@ -125,15 +146,22 @@ def _edge(node: FieldNode, columns: set[str]) -> tuple[Keys, Keys | None] | None
                     columns.add(column)
         elif selected.name.value in EDGE_LEAVES and selected.selection_set is None:
             leaves[key] = selected.name.value
+            if selected.name.value in _EDGE_COLUMNS:
+                columns.add(_EDGE_COLUMNS[selected.name.value])
         else:
             return None
     return tuple(leaves.items()), member
 
 
-def _shape(node: FieldNode, schema: GraphQLSchema) -> Writer | None:
-    """The writer of a ``segment`` selection, None when it is not one a plan writes."""
-    segment_type = schema.get_type("Segment")
-    if node.selection_set is None or not isinstance(segment_type, GraphQLObjectType):
+COUNTS = ("memberCount", "companyCount")
+
+
+def segment_parts(
+    node: FieldNode, segment_type: GraphQLObjectType, *, pages: bool = True
+) -> tuple[Parts, Members | None] | None:
+    """The parts of a ``Segment`` selection a plan writes (with its ``members`` page when
+    ``pages``), None when it is not one."""
+    if node.selection_set is None:
         return None
     parts: dict[str, Any] = {}
     members: Members | None = None
@@ -144,7 +172,7 @@ def _shape(node: FieldNode, schema: GraphQLSchema) -> Writer | None:
         name = selected.name.value
         if key in parts:
             return None
-        if name == "members":
+        if name == "members" and pages:
             if members is not None:
                 return None
             members = _members(selected, segment_type.fields[name])
@@ -153,16 +181,58 @@ def _shape(node: FieldNode, schema: GraphQLSchema) -> Writer | None:
             parts[key] = members
         elif selected.arguments or selected.selection_set is not None:
             return None
-        elif name in SEGMENT_LEAVES or name in ("memberCount", "companyCount"):
+        elif name in SEGMENT_LEAVES or name in COUNTS:
             parts[key] = name
         else:
             return None
-    return _Writer(tuple(parts.items()), members).write
+    return tuple(parts.items()), members
+
+
+def counted(parts: Parts) -> bool:
+    """Whether the selection asks a segment's counts."""
+    return any(part in COUNTS for _, part in parts)
+
+
+def segment_value(
+    parts: Parts,
+    segment: SegmentDef,
+    found: Counts | None,
+    now: datetime,
+    page: Callable[[Members], Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON value of a segment's selection: its leaves, its counts (``found``), its page
+    of members (``page``)."""
+    out: dict[str, Any] = {}
+    for key, part in parts:
+        if isinstance(part, Members):
+            assert page is not None
+            out[key] = page(part)
+        elif part == "memberCount":
+            assert found is not None
+            out[key] = found.members
+        elif part == "companyCount":
+            assert found is not None
+            out[key] = found.companies
+        else:
+            out[key] = SEGMENT_LEAVES[part](segment, now)
+    return out
+
+
+def segment_type(schema: GraphQLSchema) -> GraphQLObjectType | None:
+    found = schema.get_type("Segment")
+    return found if isinstance(found, GraphQLObjectType) else None
+
+
+def _shape(node: FieldNode, schema: GraphQLSchema) -> Writer | None:
+    """The writer of a ``segment`` selection, None when it is not one a plan writes."""
+    of = segment_type(schema)
+    shaped = None if of is None else segment_parts(node, of)
+    return None if shaped is None else _Writer(*shaped).write
 
 
 @dataclass(frozen=True, slots=True)
 class _Writer:
-    parts: tuple[tuple[str, Any], ...]
+    parts: Parts
     members: Members | None
 
     async def write(
@@ -172,7 +242,7 @@ class _Writer:
         if pk is None:
             return None  # no such segment, as the executor says it
         first = after = None
-        counted = any(p in ("memberCount", "companyCount") for _, p in self.parts)
+        asks_counts = counted(self.parts)
         members = self.members
         if members is not None:
             given = get_argument_values(members.definition, members.node, variables)
@@ -189,32 +259,35 @@ class _Writer:
                 ):
                     return None
                 raise Unanswered from exc
-            counted = counted or any(p == "totalCount" for _, p in members.parts)
+            asks_counts = asks_counts or any(p == "totalCount" for _, p in members.parts)
         found = await segment_page.read(
             site_id=site_id,
             segment_pk=pk,
             first=first,
             after=after,
             columns=members.columns if members is not None else (),
-            counted=counted,
+            counted=asks_counts,
         )
         if found is None:
             return None
-        segment, now = found.segment, found.now
-        out: dict[str, Any] = {}
-        for key, part in self.parts:
-            if isinstance(part, Members):
-                assert first is not None and found.rows is not None
-                out[key] = _connection(part, found, first, after, settings)
-            elif part == "memberCount":
-                assert found.counts is not None
-                out[key] = found.counts.members
-            elif part == "companyCount":
-                assert found.counts is not None
-                out[key] = found.counts.companies
-            else:
-                out[key] = SEGMENT_LEAVES[part](segment, now)
-        return out
+
+        def page(part: Members) -> dict[str, Any]:
+            assert first is not None and found is not None
+            return _connection(part, found, first, after, settings)
+
+        return segment_value(self.parts, found.segment, found.counts, found.now, page)
+
+
+def page_info(keys: Keys, has_next: bool, after: Any, cursors: list[str]) -> dict[str, Any]:
+    """The JSON value of a ``pageInfo`` selection (``keys``) of a keyset page."""
+    info = {
+        "__typename": "PageInfo",
+        "hasNextPage": has_next,
+        "hasPreviousPage": after is not None,
+        "startCursor": cursors[0] if cursors else None,
+        "endCursor": cursors[-1] if cursors else None,
+    }
+    return {k: info[name] for k, name in keys}
 
 
 def _connection(
@@ -233,14 +306,7 @@ def _connection(
             assert found.counts is not None
             out[key] = found.counts.members
         elif part[0] == "pageInfo":
-            info = {
-                "__typename": "PageInfo",
-                "hasNextPage": len(found.rows) > first,
-                "hasPreviousPage": after is not None,
-                "startCursor": cursors[0] if cursors else None,
-                "endCursor": cursors[-1] if cursors else None,
-            }
-            out[key] = {k: info[name] for k, name in part[1]}
+            out[key] = page_info(part[1], len(found.rows) > first, after, cursors)
         else:
             _, edge, member = part
             out[key] = [

@@ -144,3 +144,31 @@ def test_a_traceback_is_a_field_of_one_line() -> None:
     parsed = json.loads(line)
     assert parsed["message"] == "internal error abc"
     assert "ValueError: boom" in parsed["exc_info"]
+
+
+async def test_a_planned_answer_logs_its_operation_and_cost(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a hot lookup document named in its text only, and one named by operationName
+    caplog.set_level(logging.INFO, logger="segments.access")
+    document = 'query Planned { memberSegments(memberId: "nobody") { id } }'
+    anonymous = '{ memberSegments(memberId: "nobody") { id } }'
+    for _ in range(3):
+        assert await api.query(document) == {"memberSegments": []}
+    named = await api.client.post(
+        "/graphql",
+        json={"query": document, "operationName": "Planned"},
+        headers={"Authorization": f"Bearer {api.key}"},
+    )
+    for _ in range(3):
+        assert await api.query(anonymous) == {"memberSegments": []}
+    # then the plan's access lines name the operation (none for the anonymous one) and cost
+    assert named.json()["data"] == {"memberSegments": []}
+    records = _records(caplog)
+    assert [(r["operation"], r["cost"]) for r in records[-5:]] == [
+        ("Planned", 1),
+        ("Planned", 1),
+        (None, 1),
+        (None, 1),
+        (None, 1),
+    ]

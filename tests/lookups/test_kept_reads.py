@@ -150,6 +150,41 @@ async def test_a_list_of_segments_reads_every_counter_in_one_statement(api: Api)
     assert not any("segment_members" in s for s in statements)  # nothing re-counted
 
 
+LIST = "query {} {{ segments(first: 50) {{ edges {{ node {{ name memberCount }} }} }} }}"
+
+
+async def _planned_list(api: Api, how_many: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """The statements of a hot list document (asked twice before: planned, and the site's
+    catalogue read), and its segments."""
+    await members(api, f"m{how_many}")
+    for i in range(how_many):
+        await segment(api, f"{how_many}-{i:02}", memberIds=[f"m{how_many}"])
+    document = LIST.format(f"List{how_many}")
+    for _ in range(2):
+        await api.query(document)
+    with count_statements() as statements:
+        data = await api.query(document)
+    listing = [s for s in statements if "api_keys" not in s]  # the key's check, when not cached
+    return listing, [e["node"] for e in data["segments"]["edges"]]
+
+
+async def test_a_planned_list_of_segments_is_one_statement_whatever_its_size(
+    api: Api, other_api: Api
+) -> None:
+    # given a site of 3 segments and one of 12, each with a listed member, counters kept
+    # when each lists its segments with memberCount through the list's plan
+    few, few_nodes = await _planned_list(api, 3)
+    many, many_nodes = await _planned_list(other_api, 12)
+    # then each answered right, in one statement that re-counts nothing
+    assert [(n["name"], n["memberCount"]) for n in few_nodes] == [
+        (f"3-{i:02}", 1) for i in range(3)
+    ]
+    assert [n["memberCount"] for n in many_nodes] == [1] * 12
+    assert len(few) == len(many) == 1, (few, many)
+    assert "segment_counts" in few[0]
+    assert not any("segment_members" in s for s in few + many)
+
+
 async def test_a_dynamic_segments_page_walks_lists_companies_and_kept_matches(api: Api) -> None:
     # given a DYNAMIC segment with a listed member, a listed company's member, kept matches
     # (one of them also listed, one excluded) and a member the rule matches but nothing keeps
@@ -187,3 +222,40 @@ async def test_a_dynamic_segments_page_walks_lists_companies_and_kept_matches(ap
     assert seen == [("a1", "RULE"), ("a2", "MANUAL"), ("a5", "RULE"), ("c1", "COMPANY")]
     rows = await fetch("SELECT id FROM membership_sites WHERE site_id = $1", [api.site.id])
     assert rows  # the site keeps its membership: what was read are the kept matches
+
+
+PAGE_AGAIN = """
+query Again($id: ID!) {
+  segment(id: $id) { memberCount members(first: 5) { edges { node { id } } } }
+}
+"""
+
+
+async def _page_again(api: Api, segment_id: str) -> tuple[int, Any]:
+    """The statements of a hot page document asked once more, and its answer."""
+    with count_statements() as statements:
+        data = await api.query(PAGE_AGAIN, {"id": segment_id})
+    found = data["segment"]
+    read = [s for s in statements if "api_keys" not in s]
+    return len(read), (found["memberCount"], [e["node"]["id"] for e in found["members"]["edges"]])
+
+
+async def test_a_page_asked_again_is_one_statement_until_its_ties_change(api: Api) -> None:
+    # given a listed segment of three members whose page was asked (planned, then read)
+    await members(api, "p1", "p2", "p3")
+    seg = await segment(api, "Paged", memberIds=["p1", "p2", "p3"])
+    for _ in range(3):
+        await api.query(PAGE_AGAIN, {"id": seg["id"]})
+    # when it is asked again, then its head and page are one statement
+    assert await _page_again(api, seg["id"]) == (1, (3, ["p1", "p2", "p3"]))
+    # when the segment gets an exclusion (a tie the walk did not check)
+    data = await api.query(
+        'mutation($s: ID!) { updateSegmentExclusions(input: {segmentId: $s, memberIds: ["p2"],'
+        " mode: ADD}) { added } }",
+        {"s": seg["id"]},
+    )
+    assert data["updateSegmentExclusions"]["added"] == 1
+    # then the next page is read again the long way (three statements), without the excluded
+    # member, and the one after is one statement again
+    assert await _page_again(api, seg["id"]) == (3, (2, ["p1", "p3"]))
+    assert await _page_again(api, seg["id"]) == (1, (2, ["p1", "p3"]))
