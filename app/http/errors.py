@@ -11,9 +11,11 @@ from starlette.responses import Response
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 
-# Codes whose answer has this status whatever the media type (and whether data was sent);
-# extend it for codes of other layers (e.g. SERVICE_UNAVAILABLE: 503). A field's
-# UNAUTHENTICATED or FORBIDDEN stays 200: other fields of the same answer may have data.
+# Codes whose answer has this status whatever the media type; extend it for codes of other
+# layers (e.g. SERVICE_UNAVAILABLE: 503). A 4xx of these is for a request refused before
+# execution only: once execution started (data sent, even partial or null, a mutation maybe
+# committed) a field's error, TOO_LARGE included, leaves the answer 200, as GraphQL over HTTP
+# asks. A field's UNAUTHENTICATED or FORBIDDEN stays 200 likewise.
 ALWAYS: dict[str, int] = {
     "THROTTLED": 429,
     "TOO_LARGE": 413,
@@ -28,10 +30,12 @@ def status_for(codes: Iterable[str], *, request_error: bool, media_type: str) ->
     ``request_error``: the request never reached execution (parse, validation, variables,
     cost, persisted query), so there is no data. Under application/json such answers stay
     200 (what older clients expect, and what GraphQL over HTTP asks); under
-    application/graphql-response+json they are 400.
+    application/graphql-response+json they are 400. Otherwise execution started: a code of
+    ``ALWAYS`` gives its status only when that is a 5xx (the server failed: an outage, the
+    deadline), never a 4xx.
     """
     for code in codes:
-        if code in ALWAYS:
+        if code in ALWAYS and (request_error or ALWAYS[code] >= 500):
             return ALWAYS[code]
     if request_error and media_type == GRAPHQL_RESPONSE_JSON:
         return 400
