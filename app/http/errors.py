@@ -4,8 +4,10 @@ error code becomes an HTTP status."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 import orjson
+from graphql import GraphQLError, GraphQLSyntaxError, OperationDefinitionNode, parse
 from starlette.responses import Response
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -82,3 +84,58 @@ class RequestError(Exception):
         self.code = code
         self.status = status
         self.headers = dict(headers or {})
+
+
+# ---------------------------------------------------------------- the document's operation
+
+
+@lru_cache(maxsize=1024)
+def _operations(query: str, max_tokens: int) -> tuple[str, ...] | GraphQLSyntaxError:
+    """The names of the document's operations ("anonymous" for one without), or its syntax
+    error (past ``max_tokens`` tokens included)."""
+    try:
+        document = parse(query, no_location=False, max_tokens=max_tokens)
+    except GraphQLSyntaxError as e:
+        return e
+    return tuple(
+        d.name.value if d.name else "anonymous"
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
+def several_operations(query: str | None, operation_name: object, max_tokens: int) -> bool:
+    """Whether the document has more than one operation and no operationName says which
+    (GraphQL's GetOperation: a request error; strawberry would run the first one)."""
+    if not query or operation_name:
+        return False
+    found = _operations(query, max_tokens)
+    return isinstance(found, tuple) and len(found) > 1
+
+
+def operation_refusal(query: str, operation_name: object, max_tokens: int) -> GraphQLError | None:
+    """The request error of a document that has several operations and no operationName
+    (OPERATION_RESOLUTION_FAILURE); None for a document the executor may be given."""
+    found = _operations(query, max_tokens)
+    if isinstance(found, tuple) and not operation_name and len(found) > 1:
+        return GraphQLError(
+            several_operations_message(found),
+            extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
+        )
+    return None
+
+
+def several_operations_message(names: Iterable[str]) -> str:
+    return (
+        f"The document has several operations ({', '.join(names)}) and no operationName:"
+        " operationName must name the one to run"
+    )
+
+
+def refuse_several_operations(query: str | None, operation_name: object, max_tokens: int) -> None:
+    """Raise the RequestError of a document of several operations without operationName."""
+    if several_operations(query, operation_name, max_tokens):
+        assert query is not None
+        names = _operations(query, max_tokens)
+        assert isinstance(names, tuple)
+        raise RequestError(several_operations_message(names), "OPERATION_RESOLUTION_FAILURE")

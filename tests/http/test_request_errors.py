@@ -3,6 +3,7 @@ change the HTTP status; a document of several operations without operationName i
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import httpx
@@ -68,3 +69,77 @@ async def test_a_query_field_too_large_with_partial_data_is_200(
     body = response.json()
     assert body["data"] == {"viewer": {"role": "ADMIN"}, "segment": None}
     assert _codes(body) == ["TOO_LARGE"]
+
+
+# ------------------------------------------------------------------ several operations
+
+TWO = (
+    'mutation M { upsertMembers(members: [{id: "multi1"}]) { created } }'
+    " query Q { viewer { role } }"
+)
+HOT = (
+    "query IsMember($s: ID!, $m: ID!) { isMember(segmentId: $s, memberId: $m) }"
+    ' mutation M { upsertMembers(members: [{id: "multi1"}]) { created } }'
+)
+
+
+def _sha(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
+
+
+async def _member_exists(api: Api) -> bool:
+    data = await api.query('{ member(id: "multi1") { id } }')
+    return data["member"] is not None
+
+
+def _refused(response: httpx.Response, status: int = 200) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert _codes(body) == ["OPERATION_RESOLUTION_FAILURE"], body
+    assert "operationName" in body["errors"][0]["message"]
+    assert not body.get("data")
+
+
+@pytest.mark.parametrize(("accept", "status"), [(None, 200), (GR_JSON, 400)])
+async def test_several_operations_without_operation_name_are_refused_over_post(
+    api: Api, accept: str | None, status: int
+) -> None:
+    # when a document of a mutation and a query is posted without operationName
+    response = await _post(api, {"query": TWO}, accept)
+
+    # then it is a request error, and nothing ran
+    _refused(response, status)
+    assert not await _member_exists(api)
+
+
+async def test_several_operations_with_operation_name_run_the_one_named(api: Api) -> None:
+    body = (await _post(api, {"query": TWO, "operationName": "Q"})).json()
+    assert body == {"data": {"viewer": {"role": "ADMIN"}}, "extensions": body["extensions"]}
+    assert not await _member_exists(api)
+
+
+async def test_several_operations_without_operation_name_are_refused_over_get(api: Api) -> None:
+    query = "query A { viewer { role } } query B { viewer { role } }"
+    response = await api.client.get(
+        "/graphql", params={"query": query}, headers={"Authorization": f"Bearer {api.key}"}
+    )
+    _refused(response)
+
+
+async def test_several_operations_as_a_persisted_query_are_refused(api: Api) -> None:
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": _sha(TWO)}}
+    # registered with its text, then sent by its hash alone: refused both times
+    _refused(await _post(api, {"query": TWO, "extensions": extensions}))
+    _refused(await _post(api, {"extensions": extensions}))
+    assert not await _member_exists(api)
+
+
+async def test_a_hot_document_of_several_operations_is_refused_every_time(api: Api) -> None:
+    # given a segment and a member, and a document whose first operation could be planned
+    seg = await segment(api, "Hot")
+    variables = {"s": seg["id"], "m": "nobody"}
+    # when it is sent again and again (a document seen twice is planned)
+    for _ in range(3):
+        _refused(await _post(api, {"query": HOT, "variables": variables}))
+    # then nothing ran
+    assert not await _member_exists(api)
