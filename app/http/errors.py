@@ -114,10 +114,19 @@ def several_operations(query: str | None, operation_name: object, max_tokens: in
 
 
 def operation_refusal(query: str, operation_name: object, max_tokens: int) -> GraphQLError | None:
-    """The request error of a document that has several operations and no operationName
+    """The request error of a document that does not parse (GRAPHQL_PARSE_FAILED, or
+    MAX_TOKENS_EXCEEDED) or that has several operations and no operationName
     (OPERATION_RESOLUTION_FAILURE); None for a document the executor may be given."""
     found = _operations(query, max_tokens)
-    if isinstance(found, tuple) and not operation_name and len(found) > 1:
+    if isinstance(found, GraphQLSyntaxError):
+        tokens = "tokens" in found.message and "more than" in found.message
+        return GraphQLError(
+            found.message,
+            source=found.source,
+            positions=found.positions,
+            extensions={"code": "MAX_TOKENS_EXCEEDED" if tokens else "GRAPHQL_PARSE_FAILED"},
+        )
+    if not operation_name and len(found) > 1:
         return GraphQLError(
             several_operations_message(found),
             extensions={"code": "OPERATION_RESOLUTION_FAILURE"},

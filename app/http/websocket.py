@@ -69,8 +69,10 @@ class TextWebSocket(ASGIWebSocketAdapter):
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, with a request error for a document of several operations
-    without operationName (strawberry would run the first): an ``error`` message for the id."""
+    """graphql-transport-ws, with a request error for a document that cannot run: one that
+    does not parse (strawberry's stream lets the parser cache's syntax error escape, logged
+    as a traceback, and only completes) and one of several operations without operationName
+    (strawberry would run the first). Either is an ``error`` message for the id."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
