@@ -15,7 +15,7 @@ from app import logs
 from app.auth import service as auth
 from app.auth.models import ApiKey, Role, Site
 from app.db import create_postgres_database, migrate_database, tortoise_config
-from app.errors import DomainError
+from app.errors import DomainError, ErrorCode
 from app.settings import get_settings
 
 DEFAULT_SITE = "default"
@@ -111,9 +111,18 @@ async def _keys_list(args: argparse.Namespace) -> None:
 async def _keys_revoke(args: argparse.Namespace) -> None:
     async with _database():
         site = await auth.get_site_by_slug(args.site)
-        key = await ApiKey.filter(site_id=site.id, prefix=args.key).first()
-        key_id = key.id if key else int(args.key) if args.key.isdigit() else 0
-        revoked = await auth.revoke_key(site_id=site.id, key_id=key_id)
+        given = args.key.strip().rstrip("…")  # the prefix as `keys list` shows it, or bare
+        key = await ApiKey.filter(site_id=site.id, prefix=given).first() if given else None
+        if key is None and given.isdigit():
+            key = await ApiKey.filter(site_id=site.id, id=int(given)).first()
+        if key is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"API key {args.key!r} not found on site {site.slug}: give the key's id or"
+                f" its prefix, the first two columns of `segments keys list --site {site.slug}`"
+                " (e.g. 3 or seg_1a2b3c4d)",
+            )
+        revoked = await auth.revoke_key(site_id=site.id, key_id=key.id)
         print(f"revoked key {revoked.name!r} (id {revoked.id})")
 
 
@@ -164,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     kl.add_argument("--site", required=True)
     kl.set_defaults(func=_run(_keys_list))
     kr = keys.add_parser("revoke", help="revoke a key by id or prefix")
-    kr.add_argument("key", help="the key's id or its prefix")
+    kr.add_argument("key", help="the key's id or its prefix, as `keys list` shows them")
     kr.add_argument("--site", required=True)
     kr.set_defaults(func=_run(_keys_revoke))
     return parser

@@ -45,10 +45,12 @@ from app.http.errors import (
     JSON,
     RequestError,
     error_response,
+    refuse_several_operations,
+    several_operations,
     status_for,
 )
 from app.http.persisted import PersistedQueries
-from app.http.websocket import TextWebSocket, sign_in
+from app.http.websocket import TextWebSocket, TransportWSHandler, sign_in
 from app.schema import build_schema
 from app.settings import Settings
 from app.viewer import Viewer
@@ -117,6 +119,7 @@ def _request_error_of(result: ExecutionResult) -> bool:
 
 class GraphQLApp(GraphQL[Context, None]):
     websocket_adapter_class = TextWebSocket
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, settings: Settings, plans: Plans | None = None) -> None:
         origins = [o.strip() for o in settings.ws_allowed_origins.split(",") if o.strip()]
@@ -183,6 +186,7 @@ class GraphQLApp(GraphQL[Context, None]):
             if not isinstance(data.operation_name, str | None):
                 raise RequestError("operationName must be a string or null", "BAD_REQUEST", 400)
             data.query = self.persisted.resolve(data.query, data.extensions)
+            refuse_several_operations(data.query, data.operation_name, self.settings.max_tokens)
             state.current().operation = operation_name(data.query, data.operation_name)
         return data
 
@@ -352,8 +356,8 @@ class GraphQLApp(GraphQL[Context, None]):
             query = self.persisted.resolve(query, request.get("extensions"))
         except RequestError:
             return False, receive  # the executor's path gives the same refusal
-        if query is None:
-            return False, receive
+        if query is None or several_operations(query, name, self.settings.max_tokens):
+            return False, receive  # the executor's path refuses a document it cannot run
         viewer: Viewer = scope["state"]["viewer"]
         extensions = request.get("extensions")
         persisted = isinstance(extensions, dict) and "persistedQuery" in extensions

@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 from tortoise import Tortoise
 
 from app import metrics
-from app.db import fetch
+from app.db import fetch, is_postgres
 from app.http import state
 from app.live.broker import broker
 
@@ -74,6 +74,25 @@ def count(path: str, status: int, info: state.RequestInfo, seconds: float) -> No
         metrics.ERRORS.labels(code).inc()
 
 
+def _behind_sql() -> str:
+    """Enabled webhooks with recorded changes not yet delivered: a delivery still PENDING (to
+    send, or failing and to be retried), or a change past the cursor in a segment it watches
+    (segment_ids null: every segment of its site)."""
+    watched = (
+        "w.segment_ids @> to_jsonb(c.segment_id)"
+        if is_postgres()
+        else "c.segment_id IN (SELECT value FROM json_each(w.segment_ids))"
+    )
+    return (
+        "SELECT COUNT(*) AS n FROM webhooks w WHERE w.enabled AND ("
+        "EXISTS (SELECT 1 FROM webhook_deliveries d"
+        " WHERE d.webhook_id = w.id AND d.status = 'PENDING')"
+        " OR EXISTS (SELECT 1 FROM membership_changes c"
+        " WHERE c.site_id = w.site_id AND c.id > w.cursor"
+        f" AND (w.segment_ids IS NULL OR {watched})))"
+    )
+
+
 async def _refresh() -> None:
     """The gauges of state kept elsewhere: read now, for this scrape."""
     metrics.LIVE_SUBSCRIBERS.set(broker.total_subscribers())
@@ -94,10 +113,7 @@ async def _refresh() -> None:
             "SELECT status, COUNT(*) AS n FROM email_deliveries GROUP BY status"
         )
         hooks = await fetch("SELECT status, COUNT(*) AS n FROM webhook_deliveries GROUP BY status")
-        behind = await fetch(
-            "SELECT COUNT(*) AS n FROM webhooks w WHERE w.enabled AND EXISTS (SELECT 1"
-            " FROM membership_changes c WHERE c.site_id = w.site_id AND c.id > w.cursor)"
-        )
+        behind = await fetch(_behind_sql())
     except Exception:  # a scrape must answer even when the database does not
         log.warning("metrics: the queue gauges could not be read", exc_info=True)
         return

@@ -9,9 +9,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from app.auth.service import authenticate
 from app.graphql.context import Context
+from app.http.errors import operation_refusal
 from app.http.sessions import sessions
 
 _KEY_FIELDS = ("Authorization", "authorization", "apiKey", "api_key")
@@ -61,3 +66,27 @@ class TextWebSocket(ASGIWebSocketAdapter):
             await self.ws.send_text(orjson.dumps(message).decode())
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with a request error for a document that cannot run: one that
+    does not parse (strawberry's stream lets the parser cache's syntax error escape, logged
+    as a traceback, and only completes) and one of several operations without operationName
+    (strawberry would run the first). Either is an ``error`` message for the id."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload = message.get("payload")
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.operations
+            and isinstance(payload, Mapping)
+            and isinstance(query := payload.get("query"), str)
+        ):
+            max_tokens = self.context.settings.max_tokens
+            refusal = operation_refusal(query, payload.get("operationName"), max_tokens)
+            if refusal is not None:
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [refusal.formatted]}
+                )
+                return
+        await super().handle_subscribe(message)

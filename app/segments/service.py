@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -330,6 +330,12 @@ async def _refuse_if_named_by_rules(
         )
 
 
+# Called in a segment's delete transaction with (the transaction, site id, segment pk): what
+# of another domain names the segment without a foreign key drops it there (webhooks
+# register here; a flag's link to it goes with the foreign key).
+deleted_listeners: list[Callable[[BaseDBAsyncClient, int, int], Awaitable[None]]] = []
+
+
 async def delete(*, site_id: int, actor: str, segment_id: str) -> int:
     """Delete a segment with its lists and exclusions; refused while a rule names it."""
     async with in_transaction() as tx:
@@ -339,6 +345,8 @@ async def delete(*, site_id: int, actor: str, segment_id: str) -> int:
         await _refuse_if_named_by_rules(site_id, segment, tx, "deleted")
         pk: int = segment.id
         await flips.segment_deleted(await flips.writer(tx, site_id, datetime.now(UTC)), pk)
+        for listener in deleted_listeners:
+            await listener(tx, site_id, pk)
         await segment.delete(using_db=tx)
         await catalogue.bump(tx, site_id)
         await events.record(tx, site_id=site_id, segment_id=pk, kind=EventKind.DELETED, actor=actor)

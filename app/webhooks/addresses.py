@@ -106,8 +106,9 @@ async def check(url: str, *, allow_private: bool, unresolved_ok: bool = False) -
         for text in addresses:
             why = not_public(ipaddress.ip_address(text.split("%", 1)[0]))
             if why is not None:
+                article = "an" if why[0] in "aeiou" else "a"  # an unspecified, a private
                 raise AddressError(
-                    f"the host {host!r} resolves to {text}, a {why} address: webhooks go to"
+                    f"the host {host!r} resolves to {text}, {article} {why} address: webhooks go to"
                     " public addresses only (WEBHOOK_ALLOW_PRIVATE_NETWORKS=true allows others)"
                 )
     return Target(url=url, scheme=parts.scheme, host=host, port=port, addresses=addresses)

@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app.checks import check_description
 from app.db import fetch, parse_pk
 from app.errors import DomainError, ErrorCode, not_found
 from app.listing import Listing
+from app.segments import service as segments
 from app.segments.models import Segment
 from app.settings import get_settings
 from app.webhooks.addresses import AddressError, check
@@ -141,11 +143,45 @@ async def update(
             sets["enabled"] = bool(changes["enabled"])
             if sets["enabled"] and not webhook.enabled:
                 sets.update(disabled_reason=None, failing_since=None, next_attempt_at=None)
+        if (
+            sets.get("enabled", webhook.enabled)
+            and sets.get("segment_ids", webhook.segment_ids) == []
+        ):
+            raise DomainError(ErrorCode.INVALID, NO_SEGMENT_LEFT, ["segment_ids"])
         if sets:
             webhook.update_from_dict(sets)
             # only these: the cursor, the claim and the retry time are the worker's
             await webhook.save(using_db=tx, update_fields=[*sets, "updated_at"])
     return webhook
+
+
+NO_SEGMENT_LEFT = (
+    "every segment it received was deleted: name segments in segmentIds"
+    " (null: every segment) to enable it again"
+)
+
+
+async def segment_deleted(tx: BaseDBAsyncClient, site_id: int, segment_pk: int) -> None:
+    """In the segment's delete transaction: its id leaves the segmentIds of the site's
+    webhooks. A webhook left with none is disabled (with that reason), never widened to
+    every segment (what null means)."""
+    rows: list[Webhook] = (
+        await Webhook.filter(site_id=site_id, segment_ids__not_isnull=True)
+        .using_db(tx)
+        .select_for_update()
+    )
+    for webhook in rows:
+        if segment_pk not in (webhook.segment_ids or []):
+            continue
+        webhook.segment_ids = [p for p in webhook.segment_ids or [] if p != segment_pk]
+        fields = ["segment_ids", "updated_at"]
+        if not webhook.segment_ids:
+            webhook.enabled, webhook.disabled_reason = False, NO_SEGMENT_LEFT
+            fields += ["enabled", "disabled_reason"]
+        await webhook.save(using_db=tx, update_fields=fields)
+
+
+segments.deleted_listeners.append(segment_deleted)
 
 
 async def delete(*, site_id: int, webhook_id: str) -> None:

@@ -172,3 +172,17 @@ async def test_https_to_a_checked_address_verifies_the_certificate_of_the_name(
         refused = await sender.post(other, b"{}", {}, 5.0)
         assert refused.status is None and "certificate" in (refused.error or "").lower()
         assert len(tls.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://0.0.0.0:9911/", "0.0.0.0, an unspecified address"),
+        ("http://10.1.2.3/", "10.1.2.3, a private address"),
+        ("http://127.0.0.1/", "127.0.0.1, a loopback address"),
+    ],
+)
+async def test_the_refusal_names_the_kind_of_address_with_its_article(url: str, says: str) -> None:
+    with pytest.raises(AddressError) as refused:
+        await check(url, allow_private=False)
+    assert says in str(refused.value)
