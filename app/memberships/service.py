@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -255,16 +256,10 @@ async def every_member(
     pages of list_members (the same rows and statements), the next one read only when asked
     for, so a caller that stops early reads no further. Inside a transaction pass its
     connection, to read what it sees."""
+    read = partial(list_members, site_id=site_id, segment_pk=segment_pk, connection=connection)
     after: int | None = None
     while True:
-        rows = await list_members(
-            site_id=site_id,
-            segment_pk=segment_pk,
-            search=None,
-            first=batch,
-            after=after,
-            connection=connection,
-        )
+        rows = await read(search=None, first=batch, after=after)
         page = rows[:batch]
         if page:
             yield page
