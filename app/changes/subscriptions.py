@@ -23,6 +23,18 @@ from app.live.broker import broker
 _READ = 500  # changes per statement while catching up
 
 
+async def subscribed_segment(site_id: int, segment_id: strawberry.ID | None) -> int | None:
+    """The pk of the segment a subscription of the site is filtered to (None: every segment of
+    the site); an id that names no segment of the site (another site's included) is a
+    NOT_FOUND error, as if it were not there."""
+    if segment_id is None:
+        return None
+    segment_pk = parse_pk(segment_id)
+    if segment_pk is None or not await feed.segment_exists(site_id=site_id, segment_pk=segment_pk):
+        raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
+    return segment_pk
+
+
 @strawberry.type
 class ChangeSubscriptions:
     @strawberry.subscription(
@@ -34,13 +46,7 @@ class ChangeSubscriptions:
         self, info: Info, segment_id: strawberry.ID | None = None
     ) -> AsyncGenerator[MembershipChangeNode, None]:
         site_id = info.context.site_id
-        segment_pk: int | None = None
-        if segment_id is not None:
-            segment_pk = parse_pk(segment_id)
-            if segment_pk is None or not await feed.segment_exists(
-                site_id=site_id, segment_pk=segment_pk
-            ):  # another site's segment included: it is not there
-                raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
+        segment_pk = await subscribed_segment(site_id, segment_id)
         with broker.subscribe(TOPIC, site_id=site_id) as subscription:
             # subscribed first, then the start read: a change committed in between is either
             # before the start or told by a message still to come

@@ -25,7 +25,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Literal, cast
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -436,24 +436,18 @@ def _revive(ctx: _Ctx, p: Params, link: _Link, listing: _Listing) -> str:
     )
 
 
-async def _delete_in(ctx: _Ctx, link: _Link, segment_id: int, src: str) -> None:
-    """Unlist the input rows, expired listings included."""
+async def _delete(ctx: _Ctx, link: _Link, segment_id: int, src: str, *, inside: bool) -> None:
+    """Unlist the input rows (``inside``), or every row of the segment not in the input,
+    expired listings included."""
     p = ctx.params()
-    await ctx.run(
-        f"DELETE FROM {link.table} WHERE segment_id = {p(segment_id, 'bigint')}"
-        f" AND site_id = {p(ctx.site_id, 'bigint')}"
-        f" AND {link.column} IN (SELECT ref_id FROM {src} WHERE ref_id IS NOT NULL)",
-        p,
+    which = (
+        f"{link.column} IN (SELECT ref_id FROM {src} WHERE ref_id IS NOT NULL)"
+        if inside
+        else f"NOT EXISTS (SELECT 1 FROM {src} b WHERE b.ref_id = {link.table}.{link.column})"
     )
-
-
-async def _delete_outside(ctx: _Ctx, link: _Link, segment_id: int, src: str) -> None:
-    """Unlist every row of the segment that is not in the input, expired listings included."""
-    p = ctx.params()
     await ctx.run(
         f"DELETE FROM {link.table} WHERE segment_id = {p(segment_id, 'bigint')}"
-        f" AND site_id = {p(ctx.site_id, 'bigint')} AND NOT EXISTS"
-        f" (SELECT 1 FROM {src} b WHERE b.ref_id = {link.table}.{link.column})",
+        f" AND site_id = {p(ctx.site_id, 'bigint')} AND {which}",
         p,
     )
 
@@ -462,9 +456,9 @@ async def _apply(
     ctx: _Ctx, link: _Link, segment_id: int, mode: Mode, src: str, listing: _Listing
 ) -> None:
     if mode is Mode.OVERRIDE:
-        await _delete_outside(ctx, link, segment_id, src)
+        await _delete(ctx, link, segment_id, src, inside=False)
     if mode is Mode.DELETE:
-        await _delete_in(ctx, link, segment_id, src)
+        await _delete(ctx, link, segment_id, src, inside=True)
     else:
         await _upsert(ctx, link, segment_id, src, listing)
 
@@ -542,9 +536,14 @@ async def change_members(
     )
 
 
-async def change_companies(
+# the lists other than the listed members: rows with no source or expiry
+_UNLISTED = {"companies": _COMPANIES, "exclusions": _EXCLUSIONS}
+
+
+async def change_list(
     connection: BaseDBAsyncClient,
     *,
+    lists: Literal["companies", "exclusions"],
     site_id: int,
     segment_id: int,
     external_ids: Sequence[str],
@@ -552,33 +551,14 @@ async def change_companies(
     dry_run: bool = False,
     now: datetime,
 ) -> ChangeResult:
-    """ADD, OVERRIDE or DELETE listed companies of a segment, by the site's external ids."""
+    """ADD, OVERRIDE or DELETE listed companies, or excluded members, of a segment, by the
+    site's external ids; ``dry_run`` changes nothing."""
     return await _change(
         _context(connection, site_id, now),
-        _COMPANIES,
+        _UNLISTED[lists],
         segment_id=segment_id,
         external_ids=external_ids,
         mode=mode,
         listing=_Listing(),
         dry_run=dry_run,
-    )
-
-
-async def change_exclusions(
-    connection: BaseDBAsyncClient,
-    *,
-    site_id: int,
-    segment_id: int,
-    external_ids: Sequence[str],
-    mode: Mode,
-    now: datetime,
-) -> ChangeResult:
-    """ADD, OVERRIDE or DELETE excluded members of a segment, by the site's external ids."""
-    return await _change(
-        _context(connection, site_id, now),
-        _EXCLUSIONS,
-        segment_id=segment_id,
-        external_ids=external_ids,
-        mode=mode,
-        listing=_Listing(),
     )

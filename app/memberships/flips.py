@@ -9,6 +9,7 @@ Each function runs on the writer's transaction, which holds the site's membershi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -87,6 +88,63 @@ def _given(src: str, *, with_company: bool) -> str:
     )
 
 
+def _outside(src: str, ref: str) -> str:
+    """SQL: ``ref`` is not among the rows of the ids table ``src``."""
+    return f"NOT EXISTS (SELECT 1 FROM {src} b WHERE b.ref_id = {ref})"
+
+
+@dataclass(frozen=True)
+class _List:
+    """A list of a segment whose rows make members of it (companies) or unmake them
+    (exclusions), as a change of it is recorded."""
+
+    table: str
+    alias: str
+    column: str  # what a row lists
+    on: str  # the column of members m that names it
+    cause: str
+    makes: bool
+    order: str  # of the members the input rows name
+
+
+_COMPANY_LIST = _List(COMPANIES, "sc", "company_id", "m.company_id", "COMPANY", True, "b.ord, m.id")
+_EXCLUSION_LIST = _List(EXCLUSIONS, "x", "member_id", "m.id", "EXCLUDED", False, "b.ord")
+
+
+def _list_arms(
+    kind: _List,
+    s: str,
+    now: str,
+    src: str,
+    *,
+    mode: str,
+    adds: bool,
+    present: bool,
+    is_in: str,
+    others: str,
+) -> list[str]:
+    """The arms of a change of a ``kind`` list, over the members whose membership the list
+    decides (``others``: no other reason holds): with OVERRIDE, the segment's rows not in the
+    input stop counting; the input rows (``is_in``: already in the list) start counting where
+    they were not in the list (ADD, OVERRIDE), or stop where they were (DELETE)."""
+    start, stop = (kept.ENTERED, kept.EXITED) if kind.makes else (kept.EXITED, kept.ENTERED)
+    arms: list[str] = []
+    if mode == "OVERRIDE" and present:
+        row = f"{kind.alias}.{kind.column}"
+        arms.append(
+            f"{_row(s, 'm.id', stop, kind.cause, now)} FROM {kind.table} {kind.alias}"
+            f" JOIN members m ON {kind.on} = {row} WHERE {kind.alias}.segment_id = {s}"
+            f" AND {_outside(src, row)} AND {others} ORDER BY m.id"
+        )
+    if adds or present:
+        arms.append(
+            f"{_row(s, 'm.id', start if adds else stop, kind.cause, now)} FROM {src} b"
+            f" JOIN members m ON {kind.on} = b.ref_id"
+            f" WHERE {'NOT ' if adds else ''}{is_in} AND {others} ORDER BY {kind.order}"
+        )
+    return arms
+
+
 async def before_list_change(
     w: Writer, table: str, segment_id: int, mode: str, src: str
 ) -> Written:
@@ -98,7 +156,6 @@ async def before_list_change(
     has = await _present(w, s)
     adds = mode != "DELETE"
     arms: list[str] = []
-    outside = f"NOT EXISTS (SELECT 1 FROM {src} b WHERE b.ref_id = {{}})"
     is_listed = (has["listings"], listed(s, "m.id", now))
     via_company = (has["companies"], company_listed(s, "m.company_id"))
     is_matched = (has["matches"], matched(s, "m.id"))
@@ -109,7 +166,7 @@ async def before_list_change(
             arms.append(
                 f"{_row(s, 'm.id', kept.EXITED, 'UNLISTED', now)} FROM segment_members l"
                 f" JOIN members m ON m.id = l.member_id WHERE l.segment_id = {s}"
-                f" AND {live('l', now)} AND {outside.format('l.member_id')} AND {others}"
+                f" AND {live('l', now)} AND {_outside(src, 'l.member_id')} AND {others}"
                 " ORDER BY m.id"
             )
         given = _given(src, with_company=has["companies"])
@@ -125,37 +182,32 @@ async def before_list_change(
             )
     elif table == COMPANIES:
         others = _none_of(is_listed, is_matched, is_excluded)
-        if mode == "OVERRIDE" and has["companies"]:
-            arms.append(
-                f"{_row(s, 'm.id', kept.EXITED, 'COMPANY', now)} FROM segment_companies sc"
-                f" JOIN members m ON m.company_id = sc.company_id WHERE sc.segment_id = {s}"
-                f" AND {outside.format('sc.company_id')} AND {others} ORDER BY m.id"
-            )
-        if adds or has["companies"]:
-            kind = kept.ENTERED if adds else kept.EXITED
-            arms.append(
-                f"{_row(s, 'm.id', kind, 'COMPANY', now)} FROM {src} b"
-                " JOIN members m ON m.company_id = b.ref_id"
-                f" WHERE {'NOT ' if adds else ''}{company_listed(s, 'b.ref_id')} AND {others}"
-                " ORDER BY b.ord, m.id"
-            )
+        arms += _list_arms(
+            _COMPANY_LIST,
+            s,
+            now,
+            src,
+            mode=mode,
+            adds=adds,
+            present=has["companies"],
+            is_in=company_listed(s, "b.ref_id"),
+            others=others,
+        )
     else:
         made = _any_of(is_listed, via_company, is_matched)
         if made == "1 = 0":
             return NOTHING  # no member: excluding or not changes no membership
-        if mode == "OVERRIDE" and has["exclusions"]:
-            arms.append(
-                f"{_row(s, 'm.id', kept.ENTERED, 'EXCLUDED', now)} FROM segment_exclusions x"
-                f" JOIN members m ON m.id = x.member_id WHERE x.segment_id = {s}"
-                f" AND {outside.format('x.member_id')} AND {made} ORDER BY m.id"
-            )
-        if adds or has["exclusions"]:
-            kind = kept.EXITED if adds else kept.ENTERED
-            arms.append(
-                f"{_row(s, 'm.id', kind, 'EXCLUDED', now)} FROM {src} b"
-                " JOIN members m ON m.id = b.ref_id"
-                f" WHERE {'NOT ' if adds else ''}{excluded(s, 'm.id')} AND {made} ORDER BY b.ord"
-            )
+        arms += _list_arms(
+            _EXCLUSION_LIST,
+            s,
+            now,
+            src,
+            mode=mode,
+            adds=adds,
+            present=has["exclusions"],
+            is_in=is_excluded[1],
+            others=made,
+        )
     if not arms:
         return NOTHING
     return await kept.emit(w, _union(arms), p.values)

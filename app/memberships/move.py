@@ -21,7 +21,7 @@ from app.memberships.bulk import (
     _create_table,
     _Ctx,
     _dedupe,
-    _delete_in,
+    _delete,
     _drop_tables,
     _finish_table,
     _join_listed,
@@ -113,7 +113,7 @@ async def _fill_move(ctx: _Ctx, select: str, p: Params) -> None:
 
 async def _unlist_moved(ctx: _Ctx, segment_id: int, *, everything: bool) -> None:
     if not everything:
-        await _delete_in(ctx, _MEMBERS, segment_id, _IDS)
+        await _delete(ctx, _MEMBERS, segment_id, _IDS, inside=True)
         return
     p = ctx.params()
     await ctx.run(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -221,12 +221,16 @@ async def _list_change(
     args: dict[str, Any] = {"site_id": site_id, "segment_id": pk, "now": now}
     if step.lists is not Lists.EXCLUSIONS:
         args["dry_run"] = dry_run
+    # bulk.change_members or bulk.change_list, looked up at each call
+    change: Callable[..., Awaitable[ChangeResult]]
     if step.lists is Lists.MEMBERS:
         args.update(
             source=step.source, expires_at=step.expires_at, create_missing=step.create_missing
         )
-    # bulk.change_members, change_companies or change_exclusions, looked up at each call
-    change = getattr(bulk, f"change_{step.lists.name.lower()}")
+        change = bulk.change_members
+    else:
+        args["lists"] = step.lists.name.lower()
+        change = bulk.change_list
     result: ChangeResult = await change(connection, external_ids=step.ids, mode=step.mode, **args)
     if step.unknown_is_error and result.unknown_count:
         noun = "company" if step.lists is Lists.COMPANIES else "member"

@@ -9,8 +9,9 @@ the condition of effective.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -246,6 +247,25 @@ async def list_members(
         connection,
     )
     return [_decode(r) for r in rows]
+
+
+async def every_member(
+    *, site_id: int, segment_pk: int, batch: int, connection: BaseDBAsyncClient | None = None
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every effective member of a segment in member order, ``batch`` rows at a time: the
+    pages of list_members (the same rows and statements), the next one read only when asked
+    for, so a caller that stops early reads no further. Inside a transaction pass its
+    connection, to read what it sees."""
+    read = partial(list_members, site_id=site_id, segment_pk=segment_pk, connection=connection)
+    after: int | None = None
+    while True:
+        rows = await read(search=None, first=batch, after=after)
+        page = rows[:batch]
+        if page:
+            yield page
+        if len(rows) <= batch:
+            return
+        after = int(page[-1]["id"])
 
 
 async def count_members(*, site_id: int, segment_pk: int, search: str | None) -> int:

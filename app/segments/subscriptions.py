@@ -9,13 +9,12 @@ from typing import Any
 
 import strawberry
 
+from app.changes.subscriptions import subscribed_segment
 from app.events import service as events
 from app.events.models import SegmentEvent
 from app.events.types import SegmentEventNode
 from app.graphql.context import Info
-from app.graphql.errors import PublicError
 from app.live.broker import broker
-from app.segments import service as segments
 
 
 class _SharedReads:
@@ -77,11 +76,8 @@ class EventSubscriptions:
     ) -> AsyncGenerator[SegmentEventNode, None]:
         site_id = info.context.site_id
         where = None
-        if segment_id is not None:
-            segment = await segments.get(site_id=site_id, segment_id=segment_id)
-            if segment is None:  # another site's segment included: it is not there
-                raise PublicError(f"segment {segment_id!r} not found", "NOT_FOUND")
-            segment_pk = segment.id
+        segment_pk = await subscribed_segment(site_id, segment_id)
+        if segment_pk is not None:
 
             def where(payload: dict[str, Any]) -> bool:
                 return bool(payload.get("segment") == segment_pk)

@@ -18,7 +18,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import any_of, as_datetime, execute, fetch, for_update, ids_param, json_value, ts
+from app.db import any_of, as_datetime, claim_one, execute, fetch, ids_param, json_value, ts
 from app.webhooks.models import WebhookDelivery
 
 _CLAIM = """
@@ -79,10 +79,9 @@ def _segments(value: Any) -> list[int] | None:
 
 async def claim(now: datetime, until: datetime) -> Claimed | None:
     """Claim the first webhook with work due (a PENDING delivery, or changes past its cursor)."""
-    rows = await fetch(_CLAIM.format(lock=for_update(skip_locked=True)), [ts(now), ts(until)])
-    if not rows:
+    row = await claim_one(_CLAIM, [ts(now), ts(until)])
+    if row is None:
         return None
-    row = rows[0]
     return Claimed(
         id=int(row["id"]),
         site_id=int(row["site_id"]),

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
+from app import background
 from app.background import idle_seconds, started, woken
 from app.changes.record import TOPIC
 from app.live.broker import Message, broker
@@ -50,9 +51,8 @@ def _now() -> datetime:
 def backoff_seconds(attempts: int, settings: Settings) -> float:
     """How long to wait after the attempts-th failed attempt: the base doubled per attempt,
     capped, with jitter (between half and all of it) so that receivers are not hit in waves."""
-    delay: float = min(
-        settings.webhook_retry_base_seconds * 2.0 ** min(attempts - 1, 30),
-        settings.webhook_retry_max_seconds,
+    delay = background.backoff_seconds(
+        attempts, settings.webhook_retry_base_seconds, settings.webhook_retry_max_seconds
     )
     return delay * random.uniform(0.5, 1.0)  # jitter, not a secret
 

@@ -72,15 +72,28 @@ async def members(w: World, ids: Sequence[str], mode: Mode, **kw: Any) -> Change
 
 async def companies(w: World, ids: Sequence[str], mode: Mode, **kw: Any) -> ChangeResult:
     async with in_transaction() as tx:
-        return await bulk.change_companies(
-            tx, site_id=w.site_id, segment_id=w.segment, external_ids=ids, mode=mode, now=NOW, **kw
+        return await bulk.change_list(
+            tx,
+            lists="companies",
+            site_id=w.site_id,
+            segment_id=w.segment,
+            external_ids=ids,
+            mode=mode,
+            now=NOW,
+            **kw,
         )
 
 
 async def exclusions(w: World, ids: Sequence[str], mode: Mode) -> ChangeResult:
     async with in_transaction() as tx:
-        return await bulk.change_exclusions(
-            tx, site_id=w.site_id, segment_id=w.segment, external_ids=ids, mode=mode, now=NOW
+        return await bulk.change_list(
+            tx,
+            lists="exclusions",
+            site_id=w.site_id,
+            segment_id=w.segment,
+            external_ids=ids,
+            mode=mode,
+            now=NOW,
         )
 
 
@@ -581,8 +594,9 @@ async def test_a_failure_in_the_transaction_changes_nothing(world: World) -> Non
                 create_missing=True,
                 now=NOW,
             )
-            await bulk.change_companies(
+            await bulk.change_list(
                 tx,
+                lists="companies",
                 site_id=world.site_id,
                 segment_id=world.segment,
                 external_ids=["c1"],
@@ -613,8 +627,13 @@ async def test_several_changes_in_one_transaction(world: World) -> None:
         c = await bulk.change_members(
             tx, segment_id=world.segment, external_ids=["m2", "m3"], mode=Mode.OVERRIDE, **kw
         )
-        d = await bulk.change_exclusions(
-            tx, segment_id=world.segment, external_ids=["m3"], mode=Mode.ADD, **kw
+        d = await bulk.change_list(
+            tx,
+            lists="exclusions",
+            segment_id=world.segment,
+            external_ids=["m3"],
+            mode=Mode.ADD,
+            **kw,
         )
     assert [counts(x) for x in (a, b, c, d)] == [
         (2, 0, 0, 0),

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.db import execute
-from tests.factories import Api, companies, members, segment
+from app.db import execute, parse_pk
+from app.memberships import service as memberships
+from tests.factories import Api, companies, count_statements, members, segment
 
 PAGE = """
 query($id: ID!, $first: Int, $after: String) {
@@ -66,3 +67,27 @@ async def test_pages_cover_every_effective_member_once(api: Api, first: int) -> 
         ("both", "MANUAL"),
     ]
     assert data["memberCount"] == 5
+
+
+async def test_every_member_reads_the_segment_in_batches_of_list_members(api: Api) -> None:
+    # given a segment of five listed members
+    await members(api, "m1", "m2", "m3", "m4", "m5")
+    seg = await segment(api, "S", memberIds=["m1", "m2", "m3", "m4", "m5"])
+    pk = parse_pk(seg["id"])
+    assert pk is not None
+    # when read in batches of two, all of them, then only the first batch
+    batches = [
+        [row["external_id"] for row in page]
+        async for page in memberships.every_member(site_id=api.site.id, segment_pk=pk, batch=2)
+    ]
+    with count_statements() as statements:
+        async for _ in memberships.every_member(site_id=api.site.id, segment_pk=pk, batch=2):
+            break
+    # then the batches hold every member once, in member order, and stopping early reads no
+    # page past the one taken
+    assert batches == [["m1", "m2"], ["m3", "m4"], ["m5"]]
+    with count_statements() as one_page:
+        await memberships.list_members(
+            site_id=api.site.id, segment_pk=pk, search=None, first=2, after=None
+        )
+    assert one_page and len(statements) == len(one_page)
