@@ -4,6 +4,7 @@ and their deliveries. Sending itself is the worker's (app/email/worker.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -109,38 +110,33 @@ async def _freeze(tx: BaseDBAsyncClient, segment: Segment, selected: set[str] | 
     keeping those to mail; refuses (before anything is written) past the recipient limit."""
     limit = get_settings().max_email_recipients
     frozen = Frozen()
-    after: int | None = None
-    while True:
-        rows = await memberships.list_members(
-            site_id=segment.site_id,
-            segment_pk=segment.id,
-            search=None,
-            first=FREEZE_BATCH,
-            after=after,
-            connection=tx,
-        )
-        for row in rows[:FREEZE_BATCH]:
-            member_id = row["external_id"]
-            if selected is not None:
-                if member_id not in selected:
-                    continue
-                frozen.found.add(member_id)
-            email = (row["email"] or "").strip()
-            if not email:
-                frozen.without_email += 1
-            elif _opted_out(row["attributes"]):
-                frozen.opted_out += 1
-            else:
-                frozen.rows.append((int(row["id"]), member_id, email, row["name"]))
-                if len(frozen.rows) > limit:
-                    raise DomainError(
-                        ErrorCode.TOO_LARGE,
-                        f"the segment has more than {limit} recipients, the limit per campaign",
-                        ["segment_id"],
-                    )
-        if len(rows) <= FREEZE_BATCH or (selected is not None and frozen.found == selected):
-            return frozen
-        after = int(rows[FREEZE_BATCH - 1]["id"])
+    pages = memberships.every_member(
+        site_id=segment.site_id, segment_pk=segment.id, batch=FREEZE_BATCH, connection=tx
+    )
+    async with aclosing(pages):
+        async for page in pages:
+            for row in page:
+                member_id = row["external_id"]
+                if selected is not None:
+                    if member_id not in selected:
+                        continue
+                    frozen.found.add(member_id)
+                email = (row["email"] or "").strip()
+                if not email:
+                    frozen.without_email += 1
+                elif _opted_out(row["attributes"]):
+                    frozen.opted_out += 1
+                else:
+                    frozen.rows.append((int(row["id"]), member_id, email, row["name"]))
+                    if len(frozen.rows) > limit:
+                        raise DomainError(
+                            ErrorCode.TOO_LARGE,
+                            f"the segment has more than {limit} recipients, the limit per campaign",
+                            ["segment_id"],
+                        )
+            if selected is not None and frozen.found == selected:
+                break  # every member asked for is found: the next page is not read
+    return frozen
 
 
 async def _insert_deliveries(

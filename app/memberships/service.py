@@ -9,9 +9,8 @@ the condition of effective.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -251,15 +250,21 @@ async def list_members(
 
 async def every_member(
     *, site_id: int, segment_pk: int, batch: int, connection: BaseDBAsyncClient | None = None
-) -> AsyncIterator[list[dict[str, Any]]]:
+) -> AsyncGenerator[list[dict[str, Any]]]:
     """Every effective member of a segment in member order, ``batch`` rows at a time: the
     pages of list_members (the same rows and statements), the next one read only when asked
     for, so a caller that stops early reads no further. Inside a transaction pass its
     connection, to read what it sees."""
-    read = partial(list_members, site_id=site_id, segment_pk=segment_pk, connection=connection)
     after: int | None = None
     while True:
-        rows = await read(search=None, first=batch, after=after)
+        rows = await list_members(
+            site_id=site_id,
+            segment_pk=segment_pk,
+            search=None,
+            first=batch,
+            after=after,
+            connection=connection,
+        )
         page = rows[:batch]
         if page:
             yield page
