@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from app.db import any_of, conn, fetch, ids_param, is_postgres, sql, ts
+from app.exports.cells import LEADING, formula_safe
 from app.memberships import catalogue
 from app.memberships import service as memberships
 
@@ -29,14 +30,24 @@ _LISTED_ROWS = (
 
 def _csv_field(column: str) -> str:
     """SQL of a text column written as a CSV field as _csv_text writes it: nothing for NULL,
-    quoted (quotes doubled) when it holds a quote, a comma or a line break, else as is."""
+    quoted (quotes doubled) when it holds a quote, a comma, a semicolon, a tab or a line
+    break, else as is."""
     return (
         f"CASE WHEN {column} IS NULL THEN ''"
         f" WHEN strpos({column}, '\"') + strpos({column}, ',') + strpos({column}, chr(10))"
-        f" + strpos({column}, chr(13)) > 0"
+        f" + strpos({column}, chr(13)) + strpos({column}, ';') + strpos({column}, chr(9)) > 0"
         f" THEN '\"' || replace({column}, '\"', '\"\"') || '\"' ELSE {column} END"
     )
 
+
+# The columns the database writes as the start of a CSV line, and SQL true when one of them
+# starts with a character for which formula_safe may add its quote (NULL, or false, when
+# none does; compared as code points, cheaper than a substring): those rare rows come with
+# the columns themselves, written here.
+_LINE_START = ("m.external_id", "m.email", "m.name")
+_RISKY = " OR ".join(
+    f"ascii({c}) IN ({', '.join(str(ord(ch)) for ch in sorted(LEADING))})" for c in _LINE_START
+)
 
 # The same page on PostgreSQL with the first three columns already written as the start of a
 # CSV line by the database (one text per row, decoded without a field loop); the company's
@@ -44,8 +55,9 @@ def _csv_field(column: str) -> str:
 # the attributes come as jsonb text, made compact here.
 _LISTED_LINES = (
     "SELECT e.member_id, "
-    + " || ',' || ".join(_csv_field(f"m.{c}") for c in ("external_id", "email", "name"))
-    + " || ',', m.company_id, e.source, m.attributes::text"
+    + " || ',' || ".join(_csv_field(c) for c in _LINE_START)
+    + " || ',', m.company_id, e.source, m.attributes::text,"
+    + f" CASE WHEN {_RISKY} THEN ARRAY[{', '.join(_LINE_START)}] END"
     f" FROM ({memberships._PAGE}) e JOIN members m ON m.id = e.member_id AND m.id > $4"
     " ORDER BY e.member_id LIMIT $5"
 )
@@ -143,12 +155,26 @@ def _json_fields(texts: list[str | None]) -> list[str]:
 def _csv_text(value: str | None) -> str:
     """A text as a CSV field: as Python's csv module writes it (QUOTE_MINIMAL), except that a
     carriage return is quoted too (the module leaves it bare when lines end with a newline,
-    which readers take for the end of a line)."""
+    which readers take for the end of a line), and so are a semicolon and a tab: a
+    spreadsheet may split cells on them (OWASP: a cell started there could be a formula)."""
     if value is None:
         return ""
-    if '"' in value or "," in value or "\n" in value or "\r" in value:
+    if (
+        '"' in value
+        or "," in value
+        or "\n" in value
+        or "\r" in value
+        or ";" in value
+        or "\t" in value
+    ):
         return '"' + value.replace('"', '""') + '"'
     return value
+
+
+def _line_start(values: list[str | None]) -> str:
+    """The start of a CSV line the database did not write: these cells, formula-safe, each
+    with its comma."""
+    return "".join([_csv_text(formula_safe(v)) + "," for v in values])
 
 
 async def _listed_csv(site_id: int, segment_pk: int, batch: int) -> AsyncIterator[str]:
@@ -178,12 +204,19 @@ async def _listed_csv(site_id: int, segment_pk: int, batch: int) -> AsyncIterato
                             missing,
                         )
                     )
-                    fields.update((pk, _csv_text(known.get(pk, ""))) for pk in missing)
+                    fields.update(
+                        (pk, _csv_text(formula_safe(known.get(pk, "")))) for pk in missing
+                    )
                 if len(page) == batch:
                     pending = asyncio.create_task(cursor.fetch(batch))
                 json = _json_fields([r[4] for r in page])
+                # the source is one of its enum's names and the attributes a JSON object
+                # (``{``): neither can start with a formula character
                 yield "".join(
-                    [f"{r[1]}{fields[r[2]]},{r[3]},{j}\n" for r, j in zip(page, json, strict=True)]
+                    [
+                        f"{r[1] if r[5] is None else _line_start(r[5])}{fields[r[2]]},{r[3]},{j}\n"
+                        for r, j in zip(page, json, strict=True)
+                    ]
                 )
         finally:
             if pending is not None:  # the client went away: stop the read ahead
@@ -196,7 +229,8 @@ async def csv_chunks(
 ) -> AsyncIterator[bytes]:
     """The export as CSV (the header, then a chunk per page of members): on PostgreSQL a
     listed segment's lines are mostly written by the database; otherwise the rows of
-    member_rows go through Python's csv module. Both write the same text (_csv_text's)."""
+    member_rows go through Python's csv module. Both write the same text (_csv_text's), every
+    cell formula-safe (a spreadsheet reads it as text: app/exports/cells.py)."""
     batch = batch or BATCH
     yield (",".join(COLUMNS) + "\n").encode()
     segment = (await catalogue.get(site_id)).by_pk.get(segment_pk)
@@ -206,12 +240,15 @@ async def csv_chunks(
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    async for rows in member_rows(site_id=site_id, segment_pk=segment_pk, batch=batch):
+    safe = formula_safe
+    async for page in member_rows(site_id=site_id, segment_pk=segment_pk, batch=batch):
+        rows = [tuple(map(safe, row)) for row in page]
         writer.writerows(rows)
         text = buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        if "\r" in text:  # rare: a field with a carriage return, which must be quoted
+        if "\r" in text or ";" in text or "\t" in text:
+            # rare: a field the csv module leaves bare that must be quoted (_csv_text)
             text = "".join(",".join(_csv_text(v) for v in row) + "\n" for row in rows)
         yield text.encode()
 

@@ -6,6 +6,7 @@ import csv
 from typing import Any, BinaryIO
 
 from app.errors import DomainError
+from app.exports.cells import unescaped
 from app.jobs.rows import (
     _INVALID,
     _KNOWN,
@@ -77,7 +78,12 @@ class CsvReader:
         data = MemberData(external_id="")
         attributes: dict[str, Any] = {}
         for column, raw in zip(self.columns, values, strict=True):
-            value = raw.strip()
+            # a cell the export made formula-safe ('=...) is the value it was given, whole;
+            # any other is trimmed
+            cell = raw.lstrip()
+            value = unescaped(cell)
+            if value is None:
+                value = cell.rstrip()
             if "\x00" in value:
                 raise DomainError(_INVALID, f"{_text(column)!r} holds a NUL character")
             if column == "id":
