@@ -48,7 +48,9 @@ class CsvReader:
             offset, line = first.offset, first.line
         self.lines = _Lines(f, offset, line)
         csv.field_size_limit(MAX_LINE_BYTES)
-        self.reader = csv.reader(self.lines, delimiter=self.delimiter)
+        # strict: a quote never closed (the rest of the file read as one field) or text after
+        # a closing quote is an error with its line, not a row silently made of other rows
+        self.reader = csv.reader(self.lines, delimiter=self.delimiter, strict=True)
 
     def _header(self, text: str) -> list[str]:
         names = [c.strip() for c in next(csv.reader([text], delimiter=self.delimiter))]
@@ -114,7 +116,10 @@ class CsvReader:
                 batch.done = True
                 break
             except csv.Error as e:
-                raise Unreadable(f"line {start}: {e}", start) from None
+                said = str(e)
+                if said == "unexpected end of data":
+                    said = 'a quoted field that starts here is never closed (a " is missing)'
+                raise Unreadable(f"line {start}: {said}", start) from None
             if not any(v.strip() for v in values):
                 continue  # a blank line (or one of bare delimiters) is no row
             batch.rows_read += 1

@@ -129,8 +129,14 @@ def test_csv_with_semicolons_and_a_byte_order_mark(tmp_path: Path) -> None:
         ("id,,name\n", "column 2 of the header has no name", 1),
         ('[{"id": "u1"}]', "looks like JSON, not CSV", 1),
         ("id,name\nu1,Ann\n" + "u2," + "x" * (parse.MAX_LINE_BYTES + 10) + "\n", "longer than", 3),
+        (
+            'id,email,points\nr1,a@example.com,1\nr3,c@example.com,"unterminated\nr4,d@example.com,4\n',
+            "line 3: a quoted field that starts here is never closed",
+            3,
+        ),
+        ('id,name\nu1,Ann\nu2,"Bo"b\n', "line 3: ',' expected after '\"'", 3),
     ],
-    ids=["empty", "no-id", "duplicate", "unnamed", "json", "huge-line"],
+    ids=["empty", "no-id", "duplicate", "unnamed", "json", "huge-line", "unclosed", "stray"],
 )
 def test_unreadable_csv(tmp_path: Path, content: str, message: str, line: int) -> None:
     path = _write(tmp_path, content)
