@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 from typing import Any, BinaryIO
 
+import orjson
+
 from app.errors import DomainError
 from app.exports.cells import unescaped
+from app.exports.service import COLUMNS as EXPORT_COLUMNS
 from app.jobs.rows import (
     _INVALID,
     _KNOWN,
@@ -33,6 +36,17 @@ def _delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
+def _attributes_cell(value: str) -> dict[str, Any]:
+    """The attributes an ``attributes`` cell holds: a JSON object, else DomainError."""
+    try:
+        found = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        found = None
+    if not isinstance(found, dict):
+        raise DomainError(_INVALID, "the attributes column holds a JSON object, as exports write")
+    return found
+
+
 class CsvReader:
     def __init__(self, f: BinaryIO, offset: int, line: int) -> None:
         self.f = f
@@ -44,6 +58,9 @@ class CsvReader:
             raise Unreadable("the file looks like JSON, not CSV", 1)
         self.delimiter = _delimiter(header_line)
         self.columns = self._header(header_line)
+        # a segment's export imported again: its source column says how each member was in
+        # that segment (MANUAL, RULE...), nothing of the member's own
+        self.skipped = {"source"} if tuple(self.columns) == EXPORT_COLUMNS else set()
         if offset == 0:
             offset, line = first.offset, first.line
         self.lines = _Lines(f, offset, line)
@@ -90,7 +107,7 @@ class CsvReader:
                 raise DomainError(_INVALID, f"{_text(column)!r} holds a NUL character")
             if column == "id":
                 data.external_id = value
-            elif not value:
+            elif not value or column in self.skipped:
                 continue  # an empty field is absent: the stored value is kept
             elif column == "email":
                 data.email = value
@@ -98,6 +115,10 @@ class CsvReader:
                 data.name = value
             elif column == "company_id":
                 data.company_id = value
+            elif column.lower() == "attributes":
+                # a JSON object of attributes, as the export writes them and as a JSON import
+                # takes them: the row's other columns are attributes beside it
+                attributes = {**_attributes_cell(value), **attributes}
             else:
                 attributes[column] = _csv_value(value)
         if not data.external_id:

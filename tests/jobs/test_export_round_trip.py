@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import pytest
 
 from tests.exports.test_formulas import DANGEROUS, SAFE, export_text, rows_of
@@ -97,11 +96,9 @@ async def test_an_export_imports_back_unchanged(api: Api, other_api: Api, kind: 
         assert found["email"] == row["email"]
         assert found["name"] == (row["name"] or None)
         assert (found["company"] or {}).get("id") == row["companyId"]
-        # the export's attributes column (a JSON object) is read as an attribute of that
-        # name, its text unchanged: the values inside it come back as they were
-        attributes = found["attributes"]
-        assert orjson.loads(attributes["attributes"]) == {**row["attributes"], "kind": "evil"}
-        assert attributes["source"] in ("MANUAL", "RULE")
+        # the export's attributes column (a JSON object) gives back the member's attributes,
+        # and its source column (how the member was in the segment) is not one of them
+        assert found["attributes"] == {**row["attributes"], "kind": "evil"}
 
 
 async def test_escaped_attribute_cells_import_unescaped_and_typed(api: Api) -> None:
@@ -137,4 +134,24 @@ async def test_a_negative_number_round_trips_as_a_number(api: Api, other_api: Ap
     await import_file(other_api, text, "CSV")
     found = await member(other_api, "-5")
     assert found["id"] == "-5" and found["name"] == "-12.5"
-    assert orjson.loads(found["attributes"]["attributes"]) == {"n": -5}
+    assert found["attributes"] == {"n": -5}
+
+
+async def test_an_attributes_column_is_a_json_object_of_attributes(api: Api) -> None:
+    # given a CSV of its own (not an export's layout) with an attributes column and a source
+    # column beside it, and a row whose attributes cell is not a JSON object
+    text = (
+        "id,source,attributes,tier\n"
+        'u1,newsletter,"{""points"": 3, ""tier"": ""silver""}",gold\n'
+        "u2,ads,[1],gold\n"
+    )
+    # when it is imported
+    imported = await import_file(api, text, "CSV")
+    # then the object's entries are attributes, a column beside it wins over the object, a
+    # source column of a file that is no export is an attribute like any other, and the row
+    # whose cell is no object is a problem naming the column
+    found = await member(api, "u1")
+    assert found["attributes"] == {"points": 3, "tier": "gold", "source": "newsletter"}
+    assert [p["message"] for p in imported["problems"]] == [
+        "the attributes column holds a JSON object, as exports write"
+    ]
