@@ -358,8 +358,11 @@ async def members_upserted(
         select = f"SELECT m.id, t.c, {other_company}"
     else:
         pairs = p.ids([[e, c] for e, c in moved])
+        # CROSS JOIN: SQLite then reads the ids once and probes (site_id, external_id) for
+        # each; a plain JOIN let it scan the site's members and re-read the whole JSON array
+        # for each of them (measured: 8.4 s for 2,000 upserted ids, 8 ms so)
         source = (
-            f"json_each({pairs}) AS t JOIN members m ON m.site_id = {site}"
+            f"json_each({pairs}) AS t CROSS JOIN members m ON m.site_id = {site}"
             " AND m.external_id = json_extract(t.value, '$[0]')"
         )
         other_company = "json_extract(t.value, '$[1]') IS NOT m.company_id"

@@ -4,6 +4,7 @@ in one statement (``diff_in_sql``), else by the Python evaluator (``diff_in_pyth
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from app.memberships.effective import Conditions, Query, needs_company
 from app.memberships.kept import Writer, id_list, live
 from app.rules import CompanyFacts, MemberFacts, fields_of, typed_value
 from app.rules.evaluate import context as evaluation_context
+
+_YIELD_EVERY = 500  # members evaluated between two yields to the event loop
 
 
 def _reads(cat: Catalogue, segment: SegmentDef) -> frozenset[str]:
@@ -158,6 +161,8 @@ async def diff_in_python(
     }
     if changed is not None and not any(relevant[f] for f in set(changed.values())):
         return 0  # no member's write changed a field any rule reads
+    # the rules each group of members is asked, as a set once (not once a member)
+    asked_pks = {fields: {pk for pk, _ in checks} for fields, checks in relevant.items()}
     rows = await w.rows(
         "SELECT m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at,"
         " m.attributes, m.bucket, c.external_id AS c_ext, c.name AS c_name, c.plan AS c_plan,"
@@ -203,9 +208,13 @@ async def diff_in_python(
         )
     entering: list[tuple[int, int, str]] = []
     exiting: list[tuple[int, int, str]] = []
-    for row in rows:
+    for done, row in enumerate(rows, 1):
+        if not done % _YIELD_EVERY:
+            # a cancellation (the request's deadline) lands here, not after the whole batch
+            await asyncio.sleep(0)
         pk, ref = int(row["id"]), str(row["external_id"])
-        checks = relevant[None if changed is None else changed.get(ref)]
+        fields = None if changed is None else changed.get(ref)
+        checks = relevant[fields]
         if not checks:
             continue
         member = _Answers(cat, ties.get(pk, {}), _facts(row), w.now)
@@ -218,7 +227,7 @@ async def diff_in_python(
             if hit:
                 matches.add(segment_pk)
         # only the rules asked can have changed their answer
-        had = kept.get(pk, set()) & {segment_pk for segment_pk, _ in checks}
+        had = kept[pk] & asked_pks[fields] if pk in kept else set()
         entering.extend((s, pk, ref) for s in matches - had)
         exiting.extend((s, pk, ref) for s in had - matches)
     if not entering and not exiting:
