@@ -62,17 +62,18 @@ async def test_an_upserts_statements_do_not_grow_with_its_members(api: Api) -> N
 async def test_no_statement_of_an_upsert_rereads_its_ids_for_each_row_of_a_table(
     api: Api,
 ) -> None:
-    if is_postgres():
-        pytest.skip("SQLite's json_each parameters; PostgreSQL reads arrays (unnest)")
     await _segments(api)
     await members(api, *(f"old{i}" for i in range(50)))  # members of the site to scan
     client_class = type(Tortoise.get_connection("default"))
     sent: list[tuple[str, list[Any]]] = []
+    arrays: list[str] = []
 
     def recording(original: Any) -> Any:
         async def wrapper(self: Any, query: str, values: Any = None, *a: Any, **k: Any) -> Any:
             if "json_each" in query and "EXPLAIN" not in query:
                 sent.append((query, list(values or [])))
+            if "unnest(" in query:
+                arrays.append(query)
             return await original(self, query, values, *a, **k)
 
         return wrapper
@@ -85,6 +86,10 @@ async def test_no_statement_of_an_upsert_rereads_its_ids_for_each_row_of_a_table
             {"m": [*_rows("new", 20), *({"id": f"old{i}", "name": "x"} for i in range(20))]},
         )
     assert data["upsertMembers"]["userErrors"] == []
+    if is_postgres():
+        # PostgreSQL is given the ids as arrays, read once by unnest: no JSON to re-read
+        assert sent == [] and arrays
+        return
     assert sent
     connection = Tortoise.get_connection("default")
     for query, values in sent:
