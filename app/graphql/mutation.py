@@ -26,10 +26,6 @@ Fields = Mapping[str, Sequence[str]]
 
 _NOT_ARGUMENTS = {"self", "info"}
 
-# terms every mutation names the same way: the idempotency key is reported at the top level
-# whichever argument carries it (as clients have always seen it)
-_EVERY_MUTATION: Fields = {"idempotency_key": ["idempotencyKey"]}
-
 
 class ArgumentPaths:
     """Where a mutation's arguments carry each domain field a service names in an error.
@@ -42,7 +38,7 @@ class ArgumentPaths:
 
     def __init__(self, resolver: Callable[..., Any], fields: Fields) -> None:
         names = set(inspect.signature(resolver).parameters) - _NOT_ARGUMENTS
-        self._fields = {**_EVERY_MUTATION, **fields}
+        self._fields = dict(fields)
         self._arguments = names
         self._input = ["input"] if "input" in names else []
 
