@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 
 class ErrorCode(enum.Enum):
@@ -26,6 +27,40 @@ class DomainError(Exception):
         self.code = code
         self.message = message
         self.field = list(field) if field is not None else None
+
+
+MAX_LISTED_ERRORS = 100  # the mistakes of one request listed one by one; the rest counted
+
+
+class DomainErrors(DomainError):
+    """Several user mistakes found together (every invalid row of a batch), each reported on
+    its own; a handler of one error sees the first."""
+
+    def __init__(self, errors: Sequence[DomainError]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, first.field)
+        self.errors = list(errors)
+
+
+T = TypeVar("T")
+
+
+def check_each(items: Iterable[T], check: Callable[[T], object]) -> None:
+    """``check(item)`` for every item; raises the DomainErrors of all of them at once (the
+    first MAX_LISTED_ERRORS listed, then one error counting the rest), or nothing."""
+    errors: list[DomainError] = []
+    for item in items:
+        try:
+            check(item)
+        except DomainError as error:
+            errors.append(error)
+    if not errors:
+        return
+    listed = errors[:MAX_LISTED_ERRORS]
+    if len(errors) > MAX_LISTED_ERRORS:
+        more = len(errors) - MAX_LISTED_ERRORS
+        listed.append(DomainError(ErrorCode.INVALID, f"{more} more errors are not listed"))
+    raise DomainErrors(listed)
 
 
 def not_found(what: str, ident: str, field: Sequence[str] | None = None) -> DomainError:

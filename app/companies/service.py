@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from app.companies.models import Company
 from app.db import cast, json_value, sql, ts
-from app.errors import DomainError, ErrorCode
+from app.errors import DomainError, ErrorCode, check_each
 from app.listing import Listing, containing
 from app.members.service import (
     UNSET,
@@ -80,8 +80,7 @@ COMPANIES = Listing(_search, "external_id")
 
 async def upsert(*, site_id: int, rows: Sequence[CompanyData]) -> tuple[int, int]:
     """Create or update companies; returns (created, updated). All rows apply or none does."""
-    for row in rows:
-        _check(row)
+    check_each(rows, _check)  # every invalid row named at once
     combined: dict[str, CompanyData] = {}
     for row in rows:
         prev = combined.get(row.external_id)

@@ -14,7 +14,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app.db import fetch, is_postgres, ts
-from app.email import worker
+from app.email import templating, worker
 from app.email.models import CampaignStatus, DeliveryStatus, EmailCampaign, EmailDelivery
 from app.errors import DomainError, ErrorCode
 from app.events import service as events
@@ -64,6 +64,12 @@ def _opted_out(attributes: Any) -> bool:
     return isinstance(attributes, dict) and attributes.get("email_opt_out") is True
 
 
+def _named(items: Sequence[str]) -> str:
+    """The first MAX_REPORTED_IDS items, comma separated, and how many more there are."""
+    more = len(items) - MAX_REPORTED_IDS
+    return ", ".join(items[:MAX_REPORTED_IDS]) + (f" and {more} more" if more > 0 else "")
+
+
 def _check_content(subject: str, text: str, html: str | None) -> None:
     s = get_settings()
     if not subject.strip():
@@ -81,6 +87,15 @@ def _check_content(subject: str, text: str, html: str | None) -> None:
             raise DomainError(
                 ErrorCode.TOO_LARGE,
                 f"{name} is over the limit of {s.max_email_body_bytes} bytes",
+                [name],
+            )
+    for name, template in (("subject", subject), ("text", text), ("html", html)):
+        wrong = templating.unknown(template or "")
+        if wrong:
+            raise DomainError(
+                ErrorCode.INVALID,
+                f"{name} holds unknown placeholders: {_named(wrong)}"
+                " (only {{name}}, {{email}} and {{id}} are filled in)",
                 [name],
             )
 
@@ -246,15 +261,10 @@ async def _store(
     frozen = await _freeze(tx, segment, selected)
     if selection is not None and len(frozen.found) < len(selection):
         missing = [i for i in selection if i not in frozen.found]
-        shown = ", ".join(repr(i) for i in missing[:MAX_REPORTED_IDS])
-        more = (
-            f" and {len(missing) - MAX_REPORTED_IDS} more"
-            if len(missing) > MAX_REPORTED_IDS
-            else ""
-        )
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"{len(missing)} of memberIds are not members of the segment: {shown}{more}",
+            f"{len(missing)} of memberIds are not members of the segment:"
+            f" {_named([repr(i) for i in missing])}",
             ["member_ids"],
         )
     now = datetime.now(UTC)

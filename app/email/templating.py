@@ -1,6 +1,7 @@
 """Per-recipient placeholders: {{name}}, {{email}} and {{id}} (spaces inside the braces
-allowed). In HTML the values are escaped, so a member's name cannot inject markup; any
-other {{...}} is left as written."""
+allowed). In HTML the values are escaped, so a member's name cannot inject markup. Any other
+{{...}} is refused when the campaign is made (see ``unknown``), so a typo never reaches a
+recipient."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import html as html_lib
 import re
 from collections.abc import Mapping
 
+NAMES = ("name", "email", "id")
 PLACEHOLDER = re.compile(r"\{\{\s*(name|email|id)\s*\}\}")
+ANY_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+
+
+def unknown(template: str) -> list[str]:
+    """The template's placeholders that are not {{name}}, {{email}} or {{id}}, as written,
+    each once, in order."""
+    found = (m.group(0) for m in ANY_PLACEHOLDER.finditer(template))
+    return list(dict.fromkeys(p for p in found if not PLACEHOLDER.fullmatch(p)))
 
 
 def render(template: str, values: Mapping[str, str | None], *, html: bool = False) -> str:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
-from app.errors import DomainError
+from app.errors import DomainError, DomainErrors
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.inputs import DeletePayload
@@ -25,10 +25,6 @@ P = TypeVar("P")
 Fields = Mapping[str, Sequence[str]]
 
 _NOT_ARGUMENTS = {"self", "info"}
-
-# terms every mutation names the same way: the idempotency key is reported at the top level
-# whichever argument carries it (as clients have always seen it)
-_EVERY_MUTATION: Fields = {"idempotency_key": ["idempotencyKey"]}
 
 
 class ArgumentPaths:
@@ -42,7 +38,7 @@ class ArgumentPaths:
 
     def __init__(self, resolver: Callable[..., Any], fields: Fields) -> None:
         names = set(inspect.signature(resolver).parameters) - _NOT_ARGUMENTS
-        self._fields = {**_EVERY_MUTATION, **fields}
+        self._fields = dict(fields)
         self._arguments = names
         self._input = ["input"] if "input" in names else []
 
@@ -73,12 +69,12 @@ def mutation(
     description: str | None = None,
 ) -> Callable[[Callable[..., Awaitable[P]]], Any]:
     """A strawberry mutation whose resolver runs only for a caller with ``role`` (a public
-    FORBIDDEN error otherwise) and whose DomainError becomes ``failed(user_errors=[...])``,
-    its field named by the mutation's argument path (see ArgumentPaths; ``fields`` names the
-    terms that do not follow the rule). ``failed`` is the payload with its result left
-    empty: by default the resolver's payload type with its other fields null (a payload
-    whose result is not nullable, counts for example, gives its own). The resolver must
-    take ``info``.
+    FORBIDDEN error otherwise) and whose DomainError becomes ``failed(user_errors=[...])``
+    (DomainErrors: one userError each), its field named by the mutation's argument path (see
+    ArgumentPaths; ``fields`` names the terms that do not follow the rule). ``failed`` is the
+    payload with its result left empty: by default the resolver's payload type with its other
+    fields null (a payload whose result is not nullable, counts for example, gives its own).
+    The resolver must take ``info``.
     """
 
     def wrap(resolver: Callable[..., Awaitable[P]]) -> Any:
@@ -91,11 +87,18 @@ def mutation(
             try:
                 return await resolver(*args, **kwargs)
             except DomainError as error:
-                field = None if error.field is None else paths(error.field)
-                reported = UserError(field=field, message=error.message, code=error.code)
+                every = error.errors if isinstance(error, DomainErrors) else [error]
+                reported = [
+                    UserError(
+                        field=None if e.field is None else paths(e.field),
+                        message=e.message,
+                        code=e.code,
+                    )
+                    for e in every
+                ]
                 if not empty:  # the payload type, read once the module is complete
                     empty.append(_emptied(resolver))
-                return empty[0](user_errors=[reported])
+                return empty[0](user_errors=reported)
 
         return strawberry.mutation(guarded, description=description)
 

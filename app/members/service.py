@@ -13,7 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app.db import any_of, execute, fetch, ids_param, is_postgres, json_value
-from app.errors import DomainError, ErrorCode
+from app.errors import DomainError, ErrorCode, check_each
 from app.listing import Listing, containing
 from app.members.models import Member, bucket_of
 from app.memberships import catalogue, flips, kept, lock
@@ -142,11 +142,14 @@ async def _company_pks(
         connection,
     )
     by_id = {str(c["external_id"]): int(c["id"]) for c in found}
-    for r in rows:
+
+    def known(r: MemberData) -> None:
         if isinstance(r.company_id, str) and r.company_id not in by_id:
             raise DomainError(
                 ErrorCode.NOT_FOUND, f"company {r.company_id!r} not found", [*r.line, "company_id"]
             )
+
+    check_each(rows, known)
     return by_id
 
 
@@ -173,8 +176,7 @@ async def upsert(
     *, site_id: int, rows: Sequence[MemberData], connection: BaseDBAsyncClient | None = None
 ) -> tuple[int, int]:
     """Create or update members; returns (created, updated). All rows apply or none does."""
-    for row in rows:
-        check_row(row)
+    check_each(rows, check_row)  # every invalid row named at once
     combined = _combine(rows)
     if connection is None:
         async with in_transaction() as tx:

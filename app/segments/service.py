@@ -265,7 +265,7 @@ async def update(*, site_id: int, actor: str, segment_id: str, changes: dict[str
             if "rule" in changes:
                 changes["rule_ast"] = await _checked_rule(site_id, changes["rule"], name, tx)
             if name != old_name:
-                await _refuse_if_named_by_rules(site_id, segment, tx, "renamed")
+                await _refuse_if_named_by_rules(site_id, segment, tx, "renamed", ["name"])
             diff = changed_fields(segment, changes)
             for key, value in changes.items():
                 setattr(segment, key, value)
@@ -315,8 +315,14 @@ def changed_fields(segment: Segment, changes: dict[str, Any]) -> dict[str, dict[
 
 
 async def _refuse_if_named_by_rules(
-    site_id: int, segment: Segment, connection: BaseDBAsyncClient, verb: str
+    site_id: int,
+    segment: Segment,
+    connection: BaseDBAsyncClient,
+    verb: str,
+    where: Sequence[str] = ("id",),
 ) -> None:
+    """CONFLICT at ``where`` (the segment's id; its new name for a rename) while the rule of
+    another segment names it."""
     from app.segments.rules import referrers
 
     names = await referrers(site_id=site_id, name=segment.name, connection=connection)
@@ -326,7 +332,7 @@ async def _refuse_if_named_by_rules(
             f"segment {segment.name!r} cannot be {verb}: the rules of "
             + ", ".join(repr(n) for n in names)
             + " name it",
-            ["id"],
+            where,
         )
 
 

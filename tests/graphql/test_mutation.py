@@ -57,13 +57,18 @@ def test_explicit_fields_win_over_the_rule() -> None:
     assert batch(["changes", "0", "segment"]) == ["changes", "0", "segmentId"]
 
 
-def test_the_idempotency_key_is_named_at_the_top_level() -> None:
+async def _batch_with_key(
+    self: object, info: object, changes: list[object], idempotency_key: str | None
+) -> None: ...
+
+
+def test_the_idempotency_key_is_named_where_the_client_put_it() -> None:
     # given mutations carrying the key in their input or as an argument
     in_input = ArgumentPaths(_with_input, {})
-    batch = ArgumentPaths(_batch, {})
+    batch = ArgumentPaths(_batch_with_key, {})
 
-    # then both name it as clients have always seen it
-    assert in_input(["idempotency_key"]) == ["idempotencyKey"]
+    # then each names it at its own argument path
+    assert in_input(["idempotency_key"]) == ["input", "idempotencyKey"]
     assert batch(["idempotency_key"]) == ["idempotencyKey"]
 
 
