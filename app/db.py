@@ -4,7 +4,9 @@ Raw SQL in this project is written with ``$1``-style placeholders; ``sql()`` rew
 them for SQLite. Every other difference between the two backends lives here too: ids as one
 parameter (``any_of``, ``ids_param``), parameters with casts (``Params``), row locks
 (``for_update``), UTC timestamps (``ts``, ``utc``, ``as_datetime``), JSON columns
-(``json_value``) and the DSN (``normalize_url``, ``asyncpg_dsn``, ``is_postgres_url``).
+(``json_value``), the DSN (``normalize_url``, ``asyncpg_dsn``, ``is_postgres_url``) and
+case-insensitive text (``fold``, ``unicode_lower``: SQLite's own ``lower`` and ``upper``
+change ASCII letters only, so each SQLite connection gets ``UNICODE_LOWER``).
 A module elsewhere that still asks ``is_postgres()`` says why beside it.
 """
 
@@ -18,9 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pypika_tortoise.enums import SqlTypes
+from pypika_tortoise.functions import Cast
+from pypika_tortoise.terms import Function, Term
 from tortoise import Tortoise, fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.backends.sqlite.executor import SqliteExecutor
+from tortoise.filters import Like, insensitive_contains, insensitive_exact
 from tortoise.models import Model
 
 MODEL_MODULES = [
@@ -79,6 +87,74 @@ async def _keep_session(connection: Any) -> None:
     reset would cost a round trip per query, as much as a whole lookup."""
 
 
+# The SQL function of every SQLite connection that lowers text as PostgreSQL's lower() does
+# (every script, not ASCII only). A name of its own: the builtin lower() stays what an
+# expression index built with it holds.
+UNICODE_LOWER = "unicode_lower"
+_LOWER_CALL = re.compile(r"\blower\(", re.IGNORECASE)
+
+
+def fold(text: str) -> str:
+    """Text as case-insensitive search compares it, on both backends: lowered as
+    PostgreSQL's lower() and SQLite's ``UNICODE_LOWER`` lower it (not casefolded: "ß" stays
+    "ß", as lower() leaves it in SQL)."""
+    return text.lower()
+
+
+def _unicode_lower(value: Any) -> Any:
+    return fold(value) if isinstance(value, str) else value
+
+
+def unicode_lower(text: str, connection: BaseDBAsyncClient | None = None) -> str:
+    """A statement whose ``lower(...)`` calls lower every script: as it is on PostgreSQL, with
+    ``UNICODE_LOWER`` in their place on SQLite."""
+    if is_postgres(connection):
+        return text
+    return _LOWER_CALL.sub(f"{UNICODE_LOWER}(", text)
+
+
+def _lowered(field: Term) -> Term:
+    return Function(UNICODE_LOWER, Cast(field, SqlTypes.VARCHAR))
+
+
+def _sqlite_icontains(field: Term, value: str) -> Any:
+    pattern = like_pattern(str(value))
+    return Like(_lowered(field), field.wrap_constant(pattern))
+
+
+def _sqlite_iexact(field: Term, value: str) -> Any:
+    return _lowered(field).eq(fold(str(value)))
+
+
+class _SqliteExecutor(SqliteExecutor):
+    """The ORM's case-insensitive filters (``__icontains``, ``__iexact``) on SQLite, through
+    ``UNICODE_LOWER`` rather than the ASCII-only builtin ``upper``."""
+
+    FILTER_FUNC_OVERRIDE = SqliteExecutor.FILTER_FUNC_OVERRIDE | {
+        insensitive_contains: _sqlite_icontains,
+        insensitive_exact: _sqlite_iexact,
+    }
+
+
+class UnicodeSqliteClient(SqliteClient):
+    """Tortoise's SQLite client, whose connection has ``UNICODE_LOWER``."""
+
+    # Tortoise's migrations pick their SQLite schema editor by the client's module name
+    __module__ = SqliteClient.__module__
+    executor_class = _SqliteExecutor
+
+    async def _post_connect(self) -> None:
+        await super()._post_connect()
+        if self._connection is not None:
+            await self._connection.create_function(
+                UNICODE_LOWER, 1, _unicode_lower, deterministic=True
+            )
+
+
+# this module is the engine of the SQLite connection (Tortoise reads its client_class)
+client_class = UnicodeSqliteClient
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     url = normalize_url(database_url)
     connection: Any = url
@@ -86,6 +162,8 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         path = sqlite_path(url)
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = expand_db_url(url)
+        connection["engine"] = __name__
     else:
         connection = expand_db_url(url)
         connection["credentials"]["reset"] = _keep_session
@@ -268,7 +346,7 @@ class Params:
 
 def like_pattern(text: str) -> str:
     """A LIKE pattern matching text anywhere, with LIKE's wildcards escaped (ESCAPE '\\')."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = fold(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 

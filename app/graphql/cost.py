@@ -2,7 +2,9 @@
 
 - a field of an object type costs 1, a scalar or enum field 0;
 - a field that returns a list or a connection multiplies what it selects by its ``first``
-  (or ``limit``) argument: the value given, else the argument's default, else 1;
+  (or ``limit``) argument: the value given, else the argument's default, else 1; a field
+  whose resolver caps that argument at a setting says so (``capped_by``), and counts as the
+  capped value (what it can answer), not as the value asked;
 - each mutation field costs ``MUTATION_COST`` more; an operation costs at least 1.
 
 ``@skip``/``@include`` are not read (the cost is an upper bound); fields of an interface or a
@@ -41,19 +43,43 @@ from graphql.execution import ExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from app.graphql.errors import PublicError
+from app.settings import Settings, get_settings
 
 MUTATION_COST = 10
 SIZE_ARGUMENTS = ("first", "limit", "last")
+# the key of a field's metadata naming the setting its size argument is capped at
+CAP = "cost.capped_by"
+
+
+def capped_by(setting: str) -> dict[str, str]:
+    """The metadata of a field whose resolver answers at most the setting's value however
+    large its size argument (``@strawberry.field(metadata=capped_by("max_picker_limit"))``):
+    its cost counts the capped size, so a size over the cap is capped, never refused."""
+    if setting not in Settings.model_fields:
+        raise ValueError(f"no setting {setting!r} to cap at")
+    return {CAP: setting}
+
+
+def _cap(definition: Any, settings: Settings) -> int | None:
+    """The cap of a field's size argument, when it declares one (``capped_by``)."""
+    field = (definition.extensions or {}).get("strawberry-definition")
+    setting = (getattr(field, "metadata", None) or {}).get(CAP)
+    return None if setting is None else int(getattr(settings, setting))
 
 
 class _Walk:
     """One cost computation: the document's fragments, memoized by name."""
 
     def __init__(
-        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any],
+        settings: Settings,
     ) -> None:
         self.schema = schema
         self.variables = variables
+        self.settings = settings
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
@@ -78,7 +104,8 @@ class _Walk:
             if not found or value is None:
                 value = argument.default_value
             if isinstance(value, int) and not isinstance(value, bool):
-                return max(value, 0)
+                cap = _cap(definition, self.settings)
+                return max(value if cap is None else min(value, cap), 0)
         return 1
 
     def _is_list_like(self, output: Any) -> bool:
@@ -145,9 +172,11 @@ def document_cost(
     document: DocumentNode,
     variables: Mapping[str, Any] | None = None,
     operation_name: str | None = None,
+    settings: Settings | None = None,
 ) -> int:
-    """The cost of the operation that would run (the named one, or the only one)."""
-    walk = _Walk(schema, document, variables or {})
+    """The cost of the operation that would run (the named one, or the only one); the caps
+    fields declare are read from ``settings`` (the app's by default)."""
+    walk = _Walk(schema, document, variables or {}, settings or get_settings())
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     for operation in operations:
         if operation_name is None or (operation.name and operation.name.value == operation_name):
@@ -222,7 +251,11 @@ class QueryCost(SchemaExtension):
         document = context.graphql_document
         if document is not None:
             self.cost = document_cost(
-                context.schema._schema, document, context.variables, context.operation_name
+                context.schema._schema,
+                document,
+                context.variables,
+                context.operation_name,
+                getattr(context.context, "settings", None),
             )
             error = self._refusal(self.cost)
             if error is not None:

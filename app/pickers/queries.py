@@ -5,13 +5,15 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.context import Info
+from app.graphql.cost import capped_by
 from app.graphql.errors import PublicError
 from app.pickers import service
 from app.pickers.types import OptionType
 
 
 def _limit(info: Info, limit: int | None) -> int:
-    """The number of options asked for (null: 50), capped at the picker limit."""
+    """The number of options asked for (null: 50), capped at the picker limit (as the fields
+    declare, ``capped_by``, for their cost)."""
     if limit is None:
         return min(50, info.context.settings.max_picker_limit)
     if limit < 0:
@@ -34,7 +36,8 @@ class PickerQueries:
         description=(
             "Members whose email, name or id holds q (case-insensitive): exact matches first,"
             " then prefix matches, then the rest. limit is capped (MAX_PICKER_LIMIT)."
-        )
+        ),
+        metadata=capped_by("max_picker_limit"),
     )
     async def search_members(self, info: Info, q: str, limit: int | None = 50) -> list[OptionType]:
         found = await service.search_members(
@@ -42,7 +45,10 @@ class PickerQueries:
         )
         return [OptionType.of(c) for c in found]
 
-    @strawberry.field(description="Companies whose name or id holds q, ranked as searchMembers.")
+    @strawberry.field(
+        description="Companies whose name or id holds q, ranked as searchMembers.",
+        metadata=capped_by("max_picker_limit"),
+    )
     async def search_companies(
         self, info: Info, q: str, limit: int | None = 50
     ) -> list[OptionType]:

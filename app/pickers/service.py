@@ -23,7 +23,8 @@ migrations 0008 and 0010):
 Each statement is written with its values in (``inline``): it is planned for its own words,
 never by a generic plan of the statement cache.
 
-On SQLite a search is one statement over a scan of the site's rows.
+On SQLite a search is one statement over a scan of the site's rows, its ``lower`` the
+Unicode-aware one of ``app.db.unicode_lower`` (SQLite's own lowers ASCII letters only).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.companies import service as companies
-from app.db import fetch, is_postgres, like_pattern
+from app.db import fetch, fold, is_postgres, like_pattern, unicode_lower
 from app.members import service as members
 
 # the most matches fetched unordered and sorted whole; more make a word common
@@ -211,10 +212,10 @@ def search_values(site_id: int, q: str, limit: int) -> dict[str, object]:
     anywhere = like_pattern(q)
     return {
         "site": site_id,
-        "q": q.lower(),
+        "q": fold(q),
         "prefix": anywhere[1:],
         "anywhere": anywhere,
-        "top": q.lower() + _TOP,
+        "top": fold(q) + _TOP,
         "limit": limit,
         "cap": CANDIDATES + 1,
     }
@@ -227,7 +228,7 @@ async def _search(kind: Kind, site_id: int, q: str, limit: int) -> list[dict[str
     values = search_values(site_id, q, limit)
 
     if not is_postgres():
-        return await fetch(*bind(search_sql(kind), values))
+        return await fetch(*bind(unicode_lower(search_sql(kind)), values))
     if "\x00" in q:
         return []  # no text of PostgreSQL holds a NUL
 

@@ -16,6 +16,7 @@ from app.rules import nodes
 from app.rules.fields import FieldProblem, check_field
 from app.rules.lexer import Kind, Token, tokenize
 from app.rules.normalize import format_rule
+from app.rules.values import parse_timestamp
 
 MAX_RULE_LENGTH = 10_000
 MAX_TESTS = 200
@@ -173,7 +174,8 @@ class _Parser:
         if tok.kind is Kind.OP:
             self._advance()
             op: nodes.CompareOp = tok.text  # type: ignore[assignment]
-            return nodes.Compare(path, op, self._value(f"{_VALUE_HINT} after '{op}'"))
+            value = self._moment(path, f"{_VALUE_HINT} after '{op}'")
+            return nodes.Compare(path, op, value)
         if self._is_word("NOT"):
             self._advance()
             self._expect_word("IN", "IN after NOT")
@@ -213,19 +215,19 @@ class _Parser:
             self._problem(opening, "IN list is empty")
             self._advance()
             return nodes.InList(path, (nodes.String(""),), negated)
-        values.append(self._value(_VALUE_HINT))
+        values.append(self._moment(path, _VALUE_HINT))
         while self.tok.kind is Kind.COMMA:
             self._advance()
-            values.append(self._value(_VALUE_HINT))
+            values.append(self._moment(path, _VALUE_HINT))
         self._expect(Kind.RPAREN, "',' or ')' in the IN list")
         return nodes.InList(path, tuple(values), negated)
 
     def _between(self, path: str) -> nodes.Node:
         self._advance()
-        low = self._value(f"{_VALUE_HINT} after BETWEEN")
+        low = self._moment(path, f"{_VALUE_HINT} after BETWEEN")
         self._expect_word("AND", "AND between the two bounds of BETWEEN")
         high_tok = self.tok
-        high = self._value(f"{_VALUE_HINT} after AND")
+        high = self._moment(path, f"{_VALUE_HINT} after AND")
         if low.kind != high.kind:
             self._problem(
                 high_tok,
@@ -276,6 +278,25 @@ class _Parser:
         elif (Decimal(tok.text) * 100) % 1:
             self._problem(tok, f"percent() takes at most 2 decimal places, not {tok.text}")
         return value.value
+
+    def _moment(self, path: str, expected: str) -> nodes.Value:
+        """A value compared with the field at ``path``: for a timestamp field, a string must
+        be an ISO-8601 timestamp (any other string would never match: a problem at it)."""
+        tok = self.tok
+        value = self._value(expected)
+        spec = check_field(path)
+        if (
+            isinstance(value, nodes.String)
+            and not isinstance(spec, FieldProblem)
+            and spec.kind == "timestamp"
+            and parse_timestamp(value.value) is None
+        ):
+            self._problem(
+                tok,
+                f"{path} compares with days_ago(n) or an ISO-8601 timestamp such as"
+                f" '2025-01-31T00:00:00Z', not {_describe(tok)}",
+            )
+        return value
 
     def _value(self, expected: str) -> nodes.Value:
         tok = self.tok

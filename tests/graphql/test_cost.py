@@ -108,3 +108,29 @@ def test_the_token_bucket_refills_at_its_rate() -> None:
     assert bucket.take(1, 50, now=0.0) == pytest.approx(5.0)  # 50 more at 10 a second
     assert bucket.take(2, 100, now=0.0) == 0  # another key has its own bucket
     assert bucket.take(1, 50, now=5.0) == 0
+
+
+def test_a_capped_limit_costs_the_cap_not_the_value_asked() -> None:
+    cap = get_settings().max_picker_limit
+    query = 'query($n: Int) { searchMembers(q: "x", limit: $n) { id } }'
+    assert _cost(query, {"n": 100_000}) == cap
+    assert _cost(query, {"n": 3}) == 3
+    assert _cost('{ searchCompanies(q: "x", limit: 100000) { id } }') == cap
+
+
+def test_a_cap_names_a_setting() -> None:
+    with pytest.raises(ValueError):
+        cost.capped_by("no_such_setting")
+
+
+async def test_a_picker_limit_over_the_cap_answers_at_most_the_cap(api: Api) -> None:
+    # given more members matching "x" than the picker cap
+    cap = get_settings().max_picker_limit
+    await members(api, *(f"x{i}" for i in range(cap + 5)))
+    # when searched with a limit far over the cap
+    query = 'query($n: Int) { searchMembers(q: "x", limit: $n) { id } }'
+    body = await api.raw(query, {"n": 100_000})
+    # then it is answered, capped, not refused
+    assert "errors" not in body, body["errors"]
+    assert len(body["data"]["searchMembers"]) == cap
+    assert body["extensions"]["cost"]["requestedQueryCost"] == cap

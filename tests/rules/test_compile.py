@@ -12,7 +12,7 @@ from datetime import UTC, timedelta, timezone
 import pytest
 
 from app.db import fetch, is_postgres
-from app.rules import compile_sql, parse
+from app.rules import Compare, DaysAgo, InList, Node, Not, String, compile_sql, format_rule, parse
 from tests.rules.support import (
     NOW,
     CompanyRow,
@@ -165,12 +165,9 @@ CASES: list[tuple[str, set[str]]] = [
     ("created_at >= '2024-01-31T12:00:00.123456Z'", {"m1", "m3", "m4"}),
     ("created_at > '2024-01-31T14:00:00.123456+02:00'", {"m1", "m4"}),
     ("created_at > '2024-01-31'", {"m1", "m3", "m4"}),
-    ("created_at < 'not a date'", set()),
-    ("NOT created_at < 'not a date'", set()),
     ("created_at BETWEEN days_ago(35) AND days_ago(5)", {"m1", "m3"}),
     ("updated_at < days_ago(365)", {"m4"}),
     ("created_at IN (days_ago(30), days_ago(0))", {"m3", "m4"}),
-    ("created_at NOT IN (days_ago(30), 'not a date')", set()),
     ("created_at CONTAINS '2024'", set()),
     ("created_at IS NULL", set()),
     ("created_at IS NOT NULL", ALL),
@@ -206,6 +203,25 @@ async def test_operator_matches_on_the_database(db: None, rule: str, expected: s
     # then
     assert in_sql == expected
     assert in_python == expected
+
+
+# trees saved before the parser refused a string that is no timestamp against a timestamp
+# field (they still load): such a test is unknown, on both paths
+STORED = [
+    Compare("created_at", "<", String("not a date")),
+    Not(Compare("created_at", "<", String("not a date"))),
+    InList("created_at", (DaysAgo(30), String("not a date")), True),
+]
+
+
+@pytest.mark.parametrize("node", STORED, ids=format_rule)
+async def test_a_stored_timestamp_test_against_no_timestamp_matches_nobody(
+    db: None, node: Node
+) -> None:
+    site = await site_id()
+    await insert(site, MEMBERS)
+    assert await sql_matches(site, node) == set()
+    assert python_matches(await load_facts(site), node) == set()
 
 
 @pytest.mark.parametrize(

@@ -105,8 +105,11 @@ def test_normalized_text_parses_back_to_the_same_tree(node: Node) -> None:
     text = format_rule(node)
     # when
     parsed = parse(text)
-    # then
-    assert parsed.problems == []
+    # then (a timestamp field against a string that is no timestamp is refused: it would
+    # match nobody; a tree saved before that still evaluates, as the other tests check)
+    if parsed.problems:
+        assert all("ISO-8601" in p.message for p in parsed.problems), parsed.problems
+        return
     assert parsed.ast == flatten(node)
     assert parsed.normalized == text
 
