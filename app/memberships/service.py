@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import fetch, is_postgres, json_value, like_pattern, ts
+from app.db import fetch, is_postgres, json_value, like_pattern, ts, unicode_lower
 from app.listing import RowListing
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
@@ -191,7 +191,7 @@ def _member_search(search: str | None, params: list[Any]) -> str:
         return ""
     params.append(like_pattern(search))
     n = len(params)
-    return (
+    return unicode_lower(
         f" AND (lower(m.external_id) LIKE ${n} ESCAPE '\\' OR lower(m.email) LIKE ${n} ESCAPE '\\'"
         f" OR lower(m.name) LIKE ${n} ESCAPE '\\')"
     )

@@ -50,3 +50,26 @@ async def test_listing_search_keeps_like_wildcards_literal(api: Api) -> None:
     await members(api, "m1", name="Ä_%")
     await members(api, "m2", name="Äbc")
     assert (await listed(api, "ä_%"))[0] == ["m1"]
+
+
+@pytest.mark.parametrize("kind", ["STATIC", "DYNAMIC"])
+@pytest.mark.parametrize("search", ["ærø", "ÆRØ"])
+async def test_a_segments_members_are_searched_by_non_ascii_letters_in_any_case(
+    api: Api, search: str, kind: str
+) -> None:
+    # given a segment (listed, or by a rule) of two members, one with a non-ASCII name
+    await members(api, "m1", name="Zoë Ærø 日本", attributes={"vip": True})
+    await members(api, "m2", name="Zoe Aero", attributes={"vip": True})
+    if kind == "DYNAMIC":
+        seg = await segment(api, "S", type="DYNAMIC", rule="attributes.vip = true")
+    else:
+        seg = await segment(api, "S", memberIds=["m1", "m2"])
+    # when its members are searched in either case, then only that member is found
+    data = await api.query(
+        "query($id: ID!, $q: String) { segment(id: $id) {"
+        " members(search: $q, first: 10) { totalCount edges { node { id } } } } }",
+        {"id": seg["id"], "q": search},
+    )
+    found = data["segment"]["members"]
+    assert [e["node"]["id"] for e in found["edges"]] == ["m1"]
+    assert found["totalCount"] == 1
