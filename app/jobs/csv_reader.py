@@ -23,6 +23,7 @@ from app.jobs.rows import (
     _csv_value,
     _Lines,
     _text,
+    check_json,
 )
 from app.members.service import MemberData
 
@@ -44,6 +45,7 @@ def _attributes_cell(value: str) -> dict[str, Any]:
         found = None
     if not isinstance(found, dict):
         raise DomainError(_INVALID, "the attributes column holds a JSON object, as exports write")
+    check_json(found)
     return found
 
 

@@ -13,6 +13,7 @@ import orjson
 from app.db import json_type
 from app.errors import DomainError, ErrorCode
 from app.members.service import MemberData, check_external_id, check_row
+from app.settings import get_settings
 
 MAX_LINE_BYTES = 1024 * 1024  # a CSV or JSONL line, a JSON array element
 MAX_VALUE_LENGTH = 2000  # an attribute's string value, in characters
@@ -120,17 +121,38 @@ def _json_text(value: Any, name: str) -> Any:
     raise DomainError(_INVALID, f"{name} must be a string, not {_type_name(value)}")
 
 
-def json_row(value: Any) -> MemberData:
-    """A member from a JSON object: id, email, name, company_id; every other key (and the
-    entries of an "attributes" object) an attribute, null removing it. DomainError if bad."""
-    if not isinstance(value, dict):
-        raise DomainError(_INVALID, f"expected a JSON object, not {_type_name(value)}")
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON value nests more than ``limit`` levels (a scalar: none; the
+    walk stops at the limit, so a value of any depth costs no deeper recursion than it)."""
+    if not isinstance(value, dict | list):
+        return False
+    if limit == 0:
+        return True
+    items = value.values() if isinstance(value, dict) else value
+    return any(_deeper_than(item, limit - 1) for item in items)
+
+
+def check_json(value: Any) -> None:
+    """DomainError for decoded JSON the database cannot store or the API would refuse: a NUL
+    character, or nesting deeper than MAX_JSON_DEPTH (the row, whose keys are attributes, one
+    level of it, as an attributes object is in the API)."""
     try:
         encoded = orjson.dumps(value)
     except TypeError:
         raise DomainError(_INVALID, "the row holds an invalid Unicode escape") from None
     if b"\\u0000" in encoded:
         raise DomainError(_INVALID, "the row holds a NUL character")
+    limit = get_settings().max_json_depth
+    if _deeper_than(value, limit):
+        raise DomainError(_INVALID, f"the row nests over {limit} levels deep (MAX_JSON_DEPTH)")
+
+
+def json_row(value: Any) -> MemberData:
+    """A member from a JSON object: id, email, name, company_id; every other key (and the
+    entries of an "attributes" object) an attribute, null removing it. DomainError if bad."""
+    if not isinstance(value, dict):
+        raise DomainError(_INVALID, f"expected a JSON object, not {_type_name(value)}")
+    check_json(value)
     ident = _json_id(value.get("id"), "id")
     if not ident or not ident.strip():
         raise DomainError(_INVALID, "the row has no id")

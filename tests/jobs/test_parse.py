@@ -308,3 +308,31 @@ def test_reading_in_any_batches_gives_the_rows_of_one_read(
     assert whole["read"] == 40
     assert len(whole["rows"]) == 34
     assert len(whole["problems"]) == 6
+
+
+def test_json_too_deep_is_a_problem_in_json_lines_and_in_a_csv_attributes_cell(
+    tmp_path: Path,
+) -> None:
+    # given rows whose attributes nest just within MAX_JSON_DEPTH (32) and one level past it,
+    # in JSON Lines and in a CSV attributes column (which also holds a \u0000 escape)
+    within = "[" * 31 + "1" + "]" * 31
+    past = "[" * 32 + "1" + "]" * 32
+    lines = _write(tmp_path, f'{{"id": "ok", "a": {within}}}\n{{"id": "deep", "a": {past}}}\n')
+    csv_path = tmp_path / "deep.csv"
+    csv_path.write_text(
+        "id,attributes\n"
+        f'ok,"{{""a"": {within}}}"\n'
+        f'deep,"{{""a"": {past}}}"\n'
+        'nul,"{""a"": ""\\u0000""}"\n',
+        encoding="utf-8",
+    )
+    # when they are read
+    from_lines = read_all(lines, ImportFormat.JSONL)
+    from_csv = read_all(csv_path, ImportFormat.CSV)
+    # then the row within the limit is read, and the others are problems naming what is wrong
+    assert [d.external_id for _, d in from_lines["rows"]] == ["ok"]
+    assert "over 32 levels deep (MAX_JSON_DEPTH)" in dict(from_lines["problems"])[2]
+    assert [d.external_id for _, d in from_csv["rows"]] == ["ok"]
+    problems = dict(from_csv["problems"])
+    assert "over 32 levels deep (MAX_JSON_DEPTH)" in problems[3]
+    assert "NUL" in problems[4]
