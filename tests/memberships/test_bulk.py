@@ -70,11 +70,11 @@ async def members(w: World, ids: Sequence[str], mode: Mode, **kw: Any) -> Change
         return await bulk.change_members(tx, external_ids=ids, mode=mode, **kw)
 
 
-async def companies(w: World, ids: Sequence[str], mode: Mode, **kw: Any) -> ChangeResult:
+async def _listed(w: World, lists: str, ids: Sequence[str], mode: Mode, **kw: Any) -> ChangeResult:
     async with in_transaction() as tx:
         return await bulk.change_list(
             tx,
-            lists="companies",
+            lists=lists,
             site_id=w.site_id,
             segment_id=w.segment,
             external_ids=ids,
@@ -84,17 +84,12 @@ async def companies(w: World, ids: Sequence[str], mode: Mode, **kw: Any) -> Chan
         )
 
 
+async def companies(w: World, ids: Sequence[str], mode: Mode, **kw: Any) -> ChangeResult:
+    return await _listed(w, "companies", ids, mode, **kw)
+
+
 async def exclusions(w: World, ids: Sequence[str], mode: Mode) -> ChangeResult:
-    async with in_transaction() as tx:
-        return await bulk.change_list(
-            tx,
-            lists="exclusions",
-            site_id=w.site_id,
-            segment_id=w.segment,
-            external_ids=ids,
-            mode=mode,
-            now=NOW,
-        )
+    return await _listed(w, "exclusions", ids, mode)
 
 
 async def move(
