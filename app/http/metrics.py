@@ -4,6 +4,7 @@ ASGI app, after the gauges read at scrape time have been refreshed)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from prometheus_client import make_asgi_app
@@ -21,11 +22,35 @@ log = logging.getLogger("segments.metrics")
 _MAX_OPERATIONS = 500
 _operations: set[str] = set()
 _ROUTES = {"/graphql": "anonymous", "/healthz": "healthz", "/readyz": "readyz"}
+# a label is a GraphQL name a site's key ran: a request without a valid key, refused before it
+# ran, or whose name its document does not hold is not let name a series (anyone can send
+# one, and each new name is a series kept until the process ends)
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+_UNRAN = frozenset(
+    {
+        "UNAUTHENTICATED",
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "OPERATION_RESOLUTION_FAILURE",
+        "BAD_REQUEST",
+    }
+)
 
 
-def _operation(path: str, info: state.RequestInfo) -> str:
+def _named(status: int, info: state.RequestInfo) -> str | None:
+    name = info.operation
+    if name is None or info.site is None or status >= 400 or not _NAME.fullmatch(name):
+        return None
+    if any(code in _UNRAN for code in info.error_codes):
+        return None
+    return name
+
+
+def _operation(path: str, status: int, info: state.RequestInfo) -> str:
     if info.operation is not None:
-        name = info.operation
+        name = _named(status, info)
+        if name is None:
+            return "other"
         if name in _operations:
             return name
         if len(_operations) < _MAX_OPERATIONS:
@@ -69,7 +94,7 @@ def count(path: str, status: int, info: state.RequestInfo, seconds: float) -> No
     /metrics itself is not counted."""
     if path == "/metrics":
         return
-    _observe(_operation(path, info), _outcome(status, info), seconds)
+    _observe(_operation(path, status, info), _outcome(status, info), seconds)
     for code in info.error_codes:
         metrics.ERRORS.labels(code).inc()
 

@@ -172,3 +172,34 @@ async def test_a_planned_answer_logs_its_operation_and_cost(
         (None, 1),
         (None, 1),
     ]
+
+
+async def test_only_names_a_key_ran_label_the_metrics(api: Api) -> None:
+    # given names sent without a key, with a wrong key, not in their document, or too long
+    # to be a name the service would keep
+    anyone = {"authorization": ""}
+    unran = [
+        ("NoKeyProbe", {"query": "query NoKeyProbe { viewer { role } }"}, anyone),
+        (
+            "WrongKeyProbe",
+            {"query": "query WrongKeyProbe { viewer { role } }"},
+            {"authorization": "Bearer seg_wrong"},
+        ),
+        ("NotInDocument", {"query": NAMED, "operationName": "NotInDocument"}, {}),
+        ("Long" + "x" * 200, {"query": f"query Long{'x' * 200} {{ viewer {{ role }} }}"}, {}),
+    ]
+    for _, body, headers in unran:
+        await api.client.post("/graphql", json=body, headers=headers)
+    # and a name the site's key ran
+    await api.post("query KeptName { viewer { role } }")
+
+    # then only the name that ran is a label; the others counted as "other"
+    text = (await api.client.get("/metrics")).text
+    assert _sample(text, "segments_http_requests_total", operation="KeptName") == 1
+    for name, _, _ in unran:
+        assert f'operation="{name}"' not in text, name
+    others = sum(
+        _sample(text, "segments_http_requests_total", operation="other", outcome=outcome)
+        for outcome in ("ok", "error", "refused")
+    )
+    assert others >= len(unran)
