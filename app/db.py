@@ -24,9 +24,17 @@ from pypika_tortoise.enums import SqlTypes
 from pypika_tortoise.functions import Cast
 from pypika_tortoise.terms import Function, Term
 from tortoise import Tortoise, fields
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import (
+    BaseDBAsyncClient,
+    NestedTransactionContext,
+    TransactionContext,
+)
 from tortoise.backends.base.config_generator import expand_db_url
-from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.backends.sqlite.client import (
+    SqliteClient,
+    SqliteTransactionContext,
+    SqliteTransactionWrapper,
+)
 from tortoise.backends.sqlite.executor import SqliteExecutor
 from tortoise.filters import Like, insensitive_contains, insensitive_exact
 from tortoise.models import Model
@@ -136,12 +144,28 @@ class _SqliteExecutor(SqliteExecutor):
     }
 
 
+class _UnicodeTransactionWrapper(SqliteTransactionWrapper):
+    """Tortoise's SQLite transaction, with the case-insensitive filters of the client outside
+    transactions (it shares the client's connection, and so ``UNICODE_LOWER``; Tortoise's own
+    wrapper would build them with the ASCII-only ``upper``)."""
+
+    __module__ = SqliteTransactionWrapper.__module__
+    executor_class = _SqliteExecutor
+
+    def _in_transaction(self) -> TransactionContext:
+        return NestedTransactionContext(_UnicodeTransactionWrapper(self))
+
+
 class UnicodeSqliteClient(SqliteClient):
-    """Tortoise's SQLite client, whose connection has ``UNICODE_LOWER``."""
+    """Tortoise's SQLite client, whose connection has ``UNICODE_LOWER``, and whose
+    transactions filter with it too."""
 
     # Tortoise's migrations pick their SQLite schema editor by the client's module name
     __module__ = SqliteClient.__module__
     executor_class = _SqliteExecutor
+
+    def _in_transaction(self) -> TransactionContext:
+        return SqliteTransactionContext(_UnicodeTransactionWrapper(self), self._lock)
 
     async def _post_connect(self) -> None:
         await super()._post_connect()
