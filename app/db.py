@@ -6,27 +6,42 @@ parameter (``any_of``, ``ids_param``), parameters with casts (``Params``), row l
 (``for_update``), UTC timestamps (``ts``, ``utc``, ``as_datetime``), JSON columns
 (``json_value``), the DSN (``normalize_url``, ``asyncpg_dsn``, ``is_postgres_url``) and
 case-insensitive text (``fold``, ``unicode_lower``: SQLite's own ``lower`` and ``upper``
-change ASCII letters only, so each SQLite connection gets ``UNICODE_LOWER``).
+change ASCII letters only, so each SQLite connection gets ``UNICODE_LOWER``), and a statement
+whose caller is cancelled (asyncpg cancels it on the server; on SQLite the connection
+interrupts it, see ``_InterruptibleConnection``).
 A module elsewhere that still asks ``is_postgres()`` says why beside it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import re
-from collections.abc import Sequence
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import orjson
 from pypika_tortoise.enums import SqlTypes
 from pypika_tortoise.functions import Cast
 from pypika_tortoise.terms import Function, Term
 from tortoise import Tortoise, fields
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import (
+    BaseDBAsyncClient,
+    NestedTransactionContext,
+    TransactionContext,
+)
 from tortoise.backends.base.config_generator import expand_db_url
-from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.backends.sqlite.client import (
+    SqliteClient,
+    SqliteTransactionContext,
+    SqliteTransactionWrapper,
+)
 from tortoise.backends.sqlite.executor import SqliteExecutor
 from tortoise.filters import Like, insensitive_contains, insensitive_exact
 from tortoise.models import Model
@@ -136,16 +151,101 @@ class _SqliteExecutor(SqliteExecutor):
     }
 
 
+# how often a cancelled caller interrupts its statement again until aiosqlite's thread is
+# done with it (an interrupt before the statement has begun to run is forgotten when it does)
+_INTERRUPT_AGAIN_SECONDS = 0.01
+
+
+# what is never interrupted: the end of a transaction (an interrupted COMMIT could leave it
+# open on the connection, for the next statement to run in) and its other controls
+_TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
+_NEVER_INTERRUPTED = frozenset({"commit", "rollback", "close"})
+
+
+def _may_interrupt(fn: Callable[..., Any], args: Sequence[Any]) -> bool:
+    if getattr(fn, "__name__", "") in _NEVER_INTERRUPTED:
+        return False
+    return not (args and isinstance(args[0], str) and _TRANSACTION_CONTROL.match(args[0]))
+
+
+class _Call:
+    """One call queued to aiosqlite's thread: whether it has begun there, and whether its
+    caller stopped waiting for it (then it never begins)."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self.function = function
+        self.lock = threading.Lock()
+        self.begun = False
+        self.abandoned = False
+
+    def __call__(self) -> Any:  # in aiosqlite's thread
+        with self.lock:
+            if self.abandoned:
+                raise sqlite3.OperationalError("interrupted before it began")
+            self.begun = True
+        return self.function()
+
+    def abandon(self) -> bool:
+        """Keep it from beginning; True when it has begun already (it must be interrupted)."""
+        with self.lock:
+            self.abandoned = True
+            return self.begun
+
+
+class _InterruptibleConnection(aiosqlite.Connection):
+    """aiosqlite's connection, whose statement stops when the task awaiting it is cancelled
+    (by the request deadline): ``sqlite3.Connection.interrupt()`` (thread-safe) ends it in the
+    worker thread, which would otherwise run it to its end, holding the database and every
+    statement queued after it. The cancelled caller returns once the thread is done with it,
+    so the next statement runs at once."""
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not _may_interrupt(fn, args):
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        raw = self._connection
+        call = _Call(partial(fn, *args, **kwargs))
+        future = asyncio.get_running_loop().create_future()
+        self._tx.put_nowait((future, call))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if call.abandon():
+                while not future.done():
+                    raw.interrupt()
+                    await asyncio.wait([future], timeout=_INTERRUPT_AGAIN_SECONDS)
+            raise
+
+
+class _UnicodeTransactionWrapper(SqliteTransactionWrapper):
+    """Tortoise's SQLite transaction, with the case-insensitive filters of the client outside
+    transactions (it shares the client's connection, and so ``UNICODE_LOWER``; Tortoise's own
+    wrapper would build them with the ASCII-only ``upper``)."""
+
+    __module__ = SqliteTransactionWrapper.__module__
+    executor_class = _SqliteExecutor
+
+    def _in_transaction(self) -> TransactionContext:
+        return NestedTransactionContext(_UnicodeTransactionWrapper(self))
+
+
 class UnicodeSqliteClient(SqliteClient):
-    """Tortoise's SQLite client, whose connection has ``UNICODE_LOWER``."""
+    """Tortoise's SQLite client, whose connection has ``UNICODE_LOWER``, and whose
+    transactions filter with it too."""
 
     # Tortoise's migrations pick their SQLite schema editor by the client's module name
     __module__ = SqliteClient.__module__
     executor_class = _SqliteExecutor
 
+    def _in_transaction(self) -> TransactionContext:
+        return SqliteTransactionContext(_UnicodeTransactionWrapper(self), self._lock)
+
     async def _post_connect(self) -> None:
         await super()._post_connect()
         if self._connection is not None:
+            # aiosqlite.connect(), which Tortoise calls, makes a plain aiosqlite connection
+            self._connection.__class__ = _InterruptibleConnection
             await self._connection.create_function(
                 UNICODE_LOWER, 1, _unicode_lower, deterministic=True
             )

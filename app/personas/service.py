@@ -1,6 +1,7 @@
 """Personas: named sets of segments, each with the options it picks. Create, read, update
 (merge), delete; attach and detach segments. Names are unique per site. Attaching and
-detaching are audited on the segment; deleting a persona audits a detach on each of its."""
+detaching are audited on the segment; deleting a persona audits a detach on each of its. A
+segment a persona uses cannot be deleted (it would widen the persona): detach it first."""
 
 from __future__ import annotations
 
@@ -265,6 +266,55 @@ async def detach(*, site_id: int, actor: str, persona_id: str, segment_id: str) 
         await persona.save(using_db=tx)
         await _audit(tx, site_id, actor, segment.id, EventKind.PERSONA_DETACHED, _detached(persona))
     return persona
+
+
+# the personas a refused segment delete names in its message; the rest are counted
+NAMED_PERSONAS = 10
+
+
+async def refuse_segment_delete(tx: BaseDBAsyncClient, site_id: int, segment_pk: int) -> None:
+    """In a segment's delete transaction: CONFLICT (naming them) while personas use the
+    segment. A persona's members are those of every attached segment: losing one would
+    quietly widen it, so the segment is detached first, as the persona's owner decides.
+
+    The segment's row is locked first (on PostgreSQL): an attach racing with the delete either
+    committed before, and is seen here, or waits for the delete and then finds no segment (its
+    foreign key)."""
+    segment = (
+        await Segment.filter(site_id=site_id, id=segment_pk)
+        .using_db(tx)
+        .select_for_update()
+        .first()
+    )
+    if segment is None:
+        return
+    persona_pks: list[Any] = await (
+        PersonaSegment.filter(site_id=site_id, segment_id=segment_pk)
+        .using_db(tx)
+        .values_list("persona_id", flat=True)
+    )
+    if not persona_pks:
+        return
+    names: list[Any] = await (
+        Persona.filter(site_id=site_id, id__in=persona_pks)
+        .using_db(tx)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    listed = ", ".join(repr(str(n)) for n in names[:NAMED_PERSONAS])
+    if len(names) > NAMED_PERSONAS:
+        listed += f" and {len(names) - NAMED_PERSONAS} more"
+    one = len(names) == 1
+    raise DomainError(
+        ErrorCode.CONFLICT,
+        f"segment {segment.name!r} cannot be deleted: {'persona' if one else 'personas'}"
+        f" {listed} {'uses' if one else 'use'} it (a persona's members are in every one of its"
+        f" segments); detach it from {'that persona' if one else 'them'} first",
+        ["id"],
+    )
+
+
+segments.deleted_listeners.append(refuse_segment_delete)
 
 
 async def attachments_of(

@@ -280,16 +280,17 @@ class _Parser:
         return value.value
 
     def _moment(self, path: str, expected: str) -> nodes.Value:
-        """A value compared with the field at ``path``: for a timestamp field, a string must
-        be an ISO-8601 timestamp (any other string would never match: a problem at it)."""
+        """A value compared with the field at ``path``: for a timestamp field, days_ago(n) or
+        a string that is an ISO-8601 timestamp (a number, a boolean or any other string would
+        never match: a problem at it)."""
         tok = self.tok
         value = self._value(expected)
         spec = check_field(path)
         if (
-            isinstance(value, nodes.String)
-            and not isinstance(spec, FieldProblem)
+            not isinstance(spec, FieldProblem)
             and spec.kind == "timestamp"
-            and parse_timestamp(value.value) is None
+            and not isinstance(value, nodes.DaysAgo)
+            and not (isinstance(value, nodes.String) and parse_timestamp(value.value) is not None)
         ):
             self._problem(
                 tok,

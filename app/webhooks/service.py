@@ -44,11 +44,10 @@ async def _check_url(url: str, *, allow_private: bool) -> str:
     return url
 
 
-async def _segment_pks(site_id: int, segment_ids: Sequence[str] | None) -> list[int] | None:
-    """The pks of the site's segments named (None stays None: every segment); NOT_FOUND for an
-    id that names none of them (another site's included)."""
+def _check_segment_ids(segment_ids: Sequence[str] | None) -> None:
+    """INVALID for an empty list, TOO_LARGE past MAX_SEGMENTS (before any statement)."""
     if segment_ids is None:
-        return None
+        return
     path = ["segment_ids"]
     if not segment_ids:
         raise DomainError(
@@ -56,12 +55,31 @@ async def _segment_pks(site_id: int, segment_ids: Sequence[str] | None) -> list[
         )
     if len(segment_ids) > MAX_SEGMENTS:
         raise DomainError(ErrorCode.TOO_LARGE, f"more than {MAX_SEGMENTS} segmentIds", path)
+
+
+async def _segment_pks(
+    tx: BaseDBAsyncClient, site_id: int, segment_ids: Sequence[str] | None
+) -> list[int] | None:
+    """In the transaction that saves the webhook: the pks of the site's segments named (None
+    stays None: every segment); NOT_FOUND for an id that names none of them (another site's
+    included). Their rows stay locked (PostgreSQL) until it commits, so a segment's delete,
+    which locks its row before it takes the segment out of the webhooks, either ends before
+    (and the segment is not found here) or waits for this webhook and then sees it; both lock
+    segments before webhooks, so neither waits for the other in a circle."""
+    if segment_ids is None:
+        return None
+    _check_segment_ids(segment_ids)
+    path = ["segment_ids"]
     pks = [parse_pk(str(i)) for i in segment_ids]
-    wanted = [p for p in pks if p is not None]
-    found: list[Any] = await Segment.filter(site_id=site_id, id__in=wanted).values_list(
-        "id", flat=True
+    wanted = sorted({p for p in pks if p is not None})
+    found: list[Segment] = await (
+        Segment.filter(site_id=site_id, id__in=wanted)
+        .using_db(tx)
+        .select_for_update()
+        .order_by("id")
+        .only("id")
     )
-    known = {int(x) for x in found}
+    known = {int(s.id) for s in found}
     for index, (given, pk) in enumerate(zip(segment_ids, pks, strict=True)):
         if pk is None or pk not in known:
             raise not_found("segment", str(given), [*path, str(index)])
@@ -94,9 +112,10 @@ async def create(*, site_id: int, data: WebhookData, allow_private: bool) -> Web
     """A webhook with a new secret (read it from the returned row: it is shown only once)."""
     url = await _check_url(data.url, allow_private=allow_private)
     check_description(data.description, ["description"])
-    segments = await _segment_pks(site_id, data.segment_ids)
+    _check_segment_ids(data.segment_ids)
     limit = get_settings().max_webhooks_per_site
     async with in_transaction() as tx:
+        segments = await _segment_pks(tx, site_id, data.segment_ids)
         if await Webhook.filter(site_id=site_id).using_db(tx).count() >= limit:
             raise DomainError(
                 ErrorCode.TOO_LARGE, f"a site has at most {limit} webhooks (MAX_WEBHOOKS_PER_SITE)"
@@ -132,8 +151,11 @@ async def update(
         check_description(changes["description"], ["description"])
         sets["description"] = changes["description"]
     if "segment_ids" in changes:
-        sets["segment_ids"] = await _segment_pks(site_id, changes["segment_ids"])
+        _check_segment_ids(changes["segment_ids"])
     async with in_transaction() as tx:
+        # the segments first (locked), then the webhook: the order a segment's delete takes
+        if "segment_ids" in changes:
+            sets["segment_ids"] = await _segment_pks(tx, site_id, changes["segment_ids"])
         pk = parse_pk(webhook_id)
         qs = Webhook.filter(site_id=site_id, id=pk or 0).using_db(tx)
         webhook: Webhook | None = await qs.select_for_update().first()
@@ -164,11 +186,16 @@ NO_SEGMENT_LEFT = (
 async def segment_deleted(tx: BaseDBAsyncClient, site_id: int, segment_pk: int) -> None:
     """In the segment's delete transaction: its id leaves the segmentIds of the site's
     webhooks. A webhook left with none is disabled (with that reason), never widened to
-    every segment (what null means)."""
+    every segment (what null means).
+
+    The segment's row is locked first (PostgreSQL), then the webhooks in id order: a webhook
+    saved meanwhile naming the segment holds that row until it commits, and is seen here."""
+    await Segment.filter(site_id=site_id, id=segment_pk).using_db(tx).select_for_update().only("id")
     rows: list[Webhook] = (
         await Webhook.filter(site_id=site_id, segment_ids__not_isnull=True)
         .using_db(tx)
         .select_for_update()
+        .order_by("id")
     )
     for webhook in rows:
         if segment_pk not in (webhook.segment_ids or []):

@@ -272,7 +272,7 @@ async def test_attach_and_detach_are_audited_on_the_segment(api: Api) -> None:
     assert trail[0]["changes"] == {"persona": {"before": "Admin", "after": None}}
 
 
-async def test_deleting_an_option_or_a_segment_lets_go_of_it(api: Api) -> None:
+async def test_deleting_an_option_or_a_detached_segment_lets_go_of_it(api: Api) -> None:
     # given a persona with Region (EU, US picked) and Admins
     region = await segment(api, "Region")
     eu = await option(api, region["id"], "EU")
@@ -282,8 +282,9 @@ async def test_deleting_an_option_or_a_segment_lets_go_of_it(api: Api) -> None:
     await attach(api, admin["id"], region["id"], [eu["id"], us["id"]])
     await attach(api, admin["id"], admins["id"])
 
-    # when the option EU is deleted, then the segment Admins
+    # when the option EU is deleted, then the segment Admins detached and deleted
     await api.query(DELETE_OPTION, {"id": eu["id"]})
+    await api.query(DETACH, {"persona": admin["id"], "segment": admins["id"]})
     deleted = await api.query(DELETE_SEGMENT, {"id": admins["id"]})
 
     # then the persona keeps Region with US only
@@ -299,14 +300,16 @@ async def test_deleting_an_option_or_a_segment_lets_go_of_it(api: Api) -> None:
 
 
 async def test_deleting_a_segment_removes_its_options(api: Api) -> None:
-    # given a segment with an option that a persona picked
+    # given a segment with an option that a persona picked, then detached
     region = await segment(api, "Region")
     eu = await option(api, region["id"], "EU")
     admin = await persona(api, "Admin")
     await attach(api, admin["id"], region["id"], [eu["id"]])
+    await api.query(DETACH, {"persona": admin["id"], "segment": region["id"]})
 
     # when the segment is deleted
-    await api.query(DELETE_SEGMENT, {"id": region["id"]})
+    deleted = await api.query(DELETE_SEGMENT, {"id": region["id"]})
+    assert deleted["deleteSegment"]["userErrors"] == []
 
     # then its option is gone too: it names nothing any more
     other = await segment(api, "Other")

@@ -140,7 +140,8 @@ def _rules(leaves: st.SearchStrategy[Node], max_leaves: int = 8) -> st.SearchStr
 
 def _writable(leaf: Node) -> bool:
     """A test one can write: the parser takes its text (it refuses a timestamp field against
-    a string that is no ISO-8601 timestamp; ``time_rules`` keep those, as trees saved before)."""
+    a string that is no ISO-8601 timestamp, a number or a boolean; ``time_rules`` keep those,
+    as trees saved before)."""
     return not parse(format_rule(leaf)).problems
 
 

@@ -1,0 +1,89 @@
+"""A statement whose caller is cancelled (as the request deadline cancels a request) stops on
+SQLite too: the connection is free for the next statement at once, instead of aiosqlite's
+thread running the statement to its end while every later one waits behind it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from tortoise.transactions import in_transaction
+
+from app.auth.models import Site
+from app.auth.service import create_site
+from app.db import conn, fetch, is_postgres
+
+# far longer than any test run: a statement still running it would make the next one wait
+GENEROUS_SECONDS = 30
+# counts to 10^12 (days of work), after calling test_begun() once at its start
+LONG = (
+    "WITH RECURSIVE c(n) AS (SELECT test_begun() UNION ALL SELECT n + 1 FROM c"
+    " WHERE n < 1000000000000) SELECT count(*) AS n FROM c"
+)
+
+
+@pytest.fixture
+async def begun(db: None) -> AsyncIterator[asyncio.Event]:
+    """Set when a statement calls test_begun(): it is running in aiosqlite's thread."""
+    if is_postgres():
+        pytest.skip("SQLite's connection: asyncpg cancels a statement on the server itself")
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def test_begun() -> int:
+        loop.call_soon_threadsafe(event.set)
+        return 1
+
+    client = conn()
+    await client._connection.create_function("test_begun", 0, test_begun)
+    try:
+        yield event
+    finally:
+        # without the interruption, stop the statement here rather than leave it running
+        client._connection._conn.interrupt()
+
+
+async def _cancel_when_begun(task: asyncio.Task[object], begun: asyncio.Event) -> None:
+    await asyncio.wait_for(begun.wait(), GENEROUS_SECONDS)
+    assert not task.done()
+    task.cancel()
+    # the cancelled caller returns once its statement has stopped (and, in a transaction,
+    # once the transaction is rolled back)
+    await asyncio.wait([task], timeout=GENEROUS_SECONDS)
+    assert task.cancelled()
+
+
+async def test_a_cancelled_statement_stops_and_the_next_answers(begun: asyncio.Event) -> None:
+    # given a statement that would run for days, running
+    task = asyncio.create_task(fetch(LONG))
+
+    # when its caller is cancelled
+    await _cancel_when_begun(task, begun)
+
+    # then the next statement on the connection answers (long before the first would end)
+    rows = await asyncio.wait_for(fetch("SELECT 42 AS n"), GENEROUS_SECONDS)
+    assert rows == [{"n": 42}]
+
+
+async def test_a_cancelled_transaction_is_rolled_back_and_the_next_one_runs(
+    begun: asyncio.Event,
+) -> None:
+    # given a transaction that made a site, then runs a statement that would run for days
+    async def long_transaction() -> None:
+        async with in_transaction() as tx:
+            await create_site(slug="never-kept")
+            await fetch(LONG, [], tx)
+
+    task = asyncio.create_task(long_transaction())
+
+    # when its caller is cancelled
+    await _cancel_when_begun(task, begun)
+
+    # then nothing it did is kept, and the next transaction runs and commits at once
+    async def next_transaction() -> list[str]:
+        async with in_transaction():
+            await create_site(slug="kept")
+        return [str(s) for s in await Site.all().order_by("slug").values_list("slug", flat=True)]
+
+    assert await asyncio.wait_for(next_transaction(), GENEROUS_SECONDS) == ["kept"]
