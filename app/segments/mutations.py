@@ -84,5 +84,7 @@ class SegmentMutations:
         Role.WRITER,
         service.delete,
         "segment_id",
-        description="Delete a segment with its lists; refused while a rule names it.",
+        description=(
+            "Delete a segment with its lists; refused while a rule names it or a persona uses it."
+        ),
     )

@@ -343,7 +343,8 @@ deleted_listeners: list[Callable[[BaseDBAsyncClient, int, int], Awaitable[None]]
 
 
 async def delete(*, site_id: int, actor: str, segment_id: str) -> int:
-    """Delete a segment with its lists and exclusions; refused while a rule names it."""
+    """Delete a segment with its lists and exclusions; refused while a rule names it or a
+    persona uses it (a listener refuses)."""
     async with in_transaction() as tx:
         segment = await get_or_fail(
             site_id=site_id, segment_id=segment_id, field=["id"], connection=tx

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from app.auth.models import Site
 from app.auth.service import create_site
-from app.db import conn, fetch, is_postgres
+from app.db import conn, fetch
 
 # far longer than any test run: a statement still running it would make the next one wait
 GENEROUS_SECONDS = 30
@@ -26,8 +26,6 @@ LONG = (
 @pytest.fixture
 async def begun(db: None) -> AsyncIterator[asyncio.Event]:
     """Set when a statement calls test_begun(): it is running in aiosqlite's thread."""
-    if is_postgres():
-        pytest.skip("SQLite's connection: asyncpg cancels a statement on the server itself")
     event = asyncio.Event()
     loop = asyncio.get_running_loop()
 

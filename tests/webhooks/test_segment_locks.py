@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from app.db import asyncpg_dsn, is_postgres_url
+from app.db import asyncpg_dsn
 from app.segments import service as segments
 from app.webhooks import service as webhooks
 from tests.conftest import TEST_DATABASE_URL
@@ -23,10 +23,6 @@ from tests.factories import Api, segment
 from tests.webhooks.conftest import CREATE, UPDATE, create, webhook
 
 DELETE_SEGMENT = "mutation($id: ID!) { deleteSegment(id: $id) { deletedId userErrors { code } } }"
-pytestmark = pytest.mark.skipif(
-    not is_postgres_url(TEST_DATABASE_URL),
-    reason="PostgreSQL's row locks; on SQLite a transaction excludes every other writer",
-)
 # a lock wait far longer than any test run means the mutation is not waiting
 GENEROUS_SECONDS = 30
 
