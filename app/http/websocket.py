@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NoReturn
 
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -45,21 +46,36 @@ def key_in(params: Mapping[str, object] | None) -> str | None:
 
 async def sign_in(context: Context, *, cache_seconds: float) -> None:
     """Who the connection is: the key of connection_init, else the handshake's header.
-    No key, or a key that is unknown or revoked, refuses the connection (close 4403)."""
+    No key, or a key that is unknown or revoked, refuses the connection (close 4403, the
+    reason saying which)."""
     secret = key_in(context.connection_params)
     if secret is not None:
         viewer = await authenticate(secret, cache_seconds=cache_seconds) if secret else None
         if viewer is None:
-            raise ConnectionRejectionError({"message": "Invalid or revoked API key"})
+            _refuse(context, "Invalid or revoked API key")
         context.sign_in(viewer)
     elif context.viewer_or_none is None:
-        raise ConnectionRejectionError({"message": "Authentication required"})
+        _refuse(context, "Authentication required: no API key in connection_init")
     if isinstance(context.request, WebSocket):  # revoking the key closes the session
         sessions.add(context.viewer.key_id, context.request, check_every=cache_seconds)
 
 
+def _refuse(context: Context, message: str) -> NoReturn:
+    """Refuse the connection; its close (4403) gives the message as the reason, where
+    strawberry gives "Forbidden" for every refusal."""
+    if isinstance(context.request, WebSocket):
+        context.request.state.refusal = message
+    raise ConnectionRejectionError({"message": message})
+
+
 class TextWebSocket(ASGIWebSocketAdapter):
-    """graphql-transport-ws messages are text frames; the view's orjson encoder gives bytes."""
+    """graphql-transport-ws messages are text frames; the view's orjson encoder gives bytes.
+    A refused connection's close says why (see _refuse)."""
+
+    async def close(self, code: int, reason: str) -> None:
+        if code == 4403:
+            reason = getattr(self.ws.state, "refusal", reason)
+        await super().close(code, reason)
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:

@@ -1,6 +1,7 @@
 """Browser frontends: CORS for the configured origins, compression, and GraphiQL whole from
 the service (every asset it names answers 200), run in a real headless Chromium (driven over
-the DevTools protocol): the API key stays out of localStorage. Chromium is required, not
+the DevTools protocol): the API key stays out of localStorage, and a subscription refused
+for its key ends at once saying why. Chromium is required, not
 optional: CI installs it (.ci/run)."""
 
 from __future__ import annotations
@@ -297,3 +298,19 @@ async def test_graphiql_in_a_browser_keeps_the_key_out_of_local_storage(
         await page.open(f"{graphiql_server.url}/graphql?persistHeaders=true")
         await page.run(_run_in_graphiql("{ viewer { role siteName } }", headers, '"siteName"'))
         assert api.key in await page.run(_STORED)
+
+
+async def test_graphiql_in_a_browser_ends_a_refused_subscription_saying_why(
+    api: Api, graphiql_server: Server
+) -> None:
+    async with _chromium() as page:
+        # given GraphiQL with a key that is not one
+        await page.open(f"{graphiql_server.url}/graphql")
+        headers = {"Authorization": "Bearer seg_not-a-key"}
+
+        # when a subscription is run, then the refusal shows at once (the client does not
+        # try again) as the close's code and reason
+        answer = await page.run(
+            _run_in_graphiql("subscription { segmentEvents { id } }", headers, "4403")
+        )
+        assert json.loads(answer) == {"errors": [{"message": "4403: Invalid or revoked API key"}]}

@@ -51,6 +51,22 @@
   };
   if (!persistHeaders) storage.removeItem("graphiql:headers"); // left by an earlier opening
 
+  // a close the server means (4400 bad message, 4401 unauthorised, 4403 forbidden, ...):
+  // trying again cannot help, so it ends the subscription at once
+  function isFinal(closed) {
+    return !!closed && typeof closed.code === "number" && closed.code >= 4400 && closed.code < 4500;
+  }
+
+  // what the result pane shows for a failure: a close event is its code and reason
+  function readable(error) {
+    if (error && typeof error.code === "number" && "reason" in error) {
+      return [{ message: error.code + ": " + (error.reason || "the connection was closed") }];
+    }
+    if (Array.isArray(error)) return error; // GraphQL errors, as the server sent them
+    if (error instanceof Error) return [{ message: error.message }];
+    return [{ message: String(error) }];
+  }
+
   function wsClient(headers) {
     var key = JSON.stringify(headers || {});
     if (!clients[key]) {
@@ -58,6 +74,8 @@
         url: wsUrl,
         connectionParams: headers || {},
         lazy: true,
+        shouldRetry: function (closed) { return !isFinal(closed); },
+        retryAttempts: 5,
       });
     }
     return clients[key];
@@ -90,7 +108,8 @@
         subscribe: function (sink) {
           var dispose = client.subscribe(params, {
             next: function (value) { sink.next(value); },
-            error: function (error) { sink.error(error); },
+            // shown as {"errors": [...]}: a CloseEvent alone shows as {"isTrusted": true}
+            error: function (error) { sink.next({ errors: readable(error) }); sink.complete(); },
             complete: function () { sink.complete(); },
           });
           return { unsubscribe: dispose };
