@@ -1,6 +1,6 @@
 """Processes starting together on PostgreSQL: each runs `segments migrate` (create the
-database if missing, then migrate it), and none crashes on another's work. Run on the
-PostgreSQL suite, on databases of their own (made and dropped here)."""
+database if missing, then migrate it), and none crashes on another's work. On databases of
+their own (made and dropped here), on both suites' runs as the CLI's PostgreSQL test."""
 
 from __future__ import annotations
 
@@ -22,8 +22,13 @@ PROCESSES = 4
 
 @pytest.fixture
 async def fresh_url() -> AsyncIterator[str]:
-    """The URL of a database that does not exist yet, beside the test database; dropped after."""
-    base = TEST_DATABASE_URL.split("?", 1)[0].rsplit("/", 1)[0]
+    """The URL of a database that does not exist yet, on the PostgreSQL server of the test
+    database (the local one `make test` starts on the SQLite run); dropped after."""
+    base = (
+        TEST_DATABASE_URL.split("?", 1)[0].rsplit("/", 1)[0]
+        if is_postgres_url(TEST_DATABASE_URL)
+        else "postgres://postgres@127.0.0.1:5432"
+    )
     name = f"segments_test_g_{uuid.uuid4().hex[:10]}"
     yield f"{base}/{name}"
     admin = await asyncpg.connect(asyncpg_dsn(base + "/postgres"))
@@ -69,9 +74,6 @@ async def _tables(url: str) -> int:
 
 
 async def test_processes_creating_the_database_together_all_succeed(fresh_url: str) -> None:
-    if not is_postgres_url(TEST_DATABASE_URL):
-        return  # the PostgreSQL suite's: creation and advisory locks are PostgreSQL's
-
     # when several processes start together on a database that does not exist
     results = await _migrate_together(fresh_url)
 
@@ -84,9 +86,6 @@ async def test_processes_creating_the_database_together_all_succeed(fresh_url: s
 async def test_processes_migrating_an_empty_database_together_all_succeed(
     fresh_url: str,
 ) -> None:
-    if not is_postgres_url(TEST_DATABASE_URL):
-        return  # the PostgreSQL suite's: creation and advisory locks are PostgreSQL's
-
     # given an empty database
     base, _, name = fresh_url.rpartition("/")
     admin = await asyncpg.connect(asyncpg_dsn(base + "/postgres"))
