@@ -7,14 +7,19 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from tortoise import Tortoise
 
 from app import logs
 from app.auth import service as auth
 from app.auth.models import ApiKey, Role, Site
-from app.db import create_postgres_database, migrate_database, tortoise_config
+from app.db import (
+    create_postgres_database,
+    is_postgres_url,
+    migrate_database,
+    tortoise_config,
+)
 from app.errors import DomainError, ErrorCode
 from app.settings import get_settings
 
@@ -57,9 +62,23 @@ async def _bootstrap() -> None:
     )
 
 
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """The CLI's way out of an error: one line on stderr, and the exit code."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    if args.workers > 1 and not is_postgres_url(get_settings().database_url):
+        # on SQLite the live broker is each process's own: a subscriber on one worker would
+        # never hear the writes another worker makes (PostgreSQL carries them by NOTIFY)
+        _fail(
+            f"--workers {args.workers} needs PostgreSQL: on SQLite each worker's subscriptions"
+            " hear only that worker's writes; run one worker (the default)",
+            code=2,
+        )
     asyncio.run(_migrate())
     asyncio.run(_bootstrap())
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
