@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from tortoise import Tortoise
 
@@ -15,9 +17,11 @@ from app import logs
 from app.auth import service as auth
 from app.auth.models import ApiKey, Role, Site
 from app.db import (
+    asyncpg_dsn,
     create_postgres_database,
     is_postgres_url,
     migrate_database,
+    sqlite_path,
     tortoise_config,
 )
 from app.errors import DomainError, ErrorCode
@@ -198,9 +202,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unreachable(exc: BaseException) -> str | None:
+    """The one line for an error of reaching the database (it or one of its causes), or None
+    for any other error."""
+    import sqlite3
+
+    import asyncpg
+
+    url = get_settings().database_url
+    seen: BaseException | None = exc
+    while seen is not None:
+        reason = None
+        if isinstance(seen, ConnectionRefusedError):
+            reason = "connection refused"
+        elif isinstance(seen, socket.gaierror):
+            reason = f"unknown host ({seen.strerror})"
+        elif isinstance(seen, TimeoutError):
+            reason = "no answer (timed out)"
+        elif isinstance(seen, OSError) and seen.strerror:
+            reason = seen.strerror.lower()
+        elif isinstance(seen, asyncpg.PostgresError) and seen.sqlstate[:2] in ("08", "28", "3D"):
+            reason = str(seen)  # cannot connect, credentials refused, no such database
+        elif isinstance(seen, asyncpg.PostgresError) and seen.sqlstate == "57P03":
+            reason = str(seen)  # the server is starting or shutting down
+        elif isinstance(seen, sqlite3.OperationalError) and "unable to open" in str(seen):
+            reason = str(seen)
+        if reason is not None:
+            return f"cannot reach the database at {_where(url)}: {reason}"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _where(url: str) -> str:
+    """The database a URL names, as an operator recognises it (no password)."""
+    if not is_postgres_url(url):
+        return sqlite_path(url) or url
+    parts = urlsplit(asyncpg_dsn(url, keep_options=False))
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except Exception as exc:
+        line = _unreachable(exc)
+        if line is None:
+            raise
+        _fail(line)
 
 
 if __name__ == "__main__":
