@@ -74,6 +74,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     if args.workers > 1 and not is_postgres_url(get_settings().database_url):
         # on SQLite the live broker is each process's own: a subscriber on one worker would
@@ -85,10 +86,9 @@ def _serve(args: argparse.Namespace) -> None:
         )
     asyncio.run(_migrate())
     asyncio.run(_bootstrap())
-    print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     level = get_settings().log_level
     logs.configure(level)
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.main:create_app",
         factory=True,
         host=args.host,
@@ -98,6 +98,20 @@ def _serve(args: argparse.Namespace) -> None:
         access_log=False,  # the app writes its own access lines (app/http/access_log.py)
         log_config=logs.uvicorn_log_config(level),
     )
+    # bound here, before saying where: a port that is taken is uvicorn's one error line and
+    # exit code 3, with no GraphiQL line; for port 0 the line names the port the system chose
+    sock = config.bind_socket()
+    print(f"GraphiQL: http://{args.host}:{sock.getsockname()[1]}/graphql", flush=True)
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    if config.workers == 1 and not server.started:
+        raise SystemExit(1)
 
 
 async def _sites_create(args: argparse.Namespace) -> None:
@@ -162,14 +176,46 @@ def _run(
     return run
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535)")
+    return port
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more)")
+    return workers
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segments", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="migrate, then run the server (GraphiQL at /graphql)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="the TCP port, 0-65535; 0 lets the system choose (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="server processes on the port; more than 1 needs PostgreSQL (default: %(default)s)",
+    )
     serve.set_defaults(func=_serve)
 
     migrate = sub.add_parser("migrate", help="bring the database to the newest schema")
@@ -178,11 +224,11 @@ def _parser() -> argparse.ArgumentParser:
     sites = sub.add_parser("sites", help="manage sites (tenants)").add_subparsers(
         dest="action", required=True
     )
-    create = sites.add_parser("create")
-    create.add_argument("slug")
-    create.add_argument("--name")
+    create = sites.add_parser("create", help="make a site (a tenant)")
+    create.add_argument("slug", help="the site's short name, as --site takes it")
+    create.add_argument("--name", help="the site's display name (default: the slug)")
     create.set_defaults(func=_run(_sites_create))
-    sites.add_parser("list").set_defaults(func=_run(_sites_list))
+    sites.add_parser("list", help="every site: id, slug, name").set_defaults(func=_run(_sites_list))
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -192,7 +238,7 @@ def _parser() -> argparse.ArgumentParser:
     kc.add_argument("--role", required=True, choices=[r.value for r in Role])
     kc.add_argument("--name", required=True)
     kc.set_defaults(func=_run(_keys_create))
-    kl = keys.add_parser("list")
+    kl = keys.add_parser("list", help="a site's keys: id, prefix, role, name, state")
     kl.add_argument("--site", required=True)
     kl.set_defaults(func=_run(_keys_list))
     kr = keys.add_parser("revoke", help="revoke a key by id or prefix")

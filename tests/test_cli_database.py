@@ -33,4 +33,4 @@ def test_an_unreachable_database_is_one_line(command: list[str]) -> None:
         f"error: cannot reach the database at 127.0.0.1:{port}/segments_test_g_nowhere:"
         " connection refused\n"
     )
-    assert "GraphiQL" not in result.stdout
+    assert "GraphiQL:" not in result.stdout
