@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import NoReturn
 
 import orjson
+from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -88,10 +89,28 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with a request error for a document that cannot run: one that
     does not parse (strawberry's stream lets the parser cache's syntax error escape, logged
     as a traceback, and only completes) and one of several operations without operationName
-    (strawberry would run the first). Either is an ``error`` message for the id."""
+    (strawberry would run the first). Either is an ``error`` message for the id. So is one
+    past the connection's limit of operations at once (max_subscriptions_per_connection,
+    strawberry's 100), with the code TOO_MANY_SUBSCRIPTIONS (strawberry's error has none)."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.operations
+            and limit is not None
+            and len(self.operations) >= limit
+        ):
+            error = GraphQLError(
+                f"Subscription limit reached: at most {limit} operations at once on one"
+                " connection; complete one, or open another connection",
+                extensions={"code": "TOO_MANY_SUBSCRIPTIONS"},
+            )
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
+            return
         if (
             self.connection_acknowledged
             and message["id"] not in self.operations

@@ -398,3 +398,24 @@ async def test_subscribers_of_a_site_share_one_read_of_each_event(app: Any, api:
         s for s in statements if s.lstrip().upper().startswith("SELECT") and "segment_events" in s
     ]
     assert len(reads) == 1, reads
+
+
+async def test_a_subscription_past_the_connection_s_limit_gets_an_error_with_a_code(
+    app: Any, api: Api
+) -> None:
+    # given a connection holding as many subscriptions as it may (100)
+    async with asgi_ws(app) as ws:
+        assert (await ws.init({"apiKey": api.key}))["type"] == "connection_ack"
+        for op in range(100):
+            await ws.subscribe(SEGMENT_EVENTS, op=str(op))
+        await subscribed(TOPIC, api.site.id, 100)
+
+        # when one more is subscribed
+        await ws.subscribe(SEGMENT_EVENTS, op="one-too-many")
+
+        # then it gets an error message with a code and the limit
+        message = await ws.message()
+        assert (message["type"], message["id"]) == ("error", "one-too-many"), message
+        [error] = message["payload"]
+        assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        assert "at most 100" in error["message"]
