@@ -258,9 +258,27 @@ async def test_deleting_the_segment_is_heard(app: Any, api: Api) -> None:
         # when the segment is deleted
         await api.query("mutation($id: ID!) { deleteSegment(id: $id) { deletedId } }", vip)
 
-        # then its DELETED event comes
+        # then its DELETED event comes, and the subscription completes: nothing more can come
         event = await ws.event()
+        assert await ws.message() == {"id": "1", "type": "complete"}
     assert (event["segmentId"], event["kind"]) == (vip["id"], "DELETED")
+
+
+async def test_deleting_another_segment_leaves_a_site_wide_subscription_open(
+    app: Any, api: Api
+) -> None:
+    # given a subscriber to every segment of the site
+    vip, other = await segment(api, "VIP"), await segment(api, "Other")
+    async with asgi_ws(app) as ws:
+        await ws.init({"apiKey": api.key})
+        await ws.subscribe(SEGMENT_EVENTS)
+        await subscribed(TOPIC, api.site.id)
+
+        # when a segment is deleted, then its DELETED event comes and the subscription goes on
+        await api.query("mutation($id: ID!) { deleteSegment(id: $id) { deletedId } }", other)
+        assert (await ws.event())["kind"] == "DELETED"
+        await api.query(UPDATE_SEGMENT, {"id": vip["id"], "description": "still heard"})
+        assert (await ws.event())["kind"] == "UPDATED"
 
 
 async def test_the_subscription_ends_its_broker_queue_when_completed(app: Any, api: Api) -> None:
