@@ -21,6 +21,7 @@ from app.db import (
     create_postgres_database,
     is_postgres_url,
     migrate_database,
+    postgres_database_exists,
     sqlite_path,
     tortoise_config,
 )
@@ -30,10 +31,16 @@ from app.settings import get_settings
 DEFAULT_SITE = "default"
 
 
+class _Refused(Exception):
+    """An error the CLI reports as one line on stderr (exit code 1)."""
+
+
 @asynccontextmanager
 async def _database() -> AsyncIterator[None]:
-    # every command works on a fresh database too: migrating an up-to-date one is a no-op
-    await _migrate()
+    # every command works on a fresh database too: migrating an up-to-date one is a no-op;
+    # but only serve and migrate make a PostgreSQL database that is missing (a mistyped
+    # name in DATABASE_URL is not to be made by `sites list`)
+    await _migrate(create=False)
     await Tortoise.init(config=tortoise_config(get_settings().database_url))
     try:
         yield
@@ -41,12 +48,19 @@ async def _database() -> AsyncIterator[None]:
         await Tortoise.close_connections()
 
 
-async def _migrate() -> None:
+async def _migrate(*, create: bool = True) -> None:
     url = get_settings().database_url
-    if url.startswith(("postgres://", "postgresql://")) and await create_postgres_database(url):
-        # said aloud: a mistyped DATABASE_URL must not pass for a first start unnoticed
+    if is_postgres_url(url):
         name = url.split("?", 1)[0].rsplit("/", 1)[1]
-        print(f"Created PostgreSQL database {name!r}: it did not exist.", file=sys.stderr)
+        if not create:
+            if not await postgres_database_exists(url):
+                raise _Refused(
+                    f"database {name!r} does not exist at {_where(url).rsplit('/', 1)[0]};"
+                    " run `segments migrate` to create it (or check DATABASE_URL)"
+                )
+        elif await create_postgres_database(url):
+            # said aloud: a mistyped DATABASE_URL must not pass for a first start unnoticed
+            print(f"Created PostgreSQL database {name!r}: it did not exist.", file=sys.stderr)
     await migrate_database(url)
 
 
@@ -291,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         args.func(args)
+    except _Refused as exc:
+        _fail(str(exc))
     except Exception as exc:
         line = _unreachable(exc)
         if line is None:
