@@ -4,27 +4,43 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from tortoise import Tortoise
 
 from app import logs
 from app.auth import service as auth
 from app.auth.models import ApiKey, Role, Site
-from app.db import create_postgres_database, migrate_database, tortoise_config
+from app.db import (
+    asyncpg_dsn,
+    create_postgres_database,
+    is_postgres_url,
+    migrate_database,
+    postgres_database_exists,
+    sqlite_path,
+    tortoise_config,
+)
 from app.errors import DomainError, ErrorCode
 from app.settings import get_settings
 
 DEFAULT_SITE = "default"
 
 
+class _Refused(Exception):
+    """An error the CLI reports as one line on stderr (exit code 1)."""
+
+
 @asynccontextmanager
 async def _database() -> AsyncIterator[None]:
-    # every command works on a fresh database too: migrating an up-to-date one is a no-op
-    await _migrate()
+    # every command works on a fresh database too: migrating an up-to-date one is a no-op;
+    # but only serve and migrate make a PostgreSQL database that is missing (a mistyped
+    # name in DATABASE_URL is not to be made by `sites list`)
+    await _migrate(create=False)
     await Tortoise.init(config=tortoise_config(get_settings().database_url))
     try:
         yield
@@ -32,12 +48,19 @@ async def _database() -> AsyncIterator[None]:
         await Tortoise.close_connections()
 
 
-async def _migrate() -> None:
+async def _migrate(*, create: bool = True) -> None:
     url = get_settings().database_url
-    if url.startswith(("postgres://", "postgresql://")) and await create_postgres_database(url):
-        # said aloud: a mistyped DATABASE_URL must not pass for a first start unnoticed
+    if is_postgres_url(url):
         name = url.split("?", 1)[0].rsplit("/", 1)[1]
-        print(f"Created PostgreSQL database {name!r}: it did not exist.", file=sys.stderr)
+        if not create:
+            if not await postgres_database_exists(url):
+                raise _Refused(
+                    f"database {name!r} does not exist at {_where(url).rsplit('/', 1)[0]};"
+                    " run `segments migrate` to create it (or check DATABASE_URL)"
+                )
+        elif await create_postgres_database(url):
+            # said aloud: a mistyped DATABASE_URL must not pass for a first start unnoticed
+            print(f"Created PostgreSQL database {name!r}: it did not exist.", file=sys.stderr)
     await migrate_database(url)
 
 
@@ -57,15 +80,29 @@ async def _bootstrap() -> None:
     )
 
 
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """The CLI's way out of an error: one line on stderr, and the exit code."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    if args.workers > 1 and not is_postgres_url(get_settings().database_url):
+        # on SQLite the live broker is each process's own: a subscriber on one worker would
+        # never hear the writes another worker makes (PostgreSQL carries them by NOTIFY)
+        _fail(
+            f"--workers {args.workers} needs PostgreSQL: on SQLite each worker's subscriptions"
+            " hear only that worker's writes; run one worker (the default)",
+            code=2,
+        )
     asyncio.run(_migrate())
     asyncio.run(_bootstrap())
-    print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     level = get_settings().log_level
     logs.configure(level)
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.main:create_app",
         factory=True,
         host=args.host,
@@ -75,6 +112,20 @@ def _serve(args: argparse.Namespace) -> None:
         access_log=False,  # the app writes its own access lines (app/http/access_log.py)
         log_config=logs.uvicorn_log_config(level),
     )
+    # bound here, before saying where: a port that is taken is uvicorn's one error line and
+    # exit code 3, with no GraphiQL line; for port 0 the line names the port the system chose
+    sock = config.bind_socket()
+    print(f"GraphiQL: http://{args.host}:{sock.getsockname()[1]}/graphql", flush=True)
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    if config.workers == 1 and not server.started:
+        raise SystemExit(1)
 
 
 async def _sites_create(args: argparse.Namespace) -> None:
@@ -139,14 +190,46 @@ def _run(
     return run
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535)")
+    return port
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more)")
+    return workers
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segments", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="migrate, then run the server (GraphiQL at /graphql)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="the TCP port, 0-65535; 0 lets the system choose (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="server processes on the port; more than 1 needs PostgreSQL (default: %(default)s)",
+    )
     serve.set_defaults(func=_serve)
 
     migrate = sub.add_parser("migrate", help="bring the database to the newest schema")
@@ -155,11 +238,11 @@ def _parser() -> argparse.ArgumentParser:
     sites = sub.add_parser("sites", help="manage sites (tenants)").add_subparsers(
         dest="action", required=True
     )
-    create = sites.add_parser("create")
-    create.add_argument("slug")
-    create.add_argument("--name")
+    create = sites.add_parser("create", help="make a site (a tenant)")
+    create.add_argument("slug", help="the site's short name, as --site takes it")
+    create.add_argument("--name", help="the site's display name (default: the slug)")
     create.set_defaults(func=_run(_sites_create))
-    sites.add_parser("list").set_defaults(func=_run(_sites_list))
+    sites.add_parser("list", help="every site: id, slug, name").set_defaults(func=_run(_sites_list))
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -169,7 +252,7 @@ def _parser() -> argparse.ArgumentParser:
     kc.add_argument("--role", required=True, choices=[r.value for r in Role])
     kc.add_argument("--name", required=True)
     kc.set_defaults(func=_run(_keys_create))
-    kl = keys.add_parser("list")
+    kl = keys.add_parser("list", help="a site's keys: id, prefix, role, name, state")
     kl.add_argument("--site", required=True)
     kl.set_defaults(func=_run(_keys_list))
     kr = keys.add_parser("revoke", help="revoke a key by id or prefix")
@@ -179,9 +262,56 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unreachable(exc: BaseException) -> str | None:
+    """The one line for an error of reaching the database (it or one of its causes), or None
+    for any other error."""
+    import sqlite3
+
+    import asyncpg
+
+    url = get_settings().database_url
+    seen: BaseException | None = exc
+    while seen is not None:
+        reason = None
+        if isinstance(seen, ConnectionRefusedError):
+            reason = "connection refused"
+        elif isinstance(seen, socket.gaierror):
+            reason = f"unknown host ({seen.strerror})"
+        elif isinstance(seen, TimeoutError):
+            reason = "no answer (timed out)"
+        elif isinstance(seen, OSError) and seen.strerror:
+            reason = seen.strerror.lower()
+        elif isinstance(seen, asyncpg.PostgresError) and seen.sqlstate[:2] in ("08", "28", "3D"):
+            reason = str(seen)  # cannot connect, credentials refused, no such database
+        elif isinstance(seen, asyncpg.PostgresError) and seen.sqlstate == "57P03":
+            reason = str(seen)  # the server is starting or shutting down
+        elif isinstance(seen, sqlite3.OperationalError) and "unable to open" in str(seen):
+            reason = str(seen)
+        if reason is not None:
+            return f"cannot reach the database at {_where(url)}: {reason}"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _where(url: str) -> str:
+    """The database a URL names, as an operator recognises it (no password)."""
+    if not is_postgres_url(url):
+        return sqlite_path(url) or url
+    parts = urlsplit(asyncpg_dsn(url, keep_options=False))
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except _Refused as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        line = _unreachable(exc)
+        if line is None:
+            raise
+        _fail(line)
 
 
 if __name__ == "__main__":

@@ -475,28 +475,65 @@ async def claim_one(text: str, params: Sequence[Any] = ()) -> dict[str, Any] | N
     return rows[0] if rows else None
 
 
+# the keys of the session-level advisory locks that serialise, across processes starting
+# together, creating the database (on the maintenance database) and migrating it (on itself)
+_CREATE_LOCK = 0x5E6_0001
+_MIGRATE_LOCK = 0x5E6_0002
+
+
 async def migrate_database(database_url: str) -> None:
-    """Bring the database up to the newest migration (creating it on SQLite)."""
+    """Bring the database up to the newest migration (creating it on SQLite). On PostgreSQL
+    under an advisory lock: of processes starting together one migrates, the others wait,
+    then find nothing left to do."""
     from tortoise.migrations.api import migrate
 
-    await migrate(config=tortoise_config(database_url))
-    await Tortoise.close_connections()
+    lock = None
+    if is_postgres_url(database_url):
+        import asyncpg
+
+        lock = await asyncpg.connect(asyncpg_dsn(database_url))
+        await lock.execute("SELECT pg_advisory_lock($1)", _MIGRATE_LOCK)
+    try:
+        await migrate(config=tortoise_config(database_url))
+        await Tortoise.close_connections()
+    finally:
+        if lock is not None:
+            await lock.close()  # the session's end releases the lock
 
 
-async def create_postgres_database(database_url: str) -> bool:
-    """Create the PostgreSQL database the URL names, if it does not exist; True when it did
-    not (and was made)."""
+async def postgres_database_exists(database_url: str) -> bool:
+    """Whether the PostgreSQL database the URL names exists (asked of the maintenance
+    database, so that a missing one is not an error)."""
     import asyncpg
 
     base, _, name = asyncpg_dsn(database_url, keep_options=False).rpartition("/")
     admin = await asyncpg.connect(base + "/postgres")
     try:
-        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            await admin.execute(f'CREATE DATABASE "{name}"')
+        return bool(await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
     finally:
         await admin.close()
-    return not exists
+
+
+async def create_postgres_database(database_url: str) -> bool:
+    """Create the PostgreSQL database the URL names, if it does not exist; True when it did
+    not (and was made). Under an advisory lock on the maintenance database, and a database
+    made meanwhile by another process (duplicate_database, or the unique violation of a
+    CREATE racing another) counts as existing."""
+    import asyncpg
+
+    base, _, name = asyncpg_dsn(database_url, keep_options=False).rpartition("/")
+    admin = await asyncpg.connect(base + "/postgres")
+    try:
+        await admin.execute("SELECT pg_advisory_lock($1)", _CREATE_LOCK)
+        if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+            return False
+        return True
+    finally:
+        await admin.close()  # the session's end releases the lock
 
 
 def as_datetime(value: Any) -> datetime | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NoReturn
 
 import orjson
+from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -45,21 +47,36 @@ def key_in(params: Mapping[str, object] | None) -> str | None:
 
 async def sign_in(context: Context, *, cache_seconds: float) -> None:
     """Who the connection is: the key of connection_init, else the handshake's header.
-    No key, or a key that is unknown or revoked, refuses the connection (close 4403)."""
+    No key, or a key that is unknown or revoked, refuses the connection (close 4403, the
+    reason saying which)."""
     secret = key_in(context.connection_params)
     if secret is not None:
         viewer = await authenticate(secret, cache_seconds=cache_seconds) if secret else None
         if viewer is None:
-            raise ConnectionRejectionError({"message": "Invalid or revoked API key"})
+            _refuse(context, "Invalid or revoked API key")
         context.sign_in(viewer)
     elif context.viewer_or_none is None:
-        raise ConnectionRejectionError({"message": "Authentication required"})
+        _refuse(context, "Authentication required: no API key in connection_init")
     if isinstance(context.request, WebSocket):  # revoking the key closes the session
         sessions.add(context.viewer.key_id, context.request, check_every=cache_seconds)
 
 
+def _refuse(context: Context, message: str) -> NoReturn:
+    """Refuse the connection; its close (4403) gives the message as the reason, where
+    strawberry gives "Forbidden" for every refusal."""
+    if isinstance(context.request, WebSocket):
+        context.request.state.refusal = message
+    raise ConnectionRejectionError({"message": message})
+
+
 class TextWebSocket(ASGIWebSocketAdapter):
-    """graphql-transport-ws messages are text frames; the view's orjson encoder gives bytes."""
+    """graphql-transport-ws messages are text frames; the view's orjson encoder gives bytes.
+    A refused connection's close says why (see _refuse)."""
+
+    async def close(self, code: int, reason: str) -> None:
+        if code == 4403:
+            reason = getattr(self.ws.state, "refusal", reason)
+        await super().close(code, reason)
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
@@ -72,10 +89,28 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with a request error for a document that cannot run: one that
     does not parse (strawberry's stream lets the parser cache's syntax error escape, logged
     as a traceback, and only completes) and one of several operations without operationName
-    (strawberry would run the first). Either is an ``error`` message for the id."""
+    (strawberry would run the first). Either is an ``error`` message for the id. So is one
+    past the connection's limit of operations at once (max_subscriptions_per_connection,
+    strawberry's 100), with the code TOO_MANY_SUBSCRIPTIONS (strawberry's error has none)."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.operations
+            and limit is not None
+            and len(self.operations) >= limit
+        ):
+            error = GraphQLError(
+                f"Subscription limit reached: at most {limit} operations at once on one"
+                " connection; complete one, or open another connection",
+                extensions={"code": "TOO_MANY_SUBSCRIPTIONS"},
+            )
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
+            return
         if (
             self.connection_acknowledged
             and message["id"] not in self.operations

@@ -241,7 +241,12 @@ async def run_job(job: ImportJob, settings: Settings) -> None:
             if job.attempts > MAX_ATTEMPTS:
                 raise _Failed(f"the import stopped unfinished {MAX_ATTEMPTS} times; see the log")
             if not path.is_file():
-                raise _Failed("the uploaded file is no longer stored")
+                # most often a job taken over by a process that keeps its uploads elsewhere
+                raise _Failed(
+                    f"the uploaded file {job.stored_name} is not in this process's IMPORT_DIR"
+                    f" ({path.parent.resolve()}): every process that runs the import worker"
+                    " must share IMPORT_DIR (or the file was deleted)"
+                )
             await beat.publish()
             await _read_all(job, path, settings.import_batch_rows, beat)
             if job.rows_read and not job.created + job.updated:

@@ -11,7 +11,7 @@ import strawberry
 
 from app.changes.subscriptions import subscribed_segment
 from app.events import service as events
-from app.events.models import SegmentEvent
+from app.events.models import EventKind, SegmentEvent
 from app.events.types import SegmentEventNode
 from app.graphql.context import Info
 from app.live.broker import broker
@@ -68,7 +68,8 @@ class EventSubscriptions:
         description=(
             "Every audit event of the segment (of every segment of the site when segmentId is"
             " null) as it commits. A subscriber that falls behind misses events and is told so"
-            " by droppedBefore on the next event it gets."
+            " by droppedBefore on the next event it gets. A subscription to one segment"
+            " completes after that segment's DELETED event: nothing more can come."
         )
     )
     async def segment_events(
@@ -95,3 +96,5 @@ class EventSubscriptions:
                         continue
                     yield SegmentEventNode.from_model(event, dropped_before=dropped)
                     dropped = 0
+                    if segment_pk is not None and event.kind == EventKind.DELETED:
+                        return  # the segment is gone: its subscription completes

@@ -494,3 +494,27 @@ async def test_a_running_job_reports_at_least_once_a_second_during_a_long_step(
     # for the segment change's transaction, and no other is queued behind it)
     assert beats >= (5 if is_postgres() else 1)
     assert (await job(api, payload["job"]["id"]) or {})["status"] == "SUCCEEDED"
+
+
+async def test_a_job_whose_file_is_not_in_this_process_s_import_dir_names_the_cause(
+    api: Api, tmp_path: Path
+) -> None:
+    # given a job uploaded to one process's IMPORT_DIR
+    payload = await upload(api, CSV, "CSV")
+    assert payload["userErrors"] == []
+
+    # when a process whose IMPORT_DIR is elsewhere takes it
+    elsewhere = tmp_path / "other-imports"
+    settings = get_settings().model_copy(update={"import_dir": str(elsewhere)})
+    assert await run_jobs(settings) == 1
+
+    # then it fails (not left waiting) saying the file is not in that IMPORT_DIR, which
+    # every process must share
+    done = await job(api, payload["job"]["id"])
+    assert done is not None and done["status"] == "FAILED"
+    assert "is not in this process's IMPORT_DIR" in done["error"]
+    assert str(elsewhere.resolve()) in done["error"]
+    assert "must share IMPORT_DIR" in done["error"]
+    # (the file stays where it was uploaded, out of that process's reach: removed here)
+    for stored in stored_files():
+        stored.unlink()

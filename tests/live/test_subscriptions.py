@@ -114,10 +114,14 @@ async def test_a_connection_without_a_valid_key_is_refused(
         # when connection_init carries no valid key
         await ws.ws.send_json({"type": "connection_init", "payload": payload})
 
-        # then the connection is closed as forbidden, without an ack
+        # then the connection is closed as forbidden, without an ack, saying why
         with pytest.raises(WebSocketDisconnect) as closed:
             await ws.ws.receive_json(timeout=5)
         assert closed.value.code == 4403
+        assert closed.value.reason in (
+            "Invalid or revoked API key",
+            "Authentication required: no API key in connection_init",
+        )
 
 
 async def test_a_revoked_key_is_refused(app: Any, api: Api) -> None:
@@ -254,9 +258,27 @@ async def test_deleting_the_segment_is_heard(app: Any, api: Api) -> None:
         # when the segment is deleted
         await api.query("mutation($id: ID!) { deleteSegment(id: $id) { deletedId } }", vip)
 
-        # then its DELETED event comes
+        # then its DELETED event comes, and the subscription completes: nothing more can come
         event = await ws.event()
+        assert await ws.message() == {"id": "1", "type": "complete"}
     assert (event["segmentId"], event["kind"]) == (vip["id"], "DELETED")
+
+
+async def test_deleting_another_segment_leaves_a_site_wide_subscription_open(
+    app: Any, api: Api
+) -> None:
+    # given a subscriber to every segment of the site
+    vip, other = await segment(api, "VIP"), await segment(api, "Other")
+    async with asgi_ws(app) as ws:
+        await ws.init({"apiKey": api.key})
+        await ws.subscribe(SEGMENT_EVENTS)
+        await subscribed(TOPIC, api.site.id)
+
+        # when a segment is deleted, then its DELETED event comes and the subscription goes on
+        await api.query("mutation($id: ID!) { deleteSegment(id: $id) { deletedId } }", other)
+        assert (await ws.event())["kind"] == "DELETED"
+        await api.query(UPDATE_SEGMENT, {"id": vip["id"], "description": "still heard"})
+        assert (await ws.event())["kind"] == "UPDATED"
 
 
 async def test_the_subscription_ends_its_broker_queue_when_completed(app: Any, api: Api) -> None:
@@ -394,3 +416,24 @@ async def test_subscribers_of_a_site_share_one_read_of_each_event(app: Any, api:
         s for s in statements if s.lstrip().upper().startswith("SELECT") and "segment_events" in s
     ]
     assert len(reads) == 1, reads
+
+
+async def test_a_subscription_past_the_connection_s_limit_gets_an_error_with_a_code(
+    app: Any, api: Api
+) -> None:
+    # given a connection holding as many subscriptions as it may (100)
+    async with asgi_ws(app) as ws:
+        assert (await ws.init({"apiKey": api.key}))["type"] == "connection_ack"
+        for op in range(100):
+            await ws.subscribe(SEGMENT_EVENTS, op=str(op))
+        await subscribed(TOPIC, api.site.id, 100)
+
+        # when one more is subscribed
+        await ws.subscribe(SEGMENT_EVENTS, op="one-too-many")
+
+        # then it gets an error message with a code and the limit
+        message = await ws.message()
+        assert (message["type"], message["id"]) == ("error", "one-too-many"), message
+        [error] = message["payload"]
+        assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        assert "at most 100" in error["message"]

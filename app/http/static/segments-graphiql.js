@@ -1,7 +1,9 @@
 // GraphiQL for Segments, with nothing from the internet: every script is served by the service.
 // Queries and mutations go over HTTP POST, subscriptions over the WebSocket (graphql-ws, the
 // graphql-transport-ws protocol) with the Headers tab's Authorization in connection_init.
-// The headers (the API key) stay in the page unless it is opened with ?persistHeaders=true.
+// The headers (the API key) stay in the page unless it is opened with ?persistHeaders=true:
+// GraphiQL's own option keeps them out of its tabs, and the storage given to it strips them
+// from everything else it saves (the history and favourites keep each query's headers).
 (function () {
   "use strict";
   var page = new URL(window.location.href);
@@ -10,6 +12,61 @@
   var persistHeaders = page.searchParams.get("persistHeaders") === "true";
   var clients = {};
 
+  // every "headers" member of the saved value, at any depth, removed
+  function withoutHeaders(value) {
+    if (Array.isArray(value)) return value.map(withoutHeaders);
+    if (value === null || typeof value !== "object") return value;
+    var copy = {};
+    Object.keys(value).forEach(function (name) {
+      if (name !== "headers") copy[name] = withoutHeaders(value[name]);
+    });
+    return copy;
+  }
+
+  // localStorage as GraphiQL's storage, but what it saves keeps no headers unless asked to
+  var storage = {
+    getItem: function (key) { return window.localStorage.getItem(key); },
+    setItem: function (key, value) {
+      if (!persistHeaders) {
+        if (key === "graphiql:headers") return;
+        try {
+          value = JSON.stringify(withoutHeaders(JSON.parse(value)));
+        } catch (e) {
+          // not JSON (a query's text, a tab's name): no headers in it
+        }
+      }
+      window.localStorage.setItem(key, value);
+    },
+    removeItem: function (key) { window.localStorage.removeItem(key); },
+    clear: function () {
+      Object.keys(window.localStorage).forEach(function (key) {
+        if (key.indexOf("graphiql:") === 0) window.localStorage.removeItem(key);
+      });
+    },
+    get length() {
+      return Object.keys(window.localStorage).filter(function (key) {
+        return key.indexOf("graphiql:") === 0;
+      }).length;
+    },
+  };
+  if (!persistHeaders) storage.removeItem("graphiql:headers"); // left by an earlier opening
+
+  // a close the server means (4400 bad message, 4401 unauthorised, 4403 forbidden, ...):
+  // trying again cannot help, so it ends the subscription at once
+  function isFinal(closed) {
+    return !!closed && typeof closed.code === "number" && closed.code >= 4400 && closed.code < 4500;
+  }
+
+  // what the result pane shows for a failure: a close event is its code and reason
+  function readable(error) {
+    if (error && typeof error.code === "number" && "reason" in error) {
+      return [{ message: error.code + ": " + (error.reason || "the connection was closed") }];
+    }
+    if (Array.isArray(error)) return error; // GraphQL errors, as the server sent them
+    if (error instanceof Error) return [{ message: error.message }];
+    return [{ message: String(error) }];
+  }
+
   function wsClient(headers) {
     var key = JSON.stringify(headers || {});
     if (!clients[key]) {
@@ -17,6 +74,8 @@
         url: wsUrl,
         connectionParams: headers || {},
         lazy: true,
+        shouldRetry: function (closed) { return !isFinal(closed); },
+        retryAttempts: 5,
       });
     }
     return clients[key];
@@ -49,7 +108,8 @@
         subscribe: function (sink) {
           var dispose = client.subscribe(params, {
             next: function (value) { sink.next(value); },
-            error: function (error) { sink.error(error); },
+            // shown as {"errors": [...]}: a CloseEvent alone shows as {"isTrusted": true}
+            error: function (error) { sink.next({ errors: readable(error) }); sink.complete(); },
             complete: function () { sink.complete(); },
           });
           return { unsubscribe: dispose };
@@ -71,6 +131,7 @@
       defaultEditorToolsVisibility: true,
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: persistHeaders,
+      storage: storage,
       inputValueDeprecation: true,
     })
   );

@@ -1,0 +1,85 @@
+"""The CLI and the database it is given: one that cannot be reached is one line on stderr,
+not a traceback; a PostgreSQL database that does not exist is made by serve and migrate
+only (the others say so in one line)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from tests.conftest import _drop_postgres_database
+from tests.processes import free_port
+from tests.test_cli import _cli
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve", "--port", "0"],
+        ["migrate"],
+        ["keys", "list", "--site", "default"],
+        ["sites", "list"],
+    ],
+    ids=["serve", "migrate", "keys-list", "sites-list"],
+)
+def test_an_unreachable_database_is_one_line(command: list[str]) -> None:
+    # given a PostgreSQL URL whose port nothing listens on
+    port = free_port()
+    url = f"postgres://postgres@127.0.0.1:{port}/segments_test_g_nowhere"
+
+    # when a command runs on it
+    result = _cli(url, *command)
+
+    # then it fails with one line saying where and why, and no traceback
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot reach the database at 127.0.0.1:{port}/segments_test_g_nowhere:"
+        " connection refused\n"
+    )
+    assert "GraphiQL:" not in result.stdout
+
+
+def _postgres_server() -> str:
+    """The PostgreSQL server of the PostgreSQL suite, else the local one `make test` starts."""
+    from tests.conftest import TEST_DATABASE_URL
+
+    if TEST_DATABASE_URL.startswith(("postgres://", "postgresql://")):
+        return TEST_DATABASE_URL.split("?", 1)[0].rsplit("/", 1)[0]
+    return "postgres://postgres@127.0.0.1:5432"
+
+
+async def _exists(url: str) -> bool:
+    from app.db import postgres_database_exists
+
+    return await postgres_database_exists(url)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sites", "list"],
+        ["sites", "create", "acme"],
+        ["keys", "list", "--site", "default"],
+        ["keys", "create", "--site", "default", "--role", "ADMIN", "--name", "k"],
+        ["keys", "revoke", "--site", "default", "1"],
+    ],
+    ids=["sites-list", "sites-create", "keys-list", "keys-create", "keys-revoke"],
+)
+def test_only_serve_and_migrate_make_a_missing_database(command: list[str]) -> None:
+    # given a PostgreSQL URL naming a database that does not exist (a typo)
+    name = f"segments_test_g_typo_{os.getpid()}"
+    url = f"{_postgres_server()}/{name}"
+    try:
+        # when an administration command runs on it
+        result = _cli(url, *command)
+
+        # then it fails in one line pointing at `segments migrate`, and makes nothing
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert f"error: database {name!r} does not exist" in result.stderr
+        assert "run `segments migrate`" in result.stderr
+        assert not asyncio.run(_exists(url))
+    finally:
+        asyncio.run(_drop_postgres_database(url))

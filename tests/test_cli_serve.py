@@ -1,0 +1,148 @@
+"""`segments serve`'s options: what it refuses before starting, and the GraphiQL line it
+prints once the port is bound."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.test_cli import ROOT, _env
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite://{tmp_path}/cli.sqlite3"
+
+
+def _serve(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`segments serve` with the options, expected to end on its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", *args],
+        cwd=ROOT,
+        env=_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_several_workers_on_sqlite_are_refused(database_url: str) -> None:
+    # when serve is asked for two workers on SQLite (whose live events stay in one process)
+    result = _serve(database_url, "--workers", "2")
+
+    # then it refuses in one line, as a usage error, before serving anything
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "--workers 2 needs PostgreSQL" in result.stderr
+    assert "GraphiQL:" not in result.stdout
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_refused(database_url: str, port: str) -> None:
+    # when serve is given a port that is not one (99999 used to wrap to 34463)
+    result = _serve(database_url, "--port", port)
+
+    # then argparse refuses it, and nothing is served or announced
+    assert result.returncode == 2
+    assert "is not a TCP port (0-65535)" in result.stderr
+    assert "GraphiQL:" not in result.stdout
+
+
+def test_a_port_that_is_taken_is_not_announced(database_url: str) -> None:
+    # given a port something else listens on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # when serve is asked for it
+        result = _serve(database_url, "--port", str(port))
+
+    # then it fails (uvicorn's startup failure, one log line) without printing a GraphiQL
+    # URL that would not be its own
+    assert result.returncode == 3
+    assert "address already in use" in result.stderr.lower()
+    assert "GraphiQL:" not in result.stdout
+
+
+def test_the_graphiql_line_names_the_bound_port(database_url: str, tmp_path: Path) -> None:
+    # when serve is given port 0 (the system chooses one)
+    output = tmp_path / "out.txt"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+            cwd=ROOT,
+            env=_env(database_url),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            line = _graphiql_line(output, process)
+
+            # then the line it prints is the port bound, where the server answers
+            url = re.fullmatch(r"GraphiQL: (http://127\.0\.0\.1:(\d+))/graphql", line)
+            assert url and url.group(2) != "0", line
+            assert _answers(url.group(1) + "/healthz", process)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def _graphiql_line(output: Path, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for line in output.read_text().splitlines():
+            if line.startswith("GraphiQL:"):
+                return line
+        assert process.poll() is None, output.read_text()
+        time.sleep(0.1)
+    raise AssertionError(f"no GraphiQL line: {output.read_text()}")
+
+
+def _answers(url: str, process: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return False
+
+
+def test_serve_help_describes_each_option_with_its_default() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    text = " ".join(result.stdout.split())
+    assert "--host HOST the address to listen on (default: 127.0.0.1)" in text
+    assert "0-65535; 0 lets the system choose (default: 8000)" in text
+    assert "more than 1 needs PostgreSQL (default: 1)" in text
+
+
+@pytest.mark.parametrize(
+    ("group", "commands"), [("keys", ["create", "list", "revoke"]), ("sites", ["create", "list"])]
+)
+def test_every_subcommand_has_a_help_line(group: str, commands: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", group, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = result.stdout.splitlines()
+    for command in commands:
+        described = [line for line in lines if re.match(rf"\s+{command}\s+\S", line)]
+        assert described, f"{group} {command} has no help line:\n{result.stdout}"
