@@ -18,6 +18,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from app.changes.feed import changes_select
 from app.db import (
     any_of,
     as_datetime,
@@ -127,7 +128,7 @@ async def release(claimed: Claimed) -> None:
 
 
 def _filter(segment_ids: list[int] | None, ref: str) -> str:
-    return "" if segment_ids is None else " AND " + any_of("segment_id", ref, pg_type="bigint")
+    return "" if segment_ids is None else " AND " + any_of("c.segment_id", ref, pg_type="bigint")
 
 
 async def _pending(webhook_id: int) -> dict[str, Any] | None:
@@ -156,9 +157,14 @@ async def _new_batch(claimed: Claimed, batch_size: int, now: datetime) -> dict[s
     if claimed.segment_ids is not None:
         params.append(ids_param(claimed.segment_ids))
     ids = await fetch(
-        "SELECT id FROM membership_changes WHERE site_id = $1 AND id > $2 AND id <= $3"
-        + _filter(claimed.segment_ids, "$5")
-        + " ORDER BY id LIMIT $4",
+        "SELECT id FROM ("
+        + changes_select(
+            is_postgres(),
+            "c.site_id = $1" + _filter(claimed.segment_ids, "$5"),
+            after="$2",
+            upto="$3",
+        )
+        + " LIMIT $4) t",
         params,
     )
     last = int(ids[-1]["id"]) if len(ids) == batch_size else end
@@ -218,10 +224,12 @@ async def changes(delivery: Delivery) -> list[ChangeRow]:
     if delivery.segment_ids is not None:
         params.append(ids_param(delivery.segment_ids))
     rows = await fetch(
-        "SELECT id, segment_id, member_ref, kind, cause, at FROM membership_changes"
-        " WHERE site_id = $1 AND id > $2 AND id <= $3"
-        + _filter(delivery.segment_ids, "$4")
-        + " ORDER BY id",
+        changes_select(
+            is_postgres(),
+            "c.site_id = $1" + _filter(delivery.segment_ids, "$4"),
+            after="$2",
+            upto="$3",
+        ),
         params,
     )
     return [
