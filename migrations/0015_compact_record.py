@@ -4,9 +4,16 @@ kind, cause, at), its members as arrays (app.memberships.kept tells the shape).
 A change a row cost five to six microseconds on PostgreSQL, most of it in the row and its
 four indexes (the primary key, the site's ids, the segment's ids, the member's hash): a
 DELETE of 50,000 listed ids spent 675 ms writing its record against 190 to 220 ms for the
-listing-only DELETE itself. A row of 4,096 changes costs about what one change did, and the
-member's index is a GIN index of the rows' ``member_refs`` on PostgreSQL (SQLite has none:
-a member's history reads the site's rows there).
+listing-only DELETE itself. A row of 4,096 changes costs about what one change did.
+
+The record has no index by member any more: a member's changes (``membershipChanges`` of a
+member, the point-in-time answers) are found by reading the site's rows (after the moment
+asked, for the past). A GIN index of ``member_refs`` was measured (bench/bulk.py, DELETE of
+50,000, and 8 writes of 50,000 into a copy of a 1,000,000-change record): each member it
+indexes costs about what a whole row of the old record did (5 to 8 us with ``fastupdate =
+off``; with the pending list, 4 to 7 us once its merges are counted, and every read scans
+that list), 250 to 330 ms a write of 50,000 against 55 to 90 ms for the rows themselves;
+a side table of (member, row) with a hash index cost the same.
 
 The rows already written become rows of one change each, under the same id: a change's id
 is its row's id less the changes after it in the row (none here), so every cursor a reader
@@ -25,14 +32,7 @@ from tortoise.migrations import operations as ops
 
 from app.changes.models import MemberIds, MemberRefs
 
-MEMBER_INDEX = "membership_changes_member_refs"
 OLD_MEMBER_INDEX = "idx_membership__site_id_50bb3f"  # (site_id, member_ref, id); PG: a hash
-
-# Autovacuum is off where this runs, so a GIN index's pending list (fastupdate) would be
-# merged only by the writer that overflows it, within its own write; without it each row's
-# members go into the index as the row is written (measured in bench/bulk.py: see README).
-GIN = f"CREATE INDEX {MEMBER_INDEX} ON membership_changes USING gin (member_refs)"
-GIN_WITH = " WITH (fastupdate = off)"
 
 POSTGRES = [
     "ALTER TABLE membership_changes ADD COLUMN size SMALLINT NOT NULL DEFAULT 1,"
@@ -43,7 +43,6 @@ POSTGRES = [
     " ALTER COLUMN member_ids SET NOT NULL, ALTER COLUMN member_refs SET NOT NULL",
     f"DROP INDEX IF EXISTS {OLD_MEMBER_INDEX}",
     "ALTER TABLE membership_changes DROP COLUMN member_id, DROP COLUMN member_ref",
-    GIN + GIN_WITH,
 ]
 SQLITE = [
     "ALTER TABLE membership_changes ADD COLUMN size SMALLINT NOT NULL DEFAULT 1",
@@ -95,7 +94,10 @@ class Migration(migrations.Migration):
                 options={
                     "table": "membership_changes",
                     "app": "models",
-                    "indexes": [Index(fields=["site_id", "id"]), Index(fields=["segment_id", "id"])],
+                    "indexes": [
+                        Index(fields=["site_id", "id"]),
+                        Index(fields=["segment_id", "id"]),
+                    ],
                     "pk_attr": "id",
                     "table_description": "Changes of one write (up to 4,096): members"
                     " ``member_refs`` ENTERED or EXITED segment",

@@ -68,8 +68,8 @@ class MembershipChange(Model):
     at = fields.DatetimeField()
     size = fields.SmallIntField()
     # the members, in order: their ids, and their external ids (as the API names members,
-    # which outlive a deleted member). On PostgreSQL a GIN index of member_refs (migration
-    # 0015) finds a member's rows; SQLite reads the site's rows for that
+    # which outlive a deleted member). No index finds a member's rows: its readers read the
+    # site's (an index of the members cost each write what the old record did: migration 0015)
     member_ids = MemberIds()
     member_refs = MemberRefs()
 

@@ -184,7 +184,7 @@ def member_ids_of(pg: bool, where: str) -> str:
 
 def has_member(pg: bool, ref: str, alias: str = "c") -> str:
     """SQL: the row ``alias`` holds a change of the member with external id ``ref`` (a bound
-    parameter). On PostgreSQL the row's refs' GIN index answers it; SQLite reads the rows."""
+    parameter): read in the row (no index finds a member's rows: see migration 0015)."""
     if pg:
         return f"{alias}.member_refs @> ARRAY[{ref}::text]"
     return f"EXISTS (SELECT 1 FROM json_each({alias}.member_refs) m WHERE m.value = {ref})"
