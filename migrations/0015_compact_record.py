@@ -56,11 +56,26 @@ SQLITE = [
 ]
 
 
+# The arrays of a row of 4,096 changes (some 60 kB) are TOASTed: compressed with pglz, the
+# default, they cost 95 to 105 ms a write of 60,000 changes, with lz4 7 ms (and 10% more
+# room), stored uncompressed 9 ms (and 60% more): lz4 where the server has it.
+LZ4 = (
+    "SELECT 1 AS yes FROM pg_settings WHERE name = 'default_toast_compression'"
+    " AND 'lz4' = ANY(enumvals)"
+)
+ARRAYS = ("member_ids", "member_refs")
+
+
 async def compact(apps: Any, schema_editor: Any) -> None:
     client = schema_editor.client
-    steps = POSTGRES if client.capabilities.dialect == "postgres" else SQLITE
-    for sql in steps:
+    postgres = client.capabilities.dialect == "postgres"
+    for sql in POSTGRES if postgres else SQLITE:
         await client.execute_script(sql)
+    if postgres:
+        lz4 = bool(await client.execute_query_dict(LZ4))
+        how = "SET COMPRESSION lz4" if lz4 else "SET STORAGE EXTERNAL"
+        alter = ", ".join(f"ALTER COLUMN {column} {how}" for column in ARRAYS)
+        await client.execute_script(f"ALTER TABLE membership_changes {alter}")
 
 
 class StateOnly(ops.TortoiseOperation):
