@@ -97,3 +97,23 @@ async def test_a_large_write_is_rows_of_at_most_4096_changes_read_back_one_by_on
     # and a cursor within a row resumes within it
     after = await feed.list_changes(site_id=site.id, after=ids[4100], first=2)
     assert [r.id for r in after] == ids[4101:4103]
+
+
+async def test_interleaved_segments_are_rows_of_each_in_the_order_written(database: str) -> None:
+    # given one write of changes of two segments, interleaved, in a scrambled member order
+    site = await create_site(slug="record-interleaved", name="Record interleaved")
+    order = [(i * 7919) % 5000 for i in range(5000)]
+    written = [
+        Change(1 + n % 2, n, f"m-{n}", ChangeKind.EXITED, ChangeCause.UNLISTED, AT) for n in order
+    ]
+    async with in_transaction() as tx:
+        await lock_site(site.id, tx)
+        await write(site.id, written, tx)
+    # then each segment's changes are rows of their own, in the order they were written
+    changes = await stored(site.id)
+    for segment in (1, 2):
+        assert [c.member_id for c in changes if c.segment_id == segment] == [
+            n for n in order if 1 + n % 2 == segment
+        ]
+    assert sorted(c.id for c in changes) == [c.id for c in changes]
+    assert len({c.row for c in changes}) == 2
