@@ -157,14 +157,13 @@ async def _new_batch(claimed: Claimed, batch_size: int, now: datetime) -> dict[s
     if claimed.segment_ids is not None:
         params.append(ids_param(claimed.segment_ids))
     ids = await fetch(
-        "SELECT id FROM ("
-        + changes_select(
+        changes_select(
             is_postgres(),
             "c.site_id = $1" + _filter(claimed.segment_ids, "$5"),
             after="$2",
             upto="$3",
         )
-        + " LIMIT $4) t",
+        + " LIMIT $4",
         params,
     )
     last = int(ids[-1]["id"]) if len(ids) == batch_size else end
