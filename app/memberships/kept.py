@@ -137,9 +137,10 @@ def id_list(pks: Sequence[int]) -> str:
 # (``member_ids``, ``member_refs``: BIGINT[] and TEXT[] on PostgreSQL, JSON arrays on SQLite)
 # in the order they were written. A change's id is its row's id less the changes after it in
 # the row: the row's ``id`` is the id of its LAST change, and its ``size`` changes have the
-# ids ``id - size + 1 .. id``. A writer takes the next value of the table's sequence, s, and
-# gives its row the id ``(s << ID_SHIFT) + size - 1``, so that the ids of its changes are
-# ``s << ID_SHIFT`` onwards and never meet another row's. Rows written before the record was
+# ids ``id - size + 1 .. id``. A writer takes the next value of the table's sequence, s (on
+# SQLite: one past the largest id the table ever had, shifted back), and gives its row the
+# id ``(s << ID_SHIFT) + size - 1``, so that the ids of its changes are ``s << ID_SHIFT``
+# onwards and never meet another row's. Rows written before the record was
 # compact (migration 0015) are rows of one change whose id is that change's.
 #
 # So every reader that compares ids at the level of rows still reads the record as a list
