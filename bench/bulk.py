@@ -225,7 +225,8 @@ class Db:
         """How many membership changes the service recorded for the segment."""
         return int(
             await self.conn.fetchval(
-                "SELECT count(*) FROM membership_changes WHERE segment_id = $1", segment
+                "SELECT COALESCE(sum(size), 0) FROM membership_changes WHERE segment_id = $1",
+                segment,
             )
         )
 

@@ -198,7 +198,8 @@ async def record_size(url: str) -> tuple[int, int]:
 
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        changes = int(await conn.fetchval("SELECT count(*) FROM membership_changes"))
+        # a row of the record holds up to 4,096 changes
+        changes = int(await conn.fetchval("SELECT COALESCE(sum(size), 0) FROM membership_changes"))
         size = int(await conn.fetchval("SELECT pg_total_relation_size('membership_changes')"))
     finally:
         await conn.close()

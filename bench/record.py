@@ -197,8 +197,8 @@ class Backends:
 
 
 async def record_state(conn: Any) -> tuple[int, int]:
-    """(rows, bytes with indexes) of the record."""
-    rows = await conn.fetchval("SELECT count(*) FROM membership_changes")
+    """(changes, bytes with indexes) of the record (a row holds up to 4,096 changes)."""
+    rows = await conn.fetchval("SELECT COALESCE(sum(size), 0) FROM membership_changes")
     size = await conn.fetchval("SELECT pg_total_relation_size('membership_changes')")
     return int(rows), int(size)
 
@@ -269,8 +269,8 @@ async def rule_edits(
             done.cpu.append(server.cpu_seconds() - cpu_before)
             done.service_cpu.append(done.cpu[-1] + await backends.since(pg_before))
             got = await conn.fetchrow(
-                "SELECT count(*) FILTER (WHERE kind = 'ENTERED') AS entering,"
-                " count(*) FILTER (WHERE kind = 'EXITED') AS exiting"
+                "SELECT COALESCE(sum(size) FILTER (WHERE kind = 'ENTERED'), 0) AS entering,"
+                " COALESCE(sum(size) FILTER (WHERE kind = 'EXITED'), 0) AS exiting"
                 " FROM membership_changes WHERE segment_id = $1 AND id > $2",
                 segment,
                 last,

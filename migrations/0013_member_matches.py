@@ -10,19 +10,20 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 from tortoise.indexes import Index
 
+
 class Migration(migrations.Migration):
-    dependencies = [('models', '0012_lookup_covering')]
+    dependencies = [("models", "0012_lookup_covering")]
 
     initial = False
 
     operations = [
         ops.AlterField(
-            model_name='SegmentRuleMatch',
-            name='member_id',
+            model_name="SegmentRuleMatch",
+            name="member_id",
             field=fields.BigIntField(),
         ),
         ops.AddIndex(
-            model_name='SegmentRuleMatch',
-            index=Index(fields=['member_id', 'segment_id', 'id']),
+            model_name="SegmentRuleMatch",
+            index=Index(fields=["member_id", "segment_id", "id"]),
         ),
     ]

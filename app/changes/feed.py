@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from app.changes.models import ChangeCause, ChangeKind
-from app.db import as_datetime, fetch
+from app.db import as_datetime, fetch, is_postgres
+from app.memberships.kept import change_id, expanded, has_member
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,21 @@ class ChangeRow:
     at: datetime
 
 
-_COLUMNS = "id, segment_id, member_ref, kind, cause, at"
+def changes_select(pg: bool, where: str, *, after: str, upto: str | None = None) -> str:
+    """SQL: the changes (columns id, segment_id, member_ref, kind, cause, at; in commit
+    order) of the record's rows ``where`` (over alias c) selects, with ids past ``after`` (a
+    bound parameter or literal) and up to ``upto``. A row's id is its last change's, so the
+    rows past ``after`` are those with ``c.id > after``: the first of them may begin before."""
+    bounds = [f"c.id > {after}", f"{change_id(pg)} > {after}"]
+    if upto is not None:
+        bounds += [f"c.id - c.size < {upto}", f"{change_id(pg)} <= {upto}"]
+    return (
+        f"SELECT {change_id(pg)} AS id, c.segment_id, u.value AS member_ref, c.kind, c.cause, c.at"
+        f" FROM {expanded(pg, 'membership_changes')} WHERE {where} AND {' AND '.join(bounds)}"
+        # the rows in the order of an index, each one's changes in theirs (no sort of the rows'
+        # changes as a whole: PostgreSQL sorts each row's alone, incrementally)
+        " ORDER BY c.id, u.key"
+    )
 
 
 def _row(row: dict[str, Any]) -> ChangeRow:
@@ -55,18 +70,18 @@ async def list_changes(
 ) -> list[ChangeRow]:
     """Up to ``first`` changes of the site after id ``after`` (from the start for None), in
     commit order, of one segment and/or one member (by external id) when given."""
-    where = ["site_id = $1", "id > $2"]
+    pg = is_postgres()
+    where = ["c.site_id = $1"]
     params: list[Any] = [site_id, after or 0]
     if segment_pk is not None:
         params.append(segment_pk)
-        where.append(f"segment_id = ${len(params)}")
+        where.append(f"c.segment_id = ${len(params)}")
     if member_ref is not None:
         params.append(member_ref)
-        where.append(f"member_ref = ${len(params)}")
+        where += [has_member(pg, f"${len(params)}"), f"u.value = ${len(params)}"]
     params.append(first)
     rows = await fetch(
-        f"SELECT {_COLUMNS} FROM membership_changes WHERE {' AND '.join(where)}"
-        f" ORDER BY id LIMIT ${len(params)}",
+        changes_select(pg, " AND ".join(where), after="$2") + f" LIMIT ${len(params)}",
         params,
     )
     return [_row(r) for r in rows]

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.changes.models import ChangeKind
-from app.db import as_datetime, fetch, ts, utc
+from app.db import as_datetime, fetch, is_postgres, ts, utc
 from app.errors import HistoryUnavailable
+from app.memberships.kept import expanded, has_member
 from app.settings import get_settings
 
 
@@ -60,14 +61,16 @@ async def earliest_after(
 ) -> dict[int, ChangeKind]:
     """For each segment the member (by external id: deleted members too) has a change of after
     ``at``: the kind of the earliest one (by the moment it happened, then commit order)."""
+    pg = is_postgres()
     params: list[object] = [site_id, member_ref, ts(at)]
     segment = ""
     if segment_pk is not None:
         params.append(segment_pk)
-        segment = " AND segment_id = $4"
+        segment = " AND c.segment_id = $4"
     rows = await fetch(
-        "SELECT segment_id, kind FROM membership_changes"
-        f" WHERE site_id = $1 AND member_ref = $2 AND at > $3{segment} ORDER BY at, id",
+        f"SELECT c.segment_id, c.kind FROM {expanded(pg, 'membership_changes')}"
+        f" WHERE c.site_id = $1 AND {has_member(pg, '$2')} AND u.value = $2 AND c.at > $3{segment}"
+        " ORDER BY c.at, c.id, u.key",
         params,
     )
     found: dict[int, ChangeKind] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+import orjson
 from tortoise import fields
 from tortoise.models import Model
 
@@ -28,27 +29,54 @@ class ChangeCause(enum.Enum):
     SEGMENT_DELETED = "SEGMENT_DELETED"
 
 
-class MembershipChange(Model):
-    """Member ``member_ref`` ENTERED or EXITED segment ``segment_id`` at ``at``, for ``cause``."""
+class _MemberArray(fields.Field[list[Any]]):
+    """A record row's members, in the order written: an array on PostgreSQL, a JSON array
+    (text) on SQLite. Written and read by raw SQL only."""
 
-    # the commit order within a site (writers of a site hold its membership lock to commit)
+    SQL_TYPE = "TEXT"
+    field_type = list
+
+    def to_python_value(self, value: Any) -> list[Any] | None:
+        if isinstance(value, str | bytes):
+            loaded: list[Any] = orjson.loads(value)
+            return loaded
+        return None if value is None else list(value)
+
+
+class MemberIds(_MemberArray):
+    class _db_postgres:
+        SQL_TYPE = "BIGINT[]"
+
+
+class MemberRefs(_MemberArray):
+    class _db_postgres:
+        SQL_TYPE = "TEXT[]"
+
+
+class MembershipChange(Model):
+    """Changes of one write (up to 4,096): members ``member_refs`` ENTERED or EXITED segment
+    ``segment_id`` at ``at``, for ``cause``; ``id`` is the last one's (app.memberships.kept)."""
+
+    # the id of the row's last change; its changes are id - size + 1 .. id, in commit order
+    # within a site (writers of a site hold its membership lock to commit)
     id = fields.BigIntField(primary_key=True)
     site_id = fields.BigIntField()
     # no foreign keys: the record outlives a deleted segment or member
     segment_id = fields.BigIntField()
-    member_id = fields.BigIntField()
-    member_ref = fields.CharField(max_length=255)
     kind = fields.CharEnumField(ChangeKind, max_length=7)
     cause = fields.CharEnumField(ChangeCause, max_length=15)
     at = fields.DatetimeField()
+    size = fields.SmallIntField()
+    # the members, in order: their ids, and their external ids (as the API names members,
+    # which outlive a deleted member). No index finds a member's rows: its readers read the
+    # site's (an index of the members cost each write what the old record did: migration 0015)
+    member_ids = MemberIds()
+    member_refs = MemberRefs()
 
     class Meta:
         table = "membership_changes"
-        # the readers' orders: a site's feed, a segment's, a member's (by the external id the
-        # API names members with, which outlives a deleted member). On PostgreSQL the
-        # member's is a hash of member_ref by the same name (migration 0014): the B-tree took
-        # a write's rows at as many places as it has members, a third of the record's cost
-        indexes = (("site_id", "id"), ("segment_id", "id"), ("site_id", "member_ref", "id"))
+        # the readers' orders: a site's feed, a segment's
+        indexes = (("site_id", "id"), ("segment_id", "id"))
 
 
 class SegmentRuleMatch(Model):

@@ -3,9 +3,10 @@
 Every writer of a site's membership takes ``lock_site`` before its first kept write and holds
 it to its commit (it is a row lock of the caller's transaction), so the ids of a site's changes
 are handed out in the order their transactions commit. ``write`` inserts changes in one
-statement and tells the ``membership.changes`` topic at commit (NOTIFY on PostgreSQL: every
-process hears it; dropped on rollback) with the last id written, so the subscription and the
-webhook worker read on from their cursors.
+statement (rows of up to 4,096 changes of one segment, kind, cause and moment: see
+app.memberships.kept) and tells the ``membership.changes`` topic at commit (NOTIFY on
+PostgreSQL: every process hears it; dropped on rollback) with the last id written, so the
+subscription and the webhook worker read on from their cursors.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.changes.models import ChangeCause, ChangeKind
-from app.db import conn, execute, fetch, is_postgres, utc
-from app.live.broker import broker
+from app.db import conn, is_postgres, utc
 from app.memberships.kept import TOPIC, Writer, emit
 from app.memberships.lock import ensure_site
 from app.memberships.rebuild import rebuild
@@ -45,60 +45,45 @@ async def lock_site(site_id: int, connection: BaseDBAsyncClient) -> None:
     await ensure_site(site_id, conn(connection), datetime.now(UTC))
 
 
-_INSERT_PG = (
-    "WITH written AS ("
-    " INSERT INTO membership_changes (site_id, segment_id, member_id, member_ref, kind, cause, at)"
-    " SELECT $1, u.s, u.m, u.r, u.k, u.c, u.a FROM unnest("
-    "$2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]"
-    ") WITH ORDINALITY AS u(s, m, r, k, c, a, n) ORDER BY u.n RETURNING id)"
-    " SELECT max(id) AS last FROM written"
+_CHANGES_PG = (
+    "SELECT u.s AS segment_id, u.m AS member_id, u.r AS member_ref, u.k AS kind,"
+    " u.c AS cause, u.a AS at FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
+    " $5::text[], $6::timestamptz[]) WITH ORDINALITY AS u(s, m, r, k, c, a, n) ORDER BY u.n"
 )
-_INSERT_SQLITE = (
-    "INSERT INTO membership_changes (site_id, segment_id, member_id, member_ref, kind, cause, at)"
-    " SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5"
-    " FROM json_each($2) ORDER BY key"
+_CHANGES_SQLITE = (
+    "SELECT value ->> 0 AS segment_id, value ->> 1 AS member_id, value ->> 2 AS member_ref,"
+    " value ->> 3 AS kind, value ->> 4 AS cause, value ->> 5 AS at FROM json_each($1)"
+    " ORDER BY key"
 )
 
 
 async def write(site_id: int, changes: Sequence[Change], connection: BaseDBAsyncClient) -> int:
     """Record ``changes`` (in their order) on the caller's transaction, which must hold
-    ``lock_site``; returns the last id written (0 for none)."""
+    ``lock_site`` (the record alone: no kept counter moves); returns the last id written (0
+    for none)."""
     if not changes:
         return 0
     c = conn(connection)
+    params: list[Any]
     if is_postgres(c):
-        rows = await fetch(
-            _INSERT_PG,
-            [
-                site_id,
-                [x.segment_id for x in changes],
-                [x.member_id for x in changes],
-                [x.member_ref for x in changes],
-                [x.kind.value for x in changes],
-                [x.cause.value for x in changes],
-                [utc(x.at) for x in changes],
-            ],
-            c,
-        )
-        last = int(rows[0]["last"])
+        params = [
+            [x.segment_id for x in changes],
+            [x.member_id for x in changes],
+            [x.member_ref for x in changes],
+            [x.kind.value for x in changes],
+            [x.cause.value for x in changes],
+            [utc(x.at) for x in changes],
+        ]
+        select = _CHANGES_PG
     else:
-        body = orjson.dumps(
-            [
-                [
-                    x.segment_id,
-                    x.member_id,
-                    x.member_ref,
-                    x.kind.value,
-                    x.cause.value,
-                    str(utc(x.at)),
-                ]
-                for x in changes
-            ]
-        ).decode()
-        await execute(_INSERT_SQLITE, [site_id, body], c)
-        last = int((await fetch("SELECT last_insert_rowid() AS last", [], c))[0]["last"])
-    await broker.publish(topic=TOPIC, site_id=site_id, payload={"upto": last}, connection=c)
-    return last
+        rows = [
+            [x.segment_id, x.member_id, x.member_ref, x.kind.value, x.cause.value, str(utc(x.at))]
+            for x in changes
+        ]
+        params = [orjson.dumps(rows).decode()]
+        select = _CHANGES_SQLITE
+    writer = Writer(c, site_id, datetime.now(UTC))
+    return (await emit(writer, select, params, counters=False)).last
 
 
 async def write_select(

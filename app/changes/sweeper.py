@@ -67,8 +67,8 @@ async def sweep(
 
 
 async def prune(site_id: int, before: datetime, batch: int = PRUNE_BATCH) -> int:
-    """Delete the site's records older than ``before``, ``batch`` at a time (oldest first),
-    and move the start of its history there."""
+    """Delete the site's records older than ``before``, ``batch`` rows at a time (oldest
+    first), and move the start of its history there; how many changes went."""
     pruned = 0
     while True:
         async with in_transaction() as tx:
@@ -81,14 +81,17 @@ async def prune(site_id: int, before: datetime, batch: int = PRUNE_BATCH) -> int
             if not ids:
                 break
             marks = ", ".join(str(int(r["id"])) for r in ids)
-            await execute(f"DELETE FROM membership_changes WHERE id IN ({marks})", [], tx)
+            gone = await fetch(
+                f"DELETE FROM membership_changes WHERE id IN ({marks}) RETURNING size", [], tx
+            )
             await execute(
                 "UPDATE membership_sites SET history_from = $2 WHERE site_id = $1"
                 " AND history_from < $2",
                 [site_id, ts(before, tx)],
                 tx,
             )
-        pruned += len(ids)
+        # the changes pruned (a row holds its write's changes of one moment: see kept)
+        pruned += sum(int(r["size"]) for r in gone)
         if len(ids) < batch:
             break
     return pruned

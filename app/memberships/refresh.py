@@ -21,6 +21,7 @@ from app.memberships.dependencies import dependents, names, order
 from app.memberships.effective import Query
 from app.memberships.kept import (
     NOTHING,
+    Nesting,
     Writer,
     Written,
     company_listed,
@@ -29,6 +30,7 @@ from app.memberships.kept import (
     id_list,
     listed,
     matched,
+    member_ids_of,
 )
 from app.memberships.matching import matches_select, over_site
 from app.memberships.reevaluate import diff_in_python, diff_in_sql
@@ -237,9 +239,8 @@ async def _record_diff(
         f" ORDER BY {order(cat, pks, 'd.segment_id')}d.member_id, d.segment_id",
         p.values,
         ctes=ctes,
+        nesting=_nesting(cat, segments) if nested else (),
     )
-    if nested and written.count:
-        await _mark_nested(w, cat, segments, written)
     return written
 
 
@@ -269,29 +270,14 @@ def _only(having: set[int], pks: Sequence[int], probe: str, w: Writer) -> str:
     return f"(d.segment_id IN ({', '.join(str(pk) for pk in sorted(having))}) AND {probe})"
 
 
-async def _mark_nested(
-    w: Writer, cat: Catalogue, segments: Sequence[SegmentDef], written: Written
-) -> None:
+def _nesting(cat: Catalogue, segments: Sequence[SegmentDef]) -> Nesting:
     """NESTED for a change whose segment names a segment that changed for the member too."""
-    terms = []
+    found = []
     for s in segments:
         named = names(cat, s)
         if named:
-            listed_pks = ", ".join(str(pk) for pk in sorted(named))
-            terms.append(
-                f"(membership_changes.segment_id = {int(s.pk)} AND EXISTS (SELECT 1"
-                " FROM membership_changes g WHERE g.site_id = membership_changes.site_id"
-                f" AND g.id BETWEEN {written.first} AND {written.last}"
-                f" AND g.member_ref = membership_changes.member_ref"
-                f" AND g.segment_id IN ({listed_pks})))"
-            )
-    if terms:
-        await w.run(
-            "UPDATE membership_changes SET cause = 'NESTED' WHERE site_id = $1"
-            f" AND id BETWEEN {written.first} AND {written.last} AND cause <> 'COMPANY'"
-            f" AND ({' OR '.join(terms)})",
-            [w.site_id],
-        )
+            found.append((int(s.pk), sorted(named)))
+    return found
 
 
 async def cascade(w: Writer, written: Written, changed: Iterable[int] | None = None) -> None:
@@ -312,8 +298,7 @@ async def cascade(w: Writer, written: Written, changed: Iterable[int] | None = N
         return
     await scope_members(
         w,
-        "SELECT DISTINCT member_id FROM membership_changes WHERE site_id = $1"
-        f" AND id BETWEEN {written.first} AND {written.last}",
+        member_ids_of(w.pg, f"c.site_id = $1 AND c.id BETWEEN {written.first} AND {written.last}"),
         [w.site_id],
     )
     await refresh(w, cat, todo, scoped=True, cause="NESTED")

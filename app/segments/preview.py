@@ -16,9 +16,10 @@ from tortoise.transactions import in_transaction
 
 from app.changes.models import ChangeKind
 from app.changes.record import lock_site
-from app.db import fetch
+from app.db import fetch, is_postgres
 from app.memberships import catalogue
 from app.memberships import service as memberships
+from app.memberships.kept import expanded
 from app.segments import service as segments
 
 SAMPLE = 100
@@ -81,17 +82,25 @@ async def preview_update(
 
 async def _made(site_id: int, segment_pk: int, after_id: int) -> dict[str, Any]:
     """The changes the update recorded for the segment: counts and the first ids of each kind."""
+    # the counts from the rows' sizes, the samples from the first rows of each kind
+    counts = await fetch(
+        "SELECT kind, SUM(size) AS n FROM membership_changes"
+        " WHERE site_id = $1 AND segment_id = $2 AND id > $3 GROUP BY kind",
+        [site_id, segment_pk, after_id],
+    )
     rows = await fetch(
-        "SELECT kind, member_ref, n FROM (SELECT kind, member_ref,"
-        " ROW_NUMBER() OVER (PARTITION BY kind ORDER BY id) AS r,"
-        " COUNT(*) OVER (PARTITION BY kind) AS n FROM membership_changes"
-        " WHERE site_id = $1 AND segment_id = $2 AND id > $3) t WHERE r <= $4 ORDER BY kind, r",
+        "SELECT kind, member_ref FROM (SELECT c.kind, u.value AS member_ref,"
+        " ROW_NUMBER() OVER (PARTITION BY c.kind ORDER BY c.id, u.key) AS r"
+        f" FROM {expanded(is_postgres(), 'membership_changes')}"
+        " WHERE c.site_id = $1 AND c.segment_id = $2 AND c.id > $3) t WHERE r <= $4"
+        " ORDER BY kind, r",
         [site_id, segment_pk, after_id, SAMPLE],
     )
     made: dict[str, Any] = {"entering": 0, "exiting": 0}
     made.update(entering_sample=[], exiting_sample=[])
+    for row in counts:
+        made["entering" if row["kind"] == ChangeKind.ENTERED.value else "exiting"] = int(row["n"])
     for row in rows:
         side = "entering" if row["kind"] == ChangeKind.ENTERED.value else "exiting"
-        made[side] = int(row["n"])
         made[f"{side}_sample"].append(str(row["member_ref"]))
     return made

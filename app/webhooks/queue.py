@@ -18,7 +18,18 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import any_of, as_datetime, claim_one, execute, fetch, ids_param, json_value, ts
+from app.changes.feed import changes_select
+from app.db import (
+    any_of,
+    as_datetime,
+    claim_one,
+    execute,
+    fetch,
+    ids_param,
+    is_postgres,
+    json_value,
+    ts,
+)
 from app.webhooks.models import WebhookDelivery
 
 _CLAIM = """
@@ -30,7 +41,8 @@ UPDATE webhooks SET claimed_until = $2
                 AND (EXISTS (SELECT 1 FROM webhook_deliveries d
                               WHERE d.webhook_id = w.id AND d.status = 'PENDING')
                      OR EXISTS (SELECT 1 FROM membership_changes c
-                                 WHERE c.site_id = w.site_id AND c.id > w.cursor))
+                                 WHERE c.site_id = w.site_id AND c.id > w.cursor
+                                   AND (w.segment_ids IS NULL OR {watched})))
               ORDER BY w.id LIMIT 1{lock})
    AND enabled AND (claimed_until IS NULL OR claimed_until <= $1)
 RETURNING id, site_id, url, secret, segment_ids, cursor, failing_since, claimed_until
@@ -77,9 +89,21 @@ def _segments(value: Any) -> list[int] | None:
     return None if loaded is None else [int(x) for x in loaded]
 
 
+def _claim_sql() -> str:
+    # a change of a segment it watches (segment_ids null: every segment of its site); one of
+    # another segment is no work for it (its batch would be empty)
+    watched = (
+        "w.segment_ids @> to_jsonb(c.segment_id)"
+        if is_postgres()
+        else "c.segment_id IN (SELECT value FROM json_each(w.segment_ids))"
+    )
+    return _CLAIM.replace("{watched}", watched)
+
+
 async def claim(now: datetime, until: datetime) -> Claimed | None:
-    """Claim the first webhook with work due (a PENDING delivery, or changes past its cursor)."""
-    row = await claim_one(_CLAIM, [ts(now), ts(until)])
+    """Claim the first webhook with work due (a PENDING delivery, or changes past its cursor
+    in a segment it watches)."""
+    row = await claim_one(_claim_sql(), [ts(now), ts(until)])
     if row is None:
         return None
     return Claimed(
@@ -104,7 +128,7 @@ async def release(claimed: Claimed) -> None:
 
 
 def _filter(segment_ids: list[int] | None, ref: str) -> str:
-    return "" if segment_ids is None else " AND " + any_of("segment_id", ref, pg_type="bigint")
+    return "" if segment_ids is None else " AND " + any_of("c.segment_id", ref, pg_type="bigint")
 
 
 async def _pending(webhook_id: int) -> dict[str, Any] | None:
@@ -133,9 +157,13 @@ async def _new_batch(claimed: Claimed, batch_size: int, now: datetime) -> dict[s
     if claimed.segment_ids is not None:
         params.append(ids_param(claimed.segment_ids))
     ids = await fetch(
-        "SELECT id FROM membership_changes WHERE site_id = $1 AND id > $2 AND id <= $3"
-        + _filter(claimed.segment_ids, "$5")
-        + " ORDER BY id LIMIT $4",
+        changes_select(
+            is_postgres(),
+            "c.site_id = $1" + _filter(claimed.segment_ids, "$5"),
+            after="$2",
+            upto="$3",
+        )
+        + " LIMIT $4",
         params,
     )
     last = int(ids[-1]["id"]) if len(ids) == batch_size else end
@@ -195,10 +223,12 @@ async def changes(delivery: Delivery) -> list[ChangeRow]:
     if delivery.segment_ids is not None:
         params.append(ids_param(delivery.segment_ids))
     rows = await fetch(
-        "SELECT id, segment_id, member_ref, kind, cause, at FROM membership_changes"
-        " WHERE site_id = $1 AND id > $2 AND id <= $3"
-        + _filter(delivery.segment_ids, "$4")
-        + " ORDER BY id",
+        changes_select(
+            is_postgres(),
+            "c.site_id = $1" + _filter(delivery.segment_ids, "$4"),
+            after="$2",
+            upto="$3",
+        ),
         params,
     )
     return [

@@ -2,17 +2,57 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from app.db import fetch
+from app.db import as_datetime, fetch, json_value
 from app.memberships import catalogue, kept, rebuild
 from app.memberships.effective import Query
 from app.memberships.service import effective_select
 
 Record = tuple[str, str, str, str]  # segment name, member external id, kind, cause
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One change as the record stores it: a member of a row (``row`` its row's id)."""
+
+    id: int
+    row: int
+    segment_id: int
+    member_id: int
+    member_ref: str
+    kind: str
+    cause: str
+    at: datetime
+
+
+async def stored(site_id: int, after: int = 0, connection: Any = None) -> list[Stored]:
+    """The site's changes past id ``after``, read from the record's rows as they are stored
+    (a row holds its changes' members as arrays; its id is the last one's), in id order."""
+    rows = await fetch(
+        "SELECT id, size, segment_id, kind, cause, at, member_ids, member_refs"
+        " FROM membership_changes WHERE site_id = $1 AND id > $2 ORDER BY id",
+        [site_id, after],
+        connection,
+    )
+    found = []
+    for r in rows:
+        ids, refs = json_value(r["member_ids"]), json_value(r["member_refs"])
+        size = int(r["size"])
+        assert len(ids) == len(refs) == size, r
+        first = int(r["id"]) - size + 1
+        at = as_datetime(r["at"])
+        assert at is not None
+        kind, cause, segment = str(r["kind"]), str(r["cause"]), int(r["segment_id"])
+        found += [
+            Stored(first + i, int(r["id"]), segment, int(m), str(ref), kind, cause, at)
+            for i, (m, ref) in enumerate(zip(ids, refs, strict=True))
+        ]
+    return [c for c in found if c.id > after]
 
 
 class _Rollback(Exception):
@@ -34,17 +74,14 @@ class Log:
         return log
 
     async def new(self) -> list[Record]:
-        rows = await fetch(
-            "SELECT c.id, s.name, c.segment_id, c.member_ref, c.kind, c.cause"
-            " FROM membership_changes c LEFT JOIN segments s ON s.id = c.segment_id"
-            " WHERE c.site_id = $1 AND c.id > $2 ORDER BY c.id",
-            [self.site_id, self.seen],
-        )
-        if rows:
-            self.seen = int(rows[-1]["id"])
+        found = await stored(self.site_id, self.seen)
+        names = await fetch("SELECT id, name FROM segments WHERE site_id = $1", [self.site_id])
+        name = {int(r["id"]): str(r["name"]) for r in names}
+        if found:
+            self.seen = found[-1].id
         return [
-            (str(r["name"] or r["segment_id"]), str(r["member_ref"]), r["kind"], r["cause"])
-            for r in rows
+            (name.get(c.segment_id, str(c.segment_id)), c.member_ref, c.kind, c.cause)
+            for c in found
         ]
 
 
@@ -93,14 +130,10 @@ async def effective_now(site_id: int, now: datetime | None = None) -> set[tuple[
 
 async def replayed(site_id: int) -> set[tuple[int, int]]:
     """Effective membership as the record tells it, replayed from empty."""
-    rows = await fetch(
-        "SELECT segment_id, member_id, kind FROM membership_changes WHERE site_id = $1 ORDER BY id",
-        [site_id],
-    )
     state: set[tuple[int, int]] = set()
-    for r in rows:
-        pair = (int(r["segment_id"]), int(r["member_id"]))
-        if r["kind"] == "ENTERED":
+    for c in await stored(site_id):
+        pair = (c.segment_id, c.member_id)
+        if c.kind == "ENTERED":
             assert pair not in state, f"entered twice: {pair}"
             state.add(pair)
         else:

@@ -13,14 +13,13 @@ from tortoise.transactions import in_transaction
 from app.auth.service import create_site
 from app.changes.models import ChangeCause, ChangeKind
 from app.changes.record import Change, lock_site, write
-from app.db import fetch
 from app.members import service as members
 from app.members.service import MemberData
 from app.memberships import path
 from app.memberships.bulk import Mode
 from app.memberships.path import ListChange, Lists
 from app.segments import service as segments
-from tests.changes.support import assert_consistent
+from tests.changes.support import assert_consistent, stored
 
 
 def _change(n: int) -> Change:
@@ -28,11 +27,7 @@ def _change(n: int) -> Change:
 
 
 async def _ids_after(site_id: int, cursor: int) -> list[int]:
-    rows = await fetch(
-        "SELECT id FROM membership_changes WHERE site_id = $1 AND id > $2 ORDER BY id",
-        [site_id, cursor],
-    )
-    return [int(r["id"]) for r in rows]
+    return [c.id for c in await stored(site_id, cursor)]
 
 
 async def test_a_reader_after_its_cursor_misses_nothing_while_writers_overlap(db: None) -> None:
@@ -71,10 +66,8 @@ async def test_a_reader_after_its_cursor_misses_nothing_while_writers_overlap(db
     await read_on()
     # every change read once, in id order, none skipped
     assert seen == sorted(seen) == await _ids_after(site.id, 0)
-    rows = await fetch(
-        "SELECT member_id FROM membership_changes WHERE site_id = $1 ORDER BY id", [site.id]
-    )
-    assert [int(r["member_id"]) for r in rows] == [1, 2, 3]  # the first to commit, first
+    # the first to commit, first
+    assert [c.member_id for c in await stored(site.id)] == [1, 2, 3]
 
 
 async def test_concurrent_service_writers_keep_the_counters_right(db: None) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from tortoise.transactions import in_transaction
 
 from app.auth.service import create_site
-from app.changes.models import MembershipChange
 from app.changes.record import lock_site, write_select
 from app.members import service as members
 from app.members.service import MemberData
 from app.segments import service as segments
-from tests.changes.support import kept_state
+from tests.changes.support import kept_state, stored
 
 
 async def test_write_select_records_the_selected_rows_and_moves_the_counter(db: None) -> None:
@@ -28,8 +27,8 @@ async def test_write_select_records_the_selected_rows_and_moves_the_counter(db: 
             [site.id],
             tx,
         )
-    rows = await MembershipChange.filter(site_id=site.id).order_by("id")
-    assert [(r.member_ref, r.kind.value) for r in rows] == [("b", "ENTERED"), ("a", "ENTERED")]
+    rows = await stored(site.id)
+    assert [(r.member_ref, r.kind) for r in rows] == [("b", "ENTERED"), ("a", "ENTERED")]
     assert last == rows[-1].id
     _, counts = await kept_state(site.id)
     assert counts[seg.id] == (2, 0)

@@ -11,13 +11,13 @@ from tortoise.transactions import in_transaction
 from app.auth.service import create_site
 from app.changes import sweeper
 from app.changes.record import lock_site
-from app.db import fetch
 from app.members import service as members
 from app.members.service import MemberData
 from app.memberships import path
 from app.memberships.bulk import Mode
 from app.memberships.path import ListChange, Lists
 from app.segments import service as segments
+from tests.changes.support import stored
 
 
 async def test_two_sweeps_at_once_record_an_expiry_once(db: None) -> None:
@@ -45,8 +45,4 @@ async def test_two_sweeps_at_once_record_an_expiry_once(db: None) -> None:
     assert skipped.skipped >= 1 and skipped.expired == 0  # did not wait for the holder
     assert again.expired == 1  # the next sweep takes the site
     assert (await sweeper.sweep(now=later)).expired == 0
-    rows = await fetch(
-        "SELECT cause FROM membership_changes WHERE site_id = $1 AND cause = 'EXPIRED'",
-        [site.id],
-    )
-    assert len(rows) == 1
+    assert [c.cause for c in await stored(site.id) if c.cause == "EXPIRED"] == ["EXPIRED"]

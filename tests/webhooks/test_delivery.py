@@ -8,7 +8,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -42,7 +42,7 @@ async def test_a_batch_is_signed_and_carries_the_changes(
     # given a webhook on every segment, and changes of two segments after it was made
     gold, vip = await segment(hooks, "Gold"), await segment(hooks, "VIP")
     made = await _hook(hooks, receiver)
-    await record(hooks.site.id, gold["id"], ["m-1", "m-2"])
+    gold_last = await record(hooks.site.id, gold["id"], ["m-1", "m-2"])
     last = await record(
         hooks.site.id, vip["id"], ["m-1"], kind=ChangeKind.EXITED, cause=ChangeCause.RULE_CHANGED
     )
@@ -67,8 +67,8 @@ async def test_a_batch_is_signed_and_carries_the_changes(
     assert [
         (c["id"], c["segmentId"], c["memberId"], c["kind"], c["cause"]) for c in got.changes
     ] == [
-        (str(last - 2), gold["id"], "m-1", "ENTERED", "LISTED"),
-        (str(last - 1), gold["id"], "m-2", "ENTERED", "LISTED"),
+        (str(gold_last - 1), gold["id"], "m-1", "ENTERED", "LISTED"),
+        (str(gold_last), gold["id"], "m-2", "ENTERED", "LISTED"),
         (str(last), vip["id"], "m-1", "EXITED", "RULE_CHANGED"),
     ]
     assert all(c["at"].endswith("+00:00") for c in got.changes)
@@ -105,6 +105,20 @@ async def test_a_new_webhook_starts_at_the_end_of_the_record_and_keeps_to_its_se
     await until(lambda: _settled(hooks, made["id"]), what="the delivery")
     # then it received only the change of its segment made after it
     assert [c["memberId"] for r in receiver.received for c in r.changes] == ["after"]
+
+
+async def test_a_change_of_a_segment_not_watched_is_no_work_for_the_claim(hooks: Api) -> None:
+    # given a webhook of Gold, and a change of VIP recorded after it was made
+    gold, vip = await segment(hooks, "Gold"), await segment(hooks, "VIP")
+    made = await create(hooks, url="http://127.0.0.1:9/hook", segmentIds=[gold["id"]])
+    await record(hooks.site.id, vip["id"], ["other"])
+    now = datetime.now(UTC)
+    # then no worker claims it
+    assert await queue.claim(now, now + timedelta(seconds=30)) is None
+    # and once a change of Gold is recorded, one does
+    await record(hooks.site.id, gold["id"], ["mine"])
+    claimed = await queue.claim(now, now + timedelta(seconds=30))
+    assert claimed is not None and claimed.id == int(made["id"])
 
 
 async def test_a_failed_attempt_is_retried_under_the_same_id(
