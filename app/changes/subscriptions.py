@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from app.changes import feed
+from app.changes.models import ChangeCause
 from app.changes.record import TOPIC
 from app.changes.types import MembershipChangeNode
 from app.db import parse_pk
@@ -40,7 +41,8 @@ class ChangeSubscriptions:
     @strawberry.subscription(
         description="Every change of effective membership (of the segment, or of every "
         "segment of the site when segmentId is null) from the moment of subscribing, in the "
-        "order the changes committed, whichever server process wrote them."
+        "order the changes committed, whichever server process wrote them. A subscription "
+        "to one segment completes once that segment is deleted, after its members' exits."
     )
     async def membership_changes(
         self, info: Info, segment_id: strawberry.ID | None = None
@@ -56,15 +58,25 @@ class ChangeSubscriptions:
                 upto = max(int(m.payload.get("upto", 0)) for m in batch)
                 if upto <= last:
                     continue
+                deleted = False
                 while True:
                     rows = await feed.list_changes(
                         site_id=site_id, after=last, first=_READ, segment_pk=segment_pk
                     )
                     for row in rows:
                         last = row.id
+                        deleted = deleted or row.cause == ChangeCause.SEGMENT_DELETED
                         yield MembershipChangeNode.from_row(row)
                     if len(rows) < _READ:
                         break
+                # the segment's deletion wrote its members' exits, read above to the last:
+                # nothing more can come, so the subscription completes
+                if (
+                    segment_pk is not None
+                    and deleted
+                    and not await feed.segment_exists(site_id=site_id, segment_pk=segment_pk)
+                ):
+                    return
                 # every change up to `upto` committed before it was told (commit order): none
                 # of them is left to read, whichever segment it is of
                 last = max(last, upto)

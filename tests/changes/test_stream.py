@@ -15,7 +15,7 @@ from app.changes.models import ChangeKind
 from app.changes.record import TOPIC, lock_site, write
 from app.live.broker import broker
 from tests.changes.records import changes, record
-from tests.factories import Api, segment
+from tests.factories import Api, members, segment
 from tests.live.support import GraphQLWs, asgi_ws, subscribed
 
 STREAM = """
@@ -127,3 +127,26 @@ async def test_a_subscriber_that_fell_behind_still_reads_every_change(app: Any, 
             assert await ws.nothing_within(0.3)
     finally:
         broker.queue_size = size
+
+
+async def test_a_segments_subscription_completes_after_its_deletion_exits(
+    app: Any, api: Api
+) -> None:
+    # given a subscriber to VIP, which lists two members
+    await members(api, "a", "b")
+    vip = (await segment(api, "VIP", memberIds=["a", "b"]))["id"]
+    async with asgi_ws(app) as ws:
+        assert (await ws.init({"apiKey": api.key}))["type"] == "connection_ack"
+        await ws.subscribe(STREAM, {"segmentId": vip})
+        await subscribed(TOPIC, api.site.id)
+
+        # when VIP is deleted
+        await api.query("mutation($id: ID!) { deleteSegment(id: $id) { deletedId } }", {"id": vip})
+
+        # then both members' exits come, and the subscription completes: nothing more can come
+        got = [await _change(ws) for _ in range(2)]
+        assert sorted((c["memberId"], c["kind"], c["cause"]) for c in got) == [
+            ("a", "EXITED", "SEGMENT_DELETED"),
+            ("b", "EXITED", "SEGMENT_DELETED"),
+        ]
+        assert await ws.message() == {"id": "1", "type": "complete"}
