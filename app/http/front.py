@@ -99,7 +99,7 @@ class Front:
                 other = other or self.cors
         if (
             other
-            or authorization is None
+            or not authorization  # none, or empty: AuthAndLimits lets it in without a key
             or content_type is None
             or not content_type.startswith(_JSON)
             or length is None

@@ -160,3 +160,18 @@ async def test_a_planned_request_from_an_allowed_origin_gets_its_cors_headers(
     assert answered[0] is not None
     assert response.headers["access-control-allow-origin"] == "https://app.example"
     assert len(response.json()["data"]["memberSegments"]) == 3
+
+
+async def test_an_empty_authorization_header_is_no_key_as_before(api: Api) -> None:
+    # given a hot lookup document
+    await _member_of_three(api)
+    for _ in range(2):
+        await _post(api, {})
+    # when it comes with an empty Authorization header, and with none
+    body = {"query": SEGMENTS, "variables": {"m": "m1"}}
+    empty = await api.client.post("/graphql", json=body, headers={"Authorization": ""})
+    none = await api.client.post("/graphql", json=body)
+    # then both are answered as a request without a key is (not a refused key's 401)
+    assert empty.status_code == none.status_code
+    assert empty.json() == none.json()
+    assert "www-authenticate" not in empty.headers
