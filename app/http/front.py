@@ -1,7 +1,7 @@
 """The front of a planned GraphQL POST: every layer it needs, in one ASGI call.
 
-A POST to /graphql with a JSON body of a declared length within MAX_REQUEST_BYTES and a
-bearer key (and, when CORS is configured, no Origin) is what servers repeat thousands of
+A POST to /graphql with a JSON body of a declared length within MAX_REQUEST_BYTES and an
+Authorization header (and, when CORS is configured, no Origin) is what servers repeat thousands of
 times: for it this layer does, in this order, what the layers behind it would do one call
 and one wrapped ``send`` each (``observe``: request id, metrics, access line; ``resilience``:
 the deadline and the 503 of an outage; ``auth``: the key, 401; ``compression``; the GraphQL
@@ -17,17 +17,16 @@ import asyncio
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette_compress import CompressMiddleware
 
 from app.db import is_outage
-from app.http import access_log, metrics, request_id, state
+from app.http import access_log, compression, metrics, request_id, state
 from app.http.auth import AuthAndLimits, signed_in
 from app.http.graphql import GraphQLApp, negotiate
 from app.resilience import FRONT, timed_out, unavailable
 from app.settings import Settings
 
 _JSON = b"application/json"
-_ANSWER = "segments.answer"  # scope key: the planned answer's messages, for _compressed
+_ANSWER = "segments.answer"  # scope key: the planned answer's messages, for _answered
 
 
 async def _answered(scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,7 +67,7 @@ class Front:
         self.timeout_seconds = settings.request_timeout_seconds
         self.limit = settings.max_request_bytes
         self.compress_min_bytes = settings.compress_min_bytes
-        self._compress = CompressMiddleware(_answered, minimum_size=settings.compress_min_bytes)
+        self._compress = compression.compressor(_answered, settings.compress_min_bytes)
         self._auth = AuthAndLimits(app, settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
