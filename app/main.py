@@ -24,6 +24,7 @@ from app.flags import plans as flag_plans
 from app.http import compression, graphiql, metrics
 from app.http.auth import AuthAndLimits
 from app.http.errors import error_response
+from app.http.front import Front
 from app.http.graphql import GraphQLApp
 from app.http.observe import Observed
 from app.jobs.worker import running_worker
@@ -110,7 +111,10 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     if settings.graphiql:
         routes.append(Mount(graphiql.PREFIX, graphiql.assets(), name="graphiql"))
+    origins = _origins(settings.cors_origins)
     middleware = [
+        # a planned GraphQL POST: the layers below, and the plan's answer, in one call
+        Middleware(Front, graphql=graphql, settings=settings, cors=bool(origins)),
         Middleware(Observed),  # request id, metrics, access line
         # a deadline per request, and a 503 for an outage (the key lookup included): inside the
         # log and the metrics, so that those answers are logged and counted too
@@ -118,7 +122,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
         compression.middleware(settings.compress_min_bytes),
         Middleware(AuthAndLimits, settings=settings),
     ]
-    if origins := _origins(settings.cors_origins):
+    if origins:
         # only when configured: CORSMiddleware wraps every answer (Vary: Origin) otherwise too
         cors = Middleware(
             CORSMiddleware,
@@ -128,7 +132,7 @@ def create_app(settings: Settings | None = None, *, init_orm: bool = True) -> St
             expose_headers=["x-request-id", "retry-after"],
             max_age=600,
         )
-        middleware.insert(1, cors)
+        middleware.insert(2, cors)
     return Starlette(
         routes=routes,
         middleware=middleware,

@@ -46,6 +46,29 @@ def _has_deadline(scope: Scope) -> bool:
     return True
 
 
+FRONT = "segments.front"  # scope key: app.http.front has already run this request's layers
+
+
+async def timed_out(send: Send, path: str, timeout_seconds: float) -> None:
+    """The answer of a request cancelled at its deadline (503 TIMEOUT)."""
+    log.warning("request to %s cancelled after %ss", path, timeout_seconds)
+    for message in _error_response(
+        503,
+        f"The request took longer than {timeout_seconds:g} s"
+        " (REQUEST_TIMEOUT_SECONDS) and was cancelled; nothing it began was kept",
+        "TIMEOUT",
+    ):
+        await send(message)
+
+
+async def unavailable(send: Send, exc: BaseException) -> None:
+    """The answer of a request that found the database unreachable (503)."""
+    log.warning("database unavailable: %.500r", exc)
+    outage = service_unavailable()
+    for message in _error_response(503, str(outage), str(outage.extensions["code"])):
+        await send(message)
+
+
 class Resilience:
     """Deadline and outage handling for HTTP requests; everything else passes through."""
 
@@ -54,7 +77,7 @@ class Resilience:
         self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or FRONT in scope:
             await self.app(scope, receive, send)
             return
         tracked = WatchedSend(send)
@@ -68,24 +91,11 @@ class Resilience:
         except TimeoutError as exc:
             if deadline is None or not deadline.expired() or tracked.started:
                 if not tracked.started and is_outage(exc):
-                    await self._unavailable(send, exc)
+                    await unavailable(send, exc)
                     return
                 raise
-            log.warning("request to %s cancelled after %ss", scope["path"], self.timeout_seconds)
-            for message in _error_response(
-                503,
-                f"The request took longer than {self.timeout_seconds:g} s"
-                " (REQUEST_TIMEOUT_SECONDS) and was cancelled; nothing it began was kept",
-                "TIMEOUT",
-            ):
-                await send(message)
+            await timed_out(send, scope["path"], self.timeout_seconds)
         except Exception as exc:
             if tracked.started or not is_outage(exc):
                 raise
-            await self._unavailable(send, exc)
-
-    async def _unavailable(self, send: Send, exc: BaseException) -> None:
-        log.warning("database unavailable: %.500r", exc)
-        outage = service_unavailable()
-        for message in _error_response(503, str(outage), str(outage.extensions["code"])):
-            await send(message)
+            await unavailable(send, exc)

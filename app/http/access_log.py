@@ -32,4 +32,18 @@ def write(scope: Scope, status: int, seconds: float, info: state.RequestInfo) ->
         extra["error_ids"] = info.error_ids
     if info.cost is not None:
         extra["cost"] = info.cost
-    log.info("%s %s %s", scope["method"], scope["path"], status, extra=extra)
+    # what log.info(..., extra=extra) makes (no caller is looked up: app.logs turns that off),
+    # without its calls around it: a line per request
+    record = logging.getLogRecordFactory()(
+        log.name,
+        logging.INFO,
+        "(unknown file)",
+        0,
+        "%s %s %s",
+        (scope["method"], scope["path"], status),
+        None,
+        "(unknown function)",
+        None,
+    )
+    record.__dict__.update(extra)
+    log.handle(record)

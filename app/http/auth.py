@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.service import authenticate
 from app.http import state
 from app.http.errors import error_response
+from app.resilience import FRONT
 from app.settings import Settings
 from app.viewer import Viewer
 
@@ -95,7 +96,7 @@ async def _operation_hint(scope: Scope, receive: Receive) -> str | None:
     return found.group(1).decode() if found else None
 
 
-def _signed_in(scope: Scope, viewer: Viewer) -> None:
+def signed_in(scope: Scope, viewer: Viewer) -> None:
     scope.setdefault("state", {})["viewer"] = viewer
     info = state.current()
     info.site = viewer.site_name
@@ -109,7 +110,7 @@ class AuthAndLimits:
         self.app = app
         self.settings = settings
 
-    async def _viewer(self, authorization: str) -> Viewer | None:
+    async def viewer(self, authorization: str) -> Viewer | None:
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             return None
@@ -119,7 +120,7 @@ class AuthAndLimits:
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
             return
-        if scope["type"] != "http":
+        if scope["type"] != "http" or FRONT in scope:  # (app.http.front: signed in there)
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
@@ -128,7 +129,7 @@ class AuthAndLimits:
         limit = self.settings.max_upload_bytes if upload else self.settings.max_request_bytes
         what = "Upload" if upload else "Request body"
         if length and length.isdigit() and int(length) > limit:
-            await self._refuse(
+            await self.refuse(
                 scope,
                 receive,
                 send,
@@ -145,20 +146,20 @@ class AuthAndLimits:
             messages = await read_body(receive, limit)
             if messages is None:
                 message = f"Request body is over the limit of {limit} bytes"
-                await self._refuse(scope, receive, send, message, "TOO_LARGE", 413, sniff=False)
+                await self.refuse(scope, receive, send, message, "TOO_LARGE", 413, sniff=False)
                 return
             receive = replay(messages, receive)
         auth = headers.get(b"authorization", "")
         if auth:
-            viewer = await self._viewer(auth)
+            viewer = await self.viewer(auth)
             if viewer is None:
                 message = "Invalid or revoked API key"
-                await self._refuse(scope, receive, send, message, "UNAUTHENTICATED", 401)
+                await self.refuse(scope, receive, send, message, "UNAUTHENTICATED", 401)
                 return
-            _signed_in(scope, viewer)
+            signed_in(scope, viewer)
         elif upload:  # nothing is read, let alone stored, for a caller we do not know
             message = "Uploads need an API key"
-            await self._refuse(scope, receive, send, message, "UNAUTHENTICATED", 401)
+            await self.refuse(scope, receive, send, message, "UNAUTHENTICATED", 401)
             return
         if length is None and upload:
             await self._counted(scope, receive, send, f"{what} is over the limit of {limit} bytes")
@@ -181,10 +182,10 @@ class AuthAndLimits:
         except _BodyTooLarge:
             if started:
                 raise
-            await self._refuse(scope, receive, send, refusal, "TOO_LARGE", 413, sniff=False)
+            await self.refuse(scope, receive, send, refusal, "TOO_LARGE", 413, sniff=False)
 
     @staticmethod
-    async def _refuse(
+    async def refuse(
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -209,7 +210,7 @@ class AuthAndLimits:
         for name, value in scope["headers"]:
             if name.lower() != b"authorization":
                 continue
-            viewer = await self._viewer(value.decode("latin-1"))
+            viewer = await self.viewer(value.decode("latin-1"))
             if viewer is None:
                 await send({"type": "websocket.close", "code": 4403, "reason": "Invalid API key"})
                 return

@@ -9,6 +9,7 @@ compressed as they stream; WebSockets pass untouched.
 from __future__ import annotations
 
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 from starlette_compress import CompressMiddleware, add_compress_type
 
 add_compress_type("application/graphql-response+json")
@@ -17,3 +18,8 @@ add_compress_type("text/csv")
 
 def middleware(minimum_size: int) -> Middleware:
     return Middleware(CompressMiddleware, minimum_size=minimum_size)
+
+
+def compressor(app: ASGIApp, minimum_size: int) -> ASGIApp:
+    """The same compression around one app (``app.http.front``'s planned answers)."""
+    return CompressMiddleware(app, minimum_size=minimum_size)

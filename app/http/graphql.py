@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLSchema
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -51,6 +51,7 @@ from app.http.errors import (
 )
 from app.http.persisted import PersistedQueries
 from app.http.websocket import TextWebSocket, TransportWSHandler, sign_in
+from app.resilience import FRONT
 from app.schema import build_schema
 from app.settings import Settings
 from app.viewer import Viewer
@@ -111,6 +112,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_MEDIA_BYTES = {JSON: JSON.encode(), GRAPHQL_RESPONSE_JSON: GRAPHQL_RESPONSE_JSON.encode()}
+
+
+def _messages(
+    status: int, media: str, content: bytes, more: list[tuple[bytes, bytes]] | None = None
+) -> tuple[Message, Message]:
+    headers = [(b"content-type", _MEDIA_BYTES[media]), (b"content-length", b"%d" % len(content))]
+    if more:
+        headers.extend(more)
+    start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+    return start, {"type": "http.response.body", "body": content}
+
+
 def _request_error_of(result: ExecutionResult) -> bool:
     """Whether the request never reached execution: no data, and no error has a path."""
     errors = result.errors or []
@@ -137,8 +151,9 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.plans = plans
+        self._graphql_schema: GraphQLSchema = self.schema._schema  # type: ignore[attr-defined]
         if plans is not None:
-            plans.bind(self.schema._schema)  # type: ignore[attr-defined]
+            plans.bind(self._graphql_schema)
         self.persisted = PersistedQueries(settings.persisted_query_cache_size)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -285,9 +300,16 @@ class GraphQLApp(GraphQL[Context, None]):
         _media.set(media)
         _status.set(200)
         try:
-            if self.plans is not None and scope.get("state", {}).get("viewer") is not None:
-                answered, receive = await self._planned(scope, receive, send, media)
-                if answered:
+            # (app.http.front tries the plan of a POST before it gets here: not twice)
+            if (
+                self.plans is not None
+                and FRONT not in scope
+                and scope.get("state", {}).get("viewer") is not None
+            ):
+                answer, receive = await self.planned(scope, receive, media)
+                if answer is not None:
+                    for message in answer:
+                        await send(message)
                     return
             # strawberry's own HTTP handling, but the request is closed after the response, so
             # that uploaded files are deleted whatever became of the operation
@@ -318,96 +340,92 @@ class GraphQLApp(GraphQL[Context, None]):
 
     # ---------------------------------------------------------------- plans
 
-    async def _planned(
-        self, scope: Scope, receive: Receive, send: Send, media: str
-    ) -> tuple[bool, Receive]:
-        """Answer the request through its document's plan when there is one and it answers;
-        (False, a receive that replays the body) otherwise."""
+    async def planned(
+        self, scope: Scope, receive: Receive, media: str
+    ) -> tuple[tuple[Message, Message] | None, Receive]:
+        """The two messages of the answer through the request's document's plan, when there
+        is one and it answers; (None, a receive that replays the body) otherwise."""
         if scope["method"] == "GET":
             params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
             if "query" not in params and "extensions" not in params:
-                return False, receive
+                return None, receive
             try:
                 request = self.parse_query_params(params)
             except RequestError:
-                return False, receive
+                return None, receive
         elif scope["method"] == "POST" and (_header(scope, b"content-type") or "").startswith(
             "application/json"
         ):
             messages = await read_body(receive, self.settings.max_request_bytes)
-            receive = replay(messages or [], receive)
             if messages is None:
-                return False, receive
+                return None, replay([], receive)
+            receive = replay(messages, receive)
+            body = (
+                messages[0].get("body", b"")
+                if len(messages) == 1
+                else b"".join(m.get("body", b"") for m in messages)
+            )
             try:
-                decoded = self.decode_json(b"".join(m.get("body", b"") for m in messages))
+                decoded = self.decode_json(body)
             except ValueError:
-                return False, receive
+                return None, receive
             if not isinstance(decoded, dict):
-                return False, receive
+                return None, receive
             request = decoded
         else:
-            return False, receive
+            return None, receive
         query, variables, name = request.get("query"), request.get("variables"), None
         if isinstance(request.get("operationName"), str):
             name = request["operationName"]
         if not isinstance(query, str | None) or not isinstance(variables, dict | None):
-            return False, receive
-        try:
-            query = self.persisted.resolve(query, request.get("extensions"))
-        except RequestError:
-            return False, receive  # the executor's path gives the same refusal
-        if query is None or several_operations(query, name, self.settings.max_tokens):
-            return False, receive  # the executor's path refuses a document it cannot run
-        viewer: Viewer = scope["state"]["viewer"]
+            return None, receive
         extensions = request.get("extensions")
+        try:
+            query = self.persisted.resolve(query, extensions)
+        except RequestError:
+            return None, receive  # the executor's path gives the same refusal
+        if query is None or several_operations(query, name, self.settings.max_tokens):
+            return None, receive  # the executor's path refuses a document it cannot run
+        viewer: Viewer = scope["state"]["viewer"]
         persisted = isinstance(extensions, dict) and "persistedQuery" in extensions
         assert self.plans is not None
         found = await self.plans.answer(query, variables, name, viewer.site_id, persisted=persisted)
         if found is None:
-            return False, receive
+            return None, receive
         plan, data = found
-        requested = plan.cost_of(self.schema._schema, variables)  # type: ignore[attr-defined]
+        requested = plan.cost_of(self._graphql_schema, variables)
         # the operation's name for the log: the one given, else the planned document's own
-        await self._answer(scope, send, data, requested, name or plan.name, viewer, media)
-        return True, receive
+        return self._answer(data, requested, name or plan.name, viewer, media), receive
 
-    async def _answer(
-        self,
-        scope: Scope,
-        send: Send,
-        data: dict[str, Any],
-        requested: int,
-        name: str | None,
-        viewer: Viewer,
-        media: str,
-    ) -> None:
+    def _answer(
+        self, data: dict[str, Any], requested: int, name: str | None, viewer: Viewer, media: str
+    ) -> tuple[Message, Message]:
+        """The answer's two ASGI messages, as the executor's path writes them (a Response
+        object costs more than the lookup)."""
         info = state.current()
         info.operation, info.cost = name, requested
-        headers: Mapping[str, str] = {}
-        body: dict[str, Any] = {"data": data}
-        status = 200
         wait = self.throttle.take(viewer.key_id, requested) if self.throttle else 0.0
         if wait:
             error = cost.throttled(requested, wait)
-            body = {"errors": [{"message": str(error), "extensions": error.extensions}]}
-            headers = {"Retry-After": str(error.extensions["retryAfter"])}
-            status = 429
             info.error_codes.append("THROTTLED")
-        body["extensions"] = {
+            content = orjson.dumps(
+                {
+                    "errors": [{"message": str(error), "extensions": error.extensions}],
+                    "extensions": self._cost_extension(requested),
+                }
+            )
+            retry = str(error.extensions["retryAfter"]).encode()
+            return _messages(429, media, content, [(b"retry-after", retry)])
+        content = orjson.dumps({"data": data, "extensions": self._cost_extension(requested)})
+        return _messages(200, media, content)
+
+    def _cost_extension(self, requested: int) -> dict[str, Any]:
+        return {
             "cost": {
                 "requestedQueryCost": requested,
                 "maximumAvailable": self.settings.max_query_cost,
             }
         }
-        # the two ASGI messages themselves: a Response object costs more than the lookup
-        content = orjson.dumps(body)
-        raw_headers = [
-            (b"content-type", media.encode()),
-            (b"content-length", str(len(content)).encode()),
-            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-        await send({"type": "http.response.body", "body": content})
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         viewer: Viewer | None = request.scope.get("state", {}).get("viewer")

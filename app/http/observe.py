@@ -13,6 +13,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http import access_log, metrics, request_id, state
+from app.resilience import FRONT
 
 
 class Observed:
@@ -23,7 +24,7 @@ class Observed:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind != "http":
+        if kind != "http" or FRONT in scope:  # (app.http.front observes it)
             if kind == "websocket":
                 request_id.begin(scope)
             await self.app(scope, receive, send)

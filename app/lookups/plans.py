@@ -11,8 +11,10 @@ objects, a selection of the leaves it lists (scalar fields and ``__typename``), 
 not, each response key once.
 
 A request with a planned document has its variables coerced and its arguments read by
-graphql-core's own functions (those the executor calls), its inputs checked by the input
-guard, then the service the resolver calls is called and its answer written as the
+graphql-core's own functions (those the executor calls; for a plan whose variables are all
+IDs and Strings, a request giving each a string, or a list of strings, has them read as
+those functions would read them, without their walk: ``_Direct``), its inputs checked by
+the input guard, then the service the resolver calls is called and its answer written as the
 executor writes it. Whenever the executor would answer with an error (a variable that does
 not coerce, a value over a limit, an unknown segment, too many ids), the plan gives the
 request back (None) and the executor answers it, with its own words. Every other document
@@ -21,6 +23,7 @@ goes to the executor too. The HTTP layer asks the registry, and nothing else, fo
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,13 +36,18 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
+    GraphQLList,
+    GraphQLNonNull,
     GraphQLSchema,
+    GraphQLString,
     GraphQLSyntaxError,
     OperationDefinitionNode,
     OperationType,
     VariableNode,
     Visitor,
     parse,
+    type_from_ast,
     validate,
     visit,
 )
@@ -97,6 +105,9 @@ class Plan:
     check: Callable[[Mapping[str, Any] | None], None]  # the input guard's, on variables
     writer: Writer | None = None  # a shaped field's
     document: DocumentNode | None = None  # kept when the cost depends on variables
+    # when every variable is an ID or a String (or a list of them): the arguments as
+    # graphql-core coerces them from string values, without its walk (``_Direct``)
+    direct: _Direct | None = None
 
     def cost_of(self, schema: GraphQLSchema, variables: dict[str, Any] | None) -> int:
         """extensions.cost.requestedQueryCost of a request (a page size may be a variable)."""
@@ -115,17 +126,24 @@ class Plan:
         """The answer's data, or None to leave the request to the executor."""
         if operation_name is not None and operation_name != self.name:
             return None
-        coerced = get_variable_values(
-            schema, self.operation.variable_definitions or (), variables or {}, max_errors=1
-        )
-        if isinstance(coerced, list):
-            return None  # the executor words the error
+        arguments = None if self.direct is None else self.direct.arguments(variables)
+        coerced: VariableValues | None = None
+        if arguments is None:
+            found = get_variable_values(
+                schema, self.operation.variable_definitions or (), variables or {}, max_errors=1
+            )
+            if isinstance(found, list):
+                return None  # the executor words the error
+            coerced = found
         if self.document is not None and self.cost_of(schema, variables) > settings.max_query_cost:
             return None  # MAX_COST_EXCEEDED
         try:
             self.check(variables)
-            arguments = get_argument_values(self.definition, self.node, coerced)
+            if coerced is not None:
+                arguments = get_argument_values(self.definition, self.node, coerced)
+            assert arguments is not None
             if self.writer is not None:
+                assert coerced is not None
                 return {self.key: await self.writer(site_id, arguments, coerced, settings)}
             assert self.root.answer is not None
             value = await self.root.answer(site_id, arguments, settings)
@@ -242,19 +260,109 @@ class Plans:
             check = variables_check(schema, document, InputLimits.of(settings))
         except BadInput:
             return None
+        definition = query_type.fields[node.name.value]
         return Plan(
             key=node.alias.value if node.alias else node.name.value,
             name=operation.name.value if operation.name else None,
             cost=requested,
             root=root,
-            definition=query_type.fields[node.name.value],
+            definition=definition,
             node=node,
             operation=operation,
             selection=selection,
             check=check,
             writer=writer,
             document=document if _sized_by_variables(document) else None,
+            direct=None if writer is not None else _Direct.of(schema, operation, definition, node),
         )
+
+
+_PROBE = "\u27c2probe\u27c2"  # a string no request sends: where a variable lands
+
+
+@dataclass(frozen=True, slots=True)
+class _Direct:
+    """The arguments of a plan whose variables are all IDs or Strings, or lists of them
+    (items not null), none with a default: graphql-core coerces a string value of those
+    types to itself and a list of them to a copy, so the arguments are those of the
+    document's literals and defaults (``constants``, read once) with each variable's value
+    in its place (``slots``). A request whose values are anything else (a number for an
+    ID, a missing or null value, a lone string for a list) takes graphql-core's path."""
+
+    variables: tuple[tuple[str, bool], ...]  # (name, a list) of every variable defined
+    constants: tuple[tuple[str, Any], ...]
+    slots: tuple[tuple[str, str, bool], ...]  # (argument, variable, a list)
+    mutable: bool = False
+
+    def arguments(self, values: dict[str, Any] | None) -> dict[str, Any] | None:
+        if values is None:
+            return None if self.variables else dict(self.constants)
+        for name, listed in self.variables:
+            value = values.get(name)
+            if listed:
+                if type(value) is not list or any(type(item) is not str for item in value):
+                    return None
+            elif type(value) is not str:
+                return None
+        found = dict(self.constants)
+        if self.mutable:  # a literal list or object: each request its own
+            found = copy.deepcopy(found)
+        for argument, name, listed in self.slots:
+            found[argument] = list(values[name]) if listed else values[name]
+        return found
+
+    @classmethod
+    def of(
+        cls,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        definition: GraphQLField,
+        node: FieldNode,
+    ) -> _Direct | None:
+        variables: list[tuple[str, bool]] = []
+        probes: dict[str, Any] = {}
+        for i, defined in enumerate(operation.variable_definitions or ()):
+            if defined.default_value is not None:
+                return None
+            kind: Any = type_from_ast(schema, defined.type)
+            if isinstance(kind, GraphQLNonNull):
+                kind = kind.of_type
+            listed = isinstance(kind, GraphQLList)
+            if listed:
+                if not isinstance(kind.of_type, GraphQLNonNull):
+                    return None
+                kind = kind.of_type.of_type
+            if kind is not GraphQLID and kind is not GraphQLString:
+                return None
+            name = defined.variable.name.value
+            variables.append((name, listed))
+            probe = f"{_PROBE}{i}"
+            probes[name] = [probe] if listed else probe
+        coerced = get_variable_values(schema, operation.variable_definitions or (), probes)
+        if isinstance(coerced, list):
+            return None
+        try:
+            found = get_argument_values(definition, node, coerced)
+        except GraphQLError:
+            return None
+        constants, slots = [], []
+        by_probe = {(v[0] if isinstance(v, list) else v): k for k, v in probes.items()}
+        for argument, value in found.items():
+            if isinstance(value, str) and value in by_probe:
+                slots.append((argument, by_probe[value], False))
+            elif (
+                isinstance(value, list)
+                and len(value) == 1
+                and value[0] in by_probe
+                and isinstance(probes[by_probe[value[0]]], list)
+            ):
+                slots.append((argument, by_probe[value[0]], True))
+            elif _PROBE in repr(value):
+                return None  # a variable inside a value: graphql-core's path
+            else:
+                constants.append((argument, value))
+        mutable = any(isinstance(value, list | dict) for _, value in constants)
+        return cls(tuple(variables), tuple(constants), tuple(slots), mutable)
 
 
 def _sized_by_variables(document: DocumentNode) -> bool:

@@ -5,6 +5,7 @@ and every request that ends in an error, to the executor."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from graphql.execution.values import get_argument_values, get_variable_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -360,3 +362,45 @@ async def test_a_hot_document_asking_the_past_is_answered_from_the_record(
     # then the plan answered for now, and gave the past to the resolver, which reads the record
     assert past == {"isMember": False}
     assert answered[-1] is None and answered[:-1] == [{"isMember": True}] * 2
+
+
+@functools.cache
+def _registry() -> plans.Plans:
+    return registry()
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(DOCUMENTS)), variables=variables_)
+def test_a_plans_direct_arguments_are_graphql_cores(name: str, variables: dict[str, Any]) -> None:
+    # given the plan of a benchmark document whose variables are IDs and Strings
+    found = _registry()
+    plan = found.find(DOCUMENTS[name])
+    if plan is None or plan.direct is None:
+        return
+    # when a request's variables are read without graphql-core's walk
+    direct = plan.direct.arguments(variables)
+    if direct is None:  # values it leaves to graphql-core
+        return
+    # then they are the arguments graphql-core's own functions read
+    assert found.schema is not None
+    coerced = get_variable_values(
+        found.schema, plan.operation.variable_definitions or (), variables, max_errors=1
+    )
+    assert not isinstance(coerced, list)
+    assert direct == get_argument_values(plan.definition, plan.node, coerced)
+
+
+def test_the_lookups_of_the_benchmark_read_their_arguments_directly() -> None:
+    found = _registry()
+    segments = found.find(DOCUMENTS["memberSegments"])
+    assert segments is not None and segments.direct is not None
+    assert segments.direct.arguments({"m": "x"}) == {
+        "memberId": "x",
+        "includeInactive": False,
+        "at": None,
+    }
+    assert segments.direct.arguments({"m": 3}) is None  # graphql-core makes it "3"
+    many = found.find(DOCUMENTS["membershipsOf"])
+    assert many is not None and many.direct is not None
+    assert many.direct.arguments({"ids": ["a", "b"]}) == {"memberIds": ["a", "b"]}
+    assert many.direct.arguments({"ids": "a"}) is None  # graphql-core makes it ["a"]
