@@ -114,9 +114,10 @@ class JsonFormatter(logging.Formatter):
     out), then `time` (ISO 8601 in UTC with microseconds). A dict logged as the message gives
     its keys as fields, and an empty message.
 
-    The lines python-json-logger's OrjsonFormatter wrote with these settings, without its
-    generality (a walk of its options and a method call per field: ~20 µs on the access line
-    of each request under load)."""
+    The lines python-json-logger's OrjsonFormatter wrote with the settings this module gave it
+    (levelname, name and message, renamed; timestamp "time"), without its generality: a walk
+    of its options and a method call per field, ~5 µs of CPU on an access line, ~20 µs under
+    load (py-spy); this one ~3.5 µs."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -169,25 +169,6 @@ def _with(record: logging.LogRecord, **attrs: Any) -> logging.LogRecord:
     return record
 
 
-@pytest.mark.parametrize("kind", list(RECORDS))
-def test_the_lines_are_python_json_loggers(kind: str) -> None:
-    """The formatter writes what python-json-logger's OrjsonFormatter wrote with the settings
-    app.logs gave it (this test goes with that package)."""
-    from pythonjsonlogger.orjson import OrjsonFormatter
-
-    before = OrjsonFormatter(
-        ["levelname", "name", "message"],
-        rename_fields={"levelname": "level", "name": "logger", "correlation_id": "request_id"},
-        timestamp="time",
-    )
-    # twice each: the formatter keeps what it learnt of a record's shape
-    for _ in range(2):
-        record = RECORDS[kind]()
-        assert formatter().format(record) == before.format(RECORDS[kind]())
-        shared = formatter()
-        assert shared.format(record) == shared.format(record) == before.format(record)
-
-
 T = '"time":"2025-12-01T04:00:00.250000+00:00"'
 HEAD = '{"level":"INFO","logger":"segments.test",'
 PINNED = {
