@@ -14,6 +14,7 @@ from tortoise import Tortoise
 
 from app.auth.models import Role, Site
 from app.auth.service import create_key, create_site
+from app.lookups import service as lookups_service
 from app.settings import Settings
 
 
@@ -136,9 +137,16 @@ def count_fetches(monkeypatch: Any, *modules: Any) -> list[str]:
 @contextmanager
 def count_statements() -> Iterator[list[str]]:
     """Every SQL statement the database client runs while the block is open, ORM and raw
-    alike (count_fetches sees only raw ``fetch`` calls)."""
+    alike, and the lookups' statements sent straight to asyncpg's pool on PostgreSQL
+    (count_fetches sees only raw ``fetch`` calls)."""
     statements: list[str] = []
     client_class = type(Tortoise.get_connection("default"))
+
+    async def on_pool(pool: Any, text: str, params: Any) -> Any:
+        statements.append(text)
+        return await direct(pool, text, params)
+
+    direct = lookups_service.on_pool
 
     def counting(original: Any) -> Any:
         async def wrapper(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
@@ -153,4 +161,5 @@ def count_statements() -> Iterator[list[str]]:
             # connection's own class (app.db subclasses Tortoise's SQLite client)
             owner = next(k for k in client_class.__mro__ if name in vars(k))
             patch.setattr(owner, name, counting(getattr(owner, name)))
+        patch.setattr(lookups_service, "on_pool", on_pool)
         yield statements

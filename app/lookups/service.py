@@ -227,15 +227,21 @@ _NO_MEMBER = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
 async def fetch(text: str, params: Sequence[Any] = ()) -> Sequence[Any]:
     """The rows of a raw query as the driver gives them (read by column name): no dict made
     per row, since a lookup of 1,000 ids reads a few thousand of them. On PostgreSQL outside
-    a transaction, straight from a connection of the client's pool, with the driver's
-    prepared statement cache (Tortoise's execute_query costs a lookup ~20 µs more: its
-    wrappers, its debug log call, an upper-cased copy of the statement), its errors
+    a transaction, straight from a connection of the client's pool (``on_pool``), with the
+    driver's prepared statement cache (Tortoise's execute_query costs a lookup ~20 µs more:
+    its wrappers, its debug log call, an upper-cased copy of the statement), its errors
     translated as Tortoise translates them."""
     c = conn()
     pool = c._pool if type(c) is AsyncpgDBClient else None
     if pool is None:  # SQLite, a transaction's connection, or a pool not made yet
         _, rows = await c.execute_query(sql(text, c), list(params))
         return rows
+    return await on_pool(pool, text, params)
+
+
+async def on_pool(pool: asyncpg.Pool, text: str, params: Sequence[Any]) -> Sequence[Any]:
+    """One statement on a connection of asyncpg's pool, given back whatever happens: every
+    statement sent past Tortoise goes through here (tests count them here)."""
     connection = await pool.acquire()
     try:
         found: Sequence[Any] = await connection.fetch(text, *params)
