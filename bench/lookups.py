@@ -173,7 +173,11 @@ async def count_timings(
             "variables": {"i": {"name": COUNT_SEGMENT, "type": "DYNAMIC", "rule": COUNT_RULE}},
         },
     )
-    payload = made.json()["data"]["createSegment"]
+    body = made.json()
+    if not body.get("data"):
+        # e.g. a 503 TIMEOUT: the DYNAMIC segment's matches over every member, on a busy machine
+        raise RuntimeError(f"createSegment answered {made.status_code}: {body}")
+    payload = body["data"]["createSegment"]
     if payload["userErrors"]:
         raise RuntimeError(payload["userErrors"])
     segment_id = payload["segment"]["id"]
