@@ -216,9 +216,10 @@ async def before_list_change(
 async def unlisted_exits(w: Writer, segment_id: int, deleted: str, now: str) -> str:
     """SQL: the EXITED (UNLISTED) of the listings the CTE ``deleted`` (PostgreSQL) unlists in
     the same statement (columns ord, id, external_id, company_id, live: whether the listing
-    was unexpired at ``now``), in input order: the members no company, kept match or
-    exclusion keeps where they are. The probes read the rows as they were before the
-    statement, which are the rows the unlisting leaves but for the listings themselves."""
+    was unexpired at ``now``), numbered n in input order (for ``kept.emit_with``): the
+    members no company, kept match or exclusion keeps where they are. The probes read the
+    rows as they were before the statement, which are the rows the unlisting leaves but for
+    the listings themselves."""
     s = str(int(segment_id))
     has = await _present(w, s)
     others = _none_of(
@@ -227,8 +228,8 @@ async def unlisted_exits(w: Writer, segment_id: int, deleted: str, now: str) -> 
         (has["exclusions"], excluded(s, "m.id")),
     )
     return (
-        f"{_row(s, 'm.id', kept.EXITED, 'UNLISTED', now)} FROM {deleted} m"
-        f" WHERE m.live AND {others} ORDER BY m.ord"
+        f"{_row(s, 'm.id', kept.EXITED, 'UNLISTED', now)}, m.ord AS n FROM {deleted} m"
+        f" WHERE m.live AND {others}"
     )
 
 

@@ -253,9 +253,12 @@ async def emit_with(
 ) -> tuple[Written, dict[str, Any]]:
     """``emit`` on PostgreSQL, whose one statement also answers the columns of the one-row
     CTEs ``also`` (of ``ctes``): a write that reads what it changes in the same statement
-    (the bulk unlisting) and its payload with it."""
+    (the bulk unlisting) and its payload with it. ``select`` numbers its changes itself, in
+    the order to record them (a distinct bigint column ``n``), instead of ordering them: the
+    record sorts them once, by group and n (an ORDER BY and a row_number over it cost 40 to
+    80 ms of 50,000 changes more)."""
     assert w.pg, "one statement with CTEs: PostgreSQL"
-    written, row = await _emit_pg(w, select, params, ctes, (), True, also)
+    written, row = await _emit_pg(w, select, params, ctes, (), True, also, numbered=True)
     await _tell(w, written)
     return written, row
 
@@ -275,10 +278,13 @@ async def _emit_pg(
     nesting: Nesting,
     counters: bool,
     also: Sequence[str] = (),
+    *,
+    numbered: bool = False,
 ) -> tuple[Written, dict[str, Any]]:
     site = int(w.site_id)
     changes = "_ef0" if nesting else "_ef"
-    steps = [f"{changes} AS (SELECT s.*, row_number() OVER () AS n FROM ({select}) s)"]
+    number = "" if numbered else ", row_number() OVER () AS n"
+    steps = [f"{changes} AS (SELECT s.*{number} FROM ({select}) s)"]
     if nesting:
         steps.append(f"_efn AS ({_nested_cause(nesting, '_ef0')})")
         steps.append(

@@ -336,12 +336,12 @@ async def test_delete_records_only_the_members_who_leave_with_its_payload(world:
     await SegmentExclusion.create(
         site_id=world.site_id, segment_id=world.segment, member_id=m3.id, added_at=EARLIER
     )
-    for i in ("m1", "m2", "m3", "m7"):
+    for i in ("m1", "m2", "m3", "m7", "m8"):
         await put(world.segment, world.site_id, i)
     await put(world.segment, world.site_id, "m4", expires_at=EARLIER)
-    r = await members(world, ["zz", "m4", "m3", "m2", "m1", "m5", "yy"], Mode.DELETE)
-    assert counts(r) == (0, 3, 2, 2)
-    assert r.removed_sample == ["m3", "m2", "m1"]
+    r = await members(world, ["zz", "m8", "m4", "m3", "m2", "m1", "m5", "yy"], Mode.DELETE)
+    assert counts(r) == (0, 4, 2, 2)
+    assert r.removed_sample == ["m8", "m3", "m2", "m1"]
     assert r.unknown_ids == ["zz", "yy"]
     assert await listed(world.segment) == {"m7"}
     pg = is_postgres()
@@ -350,7 +350,10 @@ async def test_delete_records_only_the_members_who_leave_with_its_payload(world:
         " WHERE c.segment_id = $1 ORDER BY c.id, u.key",
         [world.segment],
     )
-    assert [(r["kind"], r["cause"], r["ref"]) for r in rows] == [("EXITED", "UNLISTED", "m1")]
+    assert [(r["kind"], r["cause"], r["ref"]) for r in rows] == [  # in input order
+        ("EXITED", "UNLISTED", "m8"),
+        ("EXITED", "UNLISTED", "m1"),
+    ]
     count = await fetch(
         "SELECT member_count FROM segment_counts WHERE segment_id = $1", [world.segment]
     )
