@@ -33,8 +33,10 @@ baselines' row counts the same, and the three segments must end with the same me
 any difference stops the run with an error. The table shows each time's median over
 ``--repeat`` runs and the ratio service / raw; the target is at most 2x. Below it: the
 server's peak RSS (VmHWM, reset before each call where the kernel allows), the CPU seconds
-the server process used during each call, and the bytes the record grew by (table and
-indexes) per million changes.
+the server process used during each call, with its PostgreSQL backends' (read from /proc
+when PostgreSQL is local) beside the raw COPY's backend and this script's (the machine is
+shared and loaded: CPU moves far less with the load than the wall clock), and the bytes
+the record grew by (table and indexes) per million changes.
 
 Before the clock starts anything, one untimed dry run of the full ADD warms the
 server (schema, connection pool) and the database's caches, so that whichever run goes
@@ -67,6 +69,7 @@ from _common import (
     LOCAL_HOSTS,
     Server,
     asyncpg_dsn,
+    cpu_seconds,
     create_admin_key,
     format_table,
     is_postgres_url,
@@ -169,6 +172,25 @@ class Db:
         self.conn = conn
         self.site_id = site_id
         self.segments: list[int] = []
+
+    async def backends_cpu(self) -> dict[int, float]:
+        """CPU seconds so far of the database's client backends but this connection (the
+        server's pool), read from /proc; empty when PostgreSQL runs elsewhere."""
+        rows = await self.conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        try:
+            return {int(r["pid"]): cpu_seconds(int(r["pid"])) for r in rows}
+        except (OSError, IndexError, ValueError):
+            return {}
+
+    async def backends_cpu_since(self, before: dict[int, float]) -> float:
+        """CPU seconds the server's backends used since ``before`` (NaN if unreadable)."""
+        now = await self.backends_cpu()
+        if not now:
+            return float("nan")
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
 
     async def new_segment(self, name: str, prefill: Sequence[str]) -> int:
         pk = int(
@@ -290,13 +312,20 @@ def raw_statements(mode: str, src: str) -> list[tuple[str, str]]:
 
 async def raw_change(
     dsn: str, site_id: int, segment: int, mode: str, ids: list[str], *, variant: str
-) -> tuple[float, int, int]:
-    """The change by hand, on its own connection; returns (seconds, inserted, deleted)."""
+) -> tuple[float, int, int, float]:
+    """The change by hand, on its own connection; returns (seconds, inserted, deleted, CPU
+    seconds: its PostgreSQL backend's and this script's, NaN when the backend is elsewhere)."""
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
     try:
         inserted = deleted = 0
+        pid = int(await conn.fetchval("SELECT pg_backend_pid()"))
+        try:
+            backend_before = cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            backend_before = float("nan")
+        own_before = time.process_time()
         started = time.perf_counter()
         async with conn.transaction():
             if variant == "copy":
@@ -317,7 +346,12 @@ async def raw_change(
                     inserted += n
                 else:
                     deleted += n
-        return time.perf_counter() - started, inserted, deleted
+        seconds = time.perf_counter() - started
+        try:
+            backend = cpu_seconds(pid) - backend_before
+        except (OSError, IndexError, ValueError):
+            backend = float("nan")
+        return seconds, inserted, deleted, backend + time.process_time() - own_before
     finally:
         await conn.close()
 
@@ -394,6 +428,9 @@ class Measured:
     copy: list[float] = field(default_factory=list)
     unnest: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    # server + its PostgreSQL backends; raw COPY's backend + this script
+    service_cpu: list[float] = field(default_factory=list)
+    copy_cpu: list[float] = field(default_factory=list)
     peak_rss: list[float] = field(default_factory=list)
     rss_before: list[float] = field(default_factory=list)
     encode: list[float] = field(default_factory=list)
@@ -438,7 +475,9 @@ async def run_scenario(
 
     vacuum = await vacuum_analyze(url)
     bytes_before = await db.record_bytes()
+    pg_before = await db.backends_cpu()
     run = await service_change(client, server, key, service_seg, scenario.mode, scenario.ids)
+    service_cpu = run.cpu_seconds + await db.backends_cpu_since(pg_before)
     measured.record_bytes += await db.record_bytes() - bytes_before
     check_payload(scenario, run.payload)
     size = await db.size(service_seg)
@@ -452,9 +491,10 @@ async def run_scenario(
     measured.records += records
 
     times: dict[str, float] = {}
+    cpus: dict[str, float] = {}
     for variant, segment in (("copy", copy_seg), ("unnest", unnest_seg)):
         vacuum += await vacuum_analyze(url)
-        seconds, inserted, deleted = await raw_change(
+        seconds, inserted, deleted, cpus[variant] = await raw_change(
             dsn, db.site_id, segment, scenario.mode, scenario.ids, variant=variant
         )
         if (inserted, deleted) != scenario.raw_counts():
@@ -474,6 +514,8 @@ async def run_scenario(
     measured.copy.append(times["copy"])
     measured.unnest.append(times["unnest"])
     measured.cpu.append(run.cpu_seconds)
+    measured.service_cpu.append(service_cpu)
+    measured.copy_cpu.append(cpus["copy"])
     measured.peak_rss.append(run.peak_rss_mb)
     measured.rss_before.append(run.rss_before_mb)
     measured.encode.append(run.encode_seconds)
@@ -481,7 +523,8 @@ async def run_scenario(
     say(
         f"  {scenario.name:<8} #{repeat + 1}: service {run.seconds:6.2f} s"
         f" (server CPU {run.cpu_seconds:5.2f} s, peak RSS {run.peak_rss_mb:5.0f} MB),"
-        f" raw COPY {times['copy']:6.2f} s, raw unnest {times['unnest']:6.2f} s"
+        f" raw COPY {times['copy']:6.2f} s, raw unnest {times['unnest']:6.2f} s;"
+        f" CPU service {service_cpu:5.2f} s, raw COPY {cpus['copy']:5.2f} s"
         f"  [3x VACUUM ANALYZE {vacuum:4.1f} s]"
     )
 
@@ -548,6 +591,11 @@ def report(
             "request MB": results[s.name].request_bytes / 1e6,
             "encode s": median(results[s.name].encode),
             "server CPU s": median(results[s.name].cpu),
+            "+ PostgreSQL s": median(results[s.name].service_cpu),
+            "raw COPY CPU s": median(results[s.name].copy_cpu),
+            "CPU ratio": ratio(
+                median(results[s.name].service_cpu), median(results[s.name].copy_cpu)
+            ),
             "RSS before MB": median(results[s.name].rss_before),
             "peak RSS MB": max(results[s.name].peak_rss),
         }

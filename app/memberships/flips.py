@@ -213,6 +213,26 @@ async def before_list_change(
     return await kept.emit(w, _union(arms), p.values)
 
 
+async def unlisted_exits(w: Writer, segment_id: int, deleted: str, now: str) -> str:
+    """SQL: the EXITED (UNLISTED) of the listings the CTE ``deleted`` (PostgreSQL) unlists in
+    the same statement (columns ord, id, external_id, company_id, live: whether the listing
+    was unexpired at ``now``), numbered n in input order (for ``kept.emit_with``): the
+    members no company, kept match or exclusion keeps where they are. The probes read the
+    rows as they were before the statement, which are the rows the unlisting leaves but for
+    the listings themselves."""
+    s = str(int(segment_id))
+    has = await _present(w, s)
+    others = _none_of(
+        (has["companies"], company_listed(s, "m.company_id")),
+        (has["matches"], matched(s, "m.id")),
+        (has["exclusions"], excluded(s, "m.id")),
+    )
+    return (
+        f"{_row(s, 'm.id', kept.EXITED, 'UNLISTED', now)}, m.ord AS n FROM {deleted} m"
+        f" WHERE m.live AND {others}"
+    )
+
+
 async def before_move(w: Writer, source: int, target: int | None, moved: str) -> Written:
     """Record a move of the listings of ``moved`` (rows ``ref_id``) from source to target."""
     p = Params(w.tx)

@@ -15,10 +15,10 @@ from tortoise.transactions import in_transaction
 
 from app.auth.service import create_site
 from app.companies.models import Company
-from app.db import fetch
+from app.db import fetch, is_postgres
 from app.errors import DomainError, ErrorCode
 from app.members.models import Member, bucket_of
-from app.memberships import bulk, path
+from app.memberships import bulk, kept, path
 from app.memberships import move as moving
 from app.memberships.bulk import ChangeResult, Mode
 from app.memberships.models import ListedSource, SegmentCompany, SegmentExclusion, SegmentMember
@@ -319,6 +319,45 @@ async def test_expired_listing_is_revived_by_add(world: World) -> None:
     r = await members(world, ["m4"], Mode.ADD, expires_at=LATER)
     assert counts(r) == (1, 0, 0, 0)
     assert (await listing(world.segment))["m4"]["expires_at"] == LATER
+
+
+async def test_delete_records_only_the_members_who_leave_with_its_payload(world: World) -> None:
+    """DELETE (one statement on PostgreSQL): the listings of the input go, expired ones too;
+    only the member no company or exclusion keeps where it was is recorded, and the
+    counter follows; counts, samples and unknown ids as the general path gives them."""
+    c1 = await Company.get(site_id=world.site_id, external_id="c1")
+    await Member.filter(site_id=world.site_id, external_id__in=["m2", "m6"]).update(
+        company_id=c1.id
+    )
+    await SegmentCompany.create(
+        site_id=world.site_id, segment_id=world.segment, company_id=c1.id, added_at=EARLIER
+    )
+    m3 = await Member.get(site_id=world.site_id, external_id="m3")
+    await SegmentExclusion.create(
+        site_id=world.site_id, segment_id=world.segment, member_id=m3.id, added_at=EARLIER
+    )
+    for i in ("m1", "m2", "m3", "m7", "m8"):
+        await put(world.segment, world.site_id, i)
+    await put(world.segment, world.site_id, "m4", expires_at=EARLIER)
+    r = await members(world, ["zz", "m8", "m4", "m3", "m2", "m1", "m5", "yy"], Mode.DELETE)
+    assert counts(r) == (0, 4, 2, 2)
+    assert r.removed_sample == ["m8", "m3", "m2", "m1"]
+    assert r.unknown_ids == ["zz", "yy"]
+    assert await listed(world.segment) == {"m7"}
+    pg = is_postgres()
+    rows = await fetch(
+        f"SELECT c.kind, c.cause, u.value AS ref FROM {kept.expanded(pg, 'membership_changes')}"
+        " WHERE c.segment_id = $1 ORDER BY c.id, u.key",
+        [world.segment],
+    )
+    assert [(r["kind"], r["cause"], r["ref"]) for r in rows] == [  # in input order
+        ("EXITED", "UNLISTED", "m8"),
+        ("EXITED", "UNLISTED", "m1"),
+    ]
+    count = await fetch(
+        "SELECT member_count FROM segment_counts WHERE segment_id = $1", [world.segment]
+    )
+    assert count[0]["member_count"] == 3  # m2, m6 through c1, m7 listed
 
 
 async def test_expired_listings_do_not_count_as_removed(world: World) -> None:
