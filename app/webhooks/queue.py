@@ -127,8 +127,21 @@ async def release(claimed: Claimed) -> None:
     )
 
 
-def _filter(segment_ids: list[int] | None, ref: str) -> str:
-    return "" if segment_ids is None else " AND " + any_of("c.segment_id", ref, pg_type="bigint")
+async def _between(
+    site_id: int, after: int, upto: int, segment_ids: list[int] | None, limit: int | None = None
+) -> list[Any]:
+    """The site's changes after ``after`` up to ``upto``, in their order, of the segments
+    given (None: every segment), at most ``limit`` of them."""
+    params: list[Any] = [site_id, after, upto]
+    where = "c.site_id = $1"
+    if segment_ids is not None:
+        params.append(ids_param(segment_ids))
+        where += " AND " + any_of("c.segment_id", f"${len(params)}", pg_type="bigint")
+    text = changes_select(is_postgres(), where, after="$2", upto="$3")
+    if limit is not None:
+        params.append(limit)
+        text += f" LIMIT ${len(params)}"
+    return list(await fetch(text, params))
 
 
 async def _pending(webhook_id: int) -> dict[str, Any] | None:
@@ -153,19 +166,7 @@ async def _new_batch(claimed: Claimed, batch_size: int, now: datetime) -> dict[s
     if not end_rows or end_rows[0]["last"] is None:
         return None
     end = int(end_rows[0]["last"])
-    params: list[Any] = [site, cursor, end, batch_size]
-    if claimed.segment_ids is not None:
-        params.append(ids_param(claimed.segment_ids))
-    ids = await fetch(
-        changes_select(
-            is_postgres(),
-            "c.site_id = $1" + _filter(claimed.segment_ids, "$5"),
-            after="$2",
-            upto="$3",
-        )
-        + " LIMIT $4",
-        params,
-    )
+    ids = await _between(site, cursor, end, claimed.segment_ids, limit=batch_size)
     last = int(ids[-1]["id"]) if len(ids) == batch_size else end
     async with in_transaction() as tx:
         moved = await execute(
@@ -219,17 +220,8 @@ async def next_delivery(claimed: Claimed, *, batch_size: int, now: datetime) -> 
 
 async def changes(delivery: Delivery) -> list[ChangeRow]:
     """The changes of a delivery, in their order: the same rows at every attempt."""
-    params: list[Any] = [delivery.site_id, delivery.after_change, delivery.last_change]
-    if delivery.segment_ids is not None:
-        params.append(ids_param(delivery.segment_ids))
-    rows = await fetch(
-        changes_select(
-            is_postgres(),
-            "c.site_id = $1" + _filter(delivery.segment_ids, "$4"),
-            after="$2",
-            upto="$3",
-        ),
-        params,
+    rows = await _between(
+        delivery.site_id, delivery.after_change, delivery.last_change, delivery.segment_ids
     )
     return [
         ChangeRow(
