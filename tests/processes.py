@@ -67,12 +67,18 @@ class Server:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop(self.process, within=10)
+
+
+def stop(process: subprocess.Popen[Any], within: float = 15) -> None:
+    """Ask a process to end (SIGTERM); killed if it has not ended ``within`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 async def graphql(server: Server, key: str, query: str, variables: dict[str, Any]) -> Any:

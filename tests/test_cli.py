@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import free_port
+from tests.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = re.compile(r"\bseg_[A-Za-z0-9_-]{20,}")
@@ -88,12 +88,7 @@ def _serve(database_url: str, output: Path, **env: str) -> Iterator[Server]:
             _wait_until_up(server, process)
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+            stop(process)
 
 
 def _wait_until_up(server: Server, process: subprocess.Popen[bytes]) -> None:

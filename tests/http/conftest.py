@@ -10,6 +10,7 @@ import pytest
 
 from app.settings import get_settings
 from tests.factories import Api, served
+from tests.lookups.support import answered  # noqa: F401 (the plans' spy, a fixture)
 
 AppWith = Callable[..., AbstractAsyncContextManager[Api]]
 

@@ -26,7 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.conftest import TEST_DATABASE_URL
 from tests.factories import Api, members, segment
 from tests.http.conftest import AppWith
-from tests.processes import Server, free_port
+from tests.processes import Server, free_port, stop
 
 ORIGIN = "https://admin.example.com"
 
@@ -193,12 +193,7 @@ async def _chromium() -> AsyncIterator[Page]:
             async with connect(target, max_size=None) as ws:
                 yield Page(ws)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def _launch(binary: str, profile: str, port: int) -> subprocess.Popen[bytes]:

@@ -6,43 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from app.lookups import plans, service
+from app.lookups import service
 from tests.factories import Api, members, segment
 from tests.http.conftest import AppWith
+from tests.lookups.support import executor_only
 
 SEGMENTS = "query FrontSegments($m: ID!) { memberSegments(memberId: $m) { id name description } }"
-
-
-@pytest.fixture
-def answered(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every answer a plan gave (None: it left the request to the executor)."""
-    seen: list[Any] = []
-    original = plans.Plan.run
-
-    async def spy(self: plans.Plan, *args: Any) -> Any:
-        result = await original(self, *args)
-        seen.append(result)
-        return result
-
-    monkeypatch.setattr(plans.Plan, "run", spy)
-    return seen
-
-
-@contextmanager
-def executor_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    with monkeypatch.context() as patch:
-
-        async def nothing(*args: Any, **kwargs: Any) -> None:
-            return None
-
-        patch.setattr(plans.Plans, "answer", nothing)
-        yield
 
 
 async def _member_of_three(api: Api) -> None:

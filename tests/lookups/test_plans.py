@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +22,7 @@ from app.lookups import plans, segment_list
 from app.schema import build_schema
 from app.settings import Settings, get_settings
 from tests.factories import Api, companies, members, segment
+from tests.lookups.support import executor_only
 
 IS_MEMBER = "query Check($s: ID!, $m: ID!) { isMember(segmentId: $s, memberId: $m) }"
 # the documents of the benchmark (bench/postgraphile.py), and variants a plan also takes
@@ -82,33 +81,6 @@ mutation($input: FeatureFlagInput!) {
   createFeatureFlag(input: $input) { userErrors { message } }
 }
 """
-
-
-@pytest.fixture
-def answered(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every answer a plan gave (None: it left the request to the executor)."""
-    seen: list[Any] = []
-    original = plans.Plan.run
-
-    async def spy(self: plans.Plan, *args: Any) -> Any:
-        result = await original(self, *args)
-        seen.append(result)
-        return result
-
-    monkeypatch.setattr(plans.Plan, "run", spy)
-    return seen
-
-
-@contextmanager
-def executor_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Requests inside go to the executor, whatever their document."""
-    with monkeypatch.context() as patch:
-
-        async def nothing(*args: Any, **kwargs: Any) -> None:
-            return None
-
-        patch.setattr(plans.Plans, "answer", nothing)
-        yield
 
 
 async def given_site(api: Api) -> dict[str, str]:
