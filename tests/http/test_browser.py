@@ -7,11 +7,14 @@ optional: CI installs it (.ci/run)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -186,7 +189,11 @@ async def _chromium() -> AsyncIterator[Page]:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     assert binary, "Chromium is needed for GraphiQL's tests (apt-get install chromium)"
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="segments-chromium-") as profile:
+    # the profile's files may outlive the browser by a moment (its helpers write on): a
+    # folder left in /tmp is not the test's failure
+    with tempfile.TemporaryDirectory(
+        prefix="segments-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         process = _launch(binary, profile, port)
         try:
             target = await _page_target(port, process)
@@ -194,13 +201,19 @@ async def _chromium() -> AsyncIterator[Page]:
                 yield Page(ws)
         finally:
             stop(process)
+            # and its helper processes (renderer, crashpad...), in its own process group
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def _launch(binary: str, profile: str, port: int) -> subprocess.Popen[bytes]:
     flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
     where = [f"--user-data-dir={profile}", f"--remote-debugging-port={port}", "about:blank"]
     return subprocess.Popen(
-        [binary, *flags, *where], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [binary, *flags, *where],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
