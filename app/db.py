@@ -43,6 +43,7 @@ from tortoise.backends.sqlite.client import (
     SqliteTransactionWrapper,
 )
 from tortoise.backends.sqlite.executor import SqliteExecutor
+from tortoise.connection import get_connections
 from tortoise.filters import Like, insensitive_contains, insensitive_exact
 from tortoise.models import Model
 
@@ -230,6 +231,47 @@ class _UnicodeTransactionWrapper(SqliteTransactionWrapper):
         return NestedTransactionContext(_UnicodeTransactionWrapper(self))
 
 
+# the transactions given back by _SqliteTransaction after their caller was cancelled, still
+# finishing (the event loop keeps only weak references to tasks)
+_GIVING_BACK: set[asyncio.Task[None]] = set()
+
+
+class _SqliteTransaction(SqliteTransactionContext):
+    """Tortoise's SQLite transaction, which never keeps the connection's lock when its caller
+    is cancelled (by the request deadline) while it opens. Tortoise's takes the lock, then
+    awaits ``BEGIN``: cancelled there, ``__aexit__`` never runs, the lock is never released
+    and every later transaction of the process waits for it forever; and a ``BEGIN`` already
+    queued to aiosqlite's thread still runs, leaving a transaction open on the connection.
+    Here the opening runs shielded; a cancelled caller leaves at once, and the opening is
+    given back once it ends: rolled back if it began, then the lock released."""
+
+    async def __aenter__(self) -> Any:
+        await self._trxlock.acquire()
+        opening = asyncio.ensure_future(self._open())
+        try:
+            await asyncio.shield(opening)
+        except BaseException:
+            task = asyncio.ensure_future(self._give_back(opening))
+            _GIVING_BACK.add(task)
+            task.add_done_callback(_GIVING_BACK.discard)
+            raise
+        self.token = get_connections().set(self.connection_name, self.connection)
+        return self.connection
+
+    async def _open(self) -> None:
+        await self.ensure_connection()
+        await self.connection.begin()
+
+    async def _give_back(self, opening: asyncio.Future[None]) -> None:
+        try:
+            await asyncio.wait([opening])
+            raw = self.connection._connection
+            if raw is not None and raw._connection is not None and raw.in_transaction:
+                await raw.rollback()
+        finally:
+            self._trxlock.release()
+
+
 class UnicodeSqliteClient(SqliteClient):
     """Tortoise's SQLite client, whose connection has ``UNICODE_LOWER``, and whose
     transactions filter with it too."""
@@ -239,7 +281,7 @@ class UnicodeSqliteClient(SqliteClient):
     executor_class = _SqliteExecutor
 
     def _in_transaction(self) -> TransactionContext:
-        return SqliteTransactionContext(_UnicodeTransactionWrapper(self), self._lock)
+        return _SqliteTransaction(_UnicodeTransactionWrapper(self), self._lock)
 
     async def _post_connect(self) -> None:
         await super()._post_connect()

@@ -85,3 +85,38 @@ async def test_a_cancelled_transaction_is_rolled_back_and_the_next_one_runs(
         return [str(s) for s in await Site.all().order_by("slug").values_list("slug", flat=True)]
 
     assert await asyncio.wait_for(next_transaction(), GENEROUS_SECONDS) == ["kept"]
+
+
+async def test_a_transaction_cancelled_while_it_opens_gives_the_connection_back(
+    begun: asyncio.Event,
+) -> None:
+    # given a statement that would run for days, holding aiosqlite's thread but not the
+    # connection's lock (run on aiosqlite's connection itself, as no service does)
+    long = asyncio.create_task(conn()._connection.execute(LONG))
+    await asyncio.wait_for(begun.wait(), GENEROUS_SECONDS)
+
+    # and a transaction that has taken the connection's lock and waits for its BEGIN
+    async def opened_too_late() -> None:
+        async with in_transaction():
+            await create_site(slug="never-begun")
+
+    opening = asyncio.create_task(opened_too_late())
+    await asyncio.sleep(0.05)
+    assert conn()._lock.locked() and not opening.done()
+
+    # when the transaction's caller is cancelled there, then the long statement's
+    opening.cancel()
+    await asyncio.wait([opening], timeout=GENEROUS_SECONDS)
+    assert opening.cancelled()
+    await _cancel_when_begun(long, begun)
+
+    # then the next transaction runs and commits at once (it waited forever for the lock),
+    # outside any transaction the cancelled one's BEGIN would have left open
+    async def next_transaction() -> bool:
+        async with in_transaction():
+            await create_site(slug="kept")
+        return bool(conn()._connection.in_transaction)
+
+    assert await asyncio.wait_for(next_transaction(), GENEROUS_SECONDS) is False
+    slugs = await Site.all().order_by("slug").values_list("slug", flat=True)
+    assert [str(s) for s in slugs] == ["kept"]
