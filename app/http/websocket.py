@@ -14,8 +14,12 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    Message,
+    SubscribeMessage,
+)
 
+from app import metrics
 from app.auth.service import authenticate
 from app.graphql.context import Context
 from app.http.errors import operation_refusal
@@ -91,7 +95,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     as a traceback, and only completes) and one of several operations without operationName
     (strawberry would run the first). Either is an ``error`` message for the id. So is one
     past the connection's limit of operations at once (max_subscriptions_per_connection,
-    strawberry's 100), with the code TOO_MANY_SUBSCRIPTIONS (strawberry's error has none)."""
+    strawberry's 100), with the code TOO_MANY_SUBSCRIPTIONS (strawberry's error has none).
+    The errors it sends are counted in ``segments_graphql_errors_total`` by code, as an HTTP
+    answer's are."""
+
+    async def send_message(self, message: Message) -> None:
+        for code in _error_codes(message):
+            metrics.ERRORS.labels(code).inc()
+        await super().send_message(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
@@ -125,3 +136,19 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 )
                 return
         await super().handle_subscribe(message)
+
+
+def _error_codes(message: Mapping[str, object]) -> list[str]:
+    """The codes of the errors an ``error`` message, or a ``next`` message's result, carries."""
+    payload = message.get("payload")
+    if message.get("type") == "next" and isinstance(payload, Mapping):
+        payload = payload.get("errors")
+    elif message.get("type") != "error":
+        return []
+    codes = []
+    for error in payload if isinstance(payload, list) else ():
+        extensions = error.get("extensions") if isinstance(error, Mapping) else None
+        code = extensions.get("code") if isinstance(extensions, Mapping) else None
+        if isinstance(code, str):
+            codes.append(code)
+    return codes

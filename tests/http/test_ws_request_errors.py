@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from app.settings import get_settings
 from tests.factories import Api
@@ -60,3 +61,23 @@ async def test_several_operations_without_operation_name_get_an_error_message(
 async def test_a_document_over_the_token_limit_gets_an_error_message(app: Any, api: Api) -> None:
     fields = " ".join("__typename" for _ in range(get_settings().max_tokens))
     assert _codes(await _refused(app, api, f"{{ {fields} }}")) == ["MAX_TOKENS_EXCEEDED"]
+
+
+def _errors_counted(code: str) -> float:
+    return REGISTRY.get_sample_value("segments_graphql_errors_total", {"code": code}) or 0.0
+
+
+async def test_errors_sent_over_the_websocket_are_counted_by_code(app: Any, api: Api) -> None:
+    parse, not_found = _errors_counted("GRAPHQL_PARSE_FAILED"), _errors_counted("NOT_FOUND")
+    # when a document that does not parse is subscribed (an error message)
+    await _refused(app, api, "subscription { ")
+    # and a query whose result carries an error (a next message with errors)
+    async with asgi_ws(app) as ws:
+        assert (await ws.init({"apiKey": api.key}))["type"] == "connection_ack"
+        await ws.subscribe('{ explainMembership(segmentId: "none", memberId: "m") { isMember } }')
+        message = await ws.message()
+    assert message["type"] == "next", message
+    assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["NOT_FOUND"]
+    # then each is counted in segments_graphql_errors_total, as an HTTP answer's errors are
+    assert _errors_counted("GRAPHQL_PARSE_FAILED") == parse + 1
+    assert _errors_counted("NOT_FOUND") == not_found + 1
