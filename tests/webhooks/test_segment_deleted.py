@@ -232,14 +232,16 @@ async def _waiting(webhook_id: str) -> Webhook | None:
 
 
 async def test_a_deleted_segment_with_nothing_past_the_cursor_is_not_kept(hooks: Api) -> None:
-    # given a webhook of Kept and of Empty, a segment that never had a member
-    kept, empty = (await segment(hooks, "Kept"))["id"], (await segment(hooks, "Empty"))["id"]
+    # given Emptied, whose member entered and left before a webhook of it and Kept was made
+    kept, emptied = (await segment(hooks, "Kept"))["id"], (await segment(hooks, "Emptied"))["id"]
     await members(hooks, "ann")
-    await _list(hooks, kept, "ann")
-    made = await create(hooks, url="http://127.0.0.1:9/hook", segmentIds=[kept, empty])
-    # when Empty is deleted (no change of it recorded: nothing to deliver)
-    await _delete_segment(hooks, empty)
-    # then no deleted segment is kept for it
+    await _list(hooks, emptied, "ann")
+    input = {"segmentId": emptied, "memberIds": ["ann"], "mode": "DELETE"}
+    assert (await hooks.query(LIST, {"input": input}))["updateSegmentMembers"]["removed"] == 1
+    made = await create(hooks, url="http://127.0.0.1:9/hook", segmentIds=[kept, emptied])
+    # when Emptied is deleted (no exit: it has no member; its changes are behind the cursor)
+    await _delete_segment(hooks, emptied)
+    # then no deleted segment is kept for it: it has nothing of it to deliver
     hook = await Webhook.get(id=int(made["id"]))
     assert (hook.segment_ids, hook.draining_segment_ids, hook.draining_until) == (
         [int(kept)],
