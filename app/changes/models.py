@@ -131,3 +131,33 @@ class MembershipSite(Model):
 
     class Meta:
         table = "membership_sites"
+
+
+class MemberRow(Model):
+    """Member ``member_ref`` (external id) has a change in record row ``row_id`` of site
+    ``site_id``: the record's member index, written in the background (app.changes.index) for
+    the rows up to the site's ``MemberIndexMark``, never by a write (migration 0017).
+
+    The table has no primary key of its own (a row of N members has N entries): ``row_id`` is
+    named as one for the ORM only, which never reads or writes it (raw SQL does). Its indexes:
+    a hash of ``member_ref`` on PostgreSQL ((site_id, member_ref) on SQLite) for the readers,
+    and ``row_id`` (BRIN on PostgreSQL: the entries are written in the record's order) for
+    the pruning."""
+
+    row_id = fields.BigIntField(primary_key=True, generated=False)
+    site_id = fields.BigIntField()
+    member_ref = fields.TextField()
+
+    class Meta:
+        table = "membership_member_rows"
+
+
+class MemberIndexMark(Model):
+    """How far the member index has indexed a site's record: every row of the site with an id
+    up to ``indexed_to`` has its entries; the readers scan the rows after it."""
+
+    site_id = fields.BigIntField(primary_key=True, generated=False)
+    indexed_to = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "membership_index_marks"
