@@ -140,9 +140,8 @@ class MemberRow(Model):
 
     The table has no primary key of its own (a row of N members has N entries): ``row_id`` is
     named as one for the ORM only, which never reads or writes it (raw SQL does). Its indexes:
-    a hash of ``member_ref`` on PostgreSQL ((site_id, member_ref) on SQLite) for the readers,
-    and ``row_id`` (BRIN on PostgreSQL: the entries are written in the record's order) for
-    the pruning."""
+    (site_id, member_ref) for the readers, and ``row_id`` (BRIN on PostgreSQL: the entries
+    are written in the record's order) for the pruning."""
 
     row_id = fields.BigIntField(primary_key=True, generated=False)
     site_id = fields.BigIntField()

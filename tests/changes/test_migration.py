@@ -180,13 +180,13 @@ async def test_the_member_index_starts_empty_and_the_rows_before_it_are_still_re
         )
         assert read == [(4096, "a"), (8193, "a")]
         if db.pg:
-            # and the readers' index is a hash of the member, the pruning's a BRIN of the row
+            # and the readers' index is a B-tree of the site's members, the pruning's a BRIN
             indexes = await db.rows(
                 "SELECT indexdef FROM pg_indexes WHERE tablename = 'membership_member_rows'"
                 " ORDER BY indexname"
             )
             assert [d.split(" USING ")[1] for (d,) in indexes] == [
-                "hash (member_ref)",
+                "btree (site_id, member_ref)",
                 "brin (row_id)",
             ]
     finally:
