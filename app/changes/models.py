@@ -68,8 +68,9 @@ class MembershipChange(Model):
     at = fields.DatetimeField()
     size = fields.SmallIntField()
     # the members, in order: their ids, and their external ids (as the API names members,
-    # which outlive a deleted member). No index finds a member's rows: its readers read the
-    # site's (an index of the members cost each write what the old record did: migration 0015)
+    # which outlive a deleted member). No index of the row finds a member's rows (one cost
+    # each write what the old record did: migration 0015): the member index (MemberRow) is
+    # written in the background, and its readers read the rows after its watermark
     member_ids = MemberIds()
     member_refs = MemberRefs()
 
