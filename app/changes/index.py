@@ -54,7 +54,9 @@ async def index_batch(site_id: int, *, changes: int = INDEX_BATCH_CHANGES) -> in
         async with in_transaction() as tx:
             if pg:
                 got = await fetch(
-                    "SELECT pg_try_advisory_xact_lock($1, $2::int) AS ok",
+                    # (two int4 keys: a space of its own; a site id past 2^31 may share
+                    # a key with another site, which then only waits its turn)
+                    "SELECT pg_try_advisory_xact_lock($1, ($2::bigint % 2147483647)::int) AS ok",
                     [_LOCK_CLASS, site_id],
                     tx,
                 )
