@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.changes.index import member_rows
 from app.changes.models import ChangeCause, ChangeKind
 from app.db import as_datetime, fetch, is_postgres
 from app.memberships.kept import change_id, expanded, has_member
@@ -30,17 +31,20 @@ class ChangeRow:
     at: datetime
 
 
-def changes_select(pg: bool, where: str, *, after: str, upto: str | None = None) -> str:
+def changes_select(
+    pg: bool, where: str, *, after: str, upto: str | None = None, rows: str = "membership_changes"
+) -> str:
     """SQL: the changes (columns id, segment_id, member_ref, kind, cause, at; in commit
     order) of the record's rows ``where`` (over alias c) selects, with ids past ``after`` (a
     bound parameter or literal) and up to ``upto``. A row's id is its last change's, so the
-    rows past ``after`` are those with ``c.id > after``: the first of them may begin before."""
+    rows past ``after`` are those with ``c.id > after``: the first of them may begin before.
+    ``rows``: the record's rows to read (a subquery of them: ``index.member_rows``)."""
     bounds = [f"c.id > {after}", f"{change_id(pg)} > {after}"]
     if upto is not None:
         bounds += [f"c.id - c.size < {upto}", f"{change_id(pg)} <= {upto}"]
     return (
         f"SELECT {change_id(pg)} AS id, c.segment_id, u.value AS member_ref, c.kind, c.cause, c.at"
-        f" FROM {expanded(pg, 'membership_changes')} WHERE {where} AND {' AND '.join(bounds)}"
+        f" FROM {expanded(pg, rows)} WHERE {where} AND {' AND '.join(bounds)}"
         # the rows in the order of an index, each one's changes in theirs (no sort of the rows'
         # changes as a whole: PostgreSQL sorts each row's alone, incrementally)
         " ORDER BY c.id, u.key"
@@ -67,21 +71,28 @@ async def list_changes(
     first: int,
     segment_pk: int | None = None,
     member_ref: str | None = None,
+    indexed: bool = True,
 ) -> list[ChangeRow]:
     """Up to ``first`` changes of the site after id ``after`` (from the start for None), in
-    commit order, of one segment and/or one member (by external id) when given."""
+    commit order, of one segment and/or one member (by external id) when given. A member's
+    are found by the member index up to its watermark and in the rows after it (``indexed``
+    false: in every row of the site, as before the index; the answers are the same)."""
     pg = is_postgres()
     where = ["c.site_id = $1"]
     params: list[Any] = [site_id, after or 0]
+    source = "membership_changes"
     if segment_pk is not None:
         params.append(segment_pk)
         where.append(f"c.segment_id = ${len(params)}")
     if member_ref is not None:
         params.append(member_ref)
-        where += [has_member(pg, f"${len(params)}"), f"u.value = ${len(params)}"]
+        ref = f"${len(params)}"
+        where += [has_member(pg, ref), f"u.value = {ref}"]
+        if indexed:
+            source = member_rows(pg, "$1", ref, after="$2")
     params.append(first)
     rows = await fetch(
-        changes_select(pg, " AND ".join(where), after="$2") + f" LIMIT ${len(params)}",
+        changes_select(pg, " AND ".join(where), after="$2", rows=source) + f" LIMIT ${len(params)}",
         params,
     )
     return [_row(r) for r in rows]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.changes.index import member_rows
 from app.changes.models import ChangeKind
 from app.db import as_datetime, fetch, is_postgres, ts, utc
 from app.errors import HistoryUnavailable
@@ -57,18 +58,26 @@ async def moment(*, site_id: int, at: datetime, now: datetime) -> Moment:
 
 
 async def earliest_after(
-    *, site_id: int, member_ref: str, at: datetime, segment_pk: int | None = None
+    *,
+    site_id: int,
+    member_ref: str,
+    at: datetime,
+    segment_pk: int | None = None,
+    indexed: bool = True,
 ) -> dict[int, ChangeKind]:
     """For each segment the member (by external id: deleted members too) has a change of after
-    ``at``: the kind of the earliest one (by the moment it happened, then commit order)."""
+    ``at``: the kind of the earliest one (by the moment it happened, then commit order). The
+    member's rows are found by the member index up to its watermark and read after it
+    (``indexed`` false: every row of the site is read; the answer is the same)."""
     pg = is_postgres()
+    source = member_rows(pg, "$1", "$2") if indexed else "membership_changes"
     params: list[object] = [site_id, member_ref, ts(at)]
     segment = ""
     if segment_pk is not None:
         params.append(segment_pk)
         segment = " AND c.segment_id = $4"
     rows = await fetch(
-        f"SELECT c.segment_id, c.kind FROM {expanded(pg, 'membership_changes')}"
+        f"SELECT c.segment_id, c.kind FROM {expanded(pg, source)}"
         f" WHERE c.site_id = $1 AND {has_member(pg, '$2')} AND u.value = $2 AND c.at > $3{segment}"
         " ORDER BY c.at, c.id, u.key",
         params,

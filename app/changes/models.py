@@ -68,8 +68,9 @@ class MembershipChange(Model):
     at = fields.DatetimeField()
     size = fields.SmallIntField()
     # the members, in order: their ids, and their external ids (as the API names members,
-    # which outlive a deleted member). No index finds a member's rows: its readers read the
-    # site's (an index of the members cost each write what the old record did: migration 0015)
+    # which outlive a deleted member). No index of the row finds a member's rows (one cost
+    # each write what the old record did: migration 0015): the member index (MemberRow) is
+    # written in the background, and its readers read the rows after its watermark
     member_ids = MemberIds()
     member_refs = MemberRefs()
 
@@ -131,3 +132,32 @@ class MembershipSite(Model):
 
     class Meta:
         table = "membership_sites"
+
+
+class MemberRow(Model):
+    """Member ``member_ref`` (external id) has a change in record row ``row_id`` of site
+    ``site_id``: the record's member index, written in the background (app.changes.index) for
+    the rows up to the site's ``MemberIndexMark``, never by a write (migration 0017).
+
+    The table has no primary key of its own (a row of N members has N entries): ``row_id`` is
+    named as one for the ORM only, which never reads or writes it (raw SQL does). Its indexes:
+    (site_id, member_ref) for the readers, and ``row_id`` (BRIN on PostgreSQL: the entries
+    are written in the record's order) for the pruning."""
+
+    row_id = fields.BigIntField(primary_key=True, generated=False)
+    site_id = fields.BigIntField()
+    member_ref = fields.TextField()
+
+    class Meta:
+        table = "membership_member_rows"
+
+
+class MemberIndexMark(Model):
+    """How far the member index has indexed a site's record: every row of the site with an id
+    up to ``indexed_to`` has its entries; the readers scan the rows after it."""
+
+    site_id = fields.BigIntField(primary_key=True, generated=False)
+    indexed_to = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "membership_index_marks"

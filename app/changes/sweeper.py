@@ -5,7 +5,9 @@ site's membership lock: listing expiries due since the site's watermark (``swept
 recorded EXPIRED, stamped at the moment the listing expired; the DYNAMIC rules that count
 ``days_ago()`` (and those naming them through ``in_segment()``) are re-evaluated over the
 site's members (TIME, stamped at the sweep). Then records older than MEMBERSHIP_HISTORY_DAYS
-are deleted in bounded batches, each its own short transaction.
+are deleted in bounded batches, each its own short transaction (their member index entries
+with them), and the rows recorded since the last sweep are indexed by member
+(app.changes.index), in batches of their own.
 
 Several processes may sweep: on PostgreSQL a site whose lock another transaction holds is
 skipped (``FOR UPDATE SKIP LOCKED``), and every writer records the expiries due before its
@@ -25,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from app.background import started
+from app.changes import index
 from app.db import execute, fetch, ts
 from app.memberships import clock, kept, lock
 from app.settings import Settings
@@ -43,12 +46,18 @@ class Swept:
     expired: int = 0
     clocked: int = 0
     pruned: int = 0
+    indexed: int = 0  # changes whose members went into the member index
 
 
 async def sweep(
-    *, now: datetime | None = None, history_days: int = 90, prune_batch: int = PRUNE_BATCH
+    *,
+    now: datetime | None = None,
+    history_days: int = 90,
+    prune_batch: int = PRUNE_BATCH,
+    index_members: bool = True,
 ) -> Swept:
-    """One sweep of every site at ``now`` (default: the clock)."""
+    """One sweep of every site at ``now`` (default: the clock), then (``index_members``) the
+    site's rows recorded since the last into the member index (app.changes.index)."""
     moment = now or datetime.now(UTC)
     done = Swept()
     for row in await fetch("SELECT id FROM sites ORDER BY id"):
@@ -63,6 +72,8 @@ async def sweep(
             done.expired += (await clock.expire_listings(w, since)).count
             done.clocked += (await clock.clock_rules(w)).count
         done.pruned += await prune(site_id, moment - timedelta(days=history_days), prune_batch)
+        if index_members:
+            done.indexed += await index.index_site(site_id)
     return done
 
 
@@ -81,6 +92,7 @@ async def prune(site_id: int, before: datetime, batch: int = PRUNE_BATCH) -> int
             if not ids:
                 break
             marks = ", ".join(str(int(r["id"])) for r in ids)
+            await index.prune_rows(site_id, [int(r["id"]) for r in ids], tx)
             gone = await fetch(
                 f"DELETE FROM membership_changes WHERE id IN ({marks}) RETURNING size", [], tx
             )
@@ -108,13 +120,14 @@ class Sweeper:
         while True:
             try:
                 done = await sweep(history_days=self.settings.membership_history_days)
-                if done.expired or done.clocked or done.pruned:
+                if done.expired or done.clocked or done.pruned or done.indexed:
                     log.info(
                         "membership sweep",
                         extra={
                             "expired": done.expired,
                             "clocked": done.clocked,
                             "pruned": done.pruned,
+                            "indexed": done.indexed,
                             "skipped": done.skipped,
                         },
                     )

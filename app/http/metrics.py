@@ -102,11 +102,14 @@ def count(path: str, status: int, info: state.RequestInfo, seconds: float) -> No
 def _behind_sql() -> str:
     """Enabled webhooks with recorded changes not yet delivered: a delivery still PENDING (to
     send, or failing and to be retried), or a change past the cursor in a segment it watches
-    (segment_ids null: every segment of its site)."""
+    (segment_ids null: every segment of its site) or a deleted one whose last changes it has
+    still to deliver."""
     watched = (
-        "w.segment_ids @> to_jsonb(c.segment_id)"
+        "(w.segment_ids @> to_jsonb(c.segment_id)"
+        " OR w.draining_segment_ids @> to_jsonb(c.segment_id))"
         if is_postgres()
-        else "c.segment_id IN (SELECT value FROM json_each(w.segment_ids))"
+        else "(c.segment_id IN (SELECT value FROM json_each(w.segment_ids))"
+        " OR c.segment_id IN (SELECT value FROM json_each(w.draining_segment_ids)))"
     )
     return (
         "SELECT COUNT(*) AS n FROM webhooks w WHERE w.enabled AND ("

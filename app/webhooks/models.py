@@ -9,6 +9,13 @@ from tortoise import fields
 
 from app.db import SiteScoped, Timestamped, owned_by, site_key
 
+# the disabledReason of a webhook whose every segment was deleted (once it has delivered their
+# last changes)
+NO_SEGMENT_LEFT = (
+    "every segment it received was deleted: name segments in segmentIds"
+    " (null: every segment) to enable it again"
+)
+
 
 class DeliveryStatus(enum.Enum):
     PENDING = "PENDING"  # waiting to be sent, or for its next attempt
@@ -28,6 +35,12 @@ class Webhook(Timestamped):
     description = fields.TextField(null=True)
     # segment pks whose changes it receives; null: every segment of the site
     segment_ids: list[int] | None = fields.JSONField(null=True)
+    # deleted segments it named whose last changes (their SEGMENT_DELETED exits) it has still
+    # to deliver: its batches read them with segment_ids until its cursor passes
+    # `draining_until` (the last change of those segments) and that batch is delivered; then
+    # both are cleared. Not shown by the API (segmentIds names existing segments only).
+    draining_segment_ids: list[int] | None = fields.JSONField(null=True)
+    draining_until = fields.BigIntField(null=True)
     enabled = fields.BooleanField(default=True)
     disabled_reason = fields.TextField(null=True)
     secret = fields.CharField(max_length=100)

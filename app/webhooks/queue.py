@@ -30,7 +30,7 @@ from app.db import (
     json_value,
     ts,
 )
-from app.webhooks.models import WebhookDelivery
+from app.webhooks.models import NO_SEGMENT_LEFT, WebhookDelivery
 
 _CLAIM = """
 UPDATE webhooks SET claimed_until = $2
@@ -45,7 +45,8 @@ UPDATE webhooks SET claimed_until = $2
                                    AND (w.segment_ids IS NULL OR {watched})))
               ORDER BY w.id LIMIT 1{lock})
    AND enabled AND (claimed_until IS NULL OR claimed_until <= $1)
-RETURNING id, site_id, url, secret, segment_ids, cursor, failing_since, claimed_until
+RETURNING id, site_id, url, secret, segment_ids, draining_segment_ids, cursor, failing_since,
+          claimed_until
 """
 
 
@@ -57,6 +58,8 @@ class Claimed:
     site_id: int
     url: str
     secret: str
+    # the segments its batches read: its segment_ids and the deleted ones it has still to
+    # deliver the last changes of (None: every segment of its site)
     segment_ids: list[int] | None
     cursor: int
     failing_since: datetime | None
@@ -89,15 +92,32 @@ def _segments(value: Any) -> list[int] | None:
     return None if loaded is None else [int(x) for x in loaded]
 
 
+def watched_sql(pg: bool) -> str:
+    """SQL: change ``c`` is of a segment webhook ``w`` names, or of a deleted one it named
+    whose last changes it has still to deliver (w.segment_ids null, every segment of its
+    site, is the caller's to add)."""
+    if pg:
+        return (
+            "(w.segment_ids @> to_jsonb(c.segment_id)"
+            " OR w.draining_segment_ids @> to_jsonb(c.segment_id))"
+        )
+    return (
+        "(c.segment_id IN (SELECT value FROM json_each(w.segment_ids))"
+        " OR c.segment_id IN (SELECT value FROM json_each(w.draining_segment_ids)))"
+    )
+
+
 def _claim_sql() -> str:
     # a change of a segment it watches (segment_ids null: every segment of its site); one of
     # another segment is no work for it (its batch would be empty)
-    watched = (
-        "w.segment_ids @> to_jsonb(c.segment_id)"
-        if is_postgres()
-        else "c.segment_id IN (SELECT value FROM json_each(w.segment_ids))"
-    )
-    return _CLAIM.replace("{watched}", watched)
+    return _CLAIM.replace("{watched}", watched_sql(is_postgres()))
+
+
+def _reading(segment_ids: list[int] | None, draining: list[int] | None) -> list[int] | None:
+    """The segments a webhook's next batch reads."""
+    if segment_ids is None:
+        return None
+    return [*segment_ids, *(p for p in draining or [] if p not in segment_ids)]
 
 
 async def claim(now: datetime, until: datetime) -> Claimed | None:
@@ -111,7 +131,7 @@ async def claim(now: datetime, until: datetime) -> Claimed | None:
         site_id=int(row["site_id"]),
         url=row["url"],
         secret=row["secret"],
-        segment_ids=_segments(row["segment_ids"]),
+        segment_ids=_reading(_segments(row["segment_ids"]), _segments(row["draining_segment_ids"])),
         cursor=int(row["cursor"]),
         failing_since=as_datetime(row["failing_since"]),
         until=until,
@@ -174,7 +194,10 @@ async def _new_batch(claimed: Claimed, batch_size: int, now: datetime) -> dict[s
             [claimed.id, last, cursor],
             tx,
         )
-        if not moved or not ids:  # another worker took it over (our lease ran out), or no match
+        if not moved:  # another worker took it over (our lease ran out)
+            return None
+        if not ids:  # none of its segments' changes: nothing to deliver up to there
+            await _drained(tx, claimed.id, last)
             return None
         made = await WebhookDelivery.create(
             using_db=tx,
@@ -236,6 +259,24 @@ async def changes(delivery: Delivery) -> list[ChangeRow]:
     ]
 
 
+async def _drained(tx: BaseDBAsyncClient, webhook_id: int, upto: int) -> None:
+    """Changes up to ``upto`` are delivered (or none of them was the webhook's): the deleted
+    segments whose last change that passes are dropped; a webhook then left with no segment
+    is disabled, saying why (it never widens to every segment)."""
+    rows = await fetch(
+        "UPDATE webhooks SET draining_segment_ids = NULL, draining_until = NULL"
+        " WHERE id = $1 AND draining_until <= $2 RETURNING segment_ids",
+        [webhook_id, upto],
+        tx,
+    )
+    if rows and _segments(rows[0]["segment_ids"]) == []:
+        await execute(
+            "UPDATE webhooks SET enabled = $2, disabled_reason = $3 WHERE id = $1",
+            [webhook_id, False, NO_SEGMENT_LEFT],
+            tx,
+        )
+
+
 async def succeeded(delivery: Delivery, *, status: int, now: datetime) -> None:
     """The receiver took it: SUCCEEDED, and the webhook free for its next batch."""
     async with in_transaction() as tx:
@@ -251,6 +292,7 @@ async def succeeded(delivery: Delivery, *, status: int, now: datetime) -> None:
             [delivery.webhook_id],
             tx,
         )
+        await _drained(tx, delivery.webhook_id, delivery.last_change)
 
 
 async def _attempt_failed(

@@ -20,7 +20,7 @@ from app.segments import service as segments
 from app.segments.models import Segment
 from app.settings import get_settings
 from app.webhooks.addresses import AddressError, check
-from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
+from app.webhooks.models import NO_SEGMENT_LEFT, DeliveryStatus, Webhook, WebhookDelivery
 from app.webhooks.sender import new_secret
 
 MAX_SEGMENTS = 1000
@@ -168,6 +168,7 @@ async def update(
         if (
             sets.get("enabled", webhook.enabled)
             and sets.get("segment_ids", webhook.segment_ids) == []
+            and not webhook.draining_segment_ids  # still delivering a deleted segment's exits
         ):
             raise DomainError(ErrorCode.INVALID, NO_SEGMENT_LEFT, ["segment_ids"])
         if sets:
@@ -177,16 +178,13 @@ async def update(
     return webhook
 
 
-NO_SEGMENT_LEFT = (
-    "every segment it received was deleted: name segments in segmentIds"
-    " (null: every segment) to enable it again"
-)
-
-
 async def segment_deleted(tx: BaseDBAsyncClient, site_id: int, segment_pk: int) -> None:
-    """In the segment's delete transaction: its id leaves the segmentIds of the site's
-    webhooks. A webhook left with none is disabled (with that reason), never widened to
-    every segment (what null means).
+    """In the segment's delete transaction (after its SEGMENT_DELETED exits are recorded): its
+    id leaves the segmentIds of the site's webhooks, never widening one to every segment (what
+    null means). A webhook with changes of the segment past its cursor (the exits, say) keeps
+    it as a draining segment until it has delivered them (app.webhooks.queue); one left with
+    no segment is disabled (with that reason) once it has, at once when it has nothing to
+    deliver.
 
     The segment's row is locked first (PostgreSQL), then the webhooks in id order: a webhook
     saved meanwhile naming the segment holds that row until it commits, and is seen here."""
@@ -197,12 +195,25 @@ async def segment_deleted(tx: BaseDBAsyncClient, site_id: int, segment_pk: int) 
         .select_for_update()
         .order_by("id")
     )
-    for webhook in rows:
-        if segment_pk not in (webhook.segment_ids or []):
-            continue
+    watching = [w for w in rows if segment_pk in (w.segment_ids or [])]
+    if not watching:
+        return
+    # the segment's last change (the record's writers hold the site's lock: nothing of this
+    # site commits meanwhile, and no change of the segment is recorded after its delete)
+    last_rows = await fetch(
+        "SELECT MAX(id) AS last FROM membership_changes WHERE segment_id = $1 AND site_id = $2",
+        [segment_pk, site_id],
+        tx,
+    )
+    last = last_rows[0]["last"] if last_rows else None
+    for webhook in watching:
         webhook.segment_ids = [p for p in webhook.segment_ids or [] if p != segment_pk]
         fields = ["segment_ids", "updated_at"]
-        if not webhook.segment_ids:
+        if last is not None and int(last) > webhook.cursor:
+            webhook.draining_segment_ids = [*(webhook.draining_segment_ids or []), segment_pk]
+            webhook.draining_until = max(int(last), webhook.draining_until or 0)
+            fields += ["draining_segment_ids", "draining_until"]
+        if not webhook.segment_ids and not webhook.draining_segment_ids:
             webhook.enabled, webhook.disabled_reason = False, NO_SEGMENT_LEFT
             fields += ["enabled", "disabled_reason"]
         await webhook.save(using_db=tx, update_fields=fields)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from app.changes.index import member_rows
 from app.db import asyncpg_dsn, create_postgres_database, normalize_url
 from app.memberships.kept import change_id, expanded
 from tests.conftest import TEST_DATABASE_URL
@@ -139,5 +140,54 @@ async def test_rows_recorded_before_the_compact_record_keep_their_ids(fresh: str
             # and the next row's ids come above every old one
             top = await db.rows("SELECT nextval('membership_changes_id_seq') << 12")
             assert top[0][0] > max(r[0] for r in OLD_ROWS)
+    finally:
+        await db.close()
+
+
+COMPACT = (
+    "INSERT INTO membership_changes (id, site_id, segment_id, kind, cause, at, size,"
+    " member_ids, member_refs) VALUES ($1, 1, 7, 'ENTERED', 'LISTED', '2026-01-02 03:04:05+00',"
+    " $2, $3, $4)"
+)
+
+
+async def test_the_member_index_starts_empty_and_the_rows_before_it_are_still_read(
+    fresh: str,
+) -> None:
+    # given a database at 0016 with rows of the compact record
+    await _migrate(fresh, "models.0016_webhook_draining")
+    db = _Db(fresh)
+    await db.open()
+    try:
+        rows = [(4097, 2, [11, 12], ["a", "b"]), (8193, 1, [11], ["a"])]
+        for row_id, size, ids, refs in rows:
+            if db.pg:
+                await db.run(COMPACT, row_id, size, ids, refs)
+            else:
+                await db.run(COMPACT, row_id, size, json.dumps(ids), json.dumps(refs))
+        await db.close()
+        # when migrated to the newest
+        await _migrate(fresh)
+        await db.open()
+        # then the index is empty, no site has a watermark, and a member's rows are all read
+        # (after the watermark: every row)
+        assert await db.rows("SELECT COUNT(*) FROM membership_member_rows") == [(0,)]
+        assert await db.rows("SELECT COUNT(*) FROM membership_index_marks") == [(0,)]
+        rows_of_a = member_rows(db.pg, "1", "'a'")
+        read = await db.rows(
+            f"SELECT {change_id(db.pg)}, u.value FROM {expanded(db.pg, rows_of_a)}"
+            " WHERE c.site_id = 1 AND u.value = 'a' ORDER BY c.id, u.key"
+        )
+        assert read == [(4096, "a"), (8193, "a")]
+        if db.pg:
+            # and the readers' index is a B-tree of the site's members, the pruning's a BRIN
+            indexes = await db.rows(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'membership_member_rows'"
+                " ORDER BY indexname"
+            )
+            assert [d.split(" USING ")[1] for (d,) in indexes] == [
+                "btree (site_id, member_ref)",
+                "brin (row_id)",
+            ]
     finally:
         await db.close()

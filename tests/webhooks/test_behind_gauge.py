@@ -3,7 +3,7 @@ batch still PENDING (failing to be sent) counts; a change of a segment not watch
 
 from __future__ import annotations
 
-from tests.factories import Api, segment
+from tests.factories import Api, members, segment
 from tests.processes import free_port
 from tests.webhooks.conftest import Clock, Workers, create, deliveries, record, until, webhook
 
@@ -52,4 +52,25 @@ async def test_a_webhook_of_every_segment_is_behind_for_any_change(hooks: Api) -
     await create(hooks, url="http://127.0.0.1:9/hook")
     assert await _behind(hooks) == "segments_webhooks_behind 0.0"
     await record(hooks.site.id, seg["id"], ["m-1"])
+    assert await _behind(hooks) == "segments_webhooks_behind 1.0"
+
+
+async def test_a_deleted_segments_exits_not_yet_delivered_are_behind(hooks: Api) -> None:
+    # given a webhook of Gold only, and Gold with a member
+    gold = (await segment(hooks, "Gold"))["id"]
+    await members(hooks, "ann")
+    listed = await hooks.query(
+        "mutation($input: UpdateSegmentMembersInput!) {"
+        " updateSegmentMembers(input: $input) { added } }",
+        {"input": {"segmentId": gold, "memberIds": ["ann"], "mode": "ADD"}},
+    )
+    assert listed["updateSegmentMembers"]["added"] == 1
+    await create(hooks, url="http://127.0.0.1:9/hook", segmentIds=[gold])
+    assert await _behind(hooks) == "segments_webhooks_behind 0.0"
+
+    # when Gold is deleted: its exit is still to deliver, though Gold left its segmentIds
+    deleted = await hooks.query(
+        "mutation($id: ID!) { deleteSegment(id: $id) { deletedId } }", {"id": gold}
+    )
+    assert deleted["deleteSegment"]["deletedId"] == gold
     assert await _behind(hooks) == "segments_webhooks_behind 1.0"
