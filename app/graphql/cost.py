@@ -202,7 +202,8 @@ class Throttle:
         self._buckets: dict[int, _Bucket] = {}
 
     def take(self, key_id: int, cost: int, now: float | None = None) -> float:
-        """Spend ``cost`` from the key's bucket: 0 when it could, else the seconds to wait."""
+        """Spend ``cost`` from the key's bucket: 0 when it could, else the seconds to wait
+        (a cost over ``capacity`` never fits: its caller refuses it with ``over_burst``)."""
         now = time.monotonic() if now is None else now
         bucket = self._buckets.get(key_id)
         if bucket is None:
@@ -224,6 +225,18 @@ def over_limit(cost: int, limit: int) -> PublicError:
         "MAX_COST_EXCEEDED",
         cost=cost,
         limit=limit,
+    )
+
+
+def over_burst(cost: int, burst: float) -> PublicError:
+    """The refusal of a request no wait can admit: it costs more than the bucket holds."""
+    limit = int(burst) if float(burst).is_integer() else burst
+    return PublicError(
+        f"Query cost {cost} is over the throttle's burst of {limit} (THROTTLE_BURST): the most"
+        " one request of this key can ever spend; ask for smaller pages",
+        "THROTTLE_BURST_EXCEEDED",
+        cost=cost,
+        burst=limit,
     )
 
 
@@ -273,6 +286,8 @@ class QueryCost(SchemaExtension):
         viewer = getattr(self.execution_context.context, "viewer_or_none", None)
         if self.throttle is None or viewer is None:
             return None
+        if cost > self.throttle.capacity:  # no refill ever admits it: no Retry-After
+            return over_burst(cost, self.throttle.capacity)
         wait = self.throttle.take(viewer.key_id, cost)
         if not wait:
             return None

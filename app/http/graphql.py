@@ -394,6 +394,8 @@ class GraphQLApp(GraphQL[Context, None]):
             return None, receive
         plan, data = found
         requested = plan.cost_of(self._graphql_schema, variables)
+        if self.throttle is not None and requested > self.throttle.capacity:
+            return None, receive  # THROTTLE_BURST_EXCEEDED, as the executor words it
         # the operation's name for the log: the one given, else the planned document's own
         return self._answer(data, requested, name or plan.name, viewer, media), receive
 
