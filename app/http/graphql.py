@@ -377,9 +377,14 @@ class GraphQLApp(GraphQL[Context, None]):
         query, variables, name = request.get("query"), request.get("variables"), None
         if isinstance(request.get("operationName"), str):
             name = request["operationName"]
-        if not isinstance(query, str | None) or not isinstance(variables, dict | None):
-            return None, receive
         extensions = request.get("extensions")
+        if (
+            not isinstance(query, str | None)
+            or not isinstance(variables, dict | None)
+            or not isinstance(extensions, dict | None)
+            or not isinstance(request.get("operationName"), str | None)
+        ):
+            return None, receive  # the executor's path refuses it (BAD_REQUEST)
         try:
             query = self.persisted.resolve(query, extensions)
         except RequestError:
