@@ -346,7 +346,9 @@ class GraphQLApp(GraphQL[Context, None]):
         """The two messages of the answer through the request's document's plan, when there
         is one and it answers; (None, a receive that replays the body) otherwise."""
         if scope["method"] == "GET":
-            params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            # blank values kept, as Starlette's query_params (the executor's) keep them
+            query_string = scope.get("query_string", b"").decode("latin-1")
+            params = dict(parse_qsl(query_string, keep_blank_values=True))
             if "query" not in params and "extensions" not in params:
                 return None, receive
             try:

@@ -172,3 +172,29 @@ async def test_a_planned_document_with_a_malformed_operation_name_or_extensions_
 
 def _persisted(digest: str) -> dict[str, Any]:
     return {"version": 1, "sha256Hash": digest}
+
+
+async def test_a_planned_get_with_a_blank_parameter_is_answered_as_the_executor_answers(
+    api: Api, answered: list[Any]
+) -> None:
+    # given a document sent twice over GET, so that it is planned
+    seg = await segment(api, "Planned")
+    query = f'query Q {{ isMember(segmentId: "{seg["id"]}", memberId: "u1") }}'
+    headers = {"Authorization": f"Bearer {api.key}"}
+    for _ in range(2):
+        got = await api.client.get("/graphql", params={"query": query}, headers=headers)
+        assert got.json()["data"] == {"isMember": False}
+    assert answered == [{"isMember": False}]
+    # when it comes with a blank operationName, variables or extensions
+    for blank in ("operationName", "variables", "extensions"):
+        planned = await api.client.get(
+            "/graphql", params={"query": query, blank: ""}, headers=headers
+        )
+        # then it is answered as the executor answers it (the same document, changed)
+        executed = await api.client.get(
+            "/graphql", params={"query": query + " # executor", blank: ""}, headers=headers
+        )
+        assert planned.status_code == executed.status_code, blank
+        assert planned.json() == executed.json(), blank
+        assert "data" not in planned.json() or planned.json()["data"] is None, blank
+        assert planned.json()["errors"], blank
