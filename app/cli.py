@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -86,6 +87,10 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
+def _ended(signum: int, frame: object) -> None:
+    """SIGTERM raised again by uvicorn after its graceful shutdown: nothing left to do."""
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -121,6 +126,9 @@ def _serve(args: argparse.Namespace) -> None:
         if config.workers > 1:
             Multiprocess(config, sockets=[sock]).run()
         else:
+            # once it has shut down gracefully, uvicorn raises the SIGTERM again to end as the
+            # signal would (exit code 143): a graceful end exits 0, as with --workers N
+            signal.signal(signal.SIGTERM, _ended)
             server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass

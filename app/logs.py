@@ -184,7 +184,9 @@ def configure(level: str = "INFO") -> None:
         handler.addFilter(CorrelationIdFilter(uuid_length=None, default_value=None))
         root.addHandler(handler)
     logging.getLogger("tortoise").setLevel(logging.WARNING)
-    logging.getLogger("asgi_correlation_id").setLevel(logging.WARNING)
+    # its "Generated new request ID" warning comes with every request whose X-Request-Id is
+    # malformed: a client could fill the log with them (the access line has the new id)
+    logging.getLogger("asgi_correlation_id").setLevel(logging.ERROR)
     # uvicorn's own loggers propagate to the root logger, and so are JSON lines too
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)

@@ -146,3 +146,31 @@ def test_every_subcommand_has_a_help_line(group: str, commands: list[str]) -> No
     for command in commands:
         described = [line for line in lines if re.match(rf"\s+{command}\s+\S", line)]
         assert described, f"{group} {command} has no help line:\n{result.stdout}"
+
+
+def test_serve_ends_with_exit_code_0_on_sigterm(database_url: str, tmp_path: Path) -> None:
+    # given a server that is up (on SQLite, one process)
+    output = tmp_path / "out.txt"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+            cwd=ROOT,
+            env=_env(database_url),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            line = _graphiql_line(output, process)
+            assert _answers(line.removeprefix("GraphiQL: ").replace("/graphql", "/readyz"), process)
+
+            # when it is asked to end (SIGTERM, as a container runtime does)
+            process.terminate()
+            code = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    # then it drains, stops its workers, closes the database and exits 0, logging no error
+    assert code == 0, output.read_text()[-2000:]
+    assert '"level":"ERROR"' not in output.read_text()

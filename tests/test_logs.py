@@ -19,6 +19,7 @@ from asgi_correlation_id.context import correlation_id
 
 from app.http import access_log, state
 from app.logs import formatter
+from tests.factories import Api
 
 CREATED = 1764561600.25  # 2025-12-01T04:00:00.25 UTC
 
@@ -270,3 +271,26 @@ def test_a_record_of_a_new_shape_after_many() -> None:
         record = _record("n", extra={f"field_{n}": n})
         assert json.loads(shape.format(record))[f"field_{n}"] == n
     assert shape.format(RECORDS["extra"]()) == PINNED["extra"]
+
+
+async def test_a_malformed_request_id_adds_no_warning_but_the_access_line(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="segments.access")
+    # when requests come with an X-Request-Id that is not well formed
+    answers = [
+        await api.client.post(
+            "/graphql",
+            json={"query": "{ viewer { role } }"},
+            headers={"Authorization": f"Bearer {api.key}", "X-Request-Id": "a b"},
+        )
+        for _ in range(3)
+    ]
+
+    # then no warning is logged for them
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    # and each access line carries the id made for the request, the one echoed
+    access = [r for r in caplog.records if r.name == "segments.access"]
+    lines = [json.loads(formatter().format(r)) for r in access]
+    assert [line["request_id"] for line in lines] == [a.headers["x-request-id"] for a in answers]
+    assert all(a.headers["x-request-id"] != "a b" for a in answers)

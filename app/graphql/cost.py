@@ -5,6 +5,10 @@
   (or ``limit``) argument: the value given, else the argument's default, else 1; a field
   whose resolver caps that argument at a setting says so (``capped_by``), and counts as the
   capped value (what it can answer), not as the value asked;
+- a field that returns a list and has no such argument but list arguments (ids or keys:
+  ``membershipsOf(memberIds)``, ``resolveMembers(ids)``, ``evaluateFlags(keys)``) answers
+  one item per item asked: it multiplies what it selects by their number, as a page by its
+  rows (a list not given or null: 1);
 - each mutation field costs ``MUTATION_COST`` more; an operation costs at least 1.
 
 ``@skip``/``@include`` are not read (the cost is an upper bound); fields of an interface or a
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -31,13 +36,18 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
+    NullValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    Undefined,
     VariableNode,
+    Visitor,
     get_named_type,
     get_nullable_type,
     is_leaf_type,
+    visit,
 )
 from graphql.execution import ExecutionResult
 from strawberry.extensions import SchemaExtension
@@ -106,7 +116,32 @@ class _Walk:
             if isinstance(value, int) and not isinstance(value, bool):
                 cap = _cap(definition, self.settings)
                 return max(value if cap is None else min(value, cap), 0)
-        return 1
+        items = self._items(field, definition)
+        return 1 if items is None else items
+
+    def _items(self, field: FieldNode, definition: Any) -> int | None:
+        """The number of items of the field's list arguments (a lone value given for a list
+        is a list of one, as GraphQL coerces it); None when none is given or all are null."""
+        total: int | None = None
+        for name, argument in definition.args.items():
+            if not isinstance(get_nullable_type(argument.type), GraphQLList):
+                continue
+            value: Any = argument.default_value
+            for given in field.arguments or ():
+                if given.name.value == name:
+                    value = given.value
+                    if isinstance(value, VariableNode):
+                        value = self.variables.get(value.name.value)
+            if isinstance(value, ListValueNode):
+                count = len(value.values)
+            elif isinstance(value, list):
+                count = len(value)
+            elif value is None or value is Undefined or isinstance(value, NullValueNode):
+                continue
+            else:
+                count = 1
+            total = count if total is None else total + count
+        return total
 
     def _is_list_like(self, output: Any) -> bool:
         nullable = get_nullable_type(output)
@@ -184,6 +219,30 @@ def document_cost(
     return 0
 
 
+def varies(schema: GraphQLSchema, document: DocumentNode) -> bool:
+    """Whether the document's cost may depend on its variables: a page size, or a list of
+    ids or keys, given as a variable (its cost is then each request's own)."""
+    lists = {
+        name
+        for kind in schema.type_map.values()
+        for definition in (getattr(kind, "fields", None) or {}).values()
+        if hasattr(definition, "args")
+        for name, argument in definition.args.items()
+        if isinstance(get_nullable_type(argument.type), GraphQLList)
+    }
+    found = False
+
+    class Sizes(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            nonlocal found
+            name = node.name.value
+            if isinstance(node.value, VariableNode) and (name in SIZE_ARGUMENTS or name in lists):
+                found = True
+
+    visit(document, Sizes())
+    return found
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -202,7 +261,8 @@ class Throttle:
         self._buckets: dict[int, _Bucket] = {}
 
     def take(self, key_id: int, cost: int, now: float | None = None) -> float:
-        """Spend ``cost`` from the key's bucket: 0 when it could, else the seconds to wait."""
+        """Spend ``cost`` from the key's bucket: 0 when it could, else the seconds to wait
+        (a cost over ``capacity`` never fits: its caller refuses it with ``over_burst``)."""
         now = time.monotonic() if now is None else now
         bucket = self._buckets.get(key_id)
         if bucket is None:
@@ -224,6 +284,18 @@ def over_limit(cost: int, limit: int) -> PublicError:
         "MAX_COST_EXCEEDED",
         cost=cost,
         limit=limit,
+    )
+
+
+def over_burst(cost: int, burst: float) -> PublicError:
+    """The refusal of a request no wait can admit: it costs more than the bucket holds."""
+    limit = int(burst) if float(burst).is_integer() else burst
+    return PublicError(
+        f"Query cost {cost} is over the throttle's burst of {limit} (THROTTLE_BURST): the most"
+        " one request of this key can ever spend; ask for smaller pages",
+        "THROTTLE_BURST_EXCEEDED",
+        cost=cost,
+        burst=limit,
     )
 
 
@@ -273,6 +345,8 @@ class QueryCost(SchemaExtension):
         viewer = getattr(self.execution_context.context, "viewer_or_none", None)
         if self.throttle is None or viewer is None:
             return None
+        if cost > self.throttle.capacity:  # no refill ever admits it: no Retry-After
+            return over_burst(cost, self.throttle.capacity)
         wait = self.throttle.take(viewer.key_id, cost)
         if not wait:
             return None

@@ -94,7 +94,7 @@ class BadInput(Exception):
 
 
 def _where(path: list[str]) -> str:
-    return ".".join(path) if path else "a value"
+    return ".".join(map(str, path)) if path else "a value"  # a literal's path has indexes
 
 
 def _safe(key: object) -> str:
@@ -257,6 +257,9 @@ class _LiteralVisitor(Visitor):
         self.type_info = type_info
         self.checker = checker
         self.names: list[str] = []
+        # the argument and input field names with the list indexes: where a value is given
+        self.path: list[Any] = []
+        self.indexed: list[bool] = []  # per object or list value entered: its index pushed
         self.containers: list[str] = []  # "argument", "field" or "list": where a value is
         self.mutation = False
         self.variable_names: dict[str, str] = {}
@@ -272,11 +275,19 @@ class _LiteralVisitor(Visitor):
 
     def _enter_named(self, name: str, container: str) -> None:
         self.names.append(name)
+        self.path.append(name)
         self.containers.append(container)
 
     def _leave_named(self) -> None:
         self.names.pop()
+        self.path.pop()
         self.containers.pop()
+
+    def _at(self, key: Any) -> list[Any]:
+        """The path of a value: an item of a list literal is at its index (``key``)."""
+        if isinstance(key, int) and self.containers and self.containers[-1] == "list":
+            return [*self.path, key]
+        return list(self.path)
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
         self._enter_named(node.name.value, "argument")
@@ -296,7 +307,7 @@ class _LiteralVisitor(Visitor):
         if self._service:
             self.service_variables.add(node.name.value)
 
-    def _scalar(self, node: ValueNode) -> None:
+    def _scalar(self, node: ValueNode, key: Any = None) -> None:
         if self.problem is not None:
             return
         kind = self.type_info.get_input_type()
@@ -306,35 +317,51 @@ class _LiteralVisitor(Visitor):
         try:
             value = _literal(node)
             name = self.names[-1] if self.names else None
-            self.checker.leaf(named.name, value, name, self.names, self._service)
+            self.checker.leaf(named.name, value, name, self._at(key), self._service)
         except BadInput as e:
             self.problem = e
 
-    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
-        self._scalar(node)
+    def enter_string_value(self, node: StringValueNode, key: Any = None, *_: Any) -> None:
+        self._scalar(node, key)
 
-    def enter_float_value(self, node: FloatValueNode, *_: Any) -> None:
-        self._scalar(node)
+    def enter_float_value(self, node: FloatValueNode, key: Any = None, *_: Any) -> None:
+        self._scalar(node, key)
 
-    def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
-        self._scalar(node)
+    def enter_int_value(self, node: IntValueNode, key: Any = None, *_: Any) -> None:
+        self._scalar(node, key)
 
-    def enter_object_value(self, node: ObjectValueNode, *_: Any) -> Any:
+    def enter_object_value(self, node: ObjectValueNode, key: Any = None, *_: Any) -> Any:
         kind = self.type_info.get_input_type()
         named = get_named_type(kind) if kind is not None else None
         if isinstance(named, GraphQLScalarType) and named.name == "JSON":
-            self._scalar(node)
+            self._scalar(node, key)
             return False  # checked whole: its inner nodes are not typed by the schema
+        self._enter_item(key)
         return None
 
-    def enter_list_value(self, node: ListValueNode, *_: Any) -> Any:
-        if self.enter_object_value(node) is False:  # type: ignore[arg-type]
+    def leave_object_value(self, node: ObjectValueNode, *_: Any) -> None:
+        self._leave_item()
+
+    def enter_list_value(self, node: ListValueNode, key: Any = None, *_: Any) -> Any:
+        if self.enter_object_value(node, key) is False:  # type: ignore[arg-type]
             return False
         self.containers.append("list")
         return None
 
     def leave_list_value(self, node: ListValueNode, *_: Any) -> None:
         self.containers.pop()
+        self._leave_item()
+
+    def _enter_item(self, key: Any) -> None:
+        """An object or list value entered: when it is an item of a list, its index."""
+        item = isinstance(key, int) and bool(self.containers) and self.containers[-1] == "list"
+        if item:
+            self.path.append(key)
+        self.indexed.append(item)
+
+    def _leave_item(self) -> None:
+        if self.indexed.pop():
+            self.path.pop()
 
 
 def _literal(node: ValueNode, depth: int = 0) -> Any:

@@ -346,7 +346,9 @@ class GraphQLApp(GraphQL[Context, None]):
         """The two messages of the answer through the request's document's plan, when there
         is one and it answers; (None, a receive that replays the body) otherwise."""
         if scope["method"] == "GET":
-            params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            # blank values kept, as Starlette's query_params (the executor's) keep them
+            query_string = scope.get("query_string", b"").decode("latin-1")
+            params = dict(parse_qsl(query_string, keep_blank_values=True))
             if "query" not in params and "extensions" not in params:
                 return None, receive
             try:
@@ -377,9 +379,14 @@ class GraphQLApp(GraphQL[Context, None]):
         query, variables, name = request.get("query"), request.get("variables"), None
         if isinstance(request.get("operationName"), str):
             name = request["operationName"]
-        if not isinstance(query, str | None) or not isinstance(variables, dict | None):
-            return None, receive
         extensions = request.get("extensions")
+        if (
+            not isinstance(query, str | None)
+            or not isinstance(variables, dict | None)
+            or not isinstance(extensions, dict | None)
+            or not isinstance(request.get("operationName"), str | None)
+        ):
+            return None, receive  # the executor's path refuses it (BAD_REQUEST)
         try:
             query = self.persisted.resolve(query, extensions)
         except RequestError:
@@ -394,6 +401,8 @@ class GraphQLApp(GraphQL[Context, None]):
             return None, receive
         plan, data = found
         requested = plan.cost_of(self._graphql_schema, variables)
+        if self.throttle is not None and requested > self.throttle.capacity:
+            return None, receive  # THROTTLE_BURST_EXCEEDED, as the executor words it
         # the operation's name for the log: the one given, else the planned document's own
         return self._answer(data, requested, name or plan.name, viewer, media), receive
 

@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graphql import (
-    ArgumentNode,
     DocumentNode,
     FieldNode,
     GraphQLError,
@@ -44,12 +43,9 @@ from graphql import (
     GraphQLSyntaxError,
     OperationDefinitionNode,
     OperationType,
-    VariableNode,
-    Visitor,
     parse,
     type_from_ast,
     validate,
-    visit,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
@@ -272,7 +268,7 @@ class Plans:
             selection=selection,
             check=check,
             writer=writer,
-            document=document if _sized_by_variables(document) else None,
+            document=document if cost.varies(schema, document) else None,
             direct=None if writer is not None else _Direct.of(schema, operation, definition, node),
         )
 
@@ -363,20 +359,6 @@ class _Direct:
                 constants.append((argument, value))
         mutable = any(isinstance(value, list | dict) for _, value in constants)
         return cls(tuple(variables), tuple(constants), tuple(slots), mutable)
-
-
-def _sized_by_variables(document: DocumentNode) -> bool:
-    """Whether a page size of the document is a variable: its cost is then the request's."""
-    found = False
-
-    class Sizes(Visitor):
-        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            nonlocal found
-            if node.name.value in cost.SIZE_ARGUMENTS and isinstance(node.value, VariableNode):
-                found = True
-
-    visit(document, Sizes())
-    return found
 
 
 def leaf_keys(node: FieldNode, known: Container[str]) -> tuple[tuple[str, str], ...] | None:

@@ -82,12 +82,20 @@ class WebhookWorker:
         _running.discard(self)
         self._wake.set()
         task, self._task = self._task, None
-        pending = [t for t in (task, *self._sends) if t is not None]
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=grace)
-            for t in late:
-                t.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        until = None if grace is None else loop.time() + grace
+        late: set[asyncio.Task[None]] = set()
+        if task is not None:
+            _, late = await asyncio.wait([task], timeout=grace)
+        # the loop has ended (or is late): the send it spawned from a claim it had in hand
+        # when told to stop is among the sends now, and is finished too
+        if self._sends:
+            left = None if until is None else max(until - loop.time(), 0.0)
+            _, late_sends = await asyncio.wait(set(self._sends), timeout=left)
+            late |= late_sends
+        for t in late:
+            t.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def abort(self) -> None:
         """End at once, as a crash would: a delivery in hand stays PENDING and claimed, and is

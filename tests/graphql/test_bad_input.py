@@ -306,3 +306,40 @@ async def test_the_compiled_is_member_path_refuses_bad_ids_too(api: Api) -> None
         _refused(response, words)
     # and a good one is still answered
     assert (await api.query(IS_MEMBER, {"s": listed["id"], "m": "m1"})) == {"isMember": True}
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ('{ isMember(segmentId: "1", memberId: "x\\u0000") }', ["memberId"]),
+        (
+            'mutation { createSegment(input: {name: "A", description: "x\\u0000"})'
+            " { segment { id } } }",
+            ["input", "description"],
+        ),
+        (
+            'mutation { upsertMembers(members: [{id: "u1"}, {id: "u2", attributes: {a: {b: {c:'
+            + "{d: " * 40
+            + "1"
+            + "}" * 40
+            + "}}}}]) { created } }",
+            ["members", 1, "attributes", "a", "b", "c", *["d"] * 30],  # depth 33
+        ),
+        ('{ membershipsOf(memberIds: ["a", "b", "x\\u0000"]) { memberId } }', ["memberIds", 2]),
+        (
+            'mutation { upsertMembers(members: [{id: "u1"}, {id: "u2", name: "x\\u0000"}])'
+            " { created } }",
+            ["members", 1, "name"],
+        ),
+    ],
+)
+async def test_a_bad_literal_is_named_by_its_argument_path_with_list_indexes(
+    api: Api, document: str, field: list[Any]
+) -> None:
+    # when a bad value is written in the document, inside arguments, inputs and lists
+    body = _without_fault(await _post(api, document))
+
+    # then the error names where it is: the argument, the input fields, the list indexes
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["extensions"]["field"] == field

@@ -12,7 +12,7 @@ from graphql import parse
 from app.graphql import cost
 from app.schema import build_schema
 from app.settings import get_settings
-from tests.factories import Api, count_statements, members, segment
+from tests.factories import Api, count_statements, members, segment, served
 
 NESTED = """query($outer: Int, $inner: Int) {
   segments(first: $outer) { edges { node { id name
@@ -134,3 +134,50 @@ async def test_a_picker_limit_over_the_cap_answers_at_most_the_cap(api: Api) -> 
     assert "errors" not in body, body["errors"]
     assert len(body["data"]["searchMembers"]) == cap
     assert body["extensions"]["cost"]["requestedQueryCost"] == cap
+
+
+MEMBERSHIPS = "query($m: [ID!]!) { membershipsOf(memberIds: $m) { memberId segmentIds } }"
+
+
+def test_a_list_of_ids_costs_one_item_per_id() -> None:
+    # given lookups answering one item per id or key asked, when costed
+    ids = [f"u{i}" for i in range(1000)]
+    # then each id costs as a page's row does
+    assert _cost(MEMBERSHIPS, {"m": ids}) == 1000
+    assert _cost('{ membershipsOf(memberIds: ["a", "b", "c"]) { memberId } }') == 3
+    assert _cost('{ membershipsOf(memberIds: "a") { memberId } }') == 1  # a list of one
+    assert _cost(MEMBERSHIPS, {"m": []}) == 1  # an operation costs at least 1
+    aliases = " ".join(f"a{i}: membershipsOf(memberIds: $m) {{ memberId }}" for i in range(30))
+    assert _cost(f"query($m: [ID!]!) {{ {aliases} }}", {"m": ids}) == 30_000
+    assert _cost('{ resolveMembers(ids: ["a", "b"]) { id label } }') == 2
+    assert _cost("query($i: [ID!]!) { resolveCompanies(ids: $i) { id } }", {"i": ids}) == 1000
+    flags = 'query($k: [String!]) { evaluateFlags(memberId: "u", keys: $k) { key } }'
+    assert _cost(flags, {"k": ["a", "b", "c", "d"]}) == 4
+    assert _cost(flags, {"k": None}) == 1  # every flag: not known before it runs
+    # and the ordinary hot document stays far under the default limit
+    assert _cost(MEMBERSHIPS, {"m": ids[:100]}) == 100 < get_settings().max_query_cost
+
+
+async def test_a_planned_lookup_over_the_limit_is_refused_as_the_executor_refuses_it(
+    api: Api,
+) -> None:
+    # given a limit of 50 and a membershipsOf document, planned once hot
+    await members(api, "m1")
+    async with served(
+        api, get_settings().model_copy(update={"max_query_cost": 50}), lifespan=False
+    ) as small:
+        few = {"m": ["m1"]}
+        for _ in range(3):
+            body = await small.raw(MEMBERSHIPS, few)
+            assert body["extensions"]["cost"]["requestedQueryCost"] == 1
+        # when it asks 100 ids, planned, then with the document changed (the executor's)
+        many = {"m": [f"u{i}" for i in range(100)]}
+        planned = await small.raw(MEMBERSHIPS, many)
+        executed = await small.raw(MEMBERSHIPS + " # executor", many)
+    # then both refuse it for its cost, the same way
+    assert planned["errors"][0]["extensions"] == {
+        "code": "MAX_COST_EXCEEDED",
+        "cost": 100,
+        "limit": 50,
+    }
+    assert planned == executed

@@ -143,3 +143,58 @@ async def test_a_hot_document_of_several_operations_is_refused_every_time(api: A
         _refused(await _post(api, {"query": HOT, "variables": variables}))
     # then nothing ran
     assert not await _member_exists(api)
+
+
+async def test_a_planned_document_with_a_malformed_operation_name_or_extensions_is_refused(
+    api: Api, answered: list[Any]
+) -> None:
+    # given a document sent twice, so that it is planned
+    seg = await segment(api, "Planned")
+    query = f'query Q {{ isMember(segmentId: "{seg["id"]}", memberId: "u1") }}'
+    for _ in range(2):
+        assert (await _post(api, {"query": query})).json()["data"] == {"isMember": False}
+    assert answered == [{"isMember": False}]
+    digest = _sha(query)
+    await _post(api, {"query": query, "extensions": {"persistedQuery": _persisted(digest)}})
+    # when it comes with an operationName that is not a string, or extensions not an object
+    for malformed in (
+        {"query": query, "operationName": 5},
+        {"query": query, "extensions": "x"},
+        {"operationName": 7, "extensions": {"persistedQuery": _persisted(digest)}},
+    ):
+        planned = await _post(api, malformed)
+        # then it is refused as the executor refuses it (the same document, changed)
+        executed = await _post(api, {**malformed, "query": query + " # executor"})
+        assert planned.status_code == executed.status_code == 400, malformed
+        assert planned.json() == executed.json()
+        assert _codes(planned.json()) == ["BAD_REQUEST"]
+
+
+def _persisted(digest: str) -> dict[str, Any]:
+    return {"version": 1, "sha256Hash": digest}
+
+
+async def test_a_planned_get_with_a_blank_parameter_is_answered_as_the_executor_answers(
+    api: Api, answered: list[Any]
+) -> None:
+    # given a document sent twice over GET, so that it is planned
+    seg = await segment(api, "Planned")
+    query = f'query Q {{ isMember(segmentId: "{seg["id"]}", memberId: "u1") }}'
+    headers = {"Authorization": f"Bearer {api.key}"}
+    for _ in range(2):
+        got = await api.client.get("/graphql", params={"query": query}, headers=headers)
+        assert got.json()["data"] == {"isMember": False}
+    assert answered == [{"isMember": False}]
+    # when it comes with a blank operationName, variables or extensions
+    for blank in ("operationName", "variables", "extensions"):
+        planned = await api.client.get(
+            "/graphql", params={"query": query, blank: ""}, headers=headers
+        )
+        # then it is answered as the executor answers it (the same document, changed)
+        executed = await api.client.get(
+            "/graphql", params={"query": query + " # executor", blank: ""}, headers=headers
+        )
+        assert planned.status_code == executed.status_code, blank
+        assert planned.json() == executed.json(), blank
+        assert "data" not in planned.json() or planned.json()["data"] is None, blank
+        assert planned.json()["errors"], blank
