@@ -98,6 +98,23 @@ async def list_changes(
     return [_row(r) for r in rows]
 
 
+async def pruned_to(*, site_id: int, segment_pks: list[int] | None = None) -> int:
+    """The last change id the sweeper pruned from the site's record (of those segments; None:
+    of any), 0 for none (migration 0018): a reader after an id below it may have lost
+    changes, one at or after it lost none."""
+    params: list[Any] = [site_id]
+    where = "site_id = $1"
+    if segment_pks is not None:
+        if not segment_pks:
+            return 0
+        where += f" AND segment_id IN ({', '.join(str(int(p)) for p in segment_pks)})"
+    rows = await fetch(
+        f"SELECT COALESCE(MAX(pruned_to), 0) AS upto FROM membership_prune_marks WHERE {where}",
+        params,
+    )
+    return int(rows[0]["upto"]) if rows else 0
+
+
 async def last_id(*, site_id: int) -> int:
     """The id of the site's newest change (0 for none): where a new reader starts."""
     rows = await fetch(

@@ -87,10 +87,15 @@ async def _segment_pks(
 
 
 async def _record_end(site_id: int, connection: Any) -> int:
+    """Where a new webhook starts: past the site's last change, kept or pruned (a cursor
+    before a pruned change would read as changes lost to it: app.webhooks.queue)."""
     rows = await fetch(
-        "SELECT MAX(id) AS last FROM membership_changes WHERE site_id = $1", [site_id], connection
+        "SELECT MAX(id) AS last FROM membership_changes WHERE site_id = $1"
+        " UNION ALL SELECT MAX(pruned_to) FROM membership_prune_marks WHERE site_id = $1",
+        [site_id],
+        connection,
     )
-    return int(rows[0]["last"] or 0) if rows else 0
+    return max((int(r["last"] or 0) for r in rows), default=0)
 
 
 async def get(*, site_id: int, webhook_id: str) -> Webhook | None:
