@@ -3,20 +3,24 @@
 The record's ids are handed out under the site's membership lock (``record.lock_site``), so
 within a site they grow in the order the changes committed: a reader that keeps the last id it
 read and asks for those after it sees every change once, with no gap and no repeat, across
-restarts. Every read is of the caller's site only: another site's ids, segment ids or member
+restarts, as long as the record still holds them: a cursor past which the sweeper has pruned
+changes is refused (``check_after``: HISTORY_UNAVAILABLE), never read on with a gap. Every
+read is of the caller's site only: another site's ids, segment ids or member
 ids select nothing of that site.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.changes.index import member_rows
 from app.changes.models import ChangeCause, ChangeKind
-from app.db import as_datetime, fetch, is_postgres
+from app.db import as_datetime, fetch, is_postgres, utc
+from app.errors import HistoryUnavailable
 from app.memberships.kept import change_id, expanded, has_member
+from app.settings import get_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,50 @@ async def list_changes(
         params,
     )
     return [_row(r) for r in rows]
+
+
+async def pruned_to(*, site_id: int, segment_pks: list[int] | None = None) -> int:
+    """The last change id the sweeper pruned from the site's record (of those segments; None:
+    of any), 0 for none (migration 0018): a reader after an id below it may have lost
+    changes, one at or after it lost none."""
+    params: list[Any] = [site_id]
+    where = "site_id = $1"
+    if segment_pks is not None:
+        if not segment_pks:
+            return 0
+        where += f" AND segment_id IN ({', '.join(str(int(p)) for p in segment_pks)})"
+    rows = await fetch(
+        f"SELECT COALESCE(MAX(pruned_to), 0) AS upto FROM membership_prune_marks WHERE {where}",
+        params,
+    )
+    return int(rows[0]["upto"]) if rows else 0
+
+
+async def check_after(*, site_id: int, after: int | None, segment_pk: int | None = None) -> None:
+    """HistoryUnavailable when changes after the kept id ``after`` (of the segment, when
+    given; of any segment, for a reader of the site or of a member) were pruned: reading on
+    would skip them. Nothing when every change after it is still kept, even if the change
+    ``after`` names has itself been pruned since. Call it after reading the page: the pruning
+    writes its mark in the transaction that deletes, so a page read before a prune committed
+    is whole, and one read after sees the mark here."""
+    if not after:
+        return
+    upto = await pruned_to(
+        site_id=site_id, segment_pks=None if segment_pk is None else [segment_pk]
+    )
+    if upto <= after:
+        return
+    rows = await fetch("SELECT history_from FROM membership_sites WHERE site_id = $1", [site_id])
+    start = as_datetime(rows[0]["history_from"]) if rows else None
+    # as the `at` arguments say it (app.changes.history): the later of the two
+    retained = datetime.now(UTC) - timedelta(days=get_settings().membership_history_days)
+    since = None if start is None else max(utc(start), retained)
+    kept = f" (membership history is kept from {since.isoformat()})" if since else ""
+    raise HistoryUnavailable(
+        f"changes after the cursor (change {after}) up to change {upto} were pruned{kept}:"
+        " read from the start (no after) instead",
+        since,
+    )
 
 
 async def last_id(*, site_id: int) -> int:

@@ -161,3 +161,19 @@ class MemberIndexMark(Model):
 
     class Meta:
         table = "membership_index_marks"
+
+
+class PruneMark(Model):
+    """The last change id of segment ``segment_id`` that the sweeper pruned from site
+    ``site_id``'s record (migration 0018): a kept cursor before it may have lost changes
+    (membershipChanges says HISTORY_UNAVAILABLE), a webhook's batch past its cursor may too
+    (app.webhooks.queue). Written by the pruning only, in the transaction that deletes."""
+
+    id = fields.BigIntField(primary_key=True)
+    site_id = fields.BigIntField()
+    segment_id = fields.BigIntField()
+    pruned_to = fields.BigIntField()
+
+    class Meta:
+        table = "membership_prune_marks"
+        unique_together = (("site_id", "segment_id"),)

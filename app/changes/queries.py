@@ -7,7 +7,9 @@ import strawberry
 from app.changes import feed
 from app.changes.types import MembershipChangeConnection, MembershipChangeEdge, MembershipChangeNode
 from app.db import parse_pk
+from app.errors import HistoryUnavailable
 from app.graphql.context import Info
+from app.graphql.errors import PublicError
 from app.graphql.pagination import paginate
 
 
@@ -39,13 +41,19 @@ class ChangeQueries:
                 segment_pk = 0
 
         async def rows(n: int, key: int | None) -> list[feed.ChangeRow]:
-            return await feed.list_changes(
+            found = await feed.list_changes(
                 site_id=site_id,
                 after=key,
                 first=n + 1,
                 segment_pk=segment_pk,
                 member_ref=None if member_id is None else str(member_id),
             )
+            try:  # after the read: a prune that took part of it has its mark seen here
+                await feed.check_after(site_id=site_id, after=key, segment_pk=segment_pk)
+            except HistoryUnavailable as exc:
+                since = exc.history_from.isoformat() if exc.history_from is not None else None
+                raise PublicError(exc.message, exc.code, historyFrom=since) from None
+            return found
 
         page = await paginate(
             first,

@@ -6,7 +6,8 @@ recorded EXPIRED, stamped at the moment the listing expired; the DYNAMIC rules t
 ``days_ago()`` (and those naming them through ``in_segment()``) are re-evaluated over the
 site's members (TIME, stamped at the sweep). Then records older than MEMBERSHIP_HISTORY_DAYS
 are deleted in bounded batches, each its own short transaction (their member index entries
-with them), and the rows recorded since the last sweep are indexed by member
+with them, the site's prune marks raised), but for those an enabled webhook still owes, and
+the rows recorded since the last sweep are indexed by member
 (app.changes.index), in batches of their own.
 
 Several processes may sweep: on PostgreSQL a site whose lock another transaction holds is
@@ -28,7 +29,7 @@ from tortoise.transactions import in_transaction
 
 from app.background import started
 from app.changes import index
-from app.db import execute, fetch, ts
+from app.db import execute, fetch, is_postgres, ts
 from app.memberships import clock, kept, lock
 from app.settings import Settings
 
@@ -77,15 +78,56 @@ async def sweep(
     return done
 
 
+# A row an enabled webhook of the site has still to deliver: past its cursor, of a segment
+# it reads, or within its PENDING delivery's range (whose body is re-read at every attempt,
+# and must be the same). Disabled webhooks hold nothing back: enabled again, what they lost
+# is told (app.webhooks.queue), never sent empty.
+_OWED = """
+EXISTS (SELECT 1 FROM webhooks w
+         WHERE w.site_id = c.site_id AND w.enabled
+           AND ((c.id > w.cursor AND (w.segment_ids IS NULL OR {watched}))
+                OR EXISTS (SELECT 1 FROM webhook_deliveries d
+                            WHERE d.webhook_id = w.id AND d.status = 'PENDING'
+                              AND c.id > d.after_change AND c.id - c.size < d.last_change
+                              AND (d.segment_ids IS NULL OR {delivered}))))
+"""
+
+_MARK = (
+    "INSERT INTO membership_prune_marks (site_id, segment_id, pruned_to) VALUES ($1, $2, $3)"
+    " ON CONFLICT (site_id, segment_id) DO UPDATE SET pruned_to = CASE"
+    " WHEN excluded.pruned_to > membership_prune_marks.pruned_to THEN excluded.pruned_to"
+    " ELSE membership_prune_marks.pruned_to END"
+)
+
+
+def _contains(pg: bool, column: str) -> str:
+    if pg:
+        return f"{column} @> to_jsonb(c.segment_id)"
+    return f"c.segment_id IN (SELECT value FROM json_each({column}))"
+
+
+def _owed(pg: bool) -> str:
+    watched = f"({_contains(pg, 'w.segment_ids')} OR {_contains(pg, 'w.draining_segment_ids')})"
+    return _OWED.replace("{watched}", watched).replace(
+        "{delivered}", _contains(pg, "d.segment_ids")
+    )
+
+
 async def prune(site_id: int, before: datetime, batch: int = PRUNE_BATCH) -> int:
     """Delete the site's records older than ``before``, ``batch`` rows at a time (oldest
-    first), and move the start of its history there; how many changes went."""
+    first), and move the start of its history there; how many changes went. A row an
+    enabled webhook has still to deliver is kept until it has (``_OWED``). Each batch raises
+    the site's prune marks (per segment, the last change id deleted: migration 0018) in the
+    transaction that deletes, so a reader past a mark knows it lost nothing, one before it
+    that it may have. Several sweepers may prune a site at once: a row is deleted once (the
+    other's DELETE finds it gone) and a mark only ever grows."""
     pruned = 0
+    owed = _owed(is_postgres())
     while True:
         async with in_transaction() as tx:
             ids = await fetch(
-                "SELECT id FROM membership_changes WHERE site_id = $1 AND at < $2"
-                f" ORDER BY id LIMIT {int(batch)}",
+                "SELECT c.id FROM membership_changes c WHERE c.site_id = $1 AND c.at < $2"
+                f" AND NOT {owed} ORDER BY c.id LIMIT {int(batch)}",
                 [site_id, ts(before, tx)],
                 tx,
             )
@@ -94,8 +136,17 @@ async def prune(site_id: int, before: datetime, batch: int = PRUNE_BATCH) -> int
             marks = ", ".join(str(int(r["id"])) for r in ids)
             await index.prune_rows(site_id, [int(r["id"]) for r in ids], tx)
             gone = await fetch(
-                f"DELETE FROM membership_changes WHERE id IN ({marks}) RETURNING size", [], tx
+                f"DELETE FROM membership_changes WHERE id IN ({marks})"
+                " RETURNING id, segment_id, size",
+                [],
+                tx,
             )
+            last: dict[int, int] = {}
+            for r in gone:
+                segment = int(r["segment_id"])
+                last[segment] = max(last.get(segment, 0), int(r["id"]))
+            for segment, upto in sorted(last.items()):
+                await execute(_MARK, [site_id, segment, upto], tx)
             await execute(
                 "UPDATE membership_sites SET history_from = $2 WHERE site_id = $1"
                 " AND history_from < $2",

@@ -6,7 +6,11 @@ batch goes out through one worker. A webhook has at most one PENDING delivery: t
 is made only once it has SUCCEEDED, so batches arrive in order. The delivery row, with its
 range of the record, is committed before its first attempt: a worker that dies mid-send leaves
 it PENDING, and the next worker to claim the webhook (once the lease has run out) sends it
-again, under the same id.
+again, under the same id, with the same body: the sweeper's pruning keeps the record rows an
+enabled webhook still owes (past its cursor, or in its PENDING delivery's range). Changes
+pruned anyway (a webhook disabled for longer than the retained history, or widened to
+segments whose old changes have gone) are never sent empty or in part: the batch is settled
+FAILED with the pruned range as its error and the cursor moves past it (``_lost``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.changes.feed import changes_select
+from app.changes.feed import changes_select, pruned_to
 from app.db import (
     any_of,
     as_datetime,
@@ -30,7 +34,7 @@ from app.db import (
     json_value,
     ts,
 )
-from app.webhooks.models import NO_SEGMENT_LEFT, WebhookDelivery
+from app.webhooks.models import NO_SEGMENT_LEFT, DeliveryStatus, WebhookDelivery
 
 _CLAIM = """
 UPDATE webhooks SET claimed_until = $2
@@ -75,6 +79,8 @@ class Delivery:
     last_change: int
     segment_ids: list[int] | None
     attempts: int  # this one included
+    # its changes, read once before the attempt (the count it was made with: see next_delivery)
+    rows: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,7 @@ async def _between(
 
 async def _pending(webhook_id: int) -> dict[str, Any] | None:
     rows = await fetch(
-        "SELECT id, after_change, last_change, segment_ids FROM webhook_deliveries"
+        "SELECT id, after_change, last_change, segment_ids, change_count FROM webhook_deliveries"
         " WHERE webhook_id = $1 AND status = 'PENDING' ORDER BY id LIMIT 1",
         [webhook_id],
     )
@@ -187,6 +193,11 @@ async def _new_batch(claimed: Claimed, batch_size: int, now: datetime) -> dict[s
         return None
     end = int(end_rows[0]["last"])
     ids = await _between(site, cursor, end, claimed.segment_ids, limit=batch_size)
+    # the marks after the read: a prune committed before it is seen here
+    gone = await pruned_to(site_id=site, segment_pks=claimed.segment_ids)
+    if gone > cursor:  # changes of its segments past the cursor were pruned: say so, skip them
+        await _lost(claimed, after=cursor, upto=gone, now=now, pending_id=None)
+        return None
     last = int(ids[-1]["id"]) if len(ids) == batch_size else end
     async with in_transaction() as tx:
         moved = await execute(
@@ -214,14 +225,79 @@ async def _new_batch(claimed: Claimed, batch_size: int, now: datetime) -> dict[s
         "after_change": cursor,
         "last_change": last,
         "segment_ids": claimed.segment_ids,
+        "change_count": len(ids),
     }
+
+
+async def _lost(
+    claimed: Claimed, *, after: int, upto: int, now: datetime, pending_id: int | None
+) -> None:
+    """Changes of the webhook's segments after ``after`` up to ``upto`` were pruned from the
+    record before they were delivered: the PENDING delivery holding them (``pending_id``), or
+    else a new one naming the range, is settled FAILED with that reason (nothing is sent),
+    and the webhook's cursor moves to ``upto`` (its later changes go on being delivered)."""
+    reason = (
+        f"not sent: changes after {after} up to {upto} were pruned from the membership record"
+        " (older than MEMBERSHIP_HISTORY_DAYS) before they were delivered;"
+        f" the webhook goes on after change {upto}"
+    )
+    async with in_transaction() as tx:
+        if pending_id is not None:
+            # the cursor is past the pending batch: it goes back to the end of what was lost
+            # (the batch's changes after it are sent again in a new batch), never forward
+            done = await fetch(
+                "UPDATE webhook_deliveries SET status = 'FAILED', error = $2"
+                " WHERE id = $1 AND status = 'PENDING' RETURNING last_change",
+                [pending_id, reason],
+                tx,
+            )
+            if not done:
+                return
+            upto = min(upto, int(done[0]["last_change"]))
+            await execute(
+                "UPDATE webhooks SET cursor = $2 WHERE id = $1 AND cursor = $3",
+                [claimed.id, upto, done[0]["last_change"]],
+                tx,
+            )
+            await _drained(tx, claimed.id, upto)
+            return
+        moved = await execute(
+            "UPDATE webhooks SET cursor = $2 WHERE id = $1 AND cursor = $3 AND enabled",
+            [claimed.id, upto, after],
+            tx,
+        )
+        if not moved:  # another worker took it over (our lease ran out)
+            return
+        await WebhookDelivery.create(
+            using_db=tx,
+            site_id=claimed.site_id,
+            webhook_id=claimed.id,
+            after_change=after,
+            last_change=upto,
+            segment_ids=claimed.segment_ids,
+            change_count=0,
+            status=DeliveryStatus.FAILED,
+            error=reason,
+            created_at=now,
+        )
+        await _drained(tx, claimed.id, upto)
 
 
 async def next_delivery(claimed: Claimed, *, batch_size: int, now: datetime) -> Delivery | None:
     """The claimed webhook's PENDING delivery, or else a new one of its next batch, with this
-    attempt counted; None when it has nothing to send."""
+    attempt counted and its changes read; None when it has nothing to send. A delivery whose
+    changes are no longer all in the record (pruned) is settled FAILED instead (``_lost``):
+    an attempt sends exactly the changes the delivery was made with, or nothing."""
     row = await _pending(claimed.id) or await _new_batch(claimed, batch_size, now)
     if row is None:
+        return None
+    after, last = int(row["after_change"]), int(row["last_change"])
+    segment_ids = _segments(row["segment_ids"])
+    rows = await _between(claimed.site_id, after, last, segment_ids)
+    if len(rows) != int(row["change_count"]):
+        gone = await pruned_to(site_id=claimed.site_id, segment_pks=segment_ids)
+        upto = min(gone, last) if gone > after else last
+        await _lost(claimed, after=after, upto=upto, now=now, pending_id=int(row["id"]))
         return None
     counted = await fetch(
         "UPDATE webhook_deliveries SET attempts = attempts + 1"
@@ -236,15 +312,19 @@ async def next_delivery(claimed: Claimed, *, batch_size: int, now: datetime) -> 
         site_id=claimed.site_id,
         after_change=int(row["after_change"]),
         last_change=int(row["last_change"]),
-        segment_ids=_segments(row["segment_ids"]),
+        segment_ids=segment_ids,
         attempts=int(counted[0]["attempts"]),
+        rows=tuple(rows),
     )
 
 
 async def changes(delivery: Delivery) -> list[ChangeRow]:
-    """The changes of a delivery, in their order: the same rows at every attempt."""
-    rows = await _between(
-        delivery.site_id, delivery.after_change, delivery.last_change, delivery.segment_ids
+    """The changes of a delivery, in their order: the same rows at every attempt (read by
+    next_delivery, checked whole; read here for a delivery made without them)."""
+    rows = delivery.rows or tuple(
+        await _between(
+            delivery.site_id, delivery.after_change, delivery.last_change, delivery.segment_ids
+        )
     )
     return [
         ChangeRow(

@@ -87,10 +87,15 @@ async def _segment_pks(
 
 
 async def _record_end(site_id: int, connection: Any) -> int:
+    """Where a new webhook starts: past the site's last change, kept or pruned (a cursor
+    before a pruned change would read as changes lost to it: app.webhooks.queue)."""
     rows = await fetch(
-        "SELECT MAX(id) AS last FROM membership_changes WHERE site_id = $1", [site_id], connection
+        "SELECT MAX(id) AS last FROM membership_changes WHERE site_id = $1"
+        " UNION ALL SELECT MAX(pruned_to) FROM membership_prune_marks WHERE site_id = $1",
+        [site_id],
+        connection,
     )
-    return int(rows[0]["last"] or 0) if rows else 0
+    return max((int(r["last"] or 0) for r in rows), default=0)
 
 
 async def get(*, site_id: int, webhook_id: str) -> Webhook | None:
@@ -137,7 +142,9 @@ async def update(
     *, site_id: int, webhook_id: str, changes: dict[str, Any], allow_private: bool
 ) -> Webhook:
     """Merge changes into a webhook. Enabling it again clears disabledReason and resumes
-    where it stopped; segmentIds null: every segment, from its next batch on."""
+    where it stopped; segmentIds null: every segment, from its next batch on. Enabling it or
+    changing its url makes its PENDING delivery due at once (the backoff was the old
+    receiver's; the caller wakes the worker)."""
     unknown = set(changes) - {"url", "segment_ids", "description", "enabled"}
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
@@ -165,6 +172,9 @@ async def update(
             sets["enabled"] = bool(changes["enabled"])
             if sets["enabled"] and not webhook.enabled:
                 sets.update(disabled_reason=None, failing_since=None, next_attempt_at=None)
+        if "url" in sets and sets["url"] != webhook.url:
+            # a new receiver: its pending delivery is due now, not after the old one's backoff
+            sets["next_attempt_at"] = None
         if (
             sets.get("enabled", webhook.enabled)
             and sets.get("segment_ids", webhook.segment_ids) == []
@@ -173,7 +183,8 @@ async def update(
             raise DomainError(ErrorCode.INVALID, NO_SEGMENT_LEFT, ["segment_ids"])
         if sets:
             webhook.update_from_dict(sets)
-            # only these: the cursor, the claim and the retry time are the worker's
+            # only these: the cursor and the claim are the worker's (the retry time too, but
+            # for the reset above)
             await webhook.save(using_db=tx, update_fields=[*sets, "updated_at"])
     return webhook
 
