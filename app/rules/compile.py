@@ -132,6 +132,10 @@ class _Compiler:
     def compare(self, spec: FieldSpec, op: str, literal: nodes.Value) -> str:
         if spec.kind == "timestamp":
             return self.timestamp_compare(spec, op, literal)
+        if self.pg and spec.kind == "json" and self.held is None:
+            path = self.json_path_compare(spec, op, literal)
+            if path is not None:
+                return path
         typed = self.typed(spec, literal.kind)
         if typed is None:
             return self.null
@@ -139,6 +143,26 @@ class _Compiler:
             # byte order, as Python compares strings, whatever the database's collation
             typed += ' COLLATE "C"'
         return f"({typed} {_SQL_OPS[op]} {self.literal(literal)})"
+
+    def json_path_compare(self, spec: FieldSpec, op: str, literal: nodes.Value) -> str | None:
+        """A JSON field compared with a number on PostgreSQL as one SQL/JSON path predicate:
+        the field read once, and no text in between (the CASE of typed() reads it twice and
+        parses its text: 2x the time of the hand-written ``(a->>'k')::numeric > $1`` a member,
+        this is as fast). Unknown where typed() is NULL: the unary + fails (unknown, silent)
+        on any value but a number, JSON null included (a bare comparison with null is false
+        in a path, not unknown), and strict mode makes a missing key or an array unknown."""
+        if literal.kind != "number" or not isinstance(literal, nodes.Number):
+            return None
+        number = Decimal(repr(literal.value))
+        if not number.is_finite():
+            return None
+        keys = "".join(f'."{key}"' for key in spec.keys)  # identifiers: nothing to escape
+        operator = "==" if op == "=" else _SQL_OPS[op].replace("<>", "!=")
+        variables = self.param(f'{{"v": {number}}}', "jsonb")
+        return (
+            f"jsonb_path_match({self.column(spec)}, 'strict +${keys} {operator} $v',"
+            f" {variables}, true)"
+        )
 
     def timestamp_compare(self, spec: FieldSpec, op: str, literal: nodes.Value) -> str:
         moment = literal_timestamp(literal, self.now)
@@ -225,7 +249,16 @@ class _Compiler:
         return f"{'m' if spec.owner == 'member' else 'c'}.{spec.column}"
 
     def pg_json(self, spec: FieldSpec) -> str:
+        # one key with ->, which looks it up, where #> reads a path from a text array first
+        if len(spec.keys) == 1:
+            return f"({self.column(spec)} -> '{spec.keys[0]}')"
         return f"({self.column(spec)} #> '{{{','.join(spec.keys)}}}')"
+
+    def pg_text(self, spec: FieldSpec) -> str:
+        """The JSON field as text (->>, #>>): a string's own text."""
+        if len(spec.keys) == 1:
+            return f"({self.column(spec)} ->> '{spec.keys[0]}')"
+        return f"({self.column(spec)} #>> '{{{','.join(spec.keys)}}}')"
 
     def typed(self, spec: FieldSpec, kind: str) -> str | None:
         """The field's value when it has the literal's type, else NULL; None if it never can."""
@@ -239,9 +272,10 @@ class _Compiler:
         pg_type, sqlite_type = _JSON_TYPES[kind]
         if self.pg:
             json = self.pg_json(spec)
+            # (a jsonb number or boolean casts to numeric or boolean without its text)
             value = {
-                "string": f"{json} #>> '{{}}'",
-                "number": f"({json} #>> '{{}}')::numeric",
+                "string": self.pg_text(spec),
+                "number": f"({json})::numeric",
                 "boolean": f"({json})::boolean",
             }[kind]
             return f"(CASE WHEN jsonb_typeof({json}) {pg_type} THEN {value} END)"

@@ -32,9 +32,11 @@ from tests.rules.support import (
     insert,
     load_facts,
     python_matches,
+    python_results,
     reset,
     site_id,
     sql_matches,
+    sql_results,
 )
 
 ACME = CompanyRow("acme", "Acme", "enterprise", {"size": 500, "region": "eu"})
@@ -388,3 +390,47 @@ async def test_json_form_survives_the_segments_table(db: None) -> None:
     assert ast_from_json(loaded.rule_ast) == node
     values = loaded.rule_ast["operands"][0]["values"]
     assert [type(v["value"]) for v in values[:2]] == [int, float]
+
+
+# a number test against every kind of JSON value (PostgreSQL compiles it to one SQL/JSON path
+# predicate): unknown for all but numbers, JSON null, arrays and a missing key included
+JSON_KINDS = [
+    MemberRow("num", attributes={"n": 5, "a": {"b": 5}}),
+    MemberRow("big", attributes={"n": 7.5, "a": {"b": 8}}),
+    MemberRow("text", attributes={"n": "5", "a": {"b": "5"}}),
+    MemberRow("null", attributes={"n": None, "a": {"b": None}}),
+    MemberRow("array", attributes={"n": [5], "a": [{"b": 5}]}),
+    MemberRow("object", attributes={"n": {"v": 5}, "a": {"c": 5}}),
+    MemberRow("bool", attributes={"n": True, "a": {"b": False}}),
+    MemberRow("missing", attributes={"other": 1}),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "known"),
+    [
+        ("attributes.n = 5", {"num": True, "big": False}),
+        ("attributes.n != 5", {"num": False, "big": True}),
+        ("attributes.n > 5", {"num": False, "big": True}),
+        ("attributes.n <= 7.5", {"num": True, "big": True}),
+        ("attributes.n BETWEEN 6 AND 8", {"num": False, "big": True}),
+        ("attributes.a.b >= 8", {"num": False, "big": True}),
+        ("attributes.a.b < 6", {"num": True, "big": False}),
+    ],
+)
+async def test_a_number_test_is_unknown_for_every_other_kind_of_value(
+    db: None, rule: str, known: dict[str, bool]
+) -> None:
+    # given members holding each kind of JSON value where the rule reads a number
+    site = await site_id()
+    await insert(site, JSON_KINDS)
+    parsed = parse(rule)
+    assert parsed.ast is not None
+    # when each member's answer is read, and the answer under NOT
+    answers = await sql_results(site, parsed.ast)
+    negated = await sql_results(site, Not(parsed.ast))
+    # then the numbers answer, everything else is unknown (NULL), on both paths
+    expected = {row.external_id: known.get(row.external_id) for row in JSON_KINDS}
+    assert answers == expected
+    assert negated == {k: None if v is None else not v for k, v in expected.items()}
+    assert python_results(await load_facts(site), parsed.ast) == expected
