@@ -1,0 +1,127 @@
+"""Lookups of concurrent requests answered together: at most ``LIMIT`` lookup statements in
+flight per process; a lookup asked while they are all out waits, and every lookup of the same
+kind (the same site, the same extra columns) waiting when one comes back is answered by the
+next statement, the members of all of them asked at once.
+
+Alone, a lookup runs at once, in its own task, with the statement it always had. Under load
+(32 clients on a small machine), requests no longer each send a statement of one member to
+PostgreSQL, 20 backends fighting for the cores: they queue in the process, in arrival order,
+and a statement of a few dozen members answers them (PostgreSQL's cost a member is a fraction
+of a statement's, and the process acquires a connection once for all of them). A waiting
+request adds at most the time of the statement before it to its own.
+
+A statement of a batch runs in a task of its own, so that a request cancelled (its deadline)
+never cancels the others' answer; a cancelled waiter is simply not answered. An error of the
+statement is every waiter's error, as it would have been each one's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+# statements in flight at once, per process: the cores a small database server gives a
+# process's lookups; more requests than this wait for the next statement
+LIMIT = 2
+MOST_IDS = 1000  # members in one statement of a batch (the lookups' own limit)
+
+R = TypeVar("R")
+# (kind, ids) -> the answer for all those ids, shared by the requests of the batch
+Run = Callable[[Hashable, list[str]], Awaitable[R]]
+
+
+@dataclass(slots=True)
+class _Waiting(Generic[R]):
+    kind: Hashable
+    ids: Sequence[str]
+    future: asyncio.Future[R]
+
+
+@dataclass
+class Coalescer(Generic[R]):
+    """The lookups in flight and those waiting, of one event loop."""
+
+    run: Run[R]
+    limit: int = LIMIT
+    most_ids: int = MOST_IDS
+    running: int = 0
+    statements: int = 0  # sent, alone or for a batch: what a test observes
+    batched: int = 0  # requests answered by another's statement
+    _waiting: deque[_Waiting[R]] = field(default_factory=deque)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def ask(self, kind: Hashable, ids: Sequence[str]) -> R:
+        """The answer for ``ids``: of a statement of its own when one may be sent now, else of
+        the next statement sent for its kind."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new loop (tests): nothing of the old one is alive
+            self._loop, self.running, self._waiting = loop, 0, deque()
+        if self.running < self.limit and not self._waiting:
+            self.running += 1
+            self.statements += 1
+            try:
+                return await self.run(kind, list(ids))
+            finally:
+                self.running -= 1
+                self._next()
+        waiting: _Waiting[R] = _Waiting(kind, ids, loop.create_future())
+        self._waiting.append(waiting)
+        try:
+            return await waiting.future
+        except asyncio.CancelledError:
+            if waiting.future.done() and not waiting.future.cancelled():
+                waiting.future.exception()  # answered just before: retrieved, not logged
+            raise
+
+    def _next(self) -> None:
+        """Send the next statement: the first waiting lookup's kind, every waiting lookup of
+        that kind with it (up to ``most_ids`` members), the others left in order."""
+        waiting = self._waiting
+        while waiting and waiting[0].future.done():  # cancelled while waiting
+            waiting.popleft()
+        if not waiting or self.running >= self.limit:
+            return
+        kind = waiting[0].kind
+        taken: list[_Waiting[R]] = []
+        left: deque[_Waiting[R]] = deque()
+        ids: dict[str, None] = {}
+        for entry in waiting:
+            if entry.future.done():
+                continue
+            if entry.kind != kind or (taken and len(ids) + len(entry.ids) > self.most_ids):
+                left.append(entry)
+                continue
+            taken.append(entry)
+            ids.update(dict.fromkeys(entry.ids))
+        self._waiting = left
+        self.running += 1
+        self.statements += 1
+        self.batched += len(taken)
+        assert self._loop is not None
+        task = self._loop.create_task(self._answer(kind, list(ids), taken))
+        self._tasks.add(task)  # kept until done: the loop holds tasks weakly
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, kind: Hashable, ids: list[str], taken: list[_Waiting[R]]) -> None:
+        try:
+            found = await self.run(kind, ids)
+        except BaseException as exc:
+            for entry in taken:
+                if not entry.future.done():
+                    if isinstance(exc, asyncio.CancelledError):
+                        entry.future.cancel()
+                    else:
+                        entry.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for entry in taken:
+                if not entry.future.done():
+                    entry.future.set_result(found)
+        finally:
+            self.running -= 1
+            self._next()
