@@ -21,7 +21,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 # statements in flight at once, per process: the cores a small database server gives a
 # process's lookups; more requests than this wait for the next statement
@@ -29,14 +29,15 @@ LIMIT = 2
 MOST_IDS = 1000  # members in one statement of a batch (the lookups' own limit)
 
 R = TypeVar("R")
-# (kind, ids) -> the answer for all those ids, shared by the requests of the batch
-Run = Callable[[Hashable, list[str]], Awaitable[R]]
+# (kind, ids) -> the answer for all those ids (member ids, or what a kind asks about),
+# shared by the requests of the batch
+Run = Callable[[Hashable, list[Any]], Awaitable[R]]
 
 
 @dataclass(slots=True)
 class _Waiting(Generic[R]):
     kind: Hashable
-    ids: Sequence[str]
+    ids: Sequence[Hashable]
     future: asyncio.Future[R]
 
 
@@ -54,7 +55,7 @@ class Coalescer(Generic[R]):
     _loop: asyncio.AbstractEventLoop | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def ask(self, kind: Hashable, ids: Sequence[str]) -> R:
+    async def ask(self, kind: Hashable, ids: Sequence[Hashable]) -> R:
         """The answer for ``ids``: of a statement of its own when one may be sent now, else of
         the next statement sent for its kind."""
         loop = asyncio.get_running_loop()
@@ -88,7 +89,7 @@ class Coalescer(Generic[R]):
         kind = waiting[0].kind
         taken: list[_Waiting[R]] = []
         left: deque[_Waiting[R]] = deque()
-        ids: dict[str, None] = {}
+        ids: dict[Hashable, None] = {}
         for entry in waiting:
             if entry.future.done():
                 continue
@@ -106,7 +107,7 @@ class Coalescer(Generic[R]):
         self._tasks.add(task)  # kept until done: the loop holds tasks weakly
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, kind: Hashable, ids: list[str], taken: list[_Waiting[R]]) -> None:
+    async def _answer(self, kind: Hashable, ids: list[Hashable], taken: list[_Waiting[R]]) -> None:
         try:
             found = await self.run(kind, ids)
         except BaseException as exc:

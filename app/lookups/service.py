@@ -447,19 +447,24 @@ async def _effective(
     pool = c._pool if type(c) is AsyncpgDBClient else None
     if pool is None or more:
         return await _effective_read(pool, site_id, ids, columns, more)
-    return await _coalescer.ask((pool, site_id, columns), ids)
+    found: tuple[Catalogue, dict[str, list[SegmentDef]], Any, datetime] | None
+    found = await _coalescer.ask((pool, site_id, columns), ids)
+    return found
 
 
-async def _effective_batch(
-    kind: Hashable, ids: list[str]
-) -> tuple[Catalogue, dict[str, list[SegmentDef]], Any, datetime] | None:
-    pool, site_id, columns = cast(tuple[asyncpg.Pool, int, str], kind)
+async def _batch(kind: Hashable, ids: list[Any]) -> Any:
+    """The statement of a batch: isMember's (``_PAIRS``: ids are (member id, segment pk)
+    pairs) or the effective segments' (kind's third: the columns)."""
+    pool, site_id, columns = cast(tuple[asyncpg.Pool, int, str | None], kind)
+    if columns is _PAIRS:
+        return await _is_member_read(pool, site_id, ids)
+    assert columns is not None
     return await _effective_read(pool, site_id, ids, columns, ())
 
 
-_coalescer: Coalescer[tuple[Catalogue, dict[str, list[SegmentDef]], Any, datetime] | None] = (
-    Coalescer(_effective_batch)
-)
+_PAIRS = None  # the kind of isMember's batches
+# one for every lookup statement of the process: the limit is on all of them
+_coalescer: Coalescer[Any] = Coalescer(_batch)
 
 
 async def _effective_read(
@@ -613,17 +618,57 @@ _IS_MEMBER = (
 )
 
 
+# isMember of several (member, segment) pairs at once (a batch of app.lookups.coalesce): the
+# same probes, for each pair
+_IS_MEMBERS = (
+    "SELECT s.segments_version AS v, ks.id AS kept, q.external_id, q.segment_id, m.id AS mid,"
+    " EXISTS (SELECT 1 FROM segment_exclusions x WHERE x.segment_id = q.segment_id"
+    "  AND x.member_id = m.id) AS excluded,"
+    " EXISTS (SELECT 1 FROM segment_members l WHERE l.segment_id = q.segment_id"
+    "  AND l.member_id = m.id AND (l.expires_at IS NULL OR l.expires_at > $4))"
+    " OR EXISTS (SELECT 1 FROM segment_companies sc WHERE sc.segment_id = q.segment_id"
+    "  AND sc.company_id = m.company_id) AS tied,"
+    " EXISTS (SELECT 1 FROM segment_rule_matches r WHERE r.segment_id = q.segment_id"
+    "  AND r.member_id = m.id) AS matched"
+    " FROM sites s LEFT JOIN membership_sites ks ON ks.site_id = s.id"
+    " CROSS JOIN unnest(CAST($2 AS text[]), CAST($3 AS bigint[])) AS q(external_id, segment_id)"
+    " LEFT JOIN members m ON m.site_id = s.id AND m.external_id = q.external_id"
+    " WHERE s.id = $1"
+)
+
+
+async def _is_member_read(
+    pool: asyncpg.Pool | None, site_id: int, pairs: list[tuple[str, int]]
+) -> tuple[dict[tuple[str, int], Any], datetime]:
+    """isMember's row of each (member id, segment pk) pair (none when the site has no row),
+    and the moment listings' expiry was judged at. One pair: its own statement, as always."""
+    now = datetime.now(UTC)
+    if len(pairs) == 1:
+        external_id, segment_pk = pairs[0]
+        rows = await fetch(_IS_MEMBER, [site_id, external_id, segment_pk, ts(now)], pool=pool)
+        return ({pairs[0]: rows[0]} if rows else {}), now
+    params = [site_id, [p[0] for p in pairs], [p[1] for p in pairs], now]
+    rows = await fetch(_IS_MEMBERS, params, pool=pool)
+    return {(row["external_id"], int(row["segment_id"])): row for row in rows}, now
+
+
 async def is_member(*, site_id: int, segment_pk: int | None, external_id: str) -> bool | None:
     """Whether the member is an effective member of the segment, ACTIVE now (None: the site
-    has no such segment): one statement probing only that segment's ties; the answer of
-    ``load(...).membership(...).counts(segment, include_inactive=False)``."""
+    has no such segment): one statement probing only that segment's ties (on the pool,
+    shared with the isMember lookups of the site asked meanwhile: app.lookups.coalesce);
+    the answer of ``load(...).membership(...).counts(segment, include_inactive=False)``."""
     if segment_pk is None:
         return None
-    now = datetime.now(UTC)
-    rows = await fetch(_IS_MEMBER, [site_id, external_id, segment_pk, ts(now)])
-    if not rows:
+    pair = (external_id, segment_pk)
+    c = conn()
+    pool = c._pool if type(c) is AsyncpgDBClient else None
+    if pool is None:
+        rows, now = await _is_member_read(None, site_id, [pair])
+    else:
+        rows, now = await _coalescer.ask((pool, site_id, _PAIRS), [pair])
+    row = rows.get(pair)
+    if row is None:
         return None
-    row = rows[0]
     segment = (await catalogue.get(site_id, int(row["v"]))).by_pk.get(segment_pk)
     if segment is None:
         return None

@@ -1,6 +1,6 @@
 """Concurrent lookups sharing statements (app.lookups.coalesce): the mechanism on its own, then
-memberSegments, membershipsOf and evaluateFlags asked at once through the API, each answered
-as when asked alone."""
+isMember, memberSegments, membershipsOf and evaluateFlags asked at once through the API, each
+answered as when asked alone."""
 
 from __future__ import annotations
 
@@ -14,10 +14,17 @@ from app.db import is_postgres
 from app.lookups import service as lookups
 from app.lookups.coalesce import Coalescer
 from tests.factories import Api, count_statements, members, segment
+from tests.lookups.support import executor_only
 
+IS_MEMBER = "query($s: ID!, $m: ID!) { isMember(segmentId: $s, memberId: $m) }"
 MEMBER_SEGMENTS = "query($m: ID!) { memberSegments(memberId: $m) { id name } }"
 MEMBERSHIPS_OF = "query($ids: [ID!]!) { membershipsOf(memberIds: $ids) { memberId segmentIds } }"
 EVALUATE = "query($m: ID!) { evaluateFlags(memberId: $m) { key enabled matchedSegmentIds } }"
+EXCLUDE = """
+mutation($input: UpdateSegmentExclusionsInput!) {
+  updateSegmentExclusions(input: $input) { added userErrors { code } }
+}
+"""
 CREATE_FLAG = """
 mutation($input: FeatureFlagInput!) {
   createFeatureFlag(input: $input) { featureFlag { key } userErrors { code message } }
@@ -111,33 +118,47 @@ async def test_a_cancelled_first_lookup_does_not_cancel_the_batch_behind_it() ->
     assert run.sent == [("a", ["m1"]), ("a", ["m2"])]
 
 
-async def _world(api: Api) -> list[str]:
+async def _world(api: Api) -> tuple[list[str], list[str]]:
+    """Eight members; the ids of a listed, a dynamic and an inactive segment and one that
+    excludes a member; flags on the first two."""
     ids = [f"m{i}" for i in range(8)]
     await members(api, *ids[:4], attributes={"n": 1})
     await members(api, *ids[4:], attributes={"n": 2})
     listed = await segment(api, "Listed", memberIds=ids[::2])
     rule = await segment(api, "Rule", type="DYNAMIC", rule="attributes.n = 1")
-    await segment(api, "Paused", memberIds=ids, isActive=False)
+    paused = await segment(api, "Paused", memberIds=ids, isActive=False)
+    excluding = await segment(api, "Excluding", memberIds=ids[:3])
+    data = await api.query(
+        EXCLUDE, {"input": {"segmentId": excluding["id"], "memberIds": ["m1"], "mode": "ADD"}}
+    )
+    assert data["updateSegmentExclusions"]["added"] == 1
     for key, target in (("f-listed", listed), ("f-rule", rule)):
         data = await api.query(
             CREATE_FLAG, {"input": {"key": key, "segmentIds": [target["id"]], "enabled": True}}
         )
         assert data["createFeatureFlag"]["userErrors"] == []
-    return ids
+    return ids, [s["id"] for s in (listed, rule, paused, excluding)]
 
 
-@pytest.mark.parametrize("document", [MEMBER_SEGMENTS, MEMBERSHIPS_OF, EVALUATE])
+def _asked(document: str, ids: list[str], segments: list[str]) -> list[dict[str, Any]]:
+    if document == IS_MEMBER:
+        return [{"s": s, "m": m} for s in segments for m in (*ids[:4], "nobody")]
+    if document == MEMBERSHIPS_OF:
+        return [{"ids": [i, "nobody", ids[0]]} for i in ids]
+    return [{"m": i} for i in (*ids, "nobody")]
+
+
+@pytest.mark.parametrize("document", [IS_MEMBER, MEMBER_SEGMENTS, MEMBERSHIPS_OF, EVALUATE])
 async def test_lookups_asked_at_once_answer_as_asked_alone(
     api: Api, monkeypatch: pytest.MonkeyPatch, document: str
 ) -> None:
-    # given members in listed, dynamic and inactive segments, flags on them, and each
-    # lookup's answer asked alone (its plan made, the site known to keep its matches)
-    ids = await _world(api)
-    asked = [
-        {"ids": [i, "nobody", ids[0]]} if document == MEMBERSHIPS_OF else {"m": i} for i in ids
-    ]
+    # given members in listed, dynamic, inactive and excluding segments, flags on them, and
+    # each lookup's answer asked alone (its plan made, the site known to keep its matches)
+    ids, segments = await _world(api)
+    asked = _asked(document, ids, segments)
     alone = [await api.query(document, v) for v in asked]
     alone = [await api.query(document, v) for v in asked]
+    assert len({str(a) for a in alone}) > 1  # answers that differ, member by member
     # when they are asked all at once, one statement in flight at most
     monkeypatch.setattr(lookups._coalescer, "limit", 1)
     batched = lookups._coalescer.batched
@@ -152,3 +173,6 @@ async def test_lookups_asked_at_once_answer_as_asked_alone(
         assert len(sent) < len(asked)
     else:
         assert len(sent) >= len(asked)
+    # and the executor, asked all at once the same way, answers the same
+    with executor_only(monkeypatch):
+        assert await asyncio.gather(*(api.query(document, v) for v in asked)) == alone
