@@ -71,6 +71,8 @@ class Coalescer(Generic[R]):
                 self._next()
         waiting: _Waiting[R] = _Waiting(kind, ids, loop.create_future())
         self._waiting.append(waiting)
+        if self.running < self.limit:  # a slot free, others waiting: they go now, with it
+            self._next()
         try:
             return await waiting.future
         except asyncio.CancelledError:
