@@ -54,7 +54,7 @@ async def _settle() -> None:
 
 
 async def test_lookups_asked_while_statements_are_out_share_the_next_one() -> None:
-    # given one statement in flight at most, held
+    # given one statement of a kind in flight at most, held
     run = _Statements()
     coalescer: Coalescer[dict[str, Any]] = Coalescer(run, limit=1)
     first = asyncio.ensure_future(coalescer.ask("a", ["m1"]))
@@ -68,9 +68,10 @@ async def test_lookups_asked_while_statements_are_out_share_the_next_one() -> No
     later[3].cancel()
     run.gate.set()
     answers = await asyncio.gather(first, *later[:3])
-    # then the first went alone; the waiting ones of its kind went together (the cancelled
-    # one's member not asked), the other kind after them; each got its members
-    assert run.sent == [("a", ["m1"]), ("a", ["m2", "m4"]), ("b", ["m3"])]
+    # then the first went alone, and the other kind at once (kinds never wait for each
+    # other); the waiting ones of the first's kind went together after it (the cancelled
+    # one's member not asked); each got its members
+    assert run.sent == [("a", ["m1"]), ("b", ["m3"]), ("a", ["m2", "m4"])]
     assert [answers[0]["m1"], answers[1]["m2"], answers[2]["m3"], answers[3]["m4"]] == [
         ("a", "m1"),
         ("a", "m2"),
@@ -78,7 +79,22 @@ async def test_lookups_asked_while_statements_are_out_share_the_next_one() -> No
         ("a", "m4"),
     ]
     assert later[3].cancelled()
-    assert (coalescer.statements, coalescer.batched, coalescer.running) == (3, 3, 0)
+    assert (coalescer.statements, coalescer.batched, coalescer.running) == (3, 2, 0)
+    assert coalescer._lanes == {}  # kinds with nothing out nor waiting are let go
+
+
+async def test_a_batch_holds_at_most_its_members_limit() -> None:
+    # given a held statement, and three lookups of two members each waiting behind it
+    run = _Statements()
+    coalescer: Coalescer[dict[str, Any]] = Coalescer(run, limit=1, most_ids=4)
+    first = asyncio.ensure_future(coalescer.ask("a", ["m0"]))
+    await _settle()
+    waiting = [asyncio.ensure_future(coalescer.ask("a", [f"m{i}", f"n{i}"])) for i in range(1, 4)]
+    await _settle()
+    run.gate.set()
+    await asyncio.gather(first, *waiting)
+    # then the next statement took two of them (four members), the one after the third
+    assert run.sent == [("a", ["m0"]), ("a", ["m1", "n1", "m2", "n2"]), ("a", ["m3", "n3"])]
 
 
 async def test_a_statement_s_error_is_every_waiter_s_and_the_next_ones_still_go() -> None:
