@@ -34,7 +34,8 @@ a 2 s warm-up), the same questions for the three (made from one seeded generator
 Printed: requests/s, p50, p99, the server process's CPU per request and the CPU per request
 of the database's backend processes (both read from /proc before and after the run; the
 CPU of parallel workers, which come and go, is not counted), the ratios service /
-PostGraphile and service / raw of the summed CPU, and the machine's steal during each run.
+PostGraphile and service / raw of the summed CPU, the machine's steal during each run and its
+load average at the end of it (other work on the machine: the p99s move with it).
 """
 
 from __future__ import annotations
@@ -260,6 +261,7 @@ class Run:
     server_us: float
     postgres_us: float
     steal: float
+    load: float  # the machine's 1-minute load average at the end of the run
 
 
 async def measure(
@@ -291,7 +293,13 @@ async def measure(
         say(f"  {result.errors} errors, first: {result.first_error}")
     share = args.seconds / (args.seconds + warmup)  # the warm-up's CPU is not counted
     per = max(result.requests, 1)
-    return Run(result, server_used * share / per * 1e6, pg_used * share / per * 1e6, steal)
+    return Run(
+        result,
+        server_used * share / per * 1e6,
+        pg_used * share / per * 1e6,
+        steal,
+        os.getloadavg()[0],
+    )
 
 
 # --- the questions --------------------------------------------------------------------------
@@ -504,6 +512,7 @@ def table_rows(read: str, runs: dict[str, Run | None]) -> list[dict[str, Any]]:
                     "server µs": run.server_us,
                     "PostgreSQL µs": run.postgres_us,
                     "steal %": run.steal,
+                    "load": run.load,
                     "errors": run.result.errors,
                 }
             )

@@ -9,7 +9,6 @@ answered by app.flags.evaluation itself.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from app.flags import evaluation
@@ -46,17 +45,15 @@ async def _evaluate_flags(
         raise Unanswered  # TOO_LARGE
     if keys == []:
         return []
-    now = datetime.now(UTC)
     found = await lookups.segments_with(
         site_id=site_id,
         external_id=member_id,
-        now=now,
         columns=_ALL if keys is None else _KEYED,
         params=[] if keys is None else [list(dict.fromkeys(keys))],
     )
     if found is None:  # a site that keeps no rule matches
         return await evaluation.evaluate_flags(site_id=site_id, member_id=member_id, keys=keys)
-    _, segments, row = found
+    _, segments, row, now = found
     live = {s.pk for s in segments if s.status(now) is SegmentStatus.ACTIVE}
     flags: dict[str, tuple[bool, list[int]]] = {}
     for flag in row["flags"]:

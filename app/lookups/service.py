@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
@@ -33,6 +33,7 @@ from tortoise.exceptions import OperationalError
 
 from app.changes import history
 from app.db import any_of, as_datetime, conn, ids_param, is_postgres, json_value, sql, ts
+from app.lookups.coalesce import Coalescer
 from app.memberships import catalogue
 from app.memberships.catalogue import Catalogue, SegmentDef
 from app.rules import CompanyFacts, MemberFacts
@@ -224,13 +225,18 @@ _MEMBER = (
 _NO_MEMBER = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 
 
-async def fetch(text: str, params: Sequence[Any] = ()) -> Sequence[Any]:
+async def fetch(
+    text: str, params: Sequence[Any] = (), *, pool: asyncpg.Pool | None = None
+) -> Sequence[Any]:
     """The rows of a raw query as the driver gives them (read by column name): no dict made
     per row, since a lookup of 1,000 ids reads a few thousand of them. On PostgreSQL outside
     a transaction, straight from a connection of the client's pool (``on_pool``), with the
     driver's prepared statement cache (Tortoise's execute_query costs a lookup ~20 µs more:
     its wrappers, its debug log call, an upper-cased copy of the statement), its errors
-    translated as Tortoise translates them."""
+    translated as Tortoise translates them. ``pool``: that pool's, whatever the context's
+    client (a batch of app.lookups.coalesce runs in a task of its own)."""
+    if pool is not None:
+        return await on_pool(pool, text, params)
     c = conn()
     pool = c._pool if type(c) is AsyncpgDBClient else None
     if pool is None:  # SQLite, a transaction's connection, or a pool not made yet
@@ -427,18 +433,49 @@ def _effective_text(match: str, columns: str, one: bool) -> str:
 
 
 async def _effective(
-    site_id: int, ids: list[str], now: datetime, columns: str = "", more: Sequence[Any] = ()
-) -> tuple[Catalogue, dict[str, list[SegmentDef]], Any] | None:
+    site_id: int, ids: list[str], columns: str = "", more: Sequence[Any] = ()
+) -> tuple[Catalogue, dict[str, list[SegmentDef]], Any, datetime] | None:
     """The catalogue and each member's effective segments (any status, in pk order) from one
-    statement, and its first row (``columns``: more columns of it, SQL whose parameters
-    ``more`` are $4 on); None when the site is not known to keep its rule matches (or not
-    PostgreSQL): the general lookup answers then."""
+    statement, its first row (``columns``: more columns of it, SQL whose parameters ``more``
+    are $4 on) and the moment it judged listings' expiry at; None when the site is not known
+    to keep its rule matches (or not PostgreSQL): the general lookup answers then. On the
+    pool (not in a transaction) and without ``more``, concurrent lookups of the site share
+    statements (app.lookups.coalesce)."""
     if site_id not in _kept_sites or not is_postgres():
         return None
+    c = conn()
+    pool = c._pool if type(c) is AsyncpgDBClient else None
+    if pool is None or more:
+        return await _effective_read(pool, site_id, ids, columns, more)
+    found: tuple[Catalogue, dict[str, list[SegmentDef]], Any, datetime] | None
+    found = await _coalescer.ask((pool, site_id, columns), ids)
+    return found
+
+
+async def _batch(kind: Hashable, ids: list[Any]) -> Any:
+    """The statement of a batch: isMember's (``_PAIRS``: ids are (member id, segment pk)
+    pairs) or the effective segments' (kind's third: the columns)."""
+    pool, site_id, columns = cast(tuple[asyncpg.Pool, int, str | None], kind)
+    if columns is _PAIRS:
+        return await _is_member_read(pool, site_id, ids)
+    assert columns is not None
+    return await _effective_read(pool, site_id, ids, columns, ())
+
+
+_PAIRS = None  # the kind of isMember's batches
+# one for every lookup statement of the process: the limit is on all of them
+_coalescer: Coalescer[Any] = Coalescer(_batch)
+
+
+async def _effective_read(
+    pool: asyncpg.Pool | None, site_id: int, ids: list[str], columns: str, more: Sequence[Any]
+) -> tuple[Catalogue, dict[str, list[SegmentDef]], Any, datetime] | None:
+    now = datetime.now(UTC)
     # one id asked as one (a plan made for any array guesses ten members, and is never kept)
     match, params = _match(ids)
     text = _effective_text(match, columns, len(ids) == 1)
-    rows = await fetch(text, [site_id, *params, now, *more])
+    params = [site_id, *params, now, *more]
+    rows = await fetch(text, params, pool=pool)
     if not rows or rows[0]["kept"] is None:
         _kept_sites.discard(site_id)
         return None
@@ -453,21 +490,22 @@ async def _effective(
         pks.update(dynamic.intersection(row["ruled"]))
         pks.difference_update(row["excluded"])
         found[row["external_id"]] = [by_pk[pk] for pk in sorted(pks) if pk in by_pk]
-    return cat, found, rows[0]
+    return cat, found, rows[0], now
 
 
 async def segments_with(
-    *, site_id: int, external_id: str, now: datetime, columns: str, params: Sequence[Any]
-) -> tuple[Catalogue, list[SegmentDef], Any] | None:
+    *, site_id: int, external_id: str, columns: str, params: Sequence[Any]
+) -> tuple[Catalogue, list[SegmentDef], Any, datetime] | None:
     """The member's effective segments (any status, in pk order) and more of the site's rows
     read in the same statement: ``columns`` (SQL of more columns, each one value, such as an
-    ARRAY of a subquery; $1 is the site, $3 now, ``params`` $4 on) of the returned row. None
-    when the site is not known to keep its rule matches: the caller reads another way."""
-    found = await _effective(site_id, [external_id], now, columns, params)
+    ARRAY of a subquery; $1 is the site, $3 now, ``params`` $4 on) of the returned row, and
+    that now. None when the site is not known to keep its rule matches: the caller reads
+    another way."""
+    found = await _effective(site_id, [external_id], columns, params)
     if found is None:
         return None
-    cat, segments, row = found
-    return cat, segments.get(external_id, []), row
+    cat, segments, row, now = found
+    return cat, segments.get(external_id, []), row, now
 
 
 def _live(segments: list[SegmentDef], now: datetime, live: dict[int, bool]) -> list[SegmentDef]:
@@ -486,18 +524,17 @@ async def segments_of_members(
     *, site_id: int, keys: Sequence[tuple[str, bool]]
 ) -> dict[tuple[str, bool], list[SegmentDef]]:
     """For each (member id, include inactive): its segments, in pk order."""
-    now = datetime.now(UTC)
     ids = list(dict.fromkeys(k[0] for k in keys))
-    effective = await _effective(site_id, ids, now)
+    effective = await _effective(site_id, ids)
     answers: dict[tuple[str, bool], list[SegmentDef]] = {}
     if effective is not None:
         live: dict[int, bool] = {}
-        found = effective[1]
+        found, now = effective[1], effective[3]
         for key in keys:
             segments = found.get(key[0], [])
             answers[key] = segments if key[1] else _live(segments, now, live)
         return answers
-    lookup = await load(site_id=site_id, external_ids=ids, now=now)
+    lookup = await load(site_id=site_id, external_ids=ids)
     for key in keys:
         membership = lookup.membership(key[0])
         answers[key] = membership.segments(include_inactive=key[1]) if membership else []
@@ -581,17 +618,57 @@ _IS_MEMBER = (
 )
 
 
+# isMember of several (member, segment) pairs at once (a batch of app.lookups.coalesce): the
+# same probes, for each pair
+_IS_MEMBERS = (
+    "SELECT s.segments_version AS v, ks.id AS kept, q.external_id, q.segment_id, m.id AS mid,"
+    " EXISTS (SELECT 1 FROM segment_exclusions x WHERE x.segment_id = q.segment_id"
+    "  AND x.member_id = m.id) AS excluded,"
+    " EXISTS (SELECT 1 FROM segment_members l WHERE l.segment_id = q.segment_id"
+    "  AND l.member_id = m.id AND (l.expires_at IS NULL OR l.expires_at > $4))"
+    " OR EXISTS (SELECT 1 FROM segment_companies sc WHERE sc.segment_id = q.segment_id"
+    "  AND sc.company_id = m.company_id) AS tied,"
+    " EXISTS (SELECT 1 FROM segment_rule_matches r WHERE r.segment_id = q.segment_id"
+    "  AND r.member_id = m.id) AS matched"
+    " FROM sites s LEFT JOIN membership_sites ks ON ks.site_id = s.id"
+    " CROSS JOIN unnest(CAST($2 AS text[]), CAST($3 AS bigint[])) AS q(external_id, segment_id)"
+    " LEFT JOIN members m ON m.site_id = s.id AND m.external_id = q.external_id"
+    " WHERE s.id = $1"
+)
+
+
+async def _is_member_read(
+    pool: asyncpg.Pool | None, site_id: int, pairs: list[tuple[str, int]]
+) -> tuple[dict[tuple[str, int], Any], datetime]:
+    """isMember's row of each (member id, segment pk) pair (none when the site has no row),
+    and the moment listings' expiry was judged at. One pair: its own statement, as always."""
+    now = datetime.now(UTC)
+    if len(pairs) == 1:
+        external_id, segment_pk = pairs[0]
+        rows = await fetch(_IS_MEMBER, [site_id, external_id, segment_pk, ts(now)], pool=pool)
+        return ({pairs[0]: rows[0]} if rows else {}), now
+    params = [site_id, [p[0] for p in pairs], [p[1] for p in pairs], now]
+    rows = await fetch(_IS_MEMBERS, params, pool=pool)
+    return {(row["external_id"], int(row["segment_id"])): row for row in rows}, now
+
+
 async def is_member(*, site_id: int, segment_pk: int | None, external_id: str) -> bool | None:
     """Whether the member is an effective member of the segment, ACTIVE now (None: the site
-    has no such segment): one statement probing only that segment's ties; the answer of
-    ``load(...).membership(...).counts(segment, include_inactive=False)``."""
+    has no such segment): one statement probing only that segment's ties (on the pool,
+    shared with the isMember lookups of the site asked meanwhile: app.lookups.coalesce);
+    the answer of ``load(...).membership(...).counts(segment, include_inactive=False)``."""
     if segment_pk is None:
         return None
-    now = datetime.now(UTC)
-    rows = await fetch(_IS_MEMBER, [site_id, external_id, segment_pk, ts(now)])
-    if not rows:
+    pair = (external_id, segment_pk)
+    c = conn()
+    pool = c._pool if type(c) is AsyncpgDBClient else None
+    if pool is None:
+        rows, now = await _is_member_read(None, site_id, [pair])
+    else:
+        rows, now = await _coalescer.ask((pool, site_id, _PAIRS), [pair])
+    row = rows.get(pair)
+    if row is None:
         return None
-    row = rows[0]
     segment = (await catalogue.get(site_id, int(row["v"]))).by_pk.get(segment_pk)
     if segment is None:
         return None
