@@ -22,6 +22,7 @@ from __future__ import annotations
 from _database import (  # noqa: F401
     asyncpg_dsn,
     create_admin_key,
+    fresh_database,
     is_postgres_url,
     vacuum_analyze,
 )

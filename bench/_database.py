@@ -1,4 +1,4 @@
-"""The benchmarks' database: an ADMIN key, VACUUM ANALYZE; URLs read by app.db."""
+"""The benchmarks' database: made afresh, an ADMIN key, VACUUM ANALYZE; URLs read by app.db."""
 
 from __future__ import annotations
 
@@ -7,6 +7,25 @@ import sqlite3
 import time
 
 from app.db import asyncpg_dsn, is_postgres_url, sqlite_path
+
+
+async def fresh_database(url: str) -> None:
+    """Drop (PostgreSQL: only a database whose name contains 'bench'), create and migrate."""
+    from app.db import create_postgres_database, migrate_database
+
+    if is_postgres_url(url):
+        import asyncpg
+
+        base, _, name = asyncpg_dsn(url, keep_options=False).rpartition("/")
+        if "bench" not in name:
+            raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
+        admin = await asyncpg.connect(base + "/postgres")
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+        await create_postgres_database(url)
+    await migrate_database(url)
 
 
 async def create_admin_key(database_url: str, site_slug: str, name: str = "bench-admin") -> str:

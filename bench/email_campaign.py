@@ -43,6 +43,7 @@ import aiosmtplib
 from _common import (
     asyncpg_dsn,
     free_port,
+    fresh_database,
     graphql_async,
     is_postgres_url,
     print_table,
@@ -92,24 +93,6 @@ class Counting:
         with self.lock:
             self.per_recipient.clear()
             self.first = self.last = None
-
-
-async def fresh_database(url: str) -> None:
-    from app.db import create_postgres_database, migrate_database
-
-    if is_postgres_url(url):
-        import asyncpg
-
-        base, _, name = asyncpg_dsn(url, keep_options=False).rpartition("/")
-        if "bench" not in name:
-            raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
-        admin = await asyncpg.connect(base + "/postgres")
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-        await create_postgres_database(url)
-    await migrate_database(url)
 
 
 async def admin_key(url: str) -> str:

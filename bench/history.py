@@ -38,7 +38,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _common import asyncpg_dsn, cpu_seconds, format_table, is_postgres_url
+from _common import asyncpg_dsn, cpu_seconds, format_table, fresh_database, is_postgres_url
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/segments_bench_h"
 SEGMENTS = 20
@@ -72,21 +72,6 @@ class Cpu:
         now = await self._backends()
         pg = sum(s - backends.get(pid, 0.0) for pid, s in now.items()) if now else float("nan")
         return time.process_time() - own, pg
-
-
-async def _reset(url: str) -> None:
-    import asyncpg
-
-    from app.db import create_postgres_database, migrate_database
-
-    base, _, name = asyncpg_dsn(url, keep_options=False).rpartition("/")
-    admin = await asyncpg.connect(base + "/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-    await create_postgres_database(url)
-    await migrate_database(url)
 
 
 SELECT = (
@@ -186,7 +171,7 @@ async def main() -> None:
     from app.db import tortoise_config
 
     print(f"resetting and migrating {url} ...", flush=True)
-    await _reset(url)
+    await fresh_database(url)
     await Tortoise.init(config=tortoise_config(url))
     observer = await asyncpg.connect(asyncpg_dsn(url))
     cpu = Cpu(observer)
