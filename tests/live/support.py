@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ import httpx
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
-from app.live.broker import broker
+from app.live.broker import Message, broker
 
 PROTOCOL = "graphql-transport-ws"
 SEGMENT_EVENTS = """
@@ -110,6 +111,34 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10) -
             return
         assert time.monotonic() < deadline, f"still not so after {within}s"
         await asyncio.sleep(0.02)
+
+
+# settled(): markers published, and told when each comes back through the broker
+_SETTLED_TOPIC = "tests.settled"
+_markers: dict[str, asyncio.Event] = {}
+
+
+def _marker_back(message: Message) -> None:
+    arrived = _markers.get(str(message.payload.get("marker")))
+    if arrived is not None:
+        arrived.set()
+
+
+async def settled(site_id: int) -> None:
+    """Wait until every live message committed so far has reached this process's broker, so
+    that a subscription made next hears only what commits after it. On PostgreSQL messages
+    come back through LISTEN a while after their commit (later still on a loaded machine),
+    in commit order: a marker published now comes back after all of them. On SQLite a
+    message is handed over at its commit, so the marker is back at once."""
+    if _marker_back not in broker._handlers.get(_SETTLED_TOPIC, ()):
+        broker.on(_SETTLED_TOPIC, _marker_back)
+    marker = uuid.uuid4().hex
+    arrived = _markers[marker] = asyncio.Event()
+    try:
+        await broker.publish(topic=_SETTLED_TOPIC, site_id=site_id, payload={"marker": marker})
+        await asyncio.wait_for(arrived.wait(), 10)
+    finally:
+        del _markers[marker]
 
 
 async def subscribed(topic: str, site_id: int, count: int = 1) -> None:

@@ -15,7 +15,14 @@ from app.auth.service import authenticate, revoke_key
 from app.events.service import TOPIC
 from app.live.broker import broker
 from tests.factories import Api, count_statements, members, segment
-from tests.live.support import SEGMENT_EVENTS, GraphQLWs, asgi_ws, eventually, subscribed
+from tests.live.support import (
+    SEGMENT_EVENTS,
+    GraphQLWs,
+    asgi_ws,
+    eventually,
+    settled,
+    subscribed,
+)
 
 UPDATE_SEGMENT = """
 mutation($id: ID!, $description: String) {
@@ -52,6 +59,7 @@ async def _describe(api: Api, segment_id: str, text: str) -> None:
 async def _subscribe(
     ws: GraphQLWs, api: Api, segment_id: str | None = None, *, count: int = 1
 ) -> None:
+    await settled(api.site.id)  # what committed before is not heard as if after
     await ws.subscribe(SEGMENT_EVENTS, {"segmentId": segment_id})
     await subscribed(TOPIC, api.site.id, count)
 
@@ -271,8 +279,7 @@ async def test_deleting_another_segment_leaves_a_site_wide_subscription_open(
     vip, other = await segment(api, "VIP"), await segment(api, "Other")
     async with asgi_ws(app) as ws:
         await ws.init({"apiKey": api.key})
-        await ws.subscribe(SEGMENT_EVENTS)
-        await subscribed(TOPIC, api.site.id)
+        await _subscribe(ws, api)
 
         # when a segment is deleted, then its DELETED event comes and the subscription goes on
         await api.query("mutation($id: ID!) { deleteSegment(id: $id) { deletedId } }", other)
