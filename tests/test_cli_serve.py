@@ -3,11 +3,13 @@ prints once the port is bound."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -75,6 +77,19 @@ def test_a_port_that_is_taken_is_not_announced(database_url: str) -> None:
 def test_the_graphiql_line_names_the_bound_port(database_url: str, tmp_path: Path) -> None:
     # when serve is given port 0 (the system chooses one)
     output = tmp_path / "out.txt"
+    with _serving(database_url, output) as process:
+        line = _graphiql_line(output, process)
+
+        # then the line it prints is the port bound, where the server answers
+        url = re.fullmatch(r"GraphiQL: (http://127\.0\.0\.1:(\d+))/graphql", line)
+        assert url and url.group(2) != "0", line
+        assert _answers(url.group(1) + "/healthz", process)
+
+
+@contextlib.contextmanager
+def _serving(database_url: str, output: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``segments serve --port 0`` in a subprocess writing to ``output``; ended (SIGTERM,
+    then killed if it has not ended within 15 s) when the block is left."""
     with output.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
@@ -84,15 +99,15 @@ def test_the_graphiql_line_names_the_bound_port(database_url: str, tmp_path: Pat
             stderr=subprocess.STDOUT,
         )
         try:
-            line = _graphiql_line(output, process)
-
-            # then the line it prints is the port bound, where the server answers
-            url = re.fullmatch(r"GraphiQL: (http://127\.0\.0\.1:(\d+))/graphql", line)
-            assert url and url.group(2) != "0", line
-            assert _answers(url.group(1) + "/healthz", process)
+            yield process
         finally:
-            process.terminate()
-            process.wait(timeout=15)
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 def _graphiql_line(output: Path, process: subprocess.Popen[bytes]) -> str:
@@ -151,25 +166,13 @@ def test_every_subcommand_has_a_help_line(group: str, commands: list[str]) -> No
 def test_serve_ends_with_exit_code_0_on_sigterm(database_url: str, tmp_path: Path) -> None:
     # given a server that is up (on SQLite, one process)
     output = tmp_path / "out.txt"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
-            cwd=ROOT,
-            env=_env(database_url),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            line = _graphiql_line(output, process)
-            assert _answers(line.removeprefix("GraphiQL: ").replace("/graphql", "/readyz"), process)
+    with _serving(database_url, output) as process:
+        line = _graphiql_line(output, process)
+        assert _answers(line.removeprefix("GraphiQL: ").replace("/graphql", "/readyz"), process)
 
-            # when it is asked to end (SIGTERM, as a container runtime does)
-            process.terminate()
-            code = process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        # when it is asked to end (SIGTERM, as a container runtime does)
+        process.terminate()
+        code = process.wait(timeout=30)
 
     # then it drains, stops its workers, closes the database and exits 0, logging no error
     assert code == 0, output.read_text()[-2000:]
