@@ -31,7 +31,11 @@ whichever read is measured.
 
 For each read and each server: ``--concurrency`` keep-alive clients for ``--seconds`` (after
 a 2 s warm-up), the same questions for the three (made from one seeded generator).
-Printed: requests/s, p50, p99, the server process's CPU per request and the CPU per request
+Before any measure, every table and index is read into the OS cache (``pg_prewarm``'s
+'read' mode), so that the server measured first does not pay the disk reads of all three.
+
+Printed: requests/s, p50, p99, max, the blocks PostgreSQL read from outside its shared buffers
+per request (warm-up included), the server process's CPU per request and the CPU per request
 of the database's backend processes (both read from /proc before and after the run; the
 CPU of parallel workers, which come and go, is not counted), the ratios service /
 PostGraphile and service / raw of the summed CPU, the machine's steal during each run and its
@@ -260,8 +264,39 @@ class Run:
     result: LoadResult
     server_us: float
     postgres_us: float
+    blocks_read: float  # blocks PostgreSQL read from outside its shared buffers, per request
     steal: float
     load: float  # the machine's 1-minute load average at the end of the run
+
+
+async def blocks_read(conn: asyncpg.Connection) -> int:
+    """The database's blocks read so far from outside shared buffers (OS cache or disk)."""
+    value = await conn.fetchval(
+        "SELECT blks_read FROM pg_stat_database WHERE datname = current_database()"
+    )
+    return int(value or 0)
+
+
+async def prewarm(conn: asyncpg.Connection) -> str:
+    """Read every table and index of the schema into the OS cache (pg_prewarm's 'read').
+
+    The reads are measured one server after the other; at 1M members their indexes (some
+    400 MB for a run of random members) exceed shared_buffers, and the first server measured
+    after seeding and VACUUM would read them from disk for the others. Read once before any
+    measure, every server starts from the same warm OS cache.
+    """
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    except asyncpg.PostgresError as error:
+        return f"not prewarmed ({error})"
+    started = time.perf_counter()
+    blocks = await conn.fetchval(
+        "SELECT coalesce(sum(pg_prewarm(c.oid, 'read')), 0) FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 'm')"
+    )
+    took = time.perf_counter() - started
+    return f"{int(blocks) * 8 / 1024:,.0f} MB read into the OS cache in {took:.1f} s"
 
 
 async def measure(
@@ -275,6 +310,7 @@ async def measure(
     warmup = 2.0
     pids_before = await backend_pids(conn)
     server_before, pg_before, ticks = server.cpu_seconds(), backends_cpu(pids_before), cpu_times()
+    reads_before = await blocks_read(conn)
     result = await asyncio.to_thread(
         load,
         url,
@@ -289,6 +325,7 @@ async def measure(
     server_used = server.cpu_seconds() - server_before
     pg_after = backends_cpu(await backend_pids(conn))
     pg_used = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items())
+    reads = await blocks_read(conn) - reads_before  # warm-up included: an upper bound
     if result.errors:
         say(f"  {result.errors} errors, first: {result.first_error}")
     share = args.seconds / (args.seconds + warmup)  # the warm-up's CPU is not counted
@@ -297,6 +334,7 @@ async def measure(
         result,
         server_used * share / per * 1e6,
         pg_used * share / per * 1e6,
+        reads * share / per,
         steal,
         os.getloadavg()[0],
     )
@@ -459,6 +497,7 @@ async def bench(args: argparse.Namespace) -> int:
         # autovacuum would give them: planned from the stale ones, a lookup of 100 members
         # looks like millions of rows to PostgreSQL, which then JIT-compiles it (~1 s each)
         say(f"ANALYZE after it: {await vacuum_analyze(url):.1f} s")
+        say(f"prewarm: {await prewarm(conn)}")
         rows: list[dict[str, Any]] = []
         for read in reads:
             runs: dict[str, Run | None] = {}
@@ -509,8 +548,10 @@ def table_rows(read: str, runs: dict[str, Run | None]) -> list[dict[str, Any]]:
                     "req/s": run.result.rps,
                     "p50 ms": run.result.p50_ms,
                     "p99 ms": run.result.p99_ms,
+                    "max ms": run.result.max_ms,
                     "server µs": run.server_us,
                     "PostgreSQL µs": run.postgres_us,
+                    "blocks read": run.blocks_read,
                     "steal %": run.steal,
                     "load": run.load,
                     "errors": run.result.errors,
