@@ -7,11 +7,13 @@ import asyncio
 import signal
 import socket
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
 from tortoise import Tortoise
 
 from app import logs
@@ -27,7 +29,7 @@ from app.db import (
     tortoise_config,
 )
 from app.errors import DomainError, ErrorCode
-from app.settings import get_settings
+from app.settings import get_settings, problems
 
 DEFAULT_SITE = "default"
 
@@ -117,10 +119,22 @@ def _serve(args: argparse.Namespace) -> None:
         access_log=False,  # the app writes its own access lines (app/http/access_log.py)
         log_config=logs.uvicorn_log_config(level),
     )
-    # bound here, before saying where: a port that is taken is uvicorn's one error line and
-    # exit code 3, with no GraphiQL line; for port 0 the line names the port the system chose
+    # bound here: a port that is taken is uvicorn's one error line and exit code 3, with no
+    # GraphiQL line; for port 0 the line names the port the system chose. The line is said
+    # once the server answers there (its startup done), by every worker alike
     sock = config.bind_socket()
-    print(f"GraphiQL: http://{args.host}:{sock.getsockname()[1]}/graphql", flush=True)
+    port = sock.getsockname()[1]
+    ended = threading.Event()
+    threading.Thread(
+        target=_announce,
+        args=(
+            _reachable(args.host),
+            port,
+            f"GraphiQL: http://{args.host}:{port}/graphql",
+        ),
+        kwargs={"ended": ended},
+        daemon=True,
+    ).start()
     server = uvicorn.Server(config)
     try:
         if config.workers > 1:
@@ -132,8 +146,31 @@ def _serve(args: argparse.Namespace) -> None:
             server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
+    finally:
+        ended.set()
     if config.workers == 1 and not server.started:
         raise SystemExit(1)
+
+
+def _reachable(host: str) -> str:
+    """The address to reach a server listening on ``host`` at: a wildcard's loopback."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def _announce(host: str, port: int, line: str, *, ended: threading.Event) -> None:
+    """Print ``line`` once the server at host:port answers HTTP (a GET of /healthz); nothing
+    if the server ends first."""
+    request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+    while not ended.is_set():
+        try:
+            with socket.create_connection((host, port), timeout=5) as connection:
+                connection.sendall(request)
+                if connection.recv(8).startswith(b"HTTP/"):
+                    print(line, flush=True)
+                    return
+        except OSError:
+            pass
+        ended.wait(0.05)
 
 
 async def _sites_create(args: argparse.Namespace) -> None:
@@ -311,6 +348,10 @@ def _where(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    try:
+        get_settings()
+    except ValidationError as exc:  # a usage error, as a bad option is (exit code 2)
+        _fail(f"invalid settings: {problems(exc)}", code=2)
     try:
         args.func(args)
     except _Refused as exc:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite://./data/segments.sqlite3"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite://./data/segments.sqlite3"
+    database_url: str = DEFAULT_DATABASE_URL
     smtp_url: str | None = None
     email_outbox_dir: str = "./data/outbox"
 
@@ -131,6 +133,19 @@ class Settings(BaseSettings):
     # (settled deliveries are kept MEMBERSHIP_HISTORY_DAYS, as the record they name)
     max_webhooks_per_site: int = Field(default=100, ge=1)
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        # said here, in one line, rather than by the ORM's traceback at the first connection
+        url = url.strip() or DEFAULT_DATABASE_URL
+        if not url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            scheme, found, _ = url.partition("://")
+            given = f"it starts with {scheme}://" if found and scheme else "it has no scheme"
+            raise ValueError(
+                f"must start with sqlite:// (a file) or postgres:// (also postgresql://): {given}"
+            )
+        return url
+
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
         # a send is cut off at half the claim timeout; each SMTP step may take smtp_timeout
@@ -151,5 +166,17 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings; tests clear the cache after changing the environment."""
+    """The process's settings; tests clear the cache after changing the environment.
+    Raises pydantic's ValidationError for a setting that is not valid (``problems`` words it)."""
     return Settings()
+
+
+def problems(error: ValidationError) -> str:
+    """A ValidationError of the settings in one line, each setting named as in the
+    environment (no value repeated: a secret may be among them)."""
+    said = []
+    for found in error.errors():
+        message = str(found["msg"]).removeprefix("Value error, ")
+        names = [str(part).upper() for part in found["loc"]]
+        said.append(f"{'.'.join(names)}: {message}" if names else message)
+    return "; ".join(said)

@@ -1,5 +1,5 @@
-"""`segments serve`'s options: what it refuses before starting, and the GraphiQL line it
-prints once the port is bound."""
+"""`segments serve`'s options and settings: what it refuses before starting (one line on
+stderr, exit code 2), and the GraphiQL line it prints once the server answers."""
 
 from __future__ import annotations
 
@@ -84,6 +84,60 @@ def test_the_graphiql_line_names_the_bound_port(database_url: str, tmp_path: Pat
         url = re.fullmatch(r"GraphiQL: (http://127\.0\.0\.1:(\d+))/graphql", line)
         assert url and url.group(2) != "0", line
         assert _answers(url.group(1) + "/healthz", process)
+
+
+def test_the_graphiql_line_comes_once_when_the_server_answers(
+    database_url: str, tmp_path: Path
+) -> None:
+    # given a server started on port 0
+    output = tmp_path / "out.txt"
+    with _serving(database_url, output) as process:
+        # when its GraphiQL line appears
+        line = _graphiql_line(output, process)
+
+        # then the server answers there at once: the first request, not a retry, is served
+        url = line.removeprefix("GraphiQL: ").removesuffix("/graphql")
+        assert httpx.get(url + "/healthz", timeout=30).status_code == 200
+        process.terminate()
+        process.wait(timeout=30)
+    # and the line was printed once
+    lines = output.read_text().splitlines()
+    assert [x for x in lines if x.startswith("GraphiQL")] == [line], lines
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"DATABASE_URL": "mysql://app:s3cret@db/segments"}, "DATABASE_URL: must start with"),
+        ({"DATABASE_URL": "segments.sqlite3"}, "DATABASE_URL: must start with"),
+        ({"MAX_PAGE_SIZE": "lots"}, "MAX_PAGE_SIZE: Input should be a valid integer"),
+        ({"MAX_PAGE_SIZE": "0"}, "MAX_PAGE_SIZE: Input should be greater than or equal to 1"),
+        ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS: Input should be 'auto', 'always' or"),
+        ({"EMAIL_CLAIM_TIMEOUT_SECONDS": "1"}, "EMAIL_CLAIM_TIMEOUT_SECONDS must be at least"),
+    ],
+    ids=lambda v: str(v) if isinstance(v, dict) else "",
+)
+def test_invalid_settings_are_one_line_and_exit_code_2(
+    database_url: str, settings: dict[str, str], says: str
+) -> None:
+    # when serve is started with a setting that is not valid
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+        cwd=ROOT,
+        env={**_env(database_url), **settings},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # then it refuses as a usage error, in one line naming the setting, with no traceback
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: invalid settings: "), result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert says in result.stderr
+    # and it repeats no value (a password may be among them), and serves nothing
+    assert "s3cret" not in result.stderr
+    assert "GraphiQL" not in result.stdout
 
 
 @contextlib.contextmanager

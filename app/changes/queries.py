@@ -17,6 +17,9 @@ async def _none() -> int:
     return 0
 
 
+PAGE_SIZE = 100  # first's default, also for an explicit first: null
+
+
 @strawberry.type
 class ChangeQueries:
     @strawberry.field(
@@ -31,7 +34,7 @@ class ChangeQueries:
         segment_id: strawberry.ID | None = None,
         member_id: strawberry.ID | None = None,
         after: str | None = None,
-        first: int | None = 100,
+        first: int | None = PAGE_SIZE,
     ) -> MembershipChangeConnection:
         site_id = info.context.site_id
         segment_pk: int | None = None
@@ -63,6 +66,7 @@ class ChangeQueries:
             fetch=rows,
             key=lambda r: r.id,
             count=_none,
+            default=PAGE_SIZE,
         )
         return MembershipChangeConnection(
             edges=[

@@ -160,7 +160,8 @@ class ErrorCodes(SchemaExtension):
     """Gives every error an ``extensions.code`` by the phase it came from (an error that has
     one keeps it): GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT for
     variables, MAX_*_EXCEEDED for the limits; and, with ``hide_suggestions``, takes "Did you
-    mean ...?" out of messages (they would show the schema when introspection is off)."""
+    mean ...?" out of messages (they would show the schema when introspection is off). The
+    results of the WebSocket (``Schema.stream``) are coded likewise, each as it is sent."""
 
     hide_suggestions = False
 
@@ -176,8 +177,15 @@ class ErrorCodes(SchemaExtension):
             # ParserCache parses on entering the parse phase: a syntax error leaves through here
             _set_code(syntax_error, _limit_code(syntax_error.message, "GRAPHQL_PARSE_FAILED"))
             raise
-        result = self.execution_context.result
-        if result is None or not result.errors:
+        self._code(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # over the WebSocket each result is sent before on_operation ends: each is coded here
+        self._code(result)
+        yield
+
+    def _code(self, result: Any) -> None:
+        if result is None or not getattr(result, "errors", None):
             return
         pathless_without_data = result.data is None
         for error in result.errors:

@@ -32,7 +32,7 @@ def encode_cursor(value: Any) -> str:
 
 def decode_cursor(cursor: str | None, kind: type[Any] = object) -> Any:
     """The key a cursor holds; None for no cursor. A cursor we did not make, or one whose key
-    is not of the connection's kind (str or a 64-bit int), is refused."""
+    is not of the connection's kind (str or a 64-bit int, not negative), is refused."""
     if cursor is None:
         return None
     try:
@@ -41,16 +41,23 @@ def decode_cursor(cursor: str | None, kind: type[Any] = object) -> Any:
         raise PublicError(f"Invalid cursor {cursor[:60]!r}", "INVALID") from exc
     if kind is not object and (type(key) is not kind or (kind is int and abs(key) >= 2**63)):
         raise PublicError(f"Invalid cursor {cursor[:60]!r}", "INVALID")
+    if kind is int and key < 0:  # no row has a negative key: it would read from the start
+        raise PublicError(
+            f"Invalid cursor {cursor[:60]!r}: it holds a negative position, which no cursor"
+            " this API gives does; pass a cursor from a page (or none, to read from the start)",
+            "INVALID",
+        )
     return key
 
 
 DEFAULT_PAGE_SIZE = 50
 
 
-def check_first(first: int | None, limit: int) -> int:
-    """The page size asked for (null: the default), refused past the limit."""
+def check_first(first: int | None, limit: int, default: int = DEFAULT_PAGE_SIZE) -> int:
+    """The page size asked for (null: the field's default, as if first were not given),
+    refused past the limit."""
     if first is None:
-        return DEFAULT_PAGE_SIZE
+        first = default
     if first < 0:
         raise PublicError("first must not be negative", "INVALID")
     if first > limit:
@@ -109,9 +116,11 @@ async def paginate(
     fetch: Callable[[int, Any], Awaitable[Sequence[T]]],
     key: Callable[[T], Any],
     count: Callable[[], Awaitable[int]],
+    default: int = DEFAULT_PAGE_SIZE,
 ) -> Page[T]:
-    """One keyset page: the size checked, the cursor decoded, first+1 rows fetched after it."""
-    size = check_first(first, limit)
+    """One keyset page: the size checked (null: ``default``, the field's own default in the
+    schema), the cursor decoded, first+1 rows fetched after it."""
+    size = check_first(first, limit, default)
     cursor = decode_cursor(after, kind)
     rows = await fetch(size, cursor)
     return make_page(rows, size, key, count, after=cursor)

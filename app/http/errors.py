@@ -86,6 +86,20 @@ class RequestError(Exception):
         self.headers = dict(headers or {})
 
 
+# JSON nested deeper than this is refused, whatever parser reads it (orjson's own limit; the
+# standard parser would exhaust the interpreter's recursion a little sooner)
+MAX_JSON_DEPTH = 1024
+
+
+class NestedTooDeeply(ValueError):
+    """JSON whose arrays and objects nest past MAX_JSON_DEPTH levels."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"nested too deeply (JSON arrays and objects at most {MAX_JSON_DEPTH} levels deep)"
+        )
+
+
 # ---------------------------------------------------------------- the document's operation
 
 

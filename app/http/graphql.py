@@ -43,6 +43,7 @@ from app.http.auth import read_body, replay
 from app.http.errors import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
+    NestedTooDeeply,
     RequestError,
     error_response,
     refuse_several_operations,
@@ -178,27 +179,35 @@ class GraphQLApp(GraphQL[Context, None]):
             long_number = data.translate(_DIGITS_AS_ZERO).find(_TWENTY_DIGITS) >= 0
         else:
             long_number = _LONG_NUMBER_TEXT.search(data) is not None
-        if long_number:
-            return json.loads(data)
+        # nesting past MAX_JSON_DEPTH raises NestedTooDeeply (a ValueError), never RecursionError
         try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return json.loads(data)
+            if long_number:
+                return json.loads(data)
+            try:
+                return orjson.loads(data)
+            except orjson.JSONDecodeError as e:
+                if str(e).startswith("depth limit exceeded"):
+                    raise NestedTooDeeply from e
+                return json.loads(data)
+        except RecursionError as e:
+            raise NestedTooDeeply from e
 
-    def parse_json(self, data: str | bytes) -> Any:
+    def parse_json(self, data: str | bytes, what: str = "request body") -> Any:
         try:
             value = self.decode_json(data)
+        except NestedTooDeeply as e:
+            raise RequestError(f"The {what} is {e}", "BAD_REQUEST", 400) from e
         except ValueError as e:  # also a body that is not UTF-8
-            raise RequestError("Unable to parse request body as JSON", "BAD_REQUEST", 400) from e
+            raise RequestError(f"Unable to parse the {what} as JSON", "BAD_REQUEST", 400) from e
         if not isinstance(value, dict):
-            raise RequestError("The request body must be a JSON object", "BAD_REQUEST", 400)
+            raise RequestError(f"The {what} must be a JSON object", "BAD_REQUEST", 400)
         return value
 
     def parse_query_params(self, params: Any) -> dict[str, Any]:
         found = dict(params)
         for name in ("variables", "extensions"):
             if found.get(name):
-                found[name] = self.parse_json(found[name])
+                found[name] = self.parse_json(found[name], f"{name} query parameter")
         return found
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:

@@ -24,13 +24,22 @@ class PersistedQueries:
     def resolve(self, query: str | None, extensions: Any) -> str | None:
         """The document to run: ``query``, or the one registered under the request's hash.
 
-        Raises RequestError for an unknown hash, a hash that is not the document's, or a
-        persistedQuery extension that is not version 1 with a sha256Hash.
+        Raises RequestError for an unknown hash, a hash that is not the document's, a
+        persistedQuery extension that is not an object (BAD_REQUEST, 400, as extensions
+        that are not an object), or one that is not version 1 with a sha256Hash.
         """
         if not isinstance(extensions, dict) or "persistedQuery" not in extensions:
             return query
         persisted = extensions["persistedQuery"]
-        if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        if not isinstance(persisted, dict):
+            raise RequestError(
+                "extensions.persistedQuery must be an object"
+                ' ({"version": 1, "sha256Hash": "<64 hex digits>"}),'
+                f" not {_json_type(persisted)}",
+                "BAD_REQUEST",
+                400,
+            )
+        if persisted.get("version") != 1:
             raise RequestError(
                 "Only persisted queries of version 1 are supported", "PERSISTED_QUERY_NOT_SUPPORTED"
             )
@@ -58,3 +67,18 @@ class PersistedQueries:
         self._documents[digest] = query
         if len(self._documents) > self.maxsize:
             self._documents.popitem(last=False)
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, for a message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import NoReturn
 
 import orjson
@@ -22,7 +22,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from app import metrics
 from app.auth.service import authenticate
 from app.graphql.context import Context
-from app.http.errors import operation_refusal
+from app.http.errors import NestedTooDeeply, operation_refusal
 from app.http.sessions import sessions
 
 _KEY_FIELDS = ("Authorization", "authorization", "apiKey", "api_key")
@@ -75,12 +75,21 @@ def _refuse(context: Context, message: str) -> NoReturn:
 
 class TextWebSocket(ASGIWebSocketAdapter):
     """graphql-transport-ws messages are text frames; the view's orjson encoder gives bytes.
-    A refused connection's close says why (see _refuse)."""
+    A refused connection's close says why (see _refuse); so does the close of a message
+    nested too deeply (4400)."""
 
     async def close(self, code: int, reason: str) -> None:
         if code == 4403:
             reason = getattr(self.ws.state, "refusal", reason)
         await super().close(code, reason)
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        # a message nested too deeply closes the socket as one that is not JSON does (4400)
+        try:
+            async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+                yield message
+        except NestedTooDeeply as e:
+            await self.close(4400, f"WebSocket message is {e}")
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
@@ -96,6 +105,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     (strawberry would run the first). Either is an ``error`` message for the id. So is one
     past the connection's limit of operations at once (max_subscriptions_per_connection,
     strawberry's 100), with the code TOO_MANY_SUBSCRIPTIONS (strawberry's error has none).
+    A subscribe message of the wrong shape (payload not an object, query not a string,
+    variables or extensions not an object, operationName not a string) closes the socket with
+    4400, as the protocol asks for a message of a format it does not specify.
     The errors it sends are counted in ``segments_graphql_errors_total`` by code, as an HTTP
     answer's are."""
 
@@ -106,6 +118,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
+        if self.connection_acknowledged and (malformed := _malformed(message)) is not None:
+            # a message of a format the protocol does not specify: closed with 4400
+            await self.websocket.close(code=4400, reason=f"Invalid subscribe message: {malformed}")
+            return
         limit = self.max_subscriptions_per_connection
         if (
             self.connection_acknowledged
@@ -136,6 +152,23 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 )
                 return
         await super().handle_subscribe(message)
+
+
+def _malformed(message: Mapping[str, object]) -> str | None:
+    """What is wrong with a subscribe message's shape, or None for one strawberry may run."""
+    if not isinstance(message.get("id"), str):
+        return "id must be a string"
+    payload = message.get("payload")
+    if not isinstance(payload, Mapping):
+        return "payload must be an object"
+    if not isinstance(payload.get("query"), str):
+        return "payload.query must be a string"
+    for name in ("variables", "extensions"):
+        if not isinstance(payload.get(name), Mapping | None):
+            return f"payload.{name} must be an object or null"
+    if not isinstance(payload.get("operationName"), str | None):
+        return "payload.operationName must be a string or null"
+    return None
 
 
 def _error_codes(message: Mapping[str, object]) -> list[str]:

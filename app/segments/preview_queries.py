@@ -11,10 +11,15 @@ from app.errors import DomainError
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
 from app.graphql.inputs import provided, utc
+from app.graphql.mutation import ArgumentPaths
 from app.graphql.nodes import as_ids, from_attributes
 from app.segments.mutations import UpdateSegmentInput
 from app.segments.preview import preview_update
 from app.viewer import Role
+
+# the paths updateSegment's userErrors give (its arguments are the same: id and input), so
+# that a rule's error names ["input", "rule"] here as there
+_PATHS = ArgumentPaths(lambda id, input: None, {})
 
 
 @strawberry.type
@@ -37,7 +42,8 @@ class PreviewQueries:
                 site_id=viewer.site_id, actor=viewer.key_name, segment_id=id, changes=changes
             )
         except DomainError as exc:  # what updateSegment would answer in userErrors
-            raise PublicError(exc.message, exc.code.value, field=exc.field) from None
+            field = None if exc.field is None else _PATHS(exc.field)
+            raise PublicError(exc.message, exc.code.value, field=field) from None
         return from_attributes(
             SegmentChangePreview,
             found,

@@ -47,9 +47,10 @@ def parse(url: str) -> SplitResult:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise AddressError(f"not a valid URL: {exc}") from exc
+        raise AddressError(f"not a valid URL ({exc}): give an absolute http(s) URL") from exc
     if parts.scheme not in ("http", "https"):
-        raise AddressError("the URL must start with http:// or https://")
+        given = f"it starts with {parts.scheme}:" if parts.scheme else "it has no scheme"
+        raise AddressError(f"the URL must start with http:// or https:// ({given})")
     if not parts.hostname:
         raise AddressError("the URL names no host")
     if parts.username is not None or parts.password is not None:
@@ -67,8 +68,14 @@ def not_public(address: IPAddress) -> str | None:
         if getattr(address, f"is_{name}"):
             return name.replace("_", "-")
     if not address.is_global:  # shared (100.64/10), documentation, benchmarking...
-        return "not public"
+        return "non-public"
     return None
+
+
+ALLOW_PRIVATE = (
+    "webhooks go to public addresses only; to send to private, loopback and link-local"
+    " addresses too, the server must run with WEBHOOK_ALLOW_PRIVATE_NETWORKS=true"
+)
 
 
 async def resolve(host: str, port: int) -> tuple[str, ...]:
@@ -89,6 +96,15 @@ async def resolve(host: str, port: int) -> tuple[str, ...]:
     return found
 
 
+def _literal(host: str) -> bool:
+    """Whether the host is an IP address itself, not a name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 async def check(url: str, *, allow_private: bool, unresolved_ok: bool = False) -> Target:
     """The URL checked: parsed, its host resolved, every address public (or allowed). With
     ``unresolved_ok`` (when a URL is saved) a host that does not resolve (yet) passes with no
@@ -107,8 +123,11 @@ async def check(url: str, *, allow_private: bool, unresolved_ok: bool = False) -
             why = not_public(ipaddress.ip_address(text.split("%", 1)[0]))
             if why is not None:
                 article = "an" if why[0] in "aeiou" else "a"  # an unspecified, a private
-                raise AddressError(
-                    f"the host {host!r} resolves to {text}, {article} {why} address: webhooks go to"
-                    " public addresses only (WEBHOOK_ALLOW_PRIVATE_NETWORKS=true allows others)"
+                what = f"{article} {why} address"
+                place = (
+                    f"{text} is {what}"
+                    if _literal(host)
+                    else f"the host {host!r} resolves to {text}, {what}"
                 )
+                raise AddressError(f"{place}: {ALLOW_PRIVATE}")
     return Target(url=url, scheme=parts.scheme, host=host, port=port, addresses=addresses)

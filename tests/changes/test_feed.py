@@ -4,6 +4,7 @@ repeat (also under concurrent writers), the filters, the page limit, and tenancy
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 from typing import Any
 
@@ -93,6 +94,35 @@ async def test_the_page_size_is_bounded(api: Api) -> None:
     assert body["errors"][0]["extensions"]["code"] == "TOO_LARGE"
     bad = await api.raw(FEED, {"after": "not a cursor"})
     assert bad["errors"][0]["extensions"]["code"] == "INVALID"
+
+
+async def test_first_null_is_the_default_page_of_100(api: Api) -> None:
+    # given more changes than a default page
+    await record(api.site.id, changes(7, [f"m{i}" for i in range(120)]))
+
+    # when the feed is read with first: null, and without first
+    null = (await api.query(FEED, {"first": None}))["membershipChanges"]
+    omitted = (await api.query(FEED, {}))["membershipChanges"]
+
+    # then both give the default page of 100 (not 50, nor everything), with more after it
+    assert len(null["edges"]) == len(omitted["edges"]) == 100
+    assert null["pageInfo"]["hasNextPage"] is True
+    assert null == omitted
+
+
+async def test_a_negative_cursor_is_invalid(api: Api) -> None:
+    # given changes, so that reading from the start gives something
+    await record(api.site.id, changes(7, ["a", "b"]))
+
+    # when the feed is asked after a cursor holding a negative position
+    negative = base64.urlsafe_b64encode(b"-5").decode()
+    body = await api.raw(FEED, {"after": negative})
+
+    # then it is refused as a bad cursor, not read from the start
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "INVALID"
+    assert negative in error["message"] and "negative" in error["message"]
+    assert body["data"] is None
 
 
 async def test_another_sites_changes_ids_and_cursors_read_nothing_of_it(

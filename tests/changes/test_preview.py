@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from app.auth.models import Role
 from app.changes.record import TOPIC
 from app.events.service import TOPIC as EVENTS_TOPIC
@@ -24,6 +26,11 @@ query($id: ID!, $input: UpdateSegmentInput!) {
 UPDATE = """
 mutation($id: ID!, $input: UpdateSegmentInput!) {
   updateSegment(id: $id, input: $input) { segment { memberCount } userErrors { code } }
+}
+"""
+UPDATE_ERRORS = """
+mutation($id: ID!, $input: UpdateSegmentInput!) {
+  updateSegment(id: $id, input: $input) { userErrors { field message code } }
 }
 """
 STATE = """
@@ -154,6 +161,25 @@ async def test_a_preview_refuses_what_the_update_refuses(api: Api, other_api: Ap
     hidden = await api.raw(PREVIEW, {"id": theirs["id"], "input": {"rule": "attributes.x = 1"}})
     assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert (await _state(other_api, theirs["id"]))["segment"]["rule"] is None
+
+
+@pytest.mark.parametrize(
+    "rule", ["country = 'NL'", "attributes.tier = ", "in_segment('VIP')"], ids=str
+)
+async def test_a_previews_rule_errors_name_the_path_the_updates_do(api: Api, rule: str) -> None:
+    # given a segment, and a rule that updateSegment refuses (unknown field, syntax, a cycle)
+    vip = await segment(api, "VIP", type="DYNAMIC", rule="attributes.tier = 'gold'")
+    variables = {"id": vip["id"], "input": {"rule": rule}}
+    updated = (await api.query(UPDATE_ERRORS, variables))["updateSegment"]["userErrors"]
+    assert updated and all(e["field"] == ["input", "rule"] for e in updated), updated
+
+    # when the same input is previewed
+    previewed = (await api.raw(PREVIEW, variables))["errors"]
+
+    # then its errors have the code, the path and the message of the update's userErrors
+    assert [
+        (e["extensions"]["code"], e["extensions"]["field"], e["message"]) for e in previewed
+    ] == [(e["code"], e["field"], e["message"]) for e in updated]
 
 
 async def test_a_preview_needs_the_role_of_updatesegment(api: Api) -> None:

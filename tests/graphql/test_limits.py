@@ -3,6 +3,7 @@ message naming the limit, and nothing of a refused request is executed."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -231,6 +232,29 @@ async def test_negative_page_size_is_invalid(api: Api) -> None:
 
     # then it is refused
     assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        """query($after: String, $id: ID!) {
+            segment(id: $id) { members(after: $after) { edges { node { id } } } } }""",
+        """query($after: String, $id: ID!) {
+            segment(id: $id) { events(after: $after) { edges { node { kind } } } } }""",
+    ],
+    ids=["Segment.members", "Segment.events"],
+)
+async def test_a_negative_cursor_is_invalid(api: Api, query: str) -> None:
+    # given members, so that reading from the start gives something
+    await members(api, "m1", "m2")
+    made = await segment(api, "Everyone")
+    # when a page is asked after a cursor holding a negative position
+    negative = base64.urlsafe_b64encode(b"-5").decode()
+    body = await api.raw(query, {"after": negative, "id": made["id"]})
+
+    # then it is refused as a bad cursor, not read from the start
+    assert [e["extensions"]["code"] for e in body.get("errors", [])] == ["INVALID"], body
+    assert "negative" in body["errors"][0]["message"]
 
 
 # ------------------------------------------------------------------ body size

@@ -180,6 +180,54 @@ async def test_a_body_that_is_not_a_graphql_request_is_a_coded_400(api: Api, bod
     assert errors[0]["message"]
 
 
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+@pytest.mark.parametrize("long_number", [False, True], ids=["orjson", "standard parser"])
+async def test_json_nested_too_deeply_is_a_coded_400(api: Api, long_number: bool) -> None:
+    # when variables nest 10,000 arrays (a number past 64 bits has the standard parser read it)
+    number = ', "n": 123456789012345678901234' if long_number else ""
+    body = '{"query": "{ viewer { role } }", "variables": {"a": ' + DEEP + number + "}}"
+    response = await api.client.post(
+        "/graphql",
+        content=body,
+        headers=_headers(api, None, **{"Content-Type": "application/json"}),
+    )
+
+    # then it is a 400 saying so, never a 500 (RecursionError)
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["message"].startswith("The request body is nested too deeply")
+
+
+@pytest.mark.parametrize("name", ["variables", "extensions"])
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("{nope", "Unable to parse the {name} query parameter as JSON"),
+        ("[1]", "The {name} query parameter must be a JSON object"),
+        ("5", "The {name} query parameter must be a JSON object"),
+        ("null", "The {name} query parameter must be a JSON object"),
+        (DEEP, "The {name} query parameter is nested too deeply"),
+    ],
+    ids=["not JSON", "array", "number", "null", "nested too deeply"],
+)
+async def test_a_get_parameter_that_is_no_json_object_is_named(
+    api: Api, name: str, value: str, said: str
+) -> None:
+    # when a GET's variables or extensions is not JSON, or not a JSON object
+    response = await api.client.get(
+        "/graphql", params={"query": VIEWER, name: value}, headers=_headers(api)
+    )
+
+    # then it is a coded 400 whose message names the parameter
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["message"].startswith(said.format(name=name)), error["message"]
+
+
 @pytest.mark.parametrize("query", [42, True, ["{ viewer { role } }"], {"a": 1}])
 async def test_a_query_that_is_not_a_string_is_a_coded_400(api: Api, query: Any) -> None:
     response = await _post(api, {"query": query}, GR_JSON)

@@ -77,6 +77,33 @@ async def test_another_version_is_refused(api: Api) -> None:
     assert _codes(body) == ["PERSISTED_QUERY_NOT_SUPPORTED"]
 
 
+@pytest.mark.parametrize(
+    ("persisted", "named"),
+    [(_sha(VIEWER), "a string"), (1, "a number"), ([1, _sha(VIEWER)], "an array"), (None, "null")],
+)
+async def test_a_persisted_query_that_is_not_an_object_is_a_bad_request(
+    api: Api, persisted: object, named: str
+) -> None:
+    # given a document registered with its hash, so a hash alone could run it
+    await _post(api, {"query": VIEWER, "extensions": _ext(VIEWER)})
+    # when persistedQuery is not an object, with the document or without it
+    for body in (
+        {"query": VIEWER, "extensions": {"persistedQuery": persisted}},
+        {"extensions": {"persistedQuery": persisted}},
+    ):
+        response = await api.client.post(
+            "/graphql", json=body, headers={"Authorization": f"Bearer {api.key}"}
+        )
+        # then it is refused, saying what it must be, and nothing runs
+        assert response.status_code == 400, body
+        answer = response.json()
+        assert _codes(answer) == ["BAD_REQUEST"], body
+        message = answer["errors"][0]["message"]
+        assert "persistedQuery must be an object" in message
+        assert message.endswith(f"not {named}")
+        assert answer.get("data") is None
+
+
 async def test_plans_serve_persisted_queries(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     # given a member listed in a segment, and the isMember document registered
     await members(api, "m1")

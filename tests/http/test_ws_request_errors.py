@@ -1,5 +1,7 @@
 """Request errors over graphql-transport-ws: a document that does not parse, and one of
-several operations without operationName, get an ``error`` message with a code."""
+several operations without operationName, get an ``error`` message with a code; errors in
+``error`` and ``next`` messages carry codes as HTTP answers do (suggestions hidden likewise);
+a message nested too deeply, or a subscribe message of the wrong shape, closes with 4400."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import logging
 from typing import Any
 
 import pytest
+from httpx_ws import WebSocketDisconnect
 from prometheus_client import REGISTRY
 
+from app.main import create_app
 from app.settings import get_settings
 from tests.factories import Api
 from tests.live.support import asgi_ws
@@ -81,3 +85,97 @@ async def test_errors_sent_over_the_websocket_are_counted_by_code(app: Any, api:
     # then each is counted in segments_graphql_errors_total, as an HTTP answer's errors are
     assert _errors_counted("GRAPHQL_PARSE_FAILED") == parse + 1
     assert _errors_counted("NOT_FOUND") == not_found + 1
+
+
+async def _closed_with(app: Any, api: Api, text: str) -> tuple[int, str]:
+    """Send ``text`` as a message after connection_ack: the code and reason of the close it
+    must bring."""
+    async with asgi_ws(app) as ws:
+        assert (await ws.init({"apiKey": api.key}))["type"] == "connection_ack"
+        await ws.ws.send_text(text)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.message(within=5)
+    return int(closed.value.code), str(closed.value.reason)
+
+
+async def test_a_message_nested_too_deeply_closes_with_4400(
+    app: Any, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    # when a subscribe message's variables nest 10,000 arrays
+    deep = "[" * 10_000 + "]" * 10_000
+    text = (
+        '{"id": "1", "type": "subscribe",'
+        ' "payload": {"query": "{ viewer { role } }", "variables": {"a": ' + deep + "}}}"
+    )
+    # then the socket is closed with 4400 saying why (not 1011 with a RecursionError)
+    code, reason = await _closed_with(app, api, text)
+    assert code == 4400
+    assert reason.startswith("WebSocket message is nested too deeply")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    ("payload", "said"),
+    [
+        ('"{ viewer { role } }"', "payload must be an object"),
+        ('{"query": 5}', "payload.query must be a string"),
+        ('{"variables": {}}', "payload.query must be a string"),
+        ('{"query": "{ viewer { role } }", "variables": [1]}', "payload.variables must be"),
+        ('{"query": "{ viewer { role } }", "variables": "x"}', "payload.variables must be"),
+        ('{"query": "{ viewer { role } }", "extensions": 5}', "payload.extensions must be"),
+        ('{"query": "{ viewer { role } }", "operationName": 5}', "payload.operationName must"),
+    ],
+)
+async def test_a_subscribe_message_of_the_wrong_shape_closes_with_4400(
+    app: Any, api: Api, payload: str, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = '{"id": "1", "type": "subscribe", "payload": ' + payload + "}"
+    code, reason = await _closed_with(app, api, text)
+    assert code == 4400
+    assert reason.startswith(f"Invalid subscribe message: {said}"), reason
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_variables_that_cannot_be_coerced_have_a_code(app: Any, api: Api) -> None:
+    async with asgi_ws(app) as ws:
+        assert (await ws.init({"apiKey": api.key}))["type"] == "connection_ack"
+        # when a query's variable cannot be coerced (a next message with errors)
+        await ws.subscribe("query($n: Int!) { segments(first: $n) { totalCount } }", {"n": "a"})
+        answered = await ws.message()
+        assert (await ws.message())["type"] == "complete"
+        # and a subscription's (an error message)
+        await ws.subscribe(
+            "subscription($s: ID) { segmentEvents(segmentId: $s) { id } }", {"s": [1]}, op="2"
+        )
+        subscribed = await ws.message()
+    # then each error has the code an HTTP answer gives it
+    assert answered["type"] == "next", answered
+    assert _codes(answered["payload"]["errors"]) == ["BAD_USER_INPUT"]
+    assert (subscribed["type"], subscribed["id"]) == ("error", "2"), subscribed
+    assert _codes(subscribed["payload"]) == ["BAD_USER_INPUT"]
+    http = await api.raw("query($n: Int!) { segments(first: $n) { totalCount } }", {"n": "a"})
+    assert _codes(http["errors"]) == ["BAD_USER_INPUT"]
+
+
+async def test_with_introspection_off_nothing_is_suggested_over_the_websocket(api: Api) -> None:
+    # given a server with introspection off
+    app = create_app(get_settings().model_copy(update={"introspection": False}), init_orm=False)
+    async with asgi_ws(app) as ws:
+        assert (await ws.init({"apiKey": api.key}))["type"] == "connection_ack"
+        # when a field is misspelt in a query, and an enum value in a query's variables
+        await ws.subscribe("{ segmnts { totalCount } }")
+        misspelt = await ws.message()
+        await ws.subscribe(
+            "query($s: SegmentStatusFilter) { segments(status: $s) { totalCount } }",
+            {"s": "ACTIV"},
+            op="2",
+        )
+        enum = await ws.message()
+    # then the errors say what is unknown, and name nothing of the schema
+    assert misspelt["type"] == "error", misspelt
+    [error] = misspelt["payload"]
+    assert "segmnts" in error["message"] and "Did you mean" not in error["message"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    errors = enum["payload"]["errors"] if enum["type"] == "next" else enum["payload"]
+    assert errors and all("Did you mean" not in e["message"] for e in errors), errors
+    assert "ACTIV" in errors[0]["message"]

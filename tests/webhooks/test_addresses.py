@@ -31,7 +31,7 @@ from tests.webhooks.conftest import Receiver, Workers, create, deliveries, recor
         ("ff02::1", "multicast"),
         ("240.0.0.1", "private"),  # reserved (Python counts it as private too)
         ("::ffff:10.0.0.1", "private"),  # mapped into IPv6
-        ("100.64.1.1", "not public"),  # shared address space
+        ("100.64.1.1", "non-public"),  # shared address space
         ("8.8.8.8", None),
         ("2606:4700:4700::1111", None),
     ],
@@ -177,9 +177,11 @@ async def test_https_to_a_checked_address_verifies_the_certificate_of_the_name(
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("http://0.0.0.0:9911/", "0.0.0.0, an unspecified address"),
-        ("http://10.1.2.3/", "10.1.2.3, a private address"),
-        ("http://127.0.0.1/", "127.0.0.1, a loopback address"),
+        ("http://0.0.0.0:9911/", "0.0.0.0 is an unspecified address"),
+        ("http://10.1.2.3/", "10.1.2.3 is a private address"),
+        ("http://127.0.0.1/", "127.0.0.1 is a loopback address"),
+        ("http://100.64.0.1/", "100.64.0.1 is a non-public address"),
+        ("http://localhost/", "the host 'localhost' resolves to 127.0.0.1, a loopback address"),
     ],
 )
 async def test_the_refusal_names_the_kind_of_address_with_its_article(url: str, says: str) -> None:
