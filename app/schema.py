@@ -37,6 +37,7 @@ from app.graphql.errors import MaskInternalErrors, error_codes
 from app.graphql.input_guard import InputLimits, input_guard
 from app.graphql.limits import DocumentLimits, limited_validation
 from app.graphql.pagination import row_budget
+from app.graphql.variables import LiftingExecutor
 from app.jobs.mutations import ImportJobMutations
 from app.jobs.queries import ImportJobQueries
 from app.jobs.subscriptions import ImportJobSubscriptions
@@ -129,6 +130,9 @@ def build_schema(settings: Settings, throttle: cost.Throttle | None = None) -> s
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        # lists of ids taken whole when the variables are coerced: over HTTP, the WebSocket
+        # and in tests alike
+        execution_context_class=LiftingExecutor,
     )
 
 
