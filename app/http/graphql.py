@@ -302,6 +302,9 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # HEAD is GET without the body (RFC 9110), which the server leaves out
+            scope = {**scope, "method": "GET"}
         media = negotiate(_header(scope, b"accept"))
         _media.set(media)
         _status.set(200)
