@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.factories import Api
@@ -192,6 +193,29 @@ async def test_an_operation_name_that_is_not_a_string_is_a_coded_400(api: Api, n
     response = await _post(api, {"query": VIEWER, "operationName": name}, GR_JSON)
     assert response.status_code == 400
     assert _codes(response.json()) == ["BAD_REQUEST"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["Application/JSON", "APPLICATION/JSON; charset=UTF-8", "application/Json;a=B"]
+)
+async def test_the_media_type_is_case_insensitive(api: Api, content_type: str) -> None:
+    # when application/json is written in other cases (RFC 9110: type and subtype are
+    # case-insensitive), for a document of the general executor and a planned one, twice
+    planned = '{ isMember(segmentId: "1", memberId: "nobody") }'
+    answers = [
+        await api.client.post(
+            "/graphql",
+            content=orjson.dumps({"query": query}),
+            headers=_headers(api, None, **{"Content-Type": content_type}),
+        )
+        for query in (VIEWER, planned, planned)
+    ]
+
+    # then each is read as JSON, as with application/json
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[0].json()["data"] == {"viewer": {"role": "ADMIN"}}
+    assert answers[1].json() == answers[2].json()
+    assert [e["extensions"]["code"] for e in answers[1].json()["errors"]] == ["NOT_FOUND"]
 
 
 async def test_no_content_type_is_415(api: Api) -> None:
