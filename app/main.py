@@ -53,7 +53,11 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    return error_response(f"{request.method} is not allowed here", "METHOD_NOT_ALLOWED", 405)
+    # the route's Allow header (RFC 9110: a 405 names the methods the resource takes)
+    headers = getattr(exc, "headers", None)
+    return error_response(
+        f"{request.method} is not allowed here", "METHOD_NOT_ALLOWED", 405, headers=headers
+    )
 
 
 @functools.cache

@@ -12,7 +12,8 @@ DEFAULT_DATABASE_URL = "sqlite://./data/segments.sqlite3"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # an empty variable (DATABASE_URL= ...) means the default, as no variable does
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     database_url: str = DEFAULT_DATABASE_URL
     smtp_url: str | None = None

@@ -207,6 +207,23 @@ def test_sites_create_refuses_a_taken_or_bad_slug(database_url: str) -> None:
     assert len(_cli(database_url, "sites", "list").stdout.splitlines()) == 1
 
 
+def test_sites_create_refuses_a_name_over_200_characters_in_one_line(database_url: str) -> None:
+    # given a migrated database
+    assert _cli(database_url, "migrate").returncode == 0
+
+    # when a site is given a name of 201 characters, and one of blanks only
+    long = _cli(database_url, "sites", "create", "shop", "--name", "n" * 201)
+    blank = _cli(database_url, "sites", "create", "blog", "--name", "   ")
+
+    # then the first fails with one line (not a traceback) and no site; the blank name is
+    # as no name: the slug
+    assert long.returncode == 1
+    assert long.stderr == "error: site name must be 1 to 200 characters\n"
+    assert blank.returncode == 0, blank.stderr
+    rows = [line.split("\t") for line in _cli(database_url, "sites", "list").stdout.splitlines()]
+    assert [(row[1], row[2]) for row in rows] == [("blog", "blog")]
+
+
 def test_keys_create_for_an_unknown_site_fails(database_url: str) -> None:
     # given a migrated database without the site "nope"
     assert _cli(database_url, "migrate").returncode == 0

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import _drop_postgres_database
 from tests.processes import free_port
-from tests.test_cli import _cli
+from tests.test_cli import ROOT, _cli
 
 
 @pytest.mark.parametrize(
@@ -83,3 +86,30 @@ def test_only_serve_and_migrate_make_a_missing_database(command: list[str]) -> N
         assert not asyncio.run(_exists(url))
     finally:
         asyncio.run(_drop_postgres_database(url))
+
+
+def test_an_empty_database_url_means_the_default_sqlite_file(tmp_path: Path) -> None:
+    # given DATABASE_URL set but empty, as `make test-sqlite` sets it (DATABASE_URL= ...)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(DATABASE_URL="", PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    # when a site is made and listed
+    created = run("sites", "create", "acme", "--name", "Acme")
+    listed = run("sites", "list")
+
+    # then the commands use the default, ./data/segments.sqlite3, as with no DATABASE_URL
+    # (not a traceback for a URL of no scheme)
+    assert (created.returncode, created.stderr) == (0, "")
+    assert listed.returncode == 0
+    assert "acme\tAcme" in listed.stdout
+    assert (tmp_path / "data" / "segments.sqlite3").is_file()

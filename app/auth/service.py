@@ -39,9 +39,12 @@ async def create_site(*, slug: str, name: str | None = None) -> Site:
             ErrorCode.INVALID,
             "slug must be 1-64 of a-z, 0-9 and '-', starting with a letter or digit",
         )
+    name = (name or "").strip() or slug
+    if len(name) > 200:  # the column's size
+        raise DomainError(ErrorCode.INVALID, "site name must be 1 to 200 characters", ["name"])
     if await Site.filter(slug=slug).exists():
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"site {slug!r} already exists")
-    return await Site.create(slug=slug, name=name or slug)
+    return await Site.create(slug=slug, name=name)
 
 
 async def get_site_by_slug(slug: str) -> Site:

@@ -116,6 +116,21 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _lowercase_media_type(scope: Scope) -> Scope:
+    """The scope with its Content-Type's media type in lower case (RFC 9110: type and subtype
+    are case-insensitive; strawberry compares them as written), its parameters as sent."""
+    headers = scope["headers"]
+    for index, (key, value) in enumerate(headers):
+        if key == b"content-type":
+            media, semicolon, parameters = value.partition(b";")
+            if media.islower() or not media.strip():
+                return scope
+            lowered = list(headers)
+            lowered[index] = (key, media.lower() + semicolon + parameters)
+            return {**scope, "headers": lowered}
+    return scope
+
+
 _MEDIA_BYTES = {JSON: JSON.encode(), GRAPHQL_RESPONSE_JSON: GRAPHQL_RESPONSE_JSON.encode()}
 
 
@@ -311,6 +326,10 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # HEAD is GET without the body (RFC 9110), which the server leaves out
+            scope = {**scope, "method": "GET"}
+        scope = _lowercase_media_type(scope)
         media = negotiate(_header(scope, b"accept"))
         _media.set(media)
         _status.set(200)

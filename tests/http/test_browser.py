@@ -32,6 +32,11 @@ from tests.http.conftest import AppWith
 from tests.processes import Server, free_port, stop
 
 ORIGIN = "https://admin.example.com"
+UPDATE_DESCRIPTION = """
+mutation($id: ID!, $text: String) {
+  updateSegment(id: $id, input: {description: $text}) { userErrors { code } }
+}
+"""
 
 
 async def test_a_preflight_from_an_allowed_origin_is_answered(app_with: AppWith) -> None:
@@ -322,3 +327,32 @@ async def test_graphiql_in_a_browser_ends_a_refused_subscription_saying_why(
             _run_in_graphiql("subscription { segmentEvents { id } }", headers, "4403")
         )
         assert json.loads(answer) == {"errors": [{"message": "4403: Invalid or revoked API key"}]}
+
+
+async def test_graphiql_in_a_browser_streams_a_subscription_with_the_headers_key(
+    api: Api, graphiql_server: Server
+) -> None:
+    # given a segment, and GraphiQL with the key in the Headers tab
+    vip = await segment(api, "VIP")
+    subscription = f'subscription {{ segmentEvents(segmentId: "{vip["id"]}") {{ kind }} }}'
+    headers = {"Authorization": f"Bearer {api.key}"}
+    async with _chromium() as page, httpx.AsyncClient(timeout=30) as client:
+        await page.open(f"{graphiql_server.url}/graphql")
+
+        # when the subscription is run there and the segment changes (through the server:
+        # on SQLite its live events are its own), until the response pane shows an event
+        watching = asyncio.ensure_future(
+            page.run(_run_in_graphiql(subscription, headers, "UPDATED"))
+        )
+        for n in itertools.count():
+            if watching.done():
+                break
+            await client.post(
+                f"{graphiql_server.url}/graphql",
+                json={"query": UPDATE_DESCRIPTION, "variables": {"id": vip["id"], "text": str(n)}},
+                headers=headers,
+            )
+            await asyncio.wait({watching}, timeout=0.5)
+
+        # then GraphiQL shows the event the WebSocket brought (signed in with that key)
+        assert json.loads(await watching)["data"] == {"segmentEvents": {"kind": "UPDATED"}}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.factories import Api
@@ -242,6 +243,29 @@ async def test_an_operation_name_that_is_not_a_string_is_a_coded_400(api: Api, n
     assert _codes(response.json()) == ["BAD_REQUEST"]
 
 
+@pytest.mark.parametrize(
+    "content_type", ["Application/JSON", "APPLICATION/JSON; charset=UTF-8", "application/Json;a=B"]
+)
+async def test_the_media_type_is_case_insensitive(api: Api, content_type: str) -> None:
+    # when application/json is written in other cases (RFC 9110: type and subtype are
+    # case-insensitive), for a document of the general executor and a planned one, twice
+    planned = '{ isMember(segmentId: "1", memberId: "nobody") }'
+    answers = [
+        await api.client.post(
+            "/graphql",
+            content=orjson.dumps({"query": query}),
+            headers=_headers(api, None, **{"Content-Type": content_type}),
+        )
+        for query in (VIEWER, planned, planned)
+    ]
+
+    # then each is read as JSON, as with application/json
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[0].json()["data"] == {"viewer": {"role": "ADMIN"}}
+    assert answers[1].json() == answers[2].json()
+    assert [e["extensions"]["code"] for e in answers[1].json()["errors"]] == ["NOT_FOUND"]
+
+
 async def test_no_content_type_is_415(api: Api) -> None:
     response = await api.client.post(
         "/graphql", content=b'{"query": "{ viewer { role } }"}', headers=_headers(api)
@@ -257,6 +281,44 @@ async def test_unknown_paths_and_methods_are_graphql_shaped(api: Api) -> None:
     put = await api.client.put("/graphql", json={"query": VIEWER})
     assert put.status_code == 405
     assert _codes(put.json()) == ["METHOD_NOT_ALLOWED"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/graphql", {"GET", "HEAD", "POST"}),
+        ("DELETE", "/graphql", {"GET", "HEAD", "POST"}),
+        ("POST", "/export/segments/1/members.csv", {"GET", "HEAD"}),
+        ("POST", "/metrics", {"GET", "HEAD"}),
+        ("POST", "/healthz", {"GET", "HEAD"}),
+    ],
+)
+async def test_a_405_names_the_methods_the_path_takes(
+    api: Api, method: str, path: str, allowed: set[str]
+) -> None:
+    # when a path is asked with a method it does not take
+    response = await api.client.request(method, path, headers=_headers(api))
+
+    # then the 405 says which it takes (RFC 9110 asks for Allow), with a code
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
+    assert _codes(response.json()) == ["METHOD_NOT_ALLOWED"]
+
+
+async def test_head_is_get_without_the_body(api: Api) -> None:
+    # when the GraphiQL page and a query are asked with HEAD, as with GET
+    page = {"Accept": "text/html"}
+    query = {"query": VIEWER}
+    head_page = await api.client.head("/graphql", headers=page)
+    get_page = await api.client.get("/graphql", headers=page)
+    head_query = await api.client.head("/graphql", params=query, headers=_headers(api))
+    get_query = await api.client.get("/graphql", params=query, headers=_headers(api))
+
+    # then each answers as GET does (the Allow of a 405 names HEAD: it is taken)
+    assert (head_page.status_code, get_page.status_code) == (200, 200)
+    assert head_page.headers["content-type"] == get_page.headers["content-type"]
+    assert (head_query.status_code, get_query.status_code) == (200, 200)
+    assert head_query.headers["content-type"] == get_query.headers["content-type"]
 
 
 async def test_a_bad_key_is_a_graphql_shaped_401(api: Api) -> None:
