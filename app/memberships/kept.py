@@ -232,6 +232,7 @@ async def emit(
     nesting: Nesting = (),
     counters: bool = True,
     numbered: bool = False,
+    alike: bool = False,
 ) -> Written:
     """Record the changes ``select`` gives, in its order (columns segment_id, member_id,
     member_ref, kind, cause, at), as rows of up to ROW_MEMBERS changes of one (segment, kind,
@@ -241,9 +242,14 @@ async def emit(
     same statement ``select`` may read (and writes it makes with them). ``nesting``: which
     changes are NESTED (see Nesting). ``counters``: False writes the record alone
     (``record.write``). ``numbered`` (PostgreSQL): ``select`` is not ordered but numbers
-    its changes in the order to record them, as ``emit_with``'s does."""
+    its changes in the order to record them, as ``emit_with``'s does. ``alike``
+    (PostgreSQL, with ``numbered``, without ``nesting``): the changes share their segment,
+    cause and moment, only their kind differs (a rule edit's)."""
+    assert not alike or (numbered and not nesting), "alike: numbered changes, none NESTED"
     if w.pg:
-        written, _ = await _emit_pg(w, select, params, ctes, nesting, counters, numbered=numbered)
+        written, _ = await _emit_pg(
+            w, select, params, ctes, nesting, counters, numbered=numbered, alike=alike
+        )
     else:
         written = await _emit_sqlite(w, select, params, ctes, nesting, counters)
     await _tell(w, written)
@@ -272,6 +278,45 @@ async def _tell(w: Writer, written: Written) -> None:
         )
 
 
+# each (segment, kind, cause, at) as one array in the order written (_ea: a row a group,
+# with its size and its first change, ``first``): the aggregates take the changes as the
+# ordered subquery gives them (the idiom PostgreSQL documents for ordered aggregates; its
+# input is sorted already, so nothing sorts in between, and each ``array_agg(... ORDER BY
+# n)`` would sort the changes once more on its own: 87 ms of 360 for 49,000). Grouped by the
+# bytes of kind and cause: sorting by them in the database's collation cost more than the
+# rest of the record (140 of 230 ms for 58,000 changes). (A moment that is one constant is
+# dropped from the subquery's order: PostgreSQL then hashes the groups, or sorts each group
+# by that constant once more, as measured in a rule edit's plan, which leaves it in order.)
+_GATHERED = (
+    "_ea AS (SELECT segment_id, kind, cause, at, array_agg(member_id) AS ids,"
+    " array_agg(member_ref) AS refs, count(*) AS size, min(n) AS first FROM"
+    ' (SELECT segment_id, kind COLLATE "C" AS kind, cause COLLATE "C" AS cause, at,'
+    " member_id, member_ref, n FROM _ef ORDER BY 1, 2, 3, 4, n) o GROUP BY 1, 2, 3, 4)"
+)
+# the same when only the kind differs (``alike``): the changes sorted by n alone, each kind's
+# arrays gathered in one pass by FILTER. The sort by the group's four columns and n above
+# compares the tied columns for every pair of changes it orders (a rule edit's 40,000
+# changes: 130 to 150 ms of CPU more than this, a fifth of the edit's statement).
+_GATHERED_BY_KIND = (
+    '_e1 AS (SELECT min(segment_id) AS segment_id, min(cause COLLATE "C") AS cause,'
+    " min(at) AS at,"
+    + ",".join(
+        f" array_agg(member_id) FILTER (WHERE kind = '{kind}') AS ids_{kind.lower()},"
+        f" array_agg(member_ref) FILTER (WHERE kind = '{kind}') AS refs_{kind.lower()},"
+        f" min(n) FILTER (WHERE kind = '{kind}') AS first_{kind.lower()}"
+        for kind in (ENTERED, EXITED)
+    )
+    + " FROM (SELECT * FROM _ef ORDER BY n) o),"
+    " _ea AS (SELECT e.segment_id, g.kind, e.cause, e.at, g.ids, g.refs,"
+    " cardinality(g.ids)::bigint AS size, g.first FROM _e1 e CROSS JOIN LATERAL (VALUES"
+    + ",".join(
+        f" ('{kind}', e.ids_{kind.lower()}, e.refs_{kind.lower()}, e.first_{kind.lower()})"
+        for kind in (ENTERED, EXITED)
+    )
+    + ") AS g(kind, ids, refs, first) WHERE g.ids IS NOT NULL)"
+)
+
+
 async def _emit_pg(
     w: Writer,
     select: str,
@@ -282,6 +327,7 @@ async def _emit_pg(
     also: Sequence[str] = (),
     *,
     numbered: bool = False,
+    alike: bool = False,
 ) -> tuple[Written, dict[str, Any]]:
     site = int(w.site_id)
     changes = "_ef0" if nesting else "_ef"
@@ -294,19 +340,9 @@ async def _emit_pg(
             " CASE WHEN _efn.n IS NULL THEN x.cause ELSE 'NESTED' END AS cause, x.at, x.n"
             " FROM _ef0 x LEFT JOIN _efn ON _efn.n = x.n)"
         )
+    steps.append(_GATHERED_BY_KIND if alike else _GATHERED)
     steps += [
-        # each (segment, kind, cause, at) as one array in the order written: the aggregates
-        # take the changes as the ordered subquery gives them (the idiom PostgreSQL documents
-        # for ordered aggregates; its input is sorted already, so nothing sorts in between,
-        # and each ``array_agg(... ORDER BY n)`` would sort the changes once more on its own:
-        # 87 ms of 360 for 49,000). Grouped by the bytes of kind and cause: sorting by them in
-        # the database's collation cost more than the rest of the record (140 of 230 ms for
-        # 58,000 changes)...
-        "_ea AS (SELECT segment_id, kind, cause, at, array_agg(member_id) AS ids,"
-        " array_agg(member_ref) AS refs, count(*) AS size, min(n) AS first FROM"
-        ' (SELECT segment_id, kind COLLATE "C" AS kind, cause COLLATE "C" AS cause, at,'
-        " member_id, member_ref, n FROM _ef ORDER BY 1, 2, 3, 4, n) o GROUP BY 1, 2, 3, 4)",
-        # ... cut into rows of ROW_MEMBERS
+        # each group cut into rows of ROW_MEMBERS
         f"_er AS (SELECT a.segment_id, a.kind, a.cause, a.at, a.ids[p:p + {ROW_MEMBERS - 1}]"
         f" AS ids, a.refs[p:p + {ROW_MEMBERS - 1}] AS refs, least(a.size - p + 1, {ROW_MEMBERS})"
         " AS size, a.first, p FROM _ea a CROSS JOIN LATERAL"

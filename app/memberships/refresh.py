@@ -236,6 +236,7 @@ async def _record_diff(
     # their member ids, which are distinct in it, instead of sorted and numbered by a window
     # before the record sorts them again (40,000 changes: 35 to 40 ms)
     numbered = bool(diff) and len(pks) == 1
+    nesting = _nesting(cat, segments) if nested else ()
     if numbered:
         n, ordered = ", d.member_id AS n", ""
     else:
@@ -249,8 +250,10 @@ async def _record_diff(
         f" {was} <> {is_} AND NOT {is_listed} AND NOT {is_excluded}{ordered}",
         p.values,
         ctes=ctes,
-        nesting=_nesting(cat, segments) if nested else (),
+        nesting=nesting,
         numbered=numbered,
+        # (one segment over the site: one cause, one moment, two kinds)
+        alike=numbered and not nesting,
     )
     return written
 
