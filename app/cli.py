@@ -130,7 +130,7 @@ def _serve(args: argparse.Namespace) -> None:
         args=(
             _reachable(args.host),
             port,
-            f"GraphiQL: http://{args.host}:{port}/graphql",
+            f"GraphiQL: {_base_url(args.host, port)}/graphql",
         ),
         kwargs={"ended": ended},
         daemon=True,
@@ -150,6 +150,11 @@ def _serve(args: argparse.Namespace) -> None:
         ended.set()
     if config.workers == 1 and not server.started:
         raise SystemExit(1)
+
+
+def _base_url(host: str, port: int) -> str:
+    """http://host:port, an IPv6 address in brackets (RFC 3986): http://[::1]:8000."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _reachable(host: str) -> str:

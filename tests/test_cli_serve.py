@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import cli
 from tests.test_cli import ROOT, _env
 
 
@@ -231,3 +232,17 @@ def test_serve_ends_with_exit_code_0_on_sigterm(database_url: str, tmp_path: Pat
     # then it drains, stops its workers, closes the database and exits 0, logging no error
     assert code == 0, output.read_text()[-2000:]
     assert '"level":"ERROR"' not in output.read_text()
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000"),
+        ("localhost", "http://localhost:8000"),
+        ("::1", "http://[::1]:8000"),
+        ("::", "http://[::]:8000"),
+    ],
+)
+def test_the_graphiql_line_brackets_an_ipv6_host(host: str, url: str) -> None:
+    # an IPv6 address in a URL is bracketed, or the port reads as part of the address
+    assert cli._base_url(host, 8000) == url
