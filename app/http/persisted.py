@@ -13,6 +13,7 @@ import hashlib
 from collections import OrderedDict
 from typing import Any
 
+from app.db import json_type
 from app.http.errors import RequestError
 
 
@@ -70,15 +71,6 @@ class PersistedQueries:
 
 
 def _json_type(value: object) -> str:
-    """The JSON name of a decoded value's type, for a message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    """The JSON name of a decoded value's type with its article, for a message."""
+    kind = json_type(value)
+    return kind if kind == "null" else ("an " if kind[0] in "ao" else "a ") + kind
