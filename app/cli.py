@@ -130,7 +130,9 @@ def _serve(args: argparse.Namespace) -> None:
         args=(
             _reachable(args.host),
             port,
-            f"GraphiQL: {_base_url(args.host, port)}/graphql",
+            # (GRAPHIQL=false: the endpoint serves no GraphiQL page, so the line says GraphQL)
+            f"{'GraphiQL' if get_settings().graphiql else 'GraphQL'}:"
+            f" {_base_url(args.host, port)}/graphql",
         ),
         kwargs={"ended": ended},
         daemon=True,

@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=5000, ge=10)
-    max_page_size: int = Field(default=500, ge=1)
+    # at least the largest default page (membershipChanges's 100): a connection asked
+    # without ``first`` must never be refused for a size its caller did not ask for
+    max_page_size: int = Field(default=500, ge=100)
     max_bulk_ids: int = Field(default=100_000, ge=1)
     max_batch_changes: int = Field(default=1000, ge=1)
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)

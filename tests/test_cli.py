@@ -56,7 +56,8 @@ def database_url(tmp_path: Path) -> str:
 
 def _env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(DATABASE_URL=database_url, GRAPHIQL="false", LOG_LEVEL="WARNING", **extra)
+    env.update(DATABASE_URL=database_url, GRAPHIQL="false", LOG_LEVEL="WARNING")
+    env.update(extra)
     return env
 
 

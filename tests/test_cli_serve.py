@@ -106,13 +106,32 @@ def test_the_graphiql_line_comes_once_when_the_server_answers(
     assert [x for x in lines if x.startswith("GraphiQL")] == [line], lines
 
 
+def test_with_graphiql_off_the_line_names_the_graphql_endpoint(
+    database_url: str, tmp_path: Path
+) -> None:
+    # given a server started with GRAPHIQL=false
+    output = tmp_path / "out.txt"
+    with _serving(database_url, output, graphiql=False) as process:
+        # when it answers, the line it prints names the endpoint, not a GraphiQL it lacks
+        line = _graphiql_line(output, process, label="GraphQL")
+        url = re.fullmatch(r"GraphQL: (http://127\.0\.0\.1:\d+/graphql)", line)
+        assert url, line
+        # and the endpoint serves no GraphiQL page there
+        page = httpx.get(url.group(1), headers={"Accept": "text/html"}, timeout=30)
+        assert "graphiql" not in page.text.lower()
+    assert "GraphiQL:" not in output.read_text()
+
+
 @pytest.mark.parametrize(
     ("settings", "says"),
     [
         ({"DATABASE_URL": "mysql://app:s3cret@db/segments"}, "DATABASE_URL: must start with"),
         ({"DATABASE_URL": "segments.sqlite3"}, "DATABASE_URL: must start with"),
         ({"MAX_PAGE_SIZE": "lots"}, "MAX_PAGE_SIZE: Input should be a valid integer"),
-        ({"MAX_PAGE_SIZE": "0"}, "MAX_PAGE_SIZE: Input should be greater than or equal to 1"),
+        (
+            {"MAX_PAGE_SIZE": "99"},
+            "MAX_PAGE_SIZE: Input should be greater than or equal to 100",
+        ),
         ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS: Input should be 'auto', 'always' or"),
         ({"EMAIL_CLAIM_TIMEOUT_SECONDS": "1"}, "EMAIL_CLAIM_TIMEOUT_SECONDS must be at least"),
     ],
@@ -142,14 +161,17 @@ def test_invalid_settings_are_one_line_and_exit_code_2(
 
 
 @contextlib.contextmanager
-def _serving(database_url: str, output: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``segments serve --port 0`` in a subprocess writing to ``output``; ended (SIGTERM,
-    then killed if it has not ended within 15 s) when the block is left."""
+def _serving(
+    database_url: str, output: Path, *, graphiql: bool = True
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``segments serve --port 0`` in a subprocess writing to ``output`` (GraphiQL served
+    unless ``graphiql`` is false); ended (SIGTERM, then killed if it has not ended within
+    15 s) when the block is left."""
     with output.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
             cwd=ROOT,
-            env=_env(database_url),
+            env=_env(database_url, GRAPHIQL=str(graphiql).lower()),
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -165,15 +187,15 @@ def _serving(database_url: str, output: Path) -> Iterator[subprocess.Popen[bytes
                     process.wait()
 
 
-def _graphiql_line(output: Path, process: subprocess.Popen[bytes]) -> str:
+def _graphiql_line(output: Path, process: subprocess.Popen[bytes], label: str = "GraphiQL") -> str:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for line in output.read_text().splitlines():
-            if line.startswith("GraphiQL:"):
+            if line.startswith(f"{label}:"):
                 return line
         assert process.poll() is None, output.read_text()
         time.sleep(0.1)
-    raise AssertionError(f"no GraphiQL line: {output.read_text()}")
+    raise AssertionError(f"no {label} line: {output.read_text()}")
 
 
 def _answers(url: str, process: subprocess.Popen[bytes]) -> bool:
