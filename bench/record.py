@@ -2,6 +2,7 @@
 
     python bench/record.py [--database-url postgres://postgres@127.0.0.1:5432/segments_bench_record]
                            [--members 100000] [--upsert 10000] [--repeat 3] [--reseed]
+                           [--edits-only]
 
 On PostgreSQL, two sites seeded by bench/seed.py with the same members (``--members``,
 companies, listings): ``record-dynamic`` has 100 segments, all DYNAMIC (rules of 3 to 6
@@ -334,7 +335,7 @@ async def bench(args: argparse.Namespace) -> int:
             records_before = await record_state(conn)
             upserts: dict[str, Upserts] = {}
             changes: list[int] = []
-            for what in UPSERTS:
+            for what in () if args.edits_only else UPSERTS:
                 upserts[what] = done = Upserts()
                 for repeat in range(args.repeat):
                     rows = upsert_rows(rng, args.members, args.upsert, what)
@@ -432,6 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--reseed", action="store_true", help="drop and reseed the database first")
+    parser.add_argument(
+        "--edits-only", action="store_true", help="the rule edits alone (no upsertMembers)"
+    )
     args = parser.parse_args(argv)
     try:
         return asyncio.run(bench(args))
