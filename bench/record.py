@@ -22,7 +22,9 @@ builds each site's kept rule matches and counters (untimed, reported).
   counters moved), beside the hand-written SQL that computes the same entering and exiting
   sets from the kept matches (one statement, the new rule written by hand in SQL); both
   sets' sizes must agree with the records the service wrote. A small edit (a threshold
-  moved) and a large one (another rule). Target: within 3x.
+  moved) and a large one (another rule). Target: within 3x. ``--edits-only`` skips the
+  upserts (the edits then run on members the upserts have not rewritten: the same site as
+  a reseed leaves it, or as the last run left it).
 
 Beside the wall-clock times, the CPU each side used (the machine is shared and loaded: CPU
 seconds move far less with the load than the seconds on the clock): the server process plus
@@ -286,7 +288,9 @@ async def rule_edits(
             done.raw.append(raw)
             say(
                 f"  rule edit #{repeat + 1} ({rule!r}): service {seconds:.2f} s, hand-written"
-                f" SQL {raw:.2f} s ({entering:,} entering, {exiting:,} exiting)"
+                f" SQL {raw:.2f} s ({entering:,} entering, {exiting:,} exiting); CPU"
+                f" {done.service_cpu[-1]:.3f} s (server {done.cpu[-1]:.3f}) against"
+                f" {done.raw_cpu[-1]:.3f} s"
             )
     finally:
         await conn.execute("DELETE FROM membership_changes WHERE segment_id = $1", segment)

@@ -335,7 +335,8 @@ async def emit_kinds(
     by member id: each kind's arrays in member order, the kinds in the order of their first
     member. Each kind is sorted on its own by member id alone and gathered without a filter,
     where ``alike`` sorts every change with its kind and cause and filters each aggregate by
-    kind (a rule edit's 40,000 changes: 10 to 20 ms of CPU less)."""
+    kind (a rule edit's 40,205 changes: 8 to 18 ms less of the statement's 210 to 225 ms of
+    CPU)."""
     assert w.pg, "one statement with CTEs: PostgreSQL"
     kinds = " UNION ALL ".join(
         f"SELECT '{kind}' AS kind, array_agg(member_id) AS ids, array_agg(member_ref) AS refs,"
