@@ -26,6 +26,7 @@ from app.memberships.kept import (
     Written,
     company_listed,
     emit,
+    emit_kinds,
     excluded,
     id_list,
     listed,
@@ -214,6 +215,22 @@ async def _record_diff(
         ]
     now = p.add(w.now, "timestamptz")
     has = await _holding(w, touched)
+    nesting = _nesting(cat, segments) if nested else ()
+    if diff and len(pks) == 1 and not nesting and not any(has.values()):
+        # one segment over the site (a rule edit) with no listings, listed companies or
+        # exclusions: its effective answer is its kept match, so each row of _diff with a
+        # member is a change (entering when it starts to match)
+        member = "SELECT d.member_id, d.member_ref FROM _diff d WHERE d.member_ref IS NOT NULL"
+        return await emit_kinds(
+            w,
+            pks[0],
+            cause,
+            now,
+            f"{member} AND d.is_match",
+            f"{member} AND d.was_match",
+            p.values,
+            ctes=ctes,
+        )
     match = matched("d.segment_id", "d.member_id")
     if refs:
         # the members read only for the rows that need them: a move's (no external id), the
@@ -236,7 +253,6 @@ async def _record_diff(
     # their member ids, which are distinct in it, instead of sorted and numbered by a window
     # before the record sorts them again (40,000 changes: 35 to 40 ms)
     numbered = bool(diff) and len(pks) == 1
-    nesting = _nesting(cat, segments) if nested else ()
     if numbered:
         n, ordered = ", d.member_id AS n", ""
     else:
