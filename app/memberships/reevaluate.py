@@ -128,7 +128,10 @@ async def diff_in_sql(
     facts = (
         "SELECT m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at, m.attributes,"
         f" m.bucket, m.company_id, {grp} AS grp{values}"
-        f" FROM _scope s JOIN members m ON m.id = s.member_id{joined}"
+        # one probe a member (whatever the planner believes: it would rather hash a scan of
+        # every member of the table, the other sites' too)
+        " FROM _scope s CROSS JOIN LATERAL (SELECT * FROM members x WHERE x.id = s.member_id"
+        f" LIMIT 1) m{joined}"
     )
     return await w.insert(
         "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match, match_id)"
