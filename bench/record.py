@@ -2,7 +2,7 @@
 
     python bench/record.py [--database-url postgres://postgres@127.0.0.1:5432/segments_bench_record]
                            [--members 100000] [--upsert 10000] [--repeat 3] [--reseed]
-                           [--edits-only]
+                           [--edits-only | --no-edits]
 
 On PostgreSQL, two sites seeded by bench/seed.py with the same members (``--members``,
 companies, listings): ``record-dynamic`` has 100 segments, all DYNAMIC (rules of 3 to 6
@@ -344,6 +344,7 @@ async def bench(args: argparse.Namespace) -> int:
                 for repeat in range(args.repeat):
                     rows = upsert_rows(rng, args.members, args.upsert, what)
                     order = ("plain", "dynamic") if repeat % 2 == 0 else ("dynamic", "plain")
+                    cpus: dict[str, tuple[float, float]] = {}
                     for kind in order:
                         await vacuum_analyze(url)
                         before = (await record_state(conn))[0]
@@ -354,21 +355,25 @@ async def bench(args: argparse.Namespace) -> int:
                         )
                         if payload["updated"] != len(rows):
                             raise BenchError(f"upsert on {kind}: {payload}")
-                        used = server.cpu_seconds() - cpu_before
-                        used += await Backends(conn).since(pg_before)
+                        served = server.cpu_seconds() - cpu_before
+                        used = served + await Backends(conn).since(pg_before)
+                        cpus[kind] = (used, served)
                         getattr(done, f"{kind}_cpu").append(used)
                         getattr(done, kind).append(seconds)
                         if kind == "dynamic":
                             done.cpu.append(server.cpu_seconds() - cpu_before)
                             done.changes.append((await record_state(conn))[0] - before)
                     changes.append(done.changes[-1])
+                    dyn, plain = cpus["dynamic"], cpus["plain"]
                     say(
                         f"  upsert #{repeat + 1} ({what}): dynamic {done.dynamic[-1]:.2f} s"
-                        f" ({done.changes[-1]:,} changes), plain {done.plain[-1]:.2f} s"
+                        f" ({done.changes[-1]:,} changes), plain {done.plain[-1]:.2f} s;"
+                        f" CPU (the server's) dynamic {dyn[0]:.2f} ({dyn[1]:.2f}),"
+                        f" plain {plain[0]:.2f} ({plain[1]:.2f}): {dyn[0] / plain[0]:.2f}x"
                     )
 
             edits: dict[str, Edits] = {}
-            for name, rules in EDITS.items():
+            for name, rules in EDITS.items() if args.edits else ():
                 edits[name] = await rule_edits(
                     client, server, conn, keys["dynamic"], site_ids["dynamic"], rules, args
                 )
@@ -437,8 +442,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--reseed", action="store_true", help="drop and reseed the database first")
-    parser.add_argument(
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument(
         "--edits-only", action="store_true", help="the rule edits alone (no upsertMembers)"
+    )
+    only.add_argument(
+        "--no-edits",
+        dest="edits",
+        action="store_false",
+        help="measure the upserts alone (no rule edits)",
     )
     args = parser.parse_args(argv)
     try:

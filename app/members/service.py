@@ -119,12 +119,12 @@ COMPANY_MEMBERS = Listing(
 # One index probe per id, whatever the planner believes: during a large import the table
 # grows faster than its statistics, and a plan made for a small table scans all of it.
 _EXISTING_PG = (
-    "SELECT m.external_id, m.email, m.name, m.company_id, m.attributes"
+    "SELECT m.id, m.external_id, m.email, m.name, m.company_id, m.attributes"
     " FROM unnest($2::text[]) AS t(external_id) CROSS JOIN LATERAL"
     " (SELECT * FROM members x WHERE x.site_id = $1 AND x.external_id = t.external_id LIMIT 1) m"
 )
 _EXISTING_SQLITE = (
-    "SELECT external_id, email, name, company_id, attributes FROM members"
+    "SELECT id, external_id, email, name, company_id, attributes FROM members"
     " WHERE site_id = $1 AND external_id IN (SELECT value FROM json_each($2))"
 )
 
@@ -199,6 +199,7 @@ async def _upsert(
     existing: dict[str, dict[str, Any]] = {m["external_id"]: m for m in found}
     values: list[list[Any]] = []
     old_companies: list[int | None] = []
+    companies: list[int | None] = []
     changed: dict[str, frozenset[str] | None] = {}
     moved = False
     for r in rows:
@@ -212,6 +213,7 @@ async def _upsert(
         stored = json_value(old.get("attributes")) or {}
         attributes = merge_attributes(stored, None if r.attributes is UNSET else r.attributes)
         old_companies.append(old.get("company_id"))
+        companies.append(company)
         moved = moved or old.get("company_id") != company
         changed[r.external_id] = _changed(old, email, name, company, stored, attributes)
         values.append(
@@ -230,7 +232,14 @@ async def _upsert(
     await _write(connection, values)
     writer = kept.Writer(connection, site_id, now)
     if moved or (await catalogue.get(site_id, connection=connection)).dynamic:
-        await flips.members_upserted(writer, [r.external_id for r in rows], old_companies, changed)
+        await flips.members_upserted(
+            writer,
+            [r.external_id for r in rows],
+            old_companies,
+            changed,
+            pks=[existing.get(r.external_id, {}).get("id") for r in rows],
+            companies=companies,
+        )
     created = sum(1 for r in rows if r.external_id not in existing)
     return created, len(rows) - created
 

@@ -233,6 +233,7 @@ async def emit(
     counters: bool = True,
     numbered: bool = False,
     alike: bool = False,
+    by_member: str | None = None,
 ) -> Written:
     """Record the changes ``select`` gives, in its order (columns segment_id, member_id,
     member_ref, kind, cause, at), as rows of up to ROW_MEMBERS changes of one (segment, kind,
@@ -244,11 +245,24 @@ async def emit(
     (``record.write``). ``numbered`` (PostgreSQL): ``select`` is not ordered but numbers
     its changes in the order to record them, as ``emit_with``'s does. ``alike``
     (PostgreSQL, with ``numbered``, without ``nesting``): the changes share their segment,
-    cause and moment, only their kind differs (a rule edit's)."""
+    cause and moment, only their kind differs (a rule edit's). ``by_member`` (PostgreSQL,
+    without ``numbered`` and ``nesting``; an SQL expression over ``segment_id``, a number):
+    the changes share their cause and moment, a member has at most one of a segment, and
+    ``select``, unordered, stands for the changes in the order of (``by_member``,
+    member_id, segment_id) (an upsert's: ``by_member`` the segment's level)."""
     assert not alike or (numbered and not nesting), "alike: numbered changes, none NESTED"
+    assert by_member is None or not (numbered or nesting), "by_member: in member order"
     if w.pg:
         written, _ = await _emit_pg(
-            w, select, params, ctes, nesting, counters, numbered=numbered, alike=alike
+            w,
+            select,
+            params,
+            ctes,
+            nesting,
+            counters,
+            numbered=numbered,
+            alike=alike,
+            by_member=by_member,
         )
     else:
         written = await _emit_sqlite(w, select, params, ctes, nesting, counters)
@@ -353,6 +367,31 @@ async def emit_kinds(
     return written
 
 
+def _gathered_by_member(level: str) -> str:
+    """``_ea`` for ``by_member``: the changes sorted by segment and member (two bigint keys,
+    not numbered by a sort and sorted again by five keys: 60,000 changes of an upsert, some
+    40 ms less), each segment's arrays of each kind gathered in one pass by FILTER, and
+    ``first`` (level, first member, segment): the order of the groups' first changes."""
+    kinds = (ENTERED, EXITED)
+    return (
+        '_e1 AS (SELECT segment_id, min(cause COLLATE "C") AS cause, min(at) AS at,'
+        + ",".join(
+            f" array_agg(member_id) FILTER (WHERE kind = '{k}') AS ids_{k.lower()},"
+            f" array_agg(member_ref) FILTER (WHERE kind = '{k}') AS refs_{k.lower()},"
+            f" min(member_id) FILTER (WHERE kind = '{k}') AS first_{k.lower()}"
+            for k in kinds
+        )
+        + " FROM (SELECT * FROM _ef ORDER BY segment_id, member_id) o GROUP BY segment_id),"
+        " _ea AS (SELECT e.segment_id, g.kind, e.cause, e.at, g.ids, g.refs,"
+        f" cardinality(g.ids)::bigint AS size, ARRAY[({level})::bigint, g.first, e.segment_id]"
+        " AS first FROM _e1 e CROSS JOIN LATERAL (VALUES"
+        + ",".join(
+            f" ('{k}', e.ids_{k.lower()}, e.refs_{k.lower()}, e.first_{k.lower()})" for k in kinds
+        )
+        + ") AS g(kind, ids, refs, first) WHERE g.ids IS NOT NULL)"
+    )
+
+
 async def _emit_pg(
     w: Writer,
     select: str,
@@ -364,10 +403,13 @@ async def _emit_pg(
     *,
     numbered: bool = False,
     alike: bool = False,
+    by_member: str | None = None,
 ) -> tuple[Written, dict[str, Any]]:
     changes = "_ef0" if nesting else "_ef"
-    number = "" if numbered else ", row_number() OVER () AS n"
+    number = "" if numbered or by_member is not None else ", row_number() OVER () AS n"
     steps = [f"{changes} AS (SELECT s.*{number} FROM ({select}) s)"]
+    if by_member is not None:
+        steps.append(_gathered_by_member(by_member))
     if nesting:
         steps.append(f"_efn AS ({_nested_cause(nesting, '_ef0')})")
         steps.append(
@@ -375,7 +417,8 @@ async def _emit_pg(
             " CASE WHEN _efn.n IS NULL THEN x.cause ELSE 'NESTED' END AS cause, x.at, x.n"
             " FROM _ef0 x LEFT JOIN _efn ON _efn.n = x.n)"
         )
-    steps.append(_GATHERED_BY_KIND if alike else _GATHERED)
+    if by_member is None:
+        steps.append(_GATHERED_BY_KIND if alike else _GATHERED)
     return await _write_pg(w, steps, params, ctes, counters, also)
 
 

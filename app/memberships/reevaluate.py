@@ -62,9 +62,10 @@ async def diff_in_sql(
 ) -> int:
     """``diff_in_python`` in one statement (PostgreSQL): the facts of _scope's members read
     once (with each JSON field the rules test, of each type they test it as, extracted once
-    a member: the rules then compare columns), every rule evaluated over them (one scan of
-    them a rule, only for the members whose write changed a field it reads), diffed against
-    the kept matches of the same pairs; returns how many."""
+    a member: the rules then compare columns), every rule evaluated over them (in one pass,
+    each member's matches an array; only the rules reading a field the member's write
+    changed), diffed against the member's kept matches of the same rules, also an array;
+    returns how many."""
     dynamic = [s for s in segments if s.dynamic]
     relevant = _relevant(cat, dynamic, changed)
     # a group a distinct set of rules asked: the members of a group are asked the same rules
@@ -90,19 +91,24 @@ async def diff_in_sql(
         return f"m.{held[key][0]}"
 
     conditions = Conditions(cat, q, w.now, hold)
-    arms = []
+    # each member's matches as one array: every rule asked of it, in one pass over the
+    # facts (one CTE scan a rule, each a plan node over every member, cost more than the
+    # rules themselves)
+    cases = []
     for s in dynamic:
         among = [g for pks, g in groups.items() if s.pk in pks]
         if not among:
             continue
-        only = "" if len(among) == len(groups) else f" AND m.grp IN ({id_list(among)})"
-        company = " LEFT JOIN companies c ON c.id = m.company_id" if needs_company(cat, s) else ""
-        arms.append(
-            f"SELECT {int(s.pk)} AS segment_id, m.id AS member_id, m.external_id AS member_ref"
-            f" FROM f m{company} WHERE COALESCE({conditions.rule(s)}, FALSE){only}"
-        )
-    if not arms:
+        # (the group first: a rule not asked of the member is not evaluated)
+        only = "" if len(among) == len(groups) else f"m.grp IN ({id_list(among)}) AND "
+        cases.append(f"CASE WHEN {only}COALESCE({conditions.rule(s)}, FALSE) THEN {int(s.pk)} END")
+    if not cases:
         return 0
+    company = (
+        " LEFT JOIN companies c ON c.id = m.company_id"
+        if any(needs_company(cat, s) for s in dynamic)
+        else ""
+    )
     if len(groups) == 1:
         grp, joined = "0", ""
         kept = f"r.segment_id IN ({id_list(sorted(next(iter(groups))))})"
@@ -114,32 +120,39 @@ async def diff_in_sql(
             f" LEFT JOIN unnest({q.bind(refs)}::text[], {q.bind(numbers)}::int[]) AS g(r, n)"
             " ON g.r = m.external_id"
         )
-        cases = " ".join(
+        whens = " ".join(
             f"WHEN {g} THEN r.segment_id IN ({id_list(sorted(pks))})" for g, pks in asked_by.items()
         )
-        kept = f"CASE m.grp {cases} ELSE FALSE END"
+        kept = f"CASE m.grp {whens} ELSE FALSE END"
     values = "".join(f", {sql} AS {name}" for name, sql in held.values())
     facts = (
         "SELECT m.id, m.external_id, m.email, m.name, m.created_at, m.updated_at, m.attributes,"
         f" m.bucket, m.company_id, {grp} AS grp{values}"
-        f" FROM _scope s JOIN members m ON m.id = s.member_id{joined}"
+        # one probe a member (whatever the planner believes: it would rather hash a scan of
+        # every member of the table, the other sites' too)
+        " FROM _scope s CROSS JOIN LATERAL (SELECT * FROM members x WHERE x.id = s.member_id"
+        f" LIMIT 1) m{joined}"
     )
     return await w.insert(
         "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match, match_id)"
-        # (two anti-joins: a FULL JOIN is merged, both sides sorted)
-        " SELECT n.segment_id, n.member_id, n.member_ref, FALSE, TRUE, NULL::bigint FROM n"
-        " WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.segment_id = n.segment_id"
-        " AND k.member_id = n.member_id)"
-        " UNION ALL SELECT k.segment_id, k.member_id, k.member_ref, TRUE, FALSE, k.id FROM k"
-        " WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.segment_id = k.segment_id"
-        " AND n.member_id = k.member_id)",
+        # a member's matches and kept matches compared as arrays (a few each): no sort, no
+        # join of the pairs of every member
+        " SELECT n.s, m.id, m.external_id, FALSE, TRUE, NULL::bigint FROM x m"
+        " CROSS JOIN LATERAL unnest(m.segs) AS n(s) WHERE n.s <> ALL(m.ks)"
+        " UNION ALL SELECT k.s, m.id, m.external_id, TRUE, FALSE, k.i FROM x m"
+        " CROSS JOIN LATERAL unnest(m.ks, m.kids) AS k(s, i) WHERE k.s <> ALL(m.segs)",
         q.params,
-        ctes=f"f AS MATERIALIZED ({facts}), n AS ({' UNION ALL '.join(arms)}),"
+        # (f MATERIALIZED: else its typed JSON values are computed again wherever a rule
+        # reads them)
+        ctes=f"f AS MATERIALIZED ({facts}),"
+        f" e AS (SELECT m.id, m.external_id, m.grp, array_remove(ARRAY[{', '.join(cases)}]"
+        f"::bigint[], NULL) AS segs FROM f m{company}),"
         # each member's kept matches from the index (member_id, segment_id, id), not a
         # scan of every match of the site however few members are upserted
-        " k AS (SELECT r.id, r.segment_id, r.member_id, m.external_id AS member_ref FROM f m"
-        " CROSS JOIN LATERAL (SELECT r.id, r.segment_id, r.member_id FROM segment_rule_matches r"
-        f" WHERE r.member_id = m.id OFFSET 0) r WHERE {kept})",
+        " x AS MATERIALIZED (SELECT m.id, m.external_id, m.segs,"
+        " COALESCE(k.ks, '{}') AS ks, COALESCE(k.kids, '{}') AS kids FROM e m"
+        " LEFT JOIN LATERAL (SELECT array_agg(r.segment_id) AS ks, array_agg(r.id) AS kids"
+        f" FROM segment_rule_matches r WHERE r.member_id = m.id AND {kept}) k ON TRUE)",
     )
 
 
