@@ -125,20 +125,20 @@ async def diff_in_sql(
         f" FROM _scope s JOIN members m ON m.id = s.member_id{joined}"
     )
     return await w.insert(
-        "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match, match_id)"
+        "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match)"
         # (two anti-joins: a FULL JOIN is merged, both sides sorted)
-        " SELECT n.segment_id, n.member_id, n.member_ref, FALSE, TRUE, NULL::bigint FROM n"
+        " SELECT n.segment_id, n.member_id, n.member_ref, FALSE, TRUE FROM n"
         " WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.segment_id = n.segment_id"
         " AND k.member_id = n.member_id)"
-        " UNION ALL SELECT k.segment_id, k.member_id, k.member_ref, TRUE, FALSE, k.id FROM k"
+        " UNION ALL SELECT k.segment_id, k.member_id, k.member_ref, TRUE, FALSE FROM k"
         " WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.segment_id = k.segment_id"
         " AND n.member_id = k.member_id)",
         q.params,
         ctes=f"f AS MATERIALIZED ({facts}), n AS ({' UNION ALL '.join(arms)}),"
-        # each member's kept matches from the index (member_id, segment_id, id), not a
+        # each member's kept matches from the index (member_id, segment_id) alone, not a
         # scan of every match of the site however few members are upserted
-        " k AS (SELECT r.id, r.segment_id, r.member_id, m.external_id AS member_ref FROM f m"
-        " CROSS JOIN LATERAL (SELECT r.id, r.segment_id, r.member_id FROM segment_rule_matches r"
+        " k AS (SELECT r.segment_id, r.member_id, m.external_id AS member_ref FROM f m"
+        " CROSS JOIN LATERAL (SELECT r.segment_id, r.member_id FROM segment_rule_matches r"
         f" WHERE r.member_id = m.id OFFSET 0) r WHERE {kept})",
     )
 
