@@ -23,7 +23,21 @@ def rss_mb(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a live process has used so far, in seconds."""
+    """CPU time a live process has used so far, in seconds: the sum of its threads' time on
+    a CPU from /proc/PID/task/*/schedstat (nanoseconds: a PostgreSQL statement of 50 ms is
+    read to the microsecond, where /proc/PID/stat's clock ticks of 10 ms move a ratio by a
+    fifth), or user + system time from /proc/PID/stat where schedstat is not there. A thread
+    that ended is not counted by the first: the servers measured keep theirs."""
+    try:
+        return (
+            sum(
+                int((task / "schedstat").read_text().split()[0])
+                for task in Path(f"/proc/{pid}/task").iterdir()
+            )
+            / 1e9
+        )
+    except (OSError, IndexError, ValueError):
+        pass
     stat = Path(f"/proc/{pid}/stat").read_text()
     # the command name (field 2) may hold spaces and parentheses: split after its last ')'
     fields = stat.rpartition(")")[2].split()

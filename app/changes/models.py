@@ -81,23 +81,22 @@ class MembershipChange(Model):
 
 
 class SegmentRuleMatch(Model):
-    """Member ``member_id`` matches the rule of DYNAMIC segment ``segment_id`` (kept, not asked)."""
+    """Member ``member_id`` matches the rule of DYNAMIC segment ``segment_id`` (kept, not asked).
 
-    id = fields.BigIntField(primary_key=True)
+    The table's primary key is (segment_id, member_id), and its member index (member_id,
+    segment_id): a segment's members and a member's segments are each read from an index
+    alone (migration 0019). ``segment_id`` is named as the key for the ORM only, which never
+    reads or writes the table (raw SQL does)."""
+
+    segment_id = fields.BigIntField(primary_key=True, generated=False)
     site_id = fields.BigIntField()
     # no foreign keys: a rule edit over a million members writes hundreds of thousands of
     # these, and the two constraint triggers cost three times the insert itself; the
     # writers that delete a segment or members delete their matches (app.memberships.flips)
-    segment_id = fields.BigIntField()
     member_id = fields.BigIntField()
 
     class Meta:
         table = "segment_rule_matches"
-        unique_together = (("segment_id", "member_id"),)
-        # a member's matches, read from the index alone (an upsert of 10,000 members reads
-        # theirs: the table is in segment order, a member's rows are on as many pages), with
-        # their ids for the delete of those that stop matching
-        indexes = (("member_id", "segment_id", "id"),)
 
 
 class SegmentCount(Model):

@@ -134,24 +134,23 @@ async def diff_in_sql(
         f" LIMIT 1) m{joined}"
     )
     return await w.insert(
-        "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match, match_id)"
+        "INSERT INTO _diff (segment_id, member_id, member_ref, was_match, is_match)"
         # a member's matches and kept matches compared as arrays (a few each): no sort, no
         # join of the pairs of every member
-        " SELECT n.s, m.id, m.external_id, FALSE, TRUE, NULL::bigint FROM x m"
+        " SELECT n.s, m.id, m.external_id, FALSE, TRUE FROM x m"
         " CROSS JOIN LATERAL unnest(m.segs) AS n(s) WHERE n.s <> ALL(m.ks)"
-        " UNION ALL SELECT k.s, m.id, m.external_id, TRUE, FALSE, k.i FROM x m"
-        " CROSS JOIN LATERAL unnest(m.ks, m.kids) AS k(s, i) WHERE k.s <> ALL(m.segs)",
+        " UNION ALL SELECT k.s, m.id, m.external_id, TRUE, FALSE FROM x m"
+        " CROSS JOIN LATERAL unnest(m.ks) AS k(s) WHERE k.s <> ALL(m.segs)",
         q.params,
         # (f MATERIALIZED: else its typed JSON values are computed again wherever a rule
         # reads them)
         ctes=f"f AS MATERIALIZED ({facts}),"
         f" e AS (SELECT m.id, m.external_id, m.grp, array_remove(ARRAY[{', '.join(cases)}]"
         f"::bigint[], NULL) AS segs FROM f m{company}),"
-        # each member's kept matches from the index (member_id, segment_id, id), not a
+        # each member's kept matches from the index (member_id, segment_id) alone, not a
         # scan of every match of the site however few members are upserted
-        " x AS MATERIALIZED (SELECT m.id, m.external_id, m.segs,"
-        " COALESCE(k.ks, '{}') AS ks, COALESCE(k.kids, '{}') AS kids FROM e m"
-        " LEFT JOIN LATERAL (SELECT array_agg(r.segment_id) AS ks, array_agg(r.id) AS kids"
+        " x AS MATERIALIZED (SELECT m.id, m.external_id, m.segs, COALESCE(k.ks, '{}') AS ks"
+        " FROM e m LEFT JOIN LATERAL (SELECT array_agg(r.segment_id) AS ks"
         f" FROM segment_rule_matches r WHERE r.member_id = m.id AND {kept}) k ON TRUE)",
     )
 

@@ -95,12 +95,10 @@ async def refresh(
     await w.temp(
         "_diff",
         "segment_id bigint NOT NULL, member_id bigint NOT NULL, was_match boolean,"
-        " is_match boolean, was_company boolean, is_company boolean, member_ref text,"
-        " match_id bigint"
+        " is_match boolean, was_company boolean, is_company boolean, member_ref text"
         if w.pg
         else "segment_id INTEGER NOT NULL, member_id INTEGER NOT NULL, was_match INTEGER,"
-        " is_match INTEGER, was_company INTEGER, is_company INTEGER, member_ref TEXT,"
-        " match_id INTEGER",
+        " is_match INTEGER, was_company INTEGER, is_company INTEGER, member_ref TEXT",
         # only the moves' rows are upserted into it (ON CONFLICT); an index costs each row
         unique="segment_id, member_id" if moved else None,
     )
@@ -155,16 +153,16 @@ async def refresh(
         )
     if not diffs:
         return NOTHING
-    by_id = in_python and w.pg
+    by_key = in_python and w.pg
     # (one cause, one moment: no move's rows, none NESTED)
-    by_member = by_id and not moved and not nested
+    by_member = by_key and not moved and not nested
     if not by_member:
         # (by_member: the statements below read _diff whole, or probe by its rows, whatever
         # its statistics: ANALYZE, 40 to 50 ms of 60,000 rows, would change no plan; the
         # record's sort by five keys was planned worse without them, 270 ms against 110)
         await w.analyze("_diff", diffs)
     return await _record_diff(
-        w, cat, segments, p, cause, nested, refs=refs, by_id=by_id, by_member=by_member
+        w, cat, segments, p, cause, nested, refs=refs, by_key=by_key, by_member=by_member
     )
 
 
@@ -178,18 +176,18 @@ async def _record_diff(
     *,
     refs: bool,
     diff: str = "",
-    by_id: bool = False,
+    by_key: bool = False,
     by_member: bool = False,
 ) -> Written:
     """The kept matches follow _diff (the table, or the CTE ``diff`` of the same statement,
     PostgreSQL, whose rows leaving a match carry its row, match_key), and each pair whose
-    effective answer flips is recorded with ``cause``. ``by_id`` (PostgreSQL): the rows of
-    the table _diff leaving a match carry its id (match_id). ``by_member``: no row of _diff
-    is a move's, none NESTED (one cause): the record gathers the changes in member order
-    itself."""
+    effective answer flips is recorded with ``cause``. ``by_key`` (PostgreSQL): the matches
+    leaving are deleted by their keys, each probed in the primary key (the rows of many
+    segments: a few of each member upserted). ``by_member``: no row of _diff is a move's,
+    none NESTED (one cause): the record gathers the changes in member order itself."""
     pks = [s.pk for s in segments]
     site = int(w.site_id)
-    # in member order: the index by member (member_id, segment_id, id) is then filled in
+    # in member order: the index by member (member_id, segment_id) is then filled in
     # one pass along its leaves, not at random (27,000 new matches: 15 to 20 ms less)
     add = (
         "INSERT INTO segment_rule_matches (site_id, segment_id, member_id)"
@@ -203,10 +201,17 @@ async def _record_diff(
         drop = (
             f"DELETE FROM segment_rule_matches WHERE ctid = ANY(ARRAY(SELECT match_key {leaving}))"
         )
-    elif by_id:
-        # by their keys: the matches of many segments named are most of the site's, which
-        # PostgreSQL scans and hashes against _diff (measured: 220 ms for 29,000 of 680,000)
-        drop = f"DELETE FROM segment_rule_matches WHERE id = ANY(ARRAY(SELECT match_id {leaving}))"
+    elif by_key:
+        # by their keys, each probed in the primary key: the matches of many segments named
+        # are most of the site's, which PostgreSQL would scan and hash against _diff
+        # (measured: 220 ms for 29,000 of 680,000); the keys unnested from two arrays of one
+        # read of _diff, which the planner takes for a few rows
+        drop = (
+            "DELETE FROM segment_rule_matches r USING (SELECT unnest(a.s) AS segment_id,"
+            " unnest(a.m) AS member_id FROM (SELECT array_agg(segment_id) AS s,"
+            f" array_agg(member_id) AS m {leaving}) a) d"
+            " WHERE r.segment_id = d.segment_id AND r.member_id = d.member_id"
+        )
     else:
         # the segments named outright: else PostgreSQL hashes _diff and scans every kept match
         # of the site (measured: 157 ms for 24,000 of 700,000 matches)

@@ -191,3 +191,56 @@ async def test_the_member_index_starts_empty_and_the_rows_before_it_are_still_re
             ]
     finally:
         await db.close()
+
+
+async def test_the_kept_matches_keep_their_rows_keyed_by_segment_and_member(fresh: str) -> None:
+    # given a database at 0018 with kept matches of the surrogate-keyed table
+    await _migrate(fresh, "models.0018_prune_marks")
+    db = _Db(fresh)
+    await db.open()
+    try:
+        matches = [(1, 7, 12), (1, 7, 11), (1, 8, 11), (2, 9, 30)]
+        for row in matches:
+            await db.run(
+                "INSERT INTO segment_rule_matches (site_id, segment_id, member_id)"
+                " VALUES ($1, $2, $3)",
+                *row,
+            )
+        await db.close()
+        # when migrated to the newest
+        await _migrate(fresh)
+        await db.open()
+        # then every match is there, with no id, keyed by (segment_id, member_id)
+        read = await db.rows(
+            "SELECT site_id, segment_id, member_id FROM segment_rule_matches"
+            " ORDER BY segment_id, member_id"
+        )
+        assert read == sorted(matches, key=lambda r: (r[1], r[2]))
+        with pytest.raises(Exception, match=r"UNIQUE|unique|duplicate"):
+            await db.run(
+                "INSERT INTO segment_rule_matches (site_id, segment_id, member_id)"
+                " VALUES (1, 7, 11)"
+            )
+        if db.pg:
+            await db.close()
+            await db.open()
+            columns = await db.rows(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'segment_rule_matches' ORDER BY ordinal_position"
+            )
+            assert columns == [("site_id",), ("segment_id",), ("member_id",)]
+            indexes = await db.rows(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE tablename = 'segment_rule_matches' ORDER BY indexname"
+            )
+            assert [(n, d.split(" USING ")[1]) for n, d in indexes] == [
+                ("segment_rule_matches_member", "btree (member_id, segment_id)"),
+                ("segment_rule_matches_pkey", "btree (segment_id, member_id)"),
+            ]
+        else:
+            columns = await db.rows(
+                "SELECT name, pk FROM pragma_table_info('segment_rule_matches')"
+            )
+            assert columns == [("site_id", 0), ("segment_id", 1), ("member_id", 2)]
+    finally:
+        await db.close()
