@@ -9,11 +9,13 @@ from tortoise import fields
 from app.db import SiteOwned, Timestamped
 from app.status import SegmentStatus, SegmentType, status_at
 
-__all__ = ["Segment", "SegmentStatus", "SegmentType", "status_at"]
+__all__ = ["NAME_LENGTH", "Segment", "SegmentStatus", "SegmentType", "status_at"]
+
+NAME_LENGTH = 200  # the longest name a segment can have (the column's size)
 
 
 class Segment(SiteOwned, Timestamped):
-    name = fields.CharField(max_length=200)
+    name = fields.CharField(max_length=NAME_LENGTH)
     description = fields.TextField(null=True)
     type = fields.CharEnumField(SegmentType, max_length=10, default=SegmentType.STATIC)
     is_active = fields.BooleanField(default=True)

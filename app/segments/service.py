@@ -23,7 +23,7 @@ from app.memberships import catalogue, flips, path, rebuild
 from app.memberships.bulk import Mode
 from app.memberships.changes import check_size
 from app.memberships.path import ListChange, Lists, Snapshot
-from app.segments.models import Segment, SegmentStatus, SegmentType, status_at
+from app.segments.models import NAME_LENGTH, Segment, SegmentStatus, SegmentType, status_at
 
 
 @dataclass
@@ -106,6 +106,8 @@ async def get_or_fail(
 
 
 async def get_by_name(*, site_id: int, name: str) -> Segment | None:
+    if len(name) > NAME_LENGTH:  # names no segment (and the ORM would refuse to ask)
+        return None
     return await Segment.filter(site_id=site_id, name=name).first()
 
 
