@@ -16,11 +16,20 @@ from tortoise.queryset import QuerySet
 M = TypeVar("M", bound=Model)
 
 
+class KeyOutOfRange(ValueError):
+    """A page key no row can have: a string longer than its column holds (so from no cursor
+    a page gave; the ORM refuses to compare a column with it)."""
+
+
 async def keyset(qs: QuerySet[M], order: str, after: Any, first: int) -> list[M]:
     """Up to first+1 rows in ``order`` (a field; "-field" for descending) after the key
-    ``after`` (None: from the start); the extra row only tells there is a next page."""
+    ``after`` (None: from the start); the extra row only tells there is a next page.
+    KeyOutOfRange for a key longer than the field's column holds."""
     field = order.removeprefix("-")
     if after is not None:
+        size = getattr(qs.model._meta.fields_map[field], "max_length", None)
+        if isinstance(after, str) and size is not None and len(after) > size:
+            raise KeyOutOfRange(f"a key of {len(after)} characters (the column holds {size})")
         past = "lt" if order.startswith("-") else "gt"
         qs = qs.filter(**{f"{field}__{past}": after})
     rows: list[M] = await qs.order_by(order).limit(first + 1)

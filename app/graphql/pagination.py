@@ -14,6 +14,7 @@ from strawberry.extensions import SchemaExtension
 
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
+from app.listing import KeyOutOfRange
 
 T = TypeVar("T")
 
@@ -30,17 +31,24 @@ def encode_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(value)).decode("ascii")
 
 
+def invalid_cursor(cursor: str) -> PublicError:
+    return PublicError(f"Invalid cursor {cursor[:60]!r}", "INVALID")
+
+
 def decode_cursor(cursor: str | None, kind: type[Any] = object) -> Any:
     """The key a cursor holds; None for no cursor. A cursor we did not make, or one whose key
-    is not of the connection's kind (str or a 64-bit int, not negative), is refused."""
+    is not of the connection's kind (str without NUL, which no column holds, or a 64-bit int,
+    not negative), is refused."""
     if cursor is None:
         return None
     try:
         key = orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
     except (ValueError, UnicodeEncodeError) as exc:
-        raise PublicError(f"Invalid cursor {cursor[:60]!r}", "INVALID") from exc
+        raise invalid_cursor(cursor) from exc
     if kind is not object and (type(key) is not kind or (kind is int and abs(key) >= 2**63)):
-        raise PublicError(f"Invalid cursor {cursor[:60]!r}", "INVALID")
+        raise invalid_cursor(cursor)
+    if isinstance(key, str) and "\x00" in key:  # PostgreSQL refuses to compare with it
+        raise invalid_cursor(cursor)
     if kind is int and key < 0:  # no row has a negative key: it would read from the start
         raise PublicError(
             f"Invalid cursor {cursor[:60]!r}: it holds a negative position, which no cursor"
@@ -122,7 +130,11 @@ async def paginate(
     schema), the cursor decoded, first+1 rows fetched after it."""
     size = check_first(first, limit, default)
     cursor = decode_cursor(after, kind)
-    rows = await fetch(size, cursor)
+    try:
+        rows = await fetch(size, cursor)
+    except KeyOutOfRange as exc:  # a key longer than any row's: from no cursor we gave
+        assert after is not None
+        raise invalid_cursor(after) from exc
     return make_page(rows, size, key, count, after=cursor)
 
 

@@ -32,6 +32,7 @@ from app.lookups.page import (
 from app.lookups.plans import RootField, Unanswered, Writer
 from app.memberships.catalogue import SegmentDef
 from app.segments import page as segment_page
+from app.segments.models import NAME_LENGTH
 from app.settings import Settings
 
 _EDGE = ("__typename", "cursor")  # the leaves of SegmentEdge
@@ -90,6 +91,8 @@ class _Writer:
             after = decode_cursor(arguments.get("after"), str)
         except PublicError as exc:
             raise Unanswered from exc
+        if after is not None and len(after) > NAME_LENGTH:
+            raise Unanswered  # a key longer than any name: the executor's invalid cursor
         nodes = [n for _, e in self.parts if isinstance(e, _Edges) for n in e.nodes()]
         found = await segment_page.read_list(
             site_id=site_id,
