@@ -38,7 +38,7 @@ from app.graphql.input_guard import InputLimits, input_guard
 from app.graphql.limits import DocumentLimits, limited_validation
 from app.graphql.pagination import row_budget
 from app.graphql.variables import LiftingExecutor
-from app.jobs.mutations import ImportJobMutations
+from app.jobs.mutations import SCALARS, ImportJobMutations
 from app.jobs.queries import ImportJobQueries
 from app.jobs.subscriptions import ImportJobSubscriptions
 from app.lookups.queries import LookupQueries
@@ -129,7 +129,7 @@ def build_schema(settings: Settings, throttle: cost.Throttle | None = None) -> s
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
         # lists of ids taken whole when the variables are coerced: over HTTP, the WebSocket
         # and in tests alike
         execution_context_class=LiftingExecutor,

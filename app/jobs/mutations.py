@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import strawberry
+from graphql import GraphQLError
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
@@ -17,6 +18,29 @@ from app.jobs.worker import wake_workers
 from app.memberships import types as _memberships  # noqa: F401  (names Mode MembershipMode)
 from app.memberships.bulk import Mode
 from app.viewer import Role
+
+
+def _file(value: object) -> UploadFile:
+    """An Upload variable's value: the file a multipart request maps to it (what Starlette's
+    parser gives), never a JSON value (BAD_USER_INPUT; strawberry's Upload takes any value,
+    which then failed here as INTERNAL)."""
+    if not isinstance(value, UploadFile):
+        raise GraphQLError(
+            "Upload takes a file part of a multipart request mapped to the variable (the"
+            " GraphQL multipart request spec), not a JSON value"
+        )
+    return value
+
+
+# the schema's Upload: strawberry's (the same name and description), refusing what is not a file
+SCALARS: dict[object, Any] = {
+    Upload: strawberry.scalar(
+        name="Upload",
+        description="Represents a file upload.",
+        serialize=lambda v: v,
+        parse_value=_file,
+    )
+}
 
 
 @strawberry.input
