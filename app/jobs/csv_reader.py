@@ -24,6 +24,7 @@ from app.jobs.rows import (
     _Lines,
     _text,
     check_json,
+    loads,
 )
 from app.members.service import MemberData
 
@@ -40,7 +41,7 @@ def _delimiter(header: str) -> str:
 def _attributes_cell(value: str) -> dict[str, Any]:
     """The attributes an ``attributes`` cell holds: a JSON object, else DomainError."""
     try:
-        found = orjson.loads(value)
+        found = loads(value)
     except orjson.JSONDecodeError:
         found = None
     if not isinstance(found, dict):

@@ -19,6 +19,7 @@ from app.jobs.rows import (
     Unreadable,
     _Lines,
     json_row,
+    loads,
 )
 
 # --------------------------------------------------------------------------- JSON Lines
@@ -43,7 +44,7 @@ class JsonLinesReader:
             line = self.lines.line
             batch.rows_read += 1
             try:
-                value = orjson.loads(text)
+                value = loads(text)
             except orjson.JSONDecodeError as e:
                 if not self.seen_one:
                     raise Unreadable(

@@ -3,6 +3,9 @@ value of a file becomes a member's field, and lines of a file read as UTF-8."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +26,8 @@ CHUNK = 1024 * 1024
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+\Z")
 _KNOWN = ("id", "email", "name", "company_id")
+_LONG_NUMBER = re.compile(r"\d{20}")
+_INT64 = 2**63
 _INVALID = ErrorCode.INVALID
 
 
@@ -87,6 +92,8 @@ def _csv_value(value: str) -> Any:
 def _checked(data: MemberData) -> MemberData:
     """The row as upsert will take it, or DomainError with what is wrong."""
     check_row(data)
+    if data.attributes:
+        _check_numbers(data.attributes)  # a CSV value: an integer of any size
     if isinstance(data.company_id, str):
         data.company_id = check_external_id(data.company_id, ["company_id"])
     if isinstance(data.attributes, dict):
@@ -132,19 +139,56 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return any(_deeper_than(item, limit - 1) for item in items)
 
 
+def _check_numbers(value: Any) -> None:
+    """DomainError for a number the API refuses (and the databases cannot hold): an integer
+    past 64 bits (orjson cannot even write it: the batch failed, again at each retry), or
+    NaN and the infinities (orjson writes them as null: the value was lost). ``value`` nests
+    no deeper than MAX_JSON_DEPTH."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_numbers(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_numbers(item)
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int) and not -_INT64 <= value < _INT64:
+        raise DomainError(
+            _INVALID,
+            f"the row holds an integer out of range ({_text(str(value))}): integers are 64-bit"
+            " (from -2^63 to 2^63-1)",
+        )
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise DomainError(_INVALID, f"the row holds {value}, which is not a finite number")
+
+
+def loads(text: str) -> Any:
+    """JSON text decoded (orjson.JSONDecodeError if it is not JSON), an integer past 64 bits
+    kept as the integer it is (orjson reads one as a float, silently rounded: 1e+23 for
+    99999999999999999999999), for check_json to refuse."""
+    value = orjson.loads(text)
+    if _LONG_NUMBER.search(text):
+        # deeper than the standard parser goes: deeper than any row may be (check_json)
+        with contextlib.suppress(RecursionError):
+            value = json.loads(text)
+    return value
+
+
 def check_json(value: Any) -> None:
     """DomainError for decoded JSON the database cannot store or the API would refuse: a NUL
-    character, or nesting deeper than MAX_JSON_DEPTH (the row, whose keys are attributes, one
-    level of it, as an attributes object is in the API)."""
+    character, nesting deeper than MAX_JSON_DEPTH (the row, whose keys are attributes, one
+    level of it, as an attributes object is in the API), or a number past 64 bits or not
+    finite."""
+    limit = get_settings().max_json_depth
+    if _deeper_than(value, limit):
+        raise DomainError(_INVALID, f"the row nests over {limit} levels deep (MAX_JSON_DEPTH)")
+    _check_numbers(value)
     try:
         encoded = orjson.dumps(value)
     except TypeError:
         raise DomainError(_INVALID, "the row holds an invalid Unicode escape") from None
     if b"\\u0000" in encoded:
         raise DomainError(_INVALID, "the row holds a NUL character")
-    limit = get_settings().max_json_depth
-    if _deeper_than(value, limit):
-        raise DomainError(_INVALID, f"the row nests over {limit} levels deep (MAX_JSON_DEPTH)")
 
 
 def json_row(value: Any) -> MemberData:
