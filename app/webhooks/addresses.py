@@ -53,6 +53,10 @@ def parse(url: str) -> SplitResult:
         raise AddressError(f"the URL must start with http:// or https:// ({given})")
     if not parts.hostname:
         raise AddressError("the URL names no host")
+    try:  # as the resolver will (a label empty or over 63 characters: a UnicodeError there)
+        parts.hostname.encode("idna")
+    except UnicodeError as exc:
+        raise AddressError(f"the URL's host is not a valid host name ({exc})") from exc
     if parts.username is not None or parts.password is not None:
         raise AddressError("the URL must not carry credentials (user:password@)")
     if port == 0:

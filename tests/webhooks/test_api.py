@@ -98,6 +98,10 @@ async def test_update_merges_and_delete_removes(hooks: Api) -> None:
         ("http://[::1/in", "not a valid URL (Invalid IPv6 URL): give an absolute http(s) URL"),
         ("https://hooks.example.invalid/a b", "spaces"),
         ("https://" + "a" * 2050 + ".com/", "limit"),
+        # a host the resolver cannot encode (it answered INTERNAL)
+        ("https://" + "a" * 64 + ".example.com/in", "not a valid host name"),
+        ("https://hooks..example.com/in", "not a valid host name"),
+        ("https://.example.com/in", "not a valid host name"),
     ],
 )
 async def test_a_bad_url_is_refused(hooks: Api, url: str, says: str) -> None:
@@ -105,6 +109,19 @@ async def test_a_bad_url_is_refused(hooks: Api, url: str, says: str) -> None:
     assert [(e["field"], e["code"]) for e in errors] == [(["input", "url"], "INVALID")]
     assert says in errors[0]["message"]
     assert (await hooks.query(WEBHOOKS))["webhooks"] == []
+
+
+async def test_an_update_to_a_host_that_is_no_host_name_is_refused(hooks: Api) -> None:
+    made = await create(hooks, url="https://hooks.example.invalid/in")
+
+    payload = (await hooks.query(UPDATE, {"id": made["id"], "input": {"url": "https://a..b/in"}}))[
+        "updateWebhook"
+    ]
+
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["input", "url"], "INVALID")
+    ]
+    assert (await webhook(hooks, made["id"]))["url"] == "https://hooks.example.invalid/in"
 
 
 async def test_unknown_and_other_sites_segments_are_refused(hooks: Api, other_api: Api) -> None:
