@@ -606,12 +606,15 @@ def json_type(value: Any) -> str:
 
 def parse_pk(text: str) -> int | None:
     """The row id an opaque id names, or None when it names none (not a number, or out of
-    the range of a bigint)."""
-    try:
-        pk = int(text)
-    except (TypeError, ValueError):
+    the range of a bigint). Only the id as the API writes it names a row: ASCII digits with
+    no sign, space, underscore or leading zero ("+2", " 2", "02", "0_2" and the Arabic-Indic
+    "٢" were the row 2 to int(), so two ids of one list named one row)."""
+    if not isinstance(text, str) or not 0 < len(text) < 20 or not text.isascii():
         return None
-    return pk if 0 < pk < 2**63 else None
+    if not text.isdigit() or text[0] == "0":
+        return None
+    pk = int(text)
+    return pk if pk < 2**63 else None
 
 
 _SQLITE_OUTAGES = ("unable to open database", "disk i/o error", "database is locked")
