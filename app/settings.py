@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     max_bulk_ids: int = Field(default=100_000, ge=1)
     max_batch_changes: int = Field(default=1000, ge=1)
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    max_name_length: int = Field(default=200, ge=1)
+    # at most the columns' size (segment and persona names, option labels: 200): a longer
+    # limit would let through names the database refuses
+    max_name_length: int = Field(default=200, ge=1, le=200)
     max_description_length: int = Field(default=2000, ge=1)
     max_upsert_batch: int = Field(default=10_000, ge=1)
     max_lookup_ids: int = Field(default=1000, ge=1)  # member ids per membershipsOf

@@ -132,6 +132,10 @@ def test_with_graphiql_off_the_line_names_the_graphql_endpoint(
             {"MAX_PAGE_SIZE": "99"},
             "MAX_PAGE_SIZE: Input should be greater than or equal to 100",
         ),
+        (
+            {"MAX_NAME_LENGTH": "201"},
+            "MAX_NAME_LENGTH: Input should be less than or equal to 200",
+        ),
         ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS: Input should be 'auto', 'always' or"),
         ({"EMAIL_CLAIM_TIMEOUT_SECONDS": "1"}, "EMAIL_CLAIM_TIMEOUT_SECONDS must be at least"),
     ],
