@@ -325,6 +325,11 @@ async def bench(args: argparse.Namespace) -> int:
         kind: await create_admin_key(url, slug, name="bench-record") for kind, slug in SITES.items()
     }
     conn = await asyncpg.connect(asyncpg_dsn(url))
+    # the hand-written SQL (run on this connection) without parallel workers: its CPU is read
+    # from its own backend alone, which would leave out a worker's (PostgreSQL 15 plans its
+    # FULL JOIN serially anyway; 16 has a parallel one), and the service's statement, which
+    # writes, never runs in parallel
+    await conn.execute("SET max_parallel_workers_per_gather = 0")
     # the first write builds a site's kept rows: longer than a request may take by default
     env = {"MEMBERSHIP_SWEEPER": "false", "REQUEST_TIMEOUT_SECONDS": "3600"}
     server = start_server(url, env=env, timeout=60.0)
@@ -417,7 +422,8 @@ async def bench(args: argparse.Namespace) -> int:
         ]
         say(
             f"\nthe record's cost to writes, median of {args.repeat} (HTTP end to end; CPU:"
-            " server + PostgreSQL for the service and the same call, PostgreSQL for the SQL)"
+            " server + PostgreSQL for the service and the same call, PostgreSQL for the SQL,"
+            " run without parallel workers: max_parallel_workers_per_gather = 0)"
         )
         say(format_table(table))
         say(f"server peak RSS (VmHWM): {peak:.0f} MB")
