@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -148,6 +149,13 @@ class Settings(BaseSettings):
             given = f"it starts with {scheme}://" if found and scheme else "it has no scheme"
             raise ValueError(
                 f"must start with sqlite:// (a file) or postgres:// (also postgresql://): {given}"
+            )
+        if url.startswith("sqlite://") and not url.removeprefix("sqlite://").split("?", 1)[0]:
+            raise ValueError("sqlite:// names no file: give its path, as sqlite://./data/x.sqlite3")
+        if url.startswith(("postgres://", "postgresql://")) and not urlsplit(url).path.strip("/"):
+            raise ValueError(
+                "names no database: give its name after the host,"
+                " as postgres://user@host:5432/segments"
             )
         return url
 

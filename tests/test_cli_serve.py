@@ -127,6 +127,16 @@ def test_with_graphiql_off_the_line_names_the_graphql_endpoint(
     [
         ({"DATABASE_URL": "mysql://app:s3cret@db/segments"}, "DATABASE_URL: must start with"),
         ({"DATABASE_URL": "segments.sqlite3"}, "DATABASE_URL: must start with"),
+        ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL: sqlite:// names no file"),
+        ({"DATABASE_URL": "sqlite://?cache=shared"}, "DATABASE_URL: sqlite:// names no file"),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5999/"},
+            "DATABASE_URL: names no database",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5999"},
+            "DATABASE_URL: names no database",
+        ),
         ({"MAX_PAGE_SIZE": "lots"}, "MAX_PAGE_SIZE: Input should be a valid integer"),
         (
             {"MAX_PAGE_SIZE": "99"},
