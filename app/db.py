@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiosqlite
 import orjson
@@ -70,12 +71,25 @@ def is_postgres_url(database_url: str) -> bool:
     return database_url.startswith(("postgres://", "postgresql://"))
 
 
+POOL_MINSIZE, POOL_MAXSIZE = 2, 20
+
+
 def normalize_url(url: str) -> str:
-    """Accept postgresql:// and the pool size defaults a server needs."""
+    """Accept postgresql:// and the pool size defaults a server needs: each size the URL does
+    not give (a maxsize at least the minsize given)."""
     if url.startswith("postgresql://"):
         url = "postgres://" + url.removeprefix("postgresql://")
-    if url.startswith("postgres://") and "maxsize=" not in url:
-        url += ("&" if "?" in url else "?") + "minsize=2&maxsize=20"
+    if url.startswith("postgres://"):
+        given = dict(parse_qsl(url.partition("?")[2]))
+        added = []
+        if "minsize" not in given:
+            added.append(f"minsize={POOL_MINSIZE}")
+        if "maxsize" not in given:
+            minsize = given.get("minsize", "")
+            floor = int(minsize) if minsize.isdigit() else 0
+            added.append(f"maxsize={max(POOL_MAXSIZE, floor)}")
+        if added:
+            url += ("&" if "?" in url else "?") + "&".join(added)
     return url
 
 

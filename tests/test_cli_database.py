@@ -113,3 +113,20 @@ def test_an_empty_database_url_means_the_default_sqlite_file(tmp_path: Path) -> 
     assert listed.returncode == 0
     assert "acme\tAcme" in listed.stdout
     assert (tmp_path / "data" / "segments.sqlite3").is_file()
+
+
+@pytest.mark.parametrize(
+    ("options", "pool"),
+    [("", (2, 20)), ("minsize=5", (5, 20)), ("maxsize=7", (2, 7)), ("minsize=30", (30, 30))],
+    ids=["defaults", "minsize", "maxsize", "minsize-over-the-default-maxsize"],
+)
+def test_the_pool_sizes_of_the_url_are_the_pool_s(options: str, pool: tuple[int, int]) -> None:
+    from app.db import tortoise_config
+
+    # given a URL that sets one pool size, or none
+    url = "postgres://postgres@127.0.0.1:5432/segments" + (f"?{options}" if options else "")
+
+    # then the pool is made with it, the other size at its default (README: "pool defaults
+    # minsize=2&maxsize=20, override in the URL")
+    credentials = tortoise_config(url)["connections"]["default"]["credentials"]
+    assert (int(credentials["minsize"]), int(credentials["maxsize"])) == pool
