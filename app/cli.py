@@ -345,6 +345,26 @@ def _unreachable(exc: BaseException) -> str | None:
     return None
 
 
+def _refused_option(exc: BaseException) -> str | None:
+    """What asyncpg or the server said of an option of DATABASE_URL's query that it refuses
+    (asyncpg's own, as sslmode, or a server setting: unknown, or a value it does not take),
+    or None for any other error."""
+    import asyncpg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, asyncpg.ClientConfigurationError):
+            return str(seen)
+        if (
+            isinstance(seen, asyncpg.PostgresError)
+            and seen.sqlstate in ("42704", "22023")  # undefined_object, invalid_parameter_value
+            and "parameter" in str(seen)
+        ):
+            return f"{seen} (an option of the URL's query)"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _where(url: str) -> str:
     """The database a URL names, as an operator recognises it (no password)."""
     if not is_postgres_url(url):
@@ -364,6 +384,9 @@ def main(argv: list[str] | None = None) -> None:
     except _Refused as exc:
         _fail(str(exc))
     except Exception as exc:
+        refused = _refused_option(exc)
+        if refused is not None:  # an invalid setting, found by connecting (exit code 2)
+            _fail(f"invalid settings: DATABASE_URL: {refused}", code=2)
         line = _unreachable(exc)
         if line is None:
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -152,11 +152,8 @@ class Settings(BaseSettings):
             )
         if url.startswith("sqlite://") and not url.removeprefix("sqlite://").split("?", 1)[0]:
             raise ValueError("sqlite:// names no file: give its path, as sqlite://./data/x.sqlite3")
-        if url.startswith(("postgres://", "postgresql://")) and not urlsplit(url).path.strip("/"):
-            raise ValueError(
-                "names no database: give its name after the host,"
-                " as postgres://user@host:5432/segments"
-            )
+        if url.startswith(("postgres://", "postgresql://")):
+            _check_postgres_url(url)
         return url
 
     @model_validator(mode="after")
@@ -175,6 +172,31 @@ class Settings(BaseSettings):
                 "WEBHOOK_CLAIM_TIMEOUT_SECONDS must be at least 2 x WEBHOOK_TIMEOUT_SECONDS + 5"
             )
         return self
+
+
+def _check_postgres_url(url: str) -> None:
+    """A postgres:// URL names a database, a numeric port and pool sizes asyncpg takes
+    (minsize >= 0, maxsize >= 1, minsize <= maxsize): said here, in one line, rather than by a
+    traceback at the first connection."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port when it is read)
+    except ValueError:
+        raise ValueError("the port is not a number (0-65535)") from None
+    if not parts.path.strip("/"):
+        raise ValueError(
+            "names no database: give its name after the host, as postgres://user@host:5432/segments"
+        )
+    options = dict(parse_qsl(parts.query))
+    sizes = {}
+    for name, least in (("minsize", 0), ("maxsize", 1)):
+        if name in options:
+            given = options[name]
+            if not given.isdigit() or int(given) < least:
+                raise ValueError(f"{name} must be a whole number, at least {least}")
+            sizes[name] = int(given)
+    if len(sizes) == 2 and sizes["minsize"] > sizes["maxsize"]:
+        raise ValueError(f"minsize ({sizes['minsize']}) is over maxsize ({sizes['maxsize']})")
 
 
 @lru_cache(maxsize=1)

@@ -53,6 +53,12 @@ def _postgres_server() -> str:
     return "postgres://postgres@127.0.0.1:5432"
 
 
+async def _create(url: str) -> None:
+    from app.db import create_postgres_database
+
+    await create_postgres_database(url)
+
+
 async def _exists(url: str) -> bool:
     from app.db import postgres_database_exists
 
@@ -113,6 +119,36 @@ def test_an_empty_database_url_means_the_default_sqlite_file(tmp_path: Path) -> 
     assert listed.returncode == 0
     assert "acme\tAcme" in listed.stdout
     assert (tmp_path / "data" / "segments.sqlite3").is_file()
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ("bogus_option=1", 'unrecognized configuration parameter "bogus_option"'),
+        ("statement_timeout=soon", 'invalid value for parameter "statement_timeout"'),
+        ("sslmode=sometimes", "`sslmode` parameter must be one of"),
+    ],
+    ids=["unknown-option", "bad-setting-value", "bad-sslmode"],
+)
+@pytest.mark.parametrize("command", [["migrate"], ["sites", "list"]], ids=["migrate", "sites"])
+def test_an_option_of_the_url_the_database_refuses_is_one_line(
+    command: list[str], options: str, says: str
+) -> None:
+    # given a URL of a database that exists, with an option the server or asyncpg refuses
+    name = f"segments_test_g_options_{os.getpid()}"
+    url = f"{_postgres_server()}/{name}?{options}"
+    asyncio.run(_create(url.split("?", 1)[0]))
+    try:
+        # when a command runs on it
+        result = _cli(url, *command)
+
+        # then it is an invalid setting, said in one line (exit code 2), not a traceback
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: invalid settings: DATABASE_URL: "), result.stderr
+        assert says in result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+    finally:
+        asyncio.run(_drop_postgres_database(url.split("?", 1)[0]))
 
 
 @pytest.mark.parametrize(

@@ -137,6 +137,22 @@ def test_with_graphiql_off_the_line_names_the_graphql_endpoint(
             {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5999"},
             "DATABASE_URL: names no database",
         ),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5999/db?maxsize=0"},
+            "DATABASE_URL: maxsize must be a whole number, at least 1",
+        ),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5999/db?minsize=some"},
+            "DATABASE_URL: minsize must be a whole number, at least 0",
+        ),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5999/db?minsize=9&maxsize=4"},
+            "DATABASE_URL: minsize (9) is over maxsize (4)",
+        ),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:port/db"},
+            "DATABASE_URL: the port is not a number",
+        ),
         ({"MAX_PAGE_SIZE": "lots"}, "MAX_PAGE_SIZE: Input should be a valid integer"),
         (
             {"MAX_PAGE_SIZE": "99"},
