@@ -299,17 +299,23 @@ def _parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
+    site_help = "the site's slug, as `segments sites list` shows it (the first start's: default)"
     kc = keys.add_parser("create", help="make a key; prints the secret once")
-    kc.add_argument("--site", required=True)
-    kc.add_argument("--role", required=True, choices=[r.value for r in Role])
-    kc.add_argument("--name", required=True)
+    kc.add_argument("--site", required=True, help=site_help)
+    kc.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
+        help="READER queries; WRITER also changes data; ADMIN also manages keys and webhooks",
+    )
+    kc.add_argument("--name", required=True, help="what the key is for (1 to 100 characters)")
     kc.set_defaults(func=_run(_keys_create))
     kl = keys.add_parser("list", help="a site's keys: id, prefix, role, name, state")
-    kl.add_argument("--site", required=True)
+    kl.add_argument("--site", required=True, help=site_help)
     kl.set_defaults(func=_run(_keys_list))
     kr = keys.add_parser("revoke", help="revoke a key by id or prefix")
     kr.add_argument("key", help="the key's id or its prefix, as `keys list` shows them")
-    kr.add_argument("--site", required=True)
+    kr.add_argument("--site", required=True, help=site_help)
     kr.set_defaults(func=_run(_keys_revoke))
     return parser
 

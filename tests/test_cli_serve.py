@@ -4,6 +4,7 @@ stderr, exit code 2), and the GraphiQL line it prints once the server answers.""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import socket
 import subprocess
@@ -268,6 +269,33 @@ def test_every_subcommand_has_a_help_line(group: str, commands: list[str]) -> No
     for command in commands:
         described = [line for line in lines if re.match(rf"\s+{command}\s+\S", line)]
         assert described, f"{group} {command} has no help line:\n{result.stdout}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["sites", "create"]],
+    ids=" ".join,
+)
+def test_every_option_of_a_subcommand_has_a_help_text(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *command, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    options = result.stdout.split("options:", 1)[1]
+    # each option's line goes on with a description ("--site SITE  the site's slug ..."),
+    # or the next line does when the option is long ("--role {ADMIN,WRITER,READER}")
+    lines = [*options.splitlines(), ""]
+    for line, after in itertools.pairwise(lines):
+        if line.strip().startswith("--"):
+            described = re.match(r"\s+--\S+(?: \S+)?\s{2,}\S", line) or re.match(
+                r"\s{6,}[^\s-]", after
+            )
+            said = " ".join(command)
+            assert described, f"{said}: an option without a help text:\n{result.stdout}"
 
 
 def test_serve_ends_with_exit_code_0_on_sigterm(database_url: str, tmp_path: Path) -> None:
