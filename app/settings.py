@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite://./data/segments.sqlite3"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -155,6 +156,30 @@ class Settings(BaseSettings):
         if url.startswith(("postgres://", "postgresql://")):
             _check_postgres_url(url)
         return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        # said here rather than by logging's traceback when the server configures its logs
+        if level.strip().upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return level.strip().upper()
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_server(cls, url: str | None) -> str | None:
+        # as the email worker reads it (app/email/smtp.py), said at start rather than by a
+        # traceback that fails the server's startup (no value repeated: it holds a password)
+        if url is None or not url.strip():
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://user:password@host:port or smtps://...")
+        try:
+            parts.port  # noqa: B018 (urlsplit checks the port when it is read)
+        except ValueError:
+            raise ValueError("the port is not a number (0-65535)") from None
+        return url.strip()
 
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
