@@ -207,6 +207,12 @@ class _Call:
             return self.begun
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark the end of an abandoned call's future as seen."""
+    if not future.cancelled():
+        future.exception()
+
+
 class _InterruptibleConnection(aiosqlite.Connection):
     """aiosqlite's connection, whose statement stops when the task awaiting it is cancelled
     (by the request deadline): ``sqlite3.Connection.interrupt()`` (thread-safe) ends it in the
@@ -226,6 +232,10 @@ class _InterruptibleConnection(aiosqlite.Connection):
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
+            # its future ends with the interruption ("interrupted", or "interrupted before it
+            # began"), which nobody awaits: asyncio would log it as an ERROR with a traceback,
+            # "Future exception was never retrieved"
+            future.add_done_callback(_retrieve)
             if call.abandon():
                 while not future.done():
                     raw.interrupt()
