@@ -32,6 +32,8 @@ from app.errors import DomainError, ErrorCode
 from app.settings import get_settings, problems
 
 DEFAULT_SITE = "default"
+_PREFIX_LENGTH = ApiKey._meta.fields_map["prefix"].max_length  # type: ignore[attr-defined]
+_LARGEST_ID = 2**63 - 1  # of a BIGINT id
 
 
 class _Refused(Exception):
@@ -215,15 +217,19 @@ async def _keys_revoke(args: argparse.Namespace) -> None:
     async with _database():
         site = await auth.get_site_by_slug(args.site)
         given = args.key.strip().rstrip("…")  # the prefix as `keys list` shows it, or bare
-        key = await ApiKey.filter(site_id=site.id, prefix=given).first() if given else None
-        if key is None and given.isdigit():
+        key = None
+        if len(given) > _PREFIX_LENGTH:  # longer than any prefix: the whole secret
+            key = await ApiKey.filter(site_id=site.id, key_hash=auth.hash_key(given)).first()
+        elif given:
+            key = await ApiKey.filter(site_id=site.id, prefix=given).first()
+        if key is None and given.isdigit() and int(given) <= _LARGEST_ID:
             key = await ApiKey.filter(site_id=site.id, id=int(given)).first()
         if key is None:
             raise DomainError(
                 ErrorCode.NOT_FOUND,
                 f"API key {args.key!r} not found on site {site.slug}: give the key's id or"
                 f" its prefix, the first two columns of `segments keys list --site {site.slug}`"
-                " (e.g. 3 or seg_1a2b3c4d)",
+                " (e.g. 3 or seg_1a2b3c4d), or its whole secret",
             )
         revoked = await auth.revoke_key(site_id=site.id, key_id=key.id)
         print(f"revoked key {revoked.name!r} (id {revoked.id})")
@@ -313,8 +319,10 @@ def _parser() -> argparse.ArgumentParser:
     kl = keys.add_parser("list", help="a site's keys: id, prefix, role, name, state")
     kl.add_argument("--site", required=True, help=site_help)
     kl.set_defaults(func=_run(_keys_list))
-    kr = keys.add_parser("revoke", help="revoke a key by id or prefix")
-    kr.add_argument("key", help="the key's id or its prefix, as `keys list` shows them")
+    kr = keys.add_parser("revoke", help="revoke a key by id, prefix or secret")
+    kr.add_argument(
+        "key", help="the key's id or its prefix, as `keys list` shows them, or its secret"
+    )
     kr.add_argument("--site", required=True, help=site_help)
     kr.set_defaults(func=_run(_keys_revoke))
     return parser
