@@ -7,9 +7,11 @@ import asyncio
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -107,6 +109,7 @@ def _serve(args: argparse.Namespace) -> None:
             " hear only that worker's writes; run one worker (the default)",
             code=2,
         )
+    _check_folders()
     asyncio.run(_migrate())
     asyncio.run(_bootstrap())
     level = get_settings().log_level
@@ -154,6 +157,24 @@ def _serve(args: argparse.Namespace) -> None:
         ended.set()
     if config.workers == 1 and not server.started:
         raise SystemExit(1)
+
+
+def _check_folders() -> None:
+    """The folders the server writes in, made and written once before it starts: uploads
+    (IMPORT_DIR), and outgoing mail when there is no SMTP server (EMAIL_OUTBOX_DIR). One it
+    cannot write in is an invalid setting, said now rather than as every import failing
+    INTERNAL, or every message retried, once it serves."""
+    settings = get_settings()
+    folders = [("IMPORT_DIR", settings.import_dir)]
+    if settings.email_worker and not settings.smtp_url:
+        folders.append(("EMAIL_OUTBOX_DIR", settings.email_outbox_dir))
+    for name, folder in folders:
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            _fail(f"invalid settings: {name}: cannot write in {folder}: {exc.strerror}", code=2)
 
 
 def _base_url(host: str, port: int) -> str:

@@ -37,6 +37,66 @@ def _serve(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"IMPORT_DIR": "/proc/segments-imports"}, "IMPORT_DIR: cannot write in"),
+        ({"EMAIL_OUTBOX_DIR": "/proc/segments-outbox"}, "EMAIL_OUTBOX_DIR: cannot write in"),
+    ],
+    ids=["imports", "outbox"],
+)
+def test_a_folder_serve_cannot_write_in_is_one_line(
+    database_url: str, settings: dict[str, str], says: str
+) -> None:
+    # when serve is started with a folder for uploads (or outgoing mail) it cannot make: every
+    # import would fail INTERNAL, every message be retried forever
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+        cwd=ROOT,
+        env={**_env(database_url), **settings, "EMAIL_WORKER": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # then it refuses to start, in one line naming the setting (exit code 2), before any URL
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: invalid settings: {says} /proc/segments-")
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "/graphql" not in result.stdout
+
+
+def test_the_outbox_is_not_needed_with_an_smtp_server(database_url: str, tmp_path: Path) -> None:
+    # given an SMTP server to send through, the outbox folder is never written: not checked
+    env = {
+        **_env(database_url),
+        "SMTP_URL": "smtp://127.0.0.1:1",
+        "EMAIL_OUTBOX_DIR": "/proc/segments-outbox",
+        "IMPORT_DIR": str(tmp_path / "imports"),
+    }
+    output = tmp_path / "out.txt"
+    with output.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "GraphQL: " not in output.read_text() and process.poll() is None:
+                assert time.monotonic() < deadline, "no GraphQL line"
+                time.sleep(0.1)
+            assert process.poll() is None, output.read_text()
+            # and the upload folder was made at start
+            assert (tmp_path / "imports").is_dir()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def test_several_workers_on_sqlite_are_refused(database_url: str) -> None:
     # when serve is asked for two workers on SQLite (whose live events stay in one process)
     result = _serve(database_url, "--workers", "2")
