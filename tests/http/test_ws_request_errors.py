@@ -216,3 +216,32 @@ async def test_with_introspection_off_nothing_is_suggested_over_the_websocket(ap
     errors = enum["payload"]["errors"] if enum["type"] == "next" else enum["payload"]
     assert errors and all("Did you mean" not in e["message"] for e in errors), errors
     assert "ACTIV" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "null", "5", '"connection_init"', "true"])
+async def test_a_message_that_is_json_but_no_object_closes_with_4400(
+    app: Any, api: Api, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # when, after the connection is acknowledged, a message is JSON but not an object
+    code, reason = await _closed_with(app, api, text)
+
+    # then the socket is closed with 4400 saying why, as for one that is not JSON (not 1011
+    # after a TypeError, logged as "Exception in ASGI application" with a traceback)
+    assert code == 4400
+    assert reason == "WebSocket message must be a JSON object"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_first_message_that_is_json_but_no_object_closes_with_4400(
+    app: Any, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with asgi_ws(app) as ws:
+        # when the first message, where connection_init is expected, is a JSON array
+        await ws.ws.send_text("[]")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.message(within=5)
+    assert (closed.value.code, closed.value.reason) == (
+        4400,
+        "WebSocket message must be a JSON object",
+    )
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
