@@ -76,14 +76,16 @@ POOL_MINSIZE, POOL_MAXSIZE = 2, 20
 
 def normalize_url(url: str) -> str:
     """Accept postgresql:// and the pool size defaults a server needs: each size the URL does
-    not give (a maxsize at least the minsize given)."""
+    not give (a maxsize at least the minsize given, a minsize at most the maxsize given)."""
     if url.startswith("postgresql://"):
         url = "postgres://" + url.removeprefix("postgresql://")
     if url.startswith("postgres://"):
         given = dict(parse_qsl(url.partition("?")[2]))
         added = []
         if "minsize" not in given:
-            added.append(f"minsize={POOL_MINSIZE}")
+            maxsize = given.get("maxsize", "")
+            ceiling = int(maxsize) if maxsize.isdigit() else POOL_MINSIZE
+            added.append(f"minsize={min(POOL_MINSIZE, ceiling)}")
         if "maxsize" not in given:
             minsize = given.get("minsize", "")
             floor = int(minsize) if minsize.isdigit() else 0

@@ -153,8 +153,20 @@ def test_an_option_of_the_url_the_database_refuses_is_one_line(
 
 @pytest.mark.parametrize(
     ("options", "pool"),
-    [("", (2, 20)), ("minsize=5", (5, 20)), ("maxsize=7", (2, 7)), ("minsize=30", (30, 30))],
-    ids=["defaults", "minsize", "maxsize", "minsize-over-the-default-maxsize"],
+    [
+        ("", (2, 20)),
+        ("minsize=5", (5, 20)),
+        ("maxsize=7", (2, 7)),
+        ("minsize=30", (30, 30)),
+        ("maxsize=1", (1, 1)),
+    ],
+    ids=[
+        "defaults",
+        "minsize",
+        "maxsize",
+        "minsize-over-the-default-maxsize",
+        "maxsize-under-the-default-minsize",
+    ],
 )
 def test_the_pool_sizes_of_the_url_are_the_pool_s(options: str, pool: tuple[int, int]) -> None:
     from app.db import tortoise_config
