@@ -7,9 +7,11 @@ import asyncio
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -32,6 +34,8 @@ from app.errors import DomainError, ErrorCode
 from app.settings import get_settings, problems
 
 DEFAULT_SITE = "default"
+_PREFIX_LENGTH = ApiKey._meta.fields_map["prefix"].max_length  # type: ignore[attr-defined]
+_LARGEST_ID = 2**63 - 1  # of a BIGINT id
 
 
 class _Refused(Exception):
@@ -105,6 +109,7 @@ def _serve(args: argparse.Namespace) -> None:
             " hear only that worker's writes; run one worker (the default)",
             code=2,
         )
+    _check_folders()
     asyncio.run(_migrate())
     asyncio.run(_bootstrap())
     level = get_settings().log_level
@@ -152,6 +157,24 @@ def _serve(args: argparse.Namespace) -> None:
         ended.set()
     if config.workers == 1 and not server.started:
         raise SystemExit(1)
+
+
+def _check_folders() -> None:
+    """The folders the server writes in, made and written once before it starts: uploads
+    (IMPORT_DIR), and outgoing mail when there is no SMTP server (EMAIL_OUTBOX_DIR). One it
+    cannot write in is an invalid setting, said now rather than as every import failing
+    INTERNAL, or every message retried, once it serves."""
+    settings = get_settings()
+    folders = [("IMPORT_DIR", settings.import_dir)]
+    if settings.email_worker and not settings.smtp_url:
+        folders.append(("EMAIL_OUTBOX_DIR", settings.email_outbox_dir))
+    for name, folder in folders:
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            _fail(f"invalid settings: {name}: cannot write in {folder}: {exc.strerror}", code=2)
 
 
 def _base_url(host: str, port: int) -> str:
@@ -215,15 +238,19 @@ async def _keys_revoke(args: argparse.Namespace) -> None:
     async with _database():
         site = await auth.get_site_by_slug(args.site)
         given = args.key.strip().rstrip("…")  # the prefix as `keys list` shows it, or bare
-        key = await ApiKey.filter(site_id=site.id, prefix=given).first() if given else None
-        if key is None and given.isdigit():
+        key = None
+        if len(given) > _PREFIX_LENGTH:  # longer than any prefix: the whole secret
+            key = await ApiKey.filter(site_id=site.id, key_hash=auth.hash_key(given)).first()
+        elif given:
+            key = await ApiKey.filter(site_id=site.id, prefix=given).first()
+        if key is None and given.isdigit() and int(given) <= _LARGEST_ID:
             key = await ApiKey.filter(site_id=site.id, id=int(given)).first()
         if key is None:
             raise DomainError(
                 ErrorCode.NOT_FOUND,
                 f"API key {args.key!r} not found on site {site.slug}: give the key's id or"
                 f" its prefix, the first two columns of `segments keys list --site {site.slug}`"
-                " (e.g. 3 or seg_1a2b3c4d)",
+                " (e.g. 3 or seg_1a2b3c4d), or its whole secret",
             )
         revoked = await auth.revoke_key(site_id=site.id, key_id=key.id)
         print(f"revoked key {revoked.name!r} (id {revoked.id})")
@@ -299,17 +326,25 @@ def _parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
+    site_help = "the site's slug, as `segments sites list` shows it (the first start's: default)"
     kc = keys.add_parser("create", help="make a key; prints the secret once")
-    kc.add_argument("--site", required=True)
-    kc.add_argument("--role", required=True, choices=[r.value for r in Role])
-    kc.add_argument("--name", required=True)
+    kc.add_argument("--site", required=True, help=site_help)
+    kc.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
+        help="READER queries; WRITER also changes data; ADMIN also manages keys and webhooks",
+    )
+    kc.add_argument("--name", required=True, help="what the key is for (1 to 100 characters)")
     kc.set_defaults(func=_run(_keys_create))
     kl = keys.add_parser("list", help="a site's keys: id, prefix, role, name, state")
-    kl.add_argument("--site", required=True)
+    kl.add_argument("--site", required=True, help=site_help)
     kl.set_defaults(func=_run(_keys_list))
-    kr = keys.add_parser("revoke", help="revoke a key by id or prefix")
-    kr.add_argument("key", help="the key's id or its prefix, as `keys list` shows them")
-    kr.add_argument("--site", required=True)
+    kr = keys.add_parser("revoke", help="revoke a key by id, prefix or secret")
+    kr.add_argument(
+        "key", help="the key's id or its prefix, as `keys list` shows them, or its secret"
+    )
+    kr.add_argument("--site", required=True, help=site_help)
     kr.set_defaults(func=_run(_keys_revoke))
     return parser
 
@@ -345,6 +380,26 @@ def _unreachable(exc: BaseException) -> str | None:
     return None
 
 
+def _refused_option(exc: BaseException) -> str | None:
+    """What asyncpg or the server said of an option of DATABASE_URL's query that it refuses
+    (asyncpg's own, as sslmode, or a server setting: unknown, or a value it does not take),
+    or None for any other error."""
+    import asyncpg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, asyncpg.ClientConfigurationError):
+            return str(seen)
+        if (
+            isinstance(seen, asyncpg.PostgresError)
+            and seen.sqlstate in ("42704", "22023")  # undefined_object, invalid_parameter_value
+            and "parameter" in str(seen)
+        ):
+            return f"{seen} (an option of the URL's query)"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _where(url: str) -> str:
     """The database a URL names, as an operator recognises it (no password)."""
     if not is_postgres_url(url):
@@ -364,6 +419,9 @@ def main(argv: list[str] | None = None) -> None:
     except _Refused as exc:
         _fail(str(exc))
     except Exception as exc:
+        refused = _refused_option(exc)
+        if refused is not None:  # an invalid setting, found by connecting (exit code 2)
+            _fail(f"invalid settings: DATABASE_URL: {refused}", code=2)
         line = _unreachable(exc)
         if line is None:
             raise

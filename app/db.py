@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiosqlite
 import orjson
@@ -70,12 +71,27 @@ def is_postgres_url(database_url: str) -> bool:
     return database_url.startswith(("postgres://", "postgresql://"))
 
 
+POOL_MINSIZE, POOL_MAXSIZE = 2, 20
+
+
 def normalize_url(url: str) -> str:
-    """Accept postgresql:// and the pool size defaults a server needs."""
+    """Accept postgresql:// and the pool size defaults a server needs: each size the URL does
+    not give (a maxsize at least the minsize given, a minsize at most the maxsize given)."""
     if url.startswith("postgresql://"):
         url = "postgres://" + url.removeprefix("postgresql://")
-    if url.startswith("postgres://") and "maxsize=" not in url:
-        url += ("&" if "?" in url else "?") + "minsize=2&maxsize=20"
+    if url.startswith("postgres://"):
+        given = dict(parse_qsl(url.partition("?")[2]))
+        added = []
+        if "minsize" not in given:
+            maxsize = given.get("maxsize", "")
+            ceiling = int(maxsize) if maxsize.isdigit() else POOL_MINSIZE
+            added.append(f"minsize={min(POOL_MINSIZE, ceiling)}")
+        if "maxsize" not in given:
+            minsize = given.get("minsize", "")
+            floor = int(minsize) if minsize.isdigit() else 0
+            added.append(f"maxsize={max(POOL_MAXSIZE, floor)}")
+        if added:
+            url += ("&" if "?" in url else "?") + "&".join(added)
     return url
 
 
@@ -193,6 +209,12 @@ class _Call:
             return self.begun
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark the end of an abandoned call's future as seen."""
+    if not future.cancelled():
+        future.exception()
+
+
 class _InterruptibleConnection(aiosqlite.Connection):
     """aiosqlite's connection, whose statement stops when the task awaiting it is cancelled
     (by the request deadline): ``sqlite3.Connection.interrupt()`` (thread-safe) ends it in the
@@ -212,6 +234,10 @@ class _InterruptibleConnection(aiosqlite.Connection):
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
+            # its future ends with the interruption ("interrupted", or "interrupted before it
+            # began"), which nobody awaits: asyncio would log it as an ERROR with a traceback,
+            # "Future exception was never retrieved"
+            future.add_done_callback(_retrieve)
             if call.abandon():
                 while not future.done():
                     raw.interrupt()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite://./data/segments.sqlite3"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -149,7 +151,35 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"must start with sqlite:// (a file) or postgres:// (also postgresql://): {given}"
             )
+        if url.startswith("sqlite://") and not url.removeprefix("sqlite://").split("?", 1)[0]:
+            raise ValueError("sqlite:// names no file: give its path, as sqlite://./data/x.sqlite3")
+        if url.startswith(("postgres://", "postgresql://")):
+            _check_postgres_url(url)
         return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        # said here rather than by logging's traceback when the server configures its logs
+        if level.strip().upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return level.strip().upper()
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_server(cls, url: str | None) -> str | None:
+        # as the email worker reads it (app/email/smtp.py), said at start rather than by a
+        # traceback that fails the server's startup (no value repeated: it holds a password)
+        if url is None or not url.strip():
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://user:password@host:port or smtps://...")
+        try:
+            parts.port  # noqa: B018 (urlsplit checks the port when it is read)
+        except ValueError:
+            raise ValueError("the port is not a number (0-65535)") from None
+        return url.strip()
 
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:
@@ -167,6 +197,31 @@ class Settings(BaseSettings):
                 "WEBHOOK_CLAIM_TIMEOUT_SECONDS must be at least 2 x WEBHOOK_TIMEOUT_SECONDS + 5"
             )
         return self
+
+
+def _check_postgres_url(url: str) -> None:
+    """A postgres:// URL names a database, a numeric port and pool sizes asyncpg takes
+    (minsize >= 0, maxsize >= 1, minsize <= maxsize): said here, in one line, rather than by a
+    traceback at the first connection."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port when it is read)
+    except ValueError:
+        raise ValueError("the port is not a number (0-65535)") from None
+    if not parts.path.strip("/"):
+        raise ValueError(
+            "names no database: give its name after the host, as postgres://user@host:5432/segments"
+        )
+    options = dict(parse_qsl(parts.query))
+    sizes = {}
+    for name, least in (("minsize", 0), ("maxsize", 1)):
+        if name in options:
+            given = options[name]
+            if not given.isdigit() or int(given) < least:
+                raise ValueError(f"{name} must be a whole number, at least {least}")
+            sizes[name] = int(given)
+    if len(sizes) == 2 and sizes["minsize"] > sizes["maxsize"]:
+        raise ValueError(f"minsize ({sizes['minsize']}) is over maxsize ({sizes['maxsize']})")
 
 
 @lru_cache(maxsize=1)

@@ -53,6 +53,12 @@ def _postgres_server() -> str:
     return "postgres://postgres@127.0.0.1:5432"
 
 
+async def _create(url: str) -> None:
+    from app.db import create_postgres_database
+
+    await create_postgres_database(url)
+
+
 async def _exists(url: str) -> bool:
     from app.db import postgres_database_exists
 
@@ -113,3 +119,62 @@ def test_an_empty_database_url_means_the_default_sqlite_file(tmp_path: Path) -> 
     assert listed.returncode == 0
     assert "acme\tAcme" in listed.stdout
     assert (tmp_path / "data" / "segments.sqlite3").is_file()
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ("bogus_option=1", 'unrecognized configuration parameter "bogus_option"'),
+        ("statement_timeout=soon", 'invalid value for parameter "statement_timeout"'),
+        ("sslmode=sometimes", "`sslmode` parameter must be one of"),
+    ],
+    ids=["unknown-option", "bad-setting-value", "bad-sslmode"],
+)
+@pytest.mark.parametrize("command", [["migrate"], ["sites", "list"]], ids=["migrate", "sites"])
+def test_an_option_of_the_url_the_database_refuses_is_one_line(
+    command: list[str], options: str, says: str
+) -> None:
+    # given a URL of a database that exists, with an option the server or asyncpg refuses
+    name = f"segments_test_g_options_{os.getpid()}"
+    url = f"{_postgres_server()}/{name}?{options}"
+    asyncio.run(_create(url.split("?", 1)[0]))
+    try:
+        # when a command runs on it
+        result = _cli(url, *command)
+
+        # then it is an invalid setting, said in one line (exit code 2), not a traceback
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: invalid settings: DATABASE_URL: "), result.stderr
+        assert says in result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+    finally:
+        asyncio.run(_drop_postgres_database(url.split("?", 1)[0]))
+
+
+@pytest.mark.parametrize(
+    ("options", "pool"),
+    [
+        ("", (2, 20)),
+        ("minsize=5", (5, 20)),
+        ("maxsize=7", (2, 7)),
+        ("minsize=30", (30, 30)),
+        ("maxsize=1", (1, 1)),
+    ],
+    ids=[
+        "defaults",
+        "minsize",
+        "maxsize",
+        "minsize-over-the-default-maxsize",
+        "maxsize-under-the-default-minsize",
+    ],
+)
+def test_the_pool_sizes_of_the_url_are_the_pool_s(options: str, pool: tuple[int, int]) -> None:
+    from app.db import tortoise_config
+
+    # given a URL that sets one pool size, or none
+    url = "postgres://postgres@127.0.0.1:5432/segments" + (f"?{options}" if options else "")
+
+    # then the pool is made with it, the other size at its default (README: "pool defaults
+    # minsize=2&maxsize=20, override in the URL")
+    credentials = tortoise_config(url)["connections"]["default"]["credentials"]
+    assert (int(credentials["minsize"]), int(credentials["maxsize"])) == pool

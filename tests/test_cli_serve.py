@@ -4,6 +4,7 @@ stderr, exit code 2), and the GraphiQL line it prints once the server answers.""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import socket
 import subprocess
@@ -34,6 +35,66 @@ def _serve(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"IMPORT_DIR": "/proc/segments-imports"}, "IMPORT_DIR: cannot write in"),
+        ({"EMAIL_OUTBOX_DIR": "/proc/segments-outbox"}, "EMAIL_OUTBOX_DIR: cannot write in"),
+    ],
+    ids=["imports", "outbox"],
+)
+def test_a_folder_serve_cannot_write_in_is_one_line(
+    database_url: str, settings: dict[str, str], says: str
+) -> None:
+    # when serve is started with a folder for uploads (or outgoing mail) it cannot make: every
+    # import would fail INTERNAL, every message be retried forever
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+        cwd=ROOT,
+        env={**_env(database_url), **settings, "EMAIL_WORKER": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # then it refuses to start, in one line naming the setting (exit code 2), before any URL
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: invalid settings: {says} /proc/segments-")
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "/graphql" not in result.stdout
+
+
+def test_the_outbox_is_not_needed_with_an_smtp_server(database_url: str, tmp_path: Path) -> None:
+    # given an SMTP server to send through, the outbox folder is never written: not checked
+    env = {
+        **_env(database_url),
+        "SMTP_URL": "smtp://127.0.0.1:1",
+        "EMAIL_OUTBOX_DIR": "/proc/segments-outbox",
+        "IMPORT_DIR": str(tmp_path / "imports"),
+    }
+    output = tmp_path / "out.txt"
+    with output.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "GraphQL: " not in output.read_text() and process.poll() is None:
+                assert time.monotonic() < deadline, "no GraphQL line"
+                time.sleep(0.1)
+            assert process.poll() is None, output.read_text()
+            # and the upload folder was made at start
+            assert (tmp_path / "imports").is_dir()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def test_several_workers_on_sqlite_are_refused(database_url: str) -> None:
@@ -127,6 +188,32 @@ def test_with_graphiql_off_the_line_names_the_graphql_endpoint(
     [
         ({"DATABASE_URL": "mysql://app:s3cret@db/segments"}, "DATABASE_URL: must start with"),
         ({"DATABASE_URL": "segments.sqlite3"}, "DATABASE_URL: must start with"),
+        ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL: sqlite:// names no file"),
+        ({"DATABASE_URL": "sqlite://?cache=shared"}, "DATABASE_URL: sqlite:// names no file"),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5999/"},
+            "DATABASE_URL: names no database",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5999"},
+            "DATABASE_URL: names no database",
+        ),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5999/db?maxsize=0"},
+            "DATABASE_URL: maxsize must be a whole number, at least 1",
+        ),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5999/db?minsize=some"},
+            "DATABASE_URL: minsize must be a whole number, at least 0",
+        ),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5999/db?minsize=9&maxsize=4"},
+            "DATABASE_URL: minsize (9) is over maxsize (4)",
+        ),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:port/db"},
+            "DATABASE_URL: the port is not a number",
+        ),
         ({"MAX_PAGE_SIZE": "lots"}, "MAX_PAGE_SIZE: Input should be a valid integer"),
         (
             {"MAX_PAGE_SIZE": "99"},
@@ -137,6 +224,10 @@ def test_with_graphiql_off_the_line_names_the_graphql_endpoint(
             "MAX_NAME_LENGTH: Input should be less than or equal to 200",
         ),
         ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS: Input should be 'auto', 'always' or"),
+        ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR"),
+        ({"SMTP_URL": "http://mail.example.com"}, "SMTP_URL: must look like smtp://"),
+        ({"SMTP_URL": "smtp://"}, "SMTP_URL: must look like smtp://"),
+        ({"SMTP_URL": "smtp://mail.example.com:twentyfive"}, "SMTP_URL: the port is not a number"),
         ({"EMAIL_CLAIM_TIMEOUT_SECONDS": "1"}, "EMAIL_CLAIM_TIMEOUT_SECONDS must be at least"),
     ],
     ids=lambda v: str(v) if isinstance(v, dict) else "",
@@ -242,6 +333,33 @@ def test_every_subcommand_has_a_help_line(group: str, commands: list[str]) -> No
     for command in commands:
         described = [line for line in lines if re.match(rf"\s+{command}\s+\S", line)]
         assert described, f"{group} {command} has no help line:\n{result.stdout}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["sites", "create"]],
+    ids=" ".join,
+)
+def test_every_option_of_a_subcommand_has_a_help_text(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *command, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    options = result.stdout.split("options:", 1)[1]
+    # each option's line goes on with a description ("--site SITE  the site's slug ..."),
+    # or the next line does when the option is long ("--role {ADMIN,WRITER,READER}")
+    lines = [*options.splitlines(), ""]
+    for line, after in itertools.pairwise(lines):
+        if line.strip().startswith("--"):
+            described = re.match(r"\s+--\S+(?: \S+)?\s{2,}\S", line) or re.match(
+                r"\s{6,}[^\s-]", after
+            )
+            said = " ".join(command)
+            assert described, f"{said}: an option without a help text:\n{result.stdout}"
 
 
 def test_serve_ends_with_exit_code_0_on_sigterm(database_url: str, tmp_path: Path) -> None:

@@ -12,6 +12,10 @@ from app.http import state
 
 log = logging.getLogger("segments.access")
 
+# the status of a request whose client hung up before it was answered (nginx's 499, "client
+# closed request"): the client's doing, so a refusal to the metrics, never a server error
+CLIENT_CLOSED = 499
+
 
 def write(scope: Scope, status: int, seconds: float, info: state.RequestInfo) -> None:
     """The request's access line (status 0: it ended without an answer)."""

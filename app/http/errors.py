@@ -129,8 +129,9 @@ def several_operations(query: str | None, operation_name: object, max_tokens: in
 
 def operation_refusal(query: str, operation_name: object, max_tokens: int) -> GraphQLError | None:
     """The request error of a document that does not parse (GRAPHQL_PARSE_FAILED, or
-    MAX_TOKENS_EXCEEDED) or that has several operations and no operationName
-    (OPERATION_RESOLUTION_FAILURE); None for a document the executor may be given."""
+    MAX_TOKENS_EXCEEDED), that has several operations and no operationName, or whose
+    operationName names none of its operations (OPERATION_RESOLUTION_FAILURE); None for a
+    document the executor may be given."""
     found = _operations(query, max_tokens)
     if isinstance(found, GraphQLSyntaxError):
         tokens = "tokens" in found.message and "more than" in found.message
@@ -145,7 +146,24 @@ def operation_refusal(query: str, operation_name: object, max_tokens: int) -> Gr
             several_operations_message(found),
             extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
         )
+    if operation_name and operation_name not in _names(query, max_tokens):
+        # (strawberry's stream raises on it: an INTERNAL error with a traceback); worded as
+        # the HTTP answer words it
+        return GraphQLError(
+            f'Unknown operation named "{operation_name}".',
+            extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
+        )
     return None
+
+
+def _names(query: str, max_tokens: int) -> set[str]:
+    """The names of the document's named operations (the document parses)."""
+    document = parse(query, no_location=True, max_tokens=max_tokens)
+    return {
+        d.name.value
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode) and d.name is not None
+    }
 
 
 def several_operations_message(names: Iterable[str]) -> str:

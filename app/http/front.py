@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import is_outage
@@ -112,15 +113,17 @@ class Front:
         info = state.begin()
         scope[FRONT] = True
         sent = _Sent(send, echoed)
-        raised = False
+        raised = closed = False
         try:
             await self._guarded(scope, receive, sent, authorization, accept)
+        except ClientDisconnect:  # hung up while its body was read: nobody to answer
+            closed = True
         except BaseException:
             raised = True
             raise
         finally:
             seconds = time.perf_counter() - started
-            status = sent.status
+            status = sent.status or (access_log.CLIENT_CLOSED if closed else 0)
             metrics.count("/graphql", status or 500, info, seconds)
             access_log.write(scope, status or (500 if raised else 0), seconds, info)
 

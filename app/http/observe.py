@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http import access_log, metrics, request_id, state
@@ -44,6 +45,10 @@ class Observed:
         raised = False
         try:
             await self.app(scope, receive, observed)
+        except ClientDisconnect:
+            # the client hung up while its body was read: nobody to answer, nothing to raise
+            # to the server (a traceback in its log)
+            status = status or access_log.CLIENT_CLOSED
         except BaseException:
             raised = True
             raise

@@ -15,6 +15,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
     Message,
     SubscribeMessage,
 )
@@ -109,7 +110,24 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     variables or extensions not an object, operationName not a string) closes the socket with
     4400, as the protocol asks for a message of a format it does not specify.
     The errors it sends are counted in ``segments_graphql_errors_total`` by code, as an HTTP
-    answer's are."""
+    answer's are. A message that is JSON but no object closes with 4400 too. A
+    connection_init whose payload is null is one without a payload (the
+    protocol's `payload?: Record<string, unknown> | null`), where strawberry closes it with
+    4400."""
+
+    async def handle_message(self, message: Message) -> None:
+        # JSON that is no object (an array, null, a number, a string): a message of a format
+        # the protocol does not specify, closed with 4400 (strawberry indexes it by "type":
+        # a TypeError, closing 1011 with a traceback)
+        if not isinstance(message, Mapping):
+            await self.handle_invalid_message("WebSocket message must be a JSON object")
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if message.get("payload", {}) is None:
+            message = {"type": "connection_init"}
+        await super().handle_connection_init(message)
 
     async def send_message(self, message: Message) -> None:
         for code in _error_codes(message):

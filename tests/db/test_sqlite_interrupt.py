@@ -5,6 +5,7 @@ thread running the statement to its end while every later one waits behind it.""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 
 import pytest
@@ -120,3 +121,35 @@ async def test_a_transaction_cancelled_while_it_opens_gives_the_connection_back(
     assert await asyncio.wait_for(next_transaction(), GENEROUS_SECONDS) is False
     slugs = await Site.all().order_by("slug").values_list("slug", flat=True)
     assert [str(s) for s in slugs] == ["kept"]
+
+
+async def test_a_statement_cancelled_before_it_began_leaves_no_error_unretrieved(
+    begun: asyncio.Event,
+) -> None:
+    # given a statement that would run for days, running, and another queued behind it
+    loop = asyncio.get_running_loop()
+    unretrieved: list[dict[str, object]] = []
+    handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context))
+    try:
+        long = asyncio.create_task(fetch(LONG))
+        await asyncio.wait_for(begun.wait(), GENEROUS_SECONDS)
+        queued = asyncio.create_task(fetch("SELECT 1 AS n"))
+        await asyncio.sleep(0.05)
+
+        # when the queued one's caller is cancelled before it began, then the long one's
+        queued.cancel()
+        await asyncio.wait([queued], timeout=GENEROUS_SECONDS)
+        assert queued.cancelled()
+        await _cancel_when_begun(long, begun)
+        assert await asyncio.wait_for(fetch("SELECT 42 AS n"), GENEROUS_SECONDS) == [{"n": 42}]
+
+        # then the queued call's end ("interrupted before it began", raised in aiosqlite's
+        # thread) is not left in a future nobody awaits: asyncio would log it when the future
+        # is collected, "Future exception was never retrieved", an ERROR with a traceback
+        del long, queued
+        gc.collect()
+        await asyncio.sleep(0)
+        assert [(c.get("message"), repr(c.get("exception"))) for c in unretrieved] == []
+    finally:
+        loop.set_exception_handler(handler)

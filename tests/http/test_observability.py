@@ -203,3 +203,72 @@ async def test_only_names_a_key_ran_label_the_metrics(api: Api) -> None:
         for outcome in ("ok", "error", "refused")
     )
     assert others >= len(unran)
+
+
+def _hung_up_scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+    }
+
+
+@pytest.mark.parametrize(
+    ("keyed", "content_type"),
+    [
+        (True, b"application/json"),
+        (False, b"application/json"),
+        (True, b"multipart/form-data; boundary=xyz"),
+    ],
+    ids=["planned-layer", "whole-stack", "upload"],
+)
+async def test_a_client_that_hangs_up_mid_body_is_no_server_error(
+    app: Any, api: Api, caplog: pytest.LogCaptureFixture, keyed: bool, content_type: bytes
+) -> None:
+    caplog.set_level(logging.INFO, logger="segments.access")
+    before = (await api.client.get("/metrics")).text
+    headers = [(b"content-type", content_type), (b"content-length", b"1000")]
+    if keyed:
+        headers.append((b"authorization", f"Bearer {api.key}".encode()))
+    messages = [
+        {"type": "http.request", "body": b'{"query": "{ viewer', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    # when a client sends part of a request's body and hangs up (a proxy's timeout, a
+    # killed client): the ASGI server's receive says http.disconnect
+    await app(_hung_up_scope(headers), receive, send)
+
+    # then the request ends without an error escaping to the server (uvicorn would log
+    # "Exception in ASGI application" with a traceback), and without a server error's answer
+    answered = [m["status"] for m in sent if m["type"] == "http.response.start"]
+    assert all(status < 500 for status in answered), answered
+
+    # and it is counted and logged as the client's doing (499, as nginx says of a client
+    # that closed its request), not as a server error
+    after = (await api.client.get("/metrics")).text
+    for outcome, moved in (("server_error", 0), ("refused", 1)):
+        total = sum(
+            _sample(after, "segments_http_requests_total", operation=op, outcome=outcome)
+            - _sample(before, "segments_http_requests_total", operation=op, outcome=outcome)
+            for op in ("anonymous", "other")
+        )
+        assert total == moved, outcome
+    line = [r for r in _records(caplog) if r["path"] == "/graphql"][-1]
+    assert line["status"] == (answered[0] if answered else 499)

@@ -62,6 +62,43 @@ async def test_several_operations_without_operation_name_get_an_error_message(
     assert data["member"] is None
 
 
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("subscription A { membershipChanges { id } }", "Z"),
+        (TWO, "anonymous"),
+        ("{ viewer { role } }", "Q"),
+    ],
+    ids=["one-named", "two-named", "one-anonymous"],
+)
+async def test_an_operation_name_the_document_does_not_hold_gets_an_error_message(
+    app: Any, api: Api, query: str, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with asgi_ws(app) as ws:
+        assert (await ws.init({"apiKey": api.key}))["type"] == "connection_ack"
+        # when a document is subscribed with an operationName naming none of its operations
+        await ws.ws.send_json(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "operationName": name}}
+        )
+
+        # then an error message says so with the code HTTP gives it (not INTERNAL)
+        message = await ws.message()
+        assert (message["type"], message["id"]) == ("error", "1"), message
+        [error] = message["payload"]
+        assert error["extensions"]["code"] == "OPERATION_RESOLUTION_FAILURE"
+        assert error["message"] == f'Unknown operation named "{name}".'
+    # and no traceback is logged
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+    # as over HTTP
+    answer = await api.client.post(
+        "/graphql",
+        json={"query": query, "operationName": name},
+        headers={"Authorization": f"Bearer {api.key}"},
+    )
+    assert answer.json()["errors"][0]["message"] == error["message"]
+
+
 async def test_a_document_over_the_token_limit_gets_an_error_message(app: Any, api: Api) -> None:
     fields = " ".join("__typename" for _ in range(get_settings().max_tokens))
     assert _codes(await _refused(app, api, f"{{ {fields} }}")) == ["MAX_TOKENS_EXCEEDED"]
@@ -179,3 +216,32 @@ async def test_with_introspection_off_nothing_is_suggested_over_the_websocket(ap
     errors = enum["payload"]["errors"] if enum["type"] == "next" else enum["payload"]
     assert errors and all("Did you mean" not in e["message"] for e in errors), errors
     assert "ACTIV" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "null", "5", '"connection_init"', "true"])
+async def test_a_message_that_is_json_but_no_object_closes_with_4400(
+    app: Any, api: Api, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # when, after the connection is acknowledged, a message is JSON but not an object
+    code, reason = await _closed_with(app, api, text)
+
+    # then the socket is closed with 4400 saying why, as for one that is not JSON (not 1011
+    # after a TypeError, logged as "Exception in ASGI application" with a traceback)
+    assert code == 4400
+    assert reason == "WebSocket message must be a JSON object"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_first_message_that_is_json_but_no_object_closes_with_4400(
+    app: Any, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with asgi_ws(app) as ws:
+        # when the first message, where connection_init is expected, is a JSON array
+        await ws.ws.send_text("[]")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.message(within=5)
+    assert (closed.value.code, closed.value.reason) == (
+        4400,
+        "WebSocket message must be a JSON object",
+    )
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -110,6 +110,27 @@ async def test_a_key_in_the_handshake_header_signs_the_connection_in(app: Any, a
         assert (await ws.event())["kind"] == "UPDATED"
 
 
+async def test_a_null_connection_init_payload_is_no_payload(app: Any, api: Api) -> None:
+    # graphql-transport-ws: ConnectionInitMessage.payload is `Record<string, unknown> | null`,
+    # optional; a client whose connectionParams give null sends "payload": null
+
+    # when the key is the handshake's header and connection_init's payload is null
+    async with asgi_ws(app, headers={"Authorization": f"Bearer {api.key}"}) as ws:
+        await ws.ws.send_json({"type": "connection_init", "payload": None})
+
+        # then the connection is acknowledged, as with no payload at all
+        assert (await ws.ws.receive_json(timeout=5))["type"] == "connection_ack"
+
+    # and with no key anywhere, a null payload is refused for its missing key (4403), not as
+    # a malformed message (4400)
+    async with asgi_ws(app) as ws:
+        await ws.ws.send_json({"type": "connection_init", "payload": None})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.ws.receive_json(timeout=5)
+        assert closed.value.code == 4403
+        assert closed.value.reason == "Authentication required: no API key in connection_init"
+
+
 @pytest.mark.parametrize(
     "payload",
     [{}, {"apiKey": "seg_not-a-key"}, {"Authorization": "Basic abc"}, {"apiKey": 42}],
