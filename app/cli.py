@@ -231,13 +231,15 @@ async def _keys_list(args: argparse.Namespace) -> None:
         site = await auth.get_site_by_slug(args.site)
         for key in await auth.list_keys(site_id=site.id):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-            print(f"{key.id}\t{key.prefix}…\t{key.role.value}\t{key.name}\t{state}")
+            # "...", not "…": an output of any encoding takes it (PYTHONIOENCODING=ascii)
+            print(f"{key.id}\t{key.prefix}...\t{key.role.value}\t{key.name}\t{state}")
 
 
 async def _keys_revoke(args: argparse.Namespace) -> None:
     async with _database():
         site = await auth.get_site_by_slug(args.site)
-        given = args.key.strip().rstrip("…")  # the prefix as `keys list` shows it, or bare
+        # the prefix as `keys list` shows it ("..."; "…" before), or bare
+        given = args.key.strip().removesuffix("...").removesuffix("…")
         key = None
         if len(given) > _PREFIX_LENGTH:  # longer than any prefix: the whole secret
             key = await ApiKey.filter(site_id=site.id, key_hash=auth.hash_key(given)).first()

@@ -275,7 +275,8 @@ def test_keys_create_prints_a_working_secret_and_revoke_stops_it(
         # when the key is revoked from the command line, by the prefix `keys list` shows
         listed = _cli(database_url, "keys", "list", "--site", "shop").stdout.splitlines()
         [row] = [line.split("\t") for line in listed]
-        prefix = row[1].rstrip("…")
+        assert row[1].endswith("...")
+        prefix = row[1].removesuffix("...")
         assert secret.startswith(prefix)
         revoked = _cli(database_url, "keys", "revoke", prefix, "--site", "shop")
         assert revoked.returncode == 0, revoked.stderr
@@ -327,6 +328,39 @@ def test_keys_revoke_by_id_and_an_unknown_key(database_url: str) -> None:
     }
     assert states["one"] == "active"
     assert states["two"].startswith("revoked")
+
+
+def test_keys_list_on_an_ascii_terminal_and_revoke_by_the_column_it_prints(
+    database_url: str,
+) -> None:
+    # given a site with a key
+    assert _cli(database_url, "migrate").returncode == 0
+    assert _cli(database_url, "sites", "create", "shop").returncode == 0
+    made = _cli(database_url, "keys", "create", "--site", "shop", "--role", "READER", "--name", "k")
+    assert made.returncode == 0, made.stderr
+
+    # when the keys are listed to an output that takes ASCII only
+    listed = subprocess.run(
+        [sys.executable, "-m", "app.cli", "keys", "list", "--site", "shop"],
+        cwd=ROOT,
+        env={**_env(database_url), "PYTHONIOENCODING": "ascii"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # then they are listed (no UnicodeEncodeError), the prefix shown as "seg_...",
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert row[1].endswith("...") and made.stdout.strip().startswith(row[1].removesuffix("..."))
+    # and that column, pasted as it is, revokes the key
+    revoked = _cli(database_url, "keys", "revoke", row[1], "--site", "shop")
+    assert revoked.returncode == 0, revoked.stderr
+    [row] = [
+        line.split("\t")
+        for line in _cli(database_url, "keys", "list", "--site", "shop").stdout.splitlines()
+    ]
+    assert row[4].startswith("revoked")
 
 
 def test_keys_create_refuses_an_unknown_role(database_url: str) -> None:
