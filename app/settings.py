@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -164,6 +165,17 @@ class Settings(BaseSettings):
         if level.strip().upper() not in _LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
         return level.strip().upper()
+
+    @field_validator("email_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        # its address is every message's envelope sender (MAIL FROM): one that is no address
+        # would have every delivery refused by the SMTP server, found only by the recipients
+        address = parseaddr(value.strip())[1]
+        local, at, domain = address.rpartition("@")
+        if not (at and local and domain and address.isascii()) or any(c.isspace() for c in address):
+            raise ValueError('must be an address, "name@example.com" or "Name <name@example.com>"')
+        return value.strip()
 
     @field_validator("smtp_url")
     @classmethod

@@ -227,6 +227,8 @@ def test_with_graphiql_off_the_line_names_the_graphql_endpoint(
         ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR"),
         ({"SMTP_URL": "http://mail.example.com"}, "SMTP_URL: must look like smtp://"),
         ({"SMTP_URL": "smtp://"}, "SMTP_URL: must look like smtp://"),
+        ({"EMAIL_FROM": "notanaddress"}, "EMAIL_FROM: must be an address"),
+        ({"EMAIL_FROM": "Shop <shop@>"}, "EMAIL_FROM: must be an address"),
         ({"SMTP_URL": "smtp://mail.example.com:twentyfive"}, "SMTP_URL: the port is not a number"),
         ({"EMAIL_CLAIM_TIMEOUT_SECONDS": "1"}, "EMAIL_CLAIM_TIMEOUT_SECONDS must be at least"),
     ],
