@@ -37,6 +37,18 @@ def _serve(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _serve_refused(database_url: str, settings: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``segments serve --port 0`` with ``settings``, run until it ends (it should refuse)."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+        cwd=ROOT,
+        env={**_env(database_url), **settings},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize(
     ("settings", "says"),
     [
@@ -50,14 +62,7 @@ def test_a_folder_serve_cannot_write_in_is_one_line(
 ) -> None:
     # when serve is started with a folder for uploads (or outgoing mail) it cannot make: every
     # import would fail INTERNAL, every message be retried forever
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
-        cwd=ROOT,
-        env={**_env(database_url), **settings, "EMAIL_WORKER": "true"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve_refused(database_url, {**settings, "EMAIL_WORKER": "true"})
 
     # then it refuses to start, in one line naming the setting (exit code 2), before any URL
     assert result.returncode == 2, result.stderr
@@ -238,14 +243,7 @@ def test_invalid_settings_are_one_line_and_exit_code_2(
     database_url: str, settings: dict[str, str], says: str
 ) -> None:
     # when serve is started with a setting that is not valid
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
-        cwd=ROOT,
-        env={**_env(database_url), **settings},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve_refused(database_url, settings)
 
     # then it refuses as a usage error, in one line naming the setting, with no traceback
     assert result.returncode == 2, result.stderr
