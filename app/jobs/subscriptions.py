@@ -2,7 +2,10 @@
 final state. The worker publishes the job's id whenever it saves progress (and its heartbeat
 does at least once a second); a subscriber re-reads the row, of its own site only, on each
 message, and at the latest every second whatever it hears (a job run by another process on
-SQLite, where messages do not cross processes, still shows its progress)."""
+SQLite, where messages do not cross processes, still shows its progress). A re-read that has
+not answered when the second is up (SQLite's one connection busy with the import's own
+statements, a lock held on PostgreSQL) does not hold the stream up: the subscriber hears the
+last state read, and the newer one when the read answers."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from app.live.broker import broker
 
 TOPIC = "import_jobs"
 EVERY_SECONDS = 1.0
+_READ_AHEAD = 0.25  # a quiet job is read again this long before its second is up
 _FINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
@@ -49,11 +53,29 @@ class ImportJobSubscriptions:
             TOPIC, site_id=site_id, where=lambda payload: payload.get("id") == pk
         ) as subscription:
             yield ImportJobType.from_model(job)
-            while job.status not in _FINAL:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(subscription.batch(), EVERY_SECONDS)
-                found = await service.get(site_id=site_id, job_id=id)
-                if found is None:  # the job is gone: nothing more will come
-                    return
-                job = found
-                yield ImportJobType.from_model(job)
+            loop = asyncio.get_running_loop()
+            said = loop.time()  # when the subscriber last heard the job
+            read: asyncio.Task[ImportJob | None] | None = None
+            try:
+                while job.status not in _FINAL:
+                    if read is None:
+                        # a message (progress saved), or the second nearly up: read it again
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(
+                                subscription.batch(),
+                                max(0.0, said + EVERY_SECONDS - _READ_AHEAD - loop.time()),
+                            )
+                        read = asyncio.ensure_future(service.get(site_id=site_id, job_id=id))
+                    await asyncio.wait({read}, timeout=max(0.0, said + EVERY_SECONDS - loop.time()))
+                    if read.done():
+                        found = read.result()
+                        read = None
+                        if found is None:  # the job is gone: nothing more will come
+                            return
+                        job = found
+                    # else the read is late: the last state read, on time
+                    yield ImportJobType.from_model(job)
+                    said = loop.time()
+            finally:
+                if read is not None:
+                    read.cancel()

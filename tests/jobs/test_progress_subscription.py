@@ -4,8 +4,13 @@ the final state, then complete; another site's job is NOT_FOUND."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
+from app.db import fetch, is_postgres
 from app.jobs import subscriptions
 from app.jobs.worker import ImportWorker
 from app.settings import get_settings
@@ -67,6 +72,62 @@ async def test_a_job_that_does_not_move_still_reports_every_second(app: Any, api
     assert first["type"] == second["type"] == "next"
     assert second["payload"]["data"]["importJobProgress"]["status"] == "PENDING"
     assert 0.5 < waited < 3
+
+
+# counts to 10^12 (days of work): on SQLite, a statement that keeps its one connection busy
+LONG = (
+    "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1000000000000)"
+    " SELECT count(*) AS n FROM c"
+)
+
+
+@asynccontextmanager
+async def _reads_wait() -> AsyncIterator[None]:
+    """While the block runs, a read of an import job waits: on PostgreSQL behind a lock on
+    the table another transaction holds, on SQLite behind a statement that runs for days on
+    its one connection (as a large import's statements make it wait), stopped at the end."""
+    if is_postgres():
+        locked, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with in_transaction() as tx:
+                await tx.execute_script("LOCK TABLE import_jobs IN ACCESS EXCLUSIVE MODE")
+                locked.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await asyncio.wait_for(locked.wait(), 10)
+        try:
+            yield
+        finally:
+            release.set()
+            await holder
+    else:
+        busy = asyncio.create_task(fetch(LONG))
+        await asyncio.sleep(0.3)  # running in aiosqlite's thread
+        try:
+            yield
+        finally:
+            busy.cancel()  # interrupts the statement (app.db)
+            await asyncio.wait([busy])
+
+
+async def test_a_busy_database_does_not_hold_the_progress_up(app: Any, api: Api) -> None:
+    # given a subscriber to a pending job that no worker runs, which heard its state
+    payload = await upload(api, "id\nu1\n", "CSV")
+    async with asgi_ws(app) as ws:
+        await ws.init({"Authorization": f"Bearer {api.key}"})
+        await ws.subscribe(PROGRESS, {"id": payload["job"]["id"]})
+        first = await ws.message(within=5)
+        # when the job cannot be read again for a while
+        async with _reads_wait():
+            # then the subscriber still hears it, the state last read, about once a second
+            late = [await ws.message(within=3), await ws.message(within=3)]
+        # and the stream goes on once it can be read
+        after = await ws.message(within=5)
+    for message in (first, *late, after):
+        assert message["type"] == "next", message
+        assert message["payload"]["data"]["importJobProgress"]["status"] == "PENDING"
 
 
 async def test_another_sites_job_is_not_found(app: Any, api: Api, other_api: Api) -> None:
