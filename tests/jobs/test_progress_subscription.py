@@ -57,12 +57,19 @@ async def test_progress_then_the_final_state_then_complete(app: Any, api: Api) -
     assert reads == sorted(reads)
 
 
-async def test_a_job_that_does_not_move_still_reports_every_second(app: Any, api: Api) -> None:
-    # given a pending job that no worker runs
+@asynccontextmanager
+async def _idle_job_subscriber(app: Any, api: Api) -> AsyncIterator[Any]:
+    """A WebSocket subscribed to the progress of a pending job that no worker runs."""
     payload = await upload(api, "id\nu1\n", "CSV")
     async with asgi_ws(app) as ws:
         await ws.init({"Authorization": f"Bearer {api.key}"})
         await ws.subscribe(PROGRESS, {"id": payload["job"]["id"]})
+        yield ws
+
+
+async def test_a_job_that_does_not_move_still_reports_every_second(app: Any, api: Api) -> None:
+    # given a subscriber to a pending job that no worker runs
+    async with _idle_job_subscriber(app, api) as ws:
         # when nothing happens for a while
         first = await ws.message(within=5)
         started = asyncio.get_running_loop().time()
@@ -114,10 +121,7 @@ async def _reads_wait() -> AsyncIterator[None]:
 
 async def test_a_busy_database_does_not_hold_the_progress_up(app: Any, api: Api) -> None:
     # given a subscriber to a pending job that no worker runs, which heard its state
-    payload = await upload(api, "id\nu1\n", "CSV")
-    async with asgi_ws(app) as ws:
-        await ws.init({"Authorization": f"Bearer {api.key}"})
-        await ws.subscribe(PROGRESS, {"id": payload["job"]["id"]})
+    async with _idle_job_subscriber(app, api) as ws:
         first = await ws.message(within=5)
         # when the job cannot be read again for a while
         async with _reads_wait():
