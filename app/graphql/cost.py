@@ -33,6 +33,7 @@ from graphql import (
     GraphQLError,
     GraphQLList,
     GraphQLNamedType,
+    GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -47,6 +48,7 @@ from graphql import (
     get_named_type,
     get_nullable_type,
     is_leaf_type,
+    value_from_ast_untyped,
     visit,
 )
 from graphql.execution import ExecutionResult
@@ -68,6 +70,19 @@ def capped_by(setting: str) -> dict[str, str]:
     if setting not in Settings.model_fields:
         raise ValueError(f"no setting {setting!r} to cap at")
     return {CAP: setting}
+
+
+def _as_argument(value: Any, argument: Any) -> Any:
+    """A variable's value as the executor coerces it for a size argument (graphql-core's own
+    function: 500.0 and 5e2 are the Int 500); None when it would refuse it (a string, past 32
+    bits), which the executor then reports as the variable's error (BAD_USER_INPUT)."""
+    scalar = get_nullable_type(argument.type)
+    if value is None or not isinstance(scalar, GraphQLScalarType):
+        return value
+    try:
+        return scalar.parse_value(value)
+    except (GraphQLError, TypeError, ValueError):
+        return None
 
 
 def _cap(definition: Any, settings: Settings) -> int | None:
@@ -110,7 +125,7 @@ class _Walk:
                 if isinstance(given.value, IntValueNode):
                     value = int(given.value.value)
                 elif isinstance(given.value, VariableNode):
-                    value = self.variables.get(given.value.name.value)
+                    value = _as_argument(self.variables.get(given.value.name.value), argument)
             if not found or value is None:
                 value = argument.default_value
             if isinstance(value, int) and not isinstance(value, bool):
@@ -195,6 +210,14 @@ class _Walk:
         root = self.schema.get_root_type(operation.operation)
         if root is None:
             return 0
+        # a variable not given has its declared default, as the executor gives it
+        defaults = {
+            d.variable.name.value: value_from_ast_untyped(d.default_value)
+            for d in operation.variable_definitions or ()
+            if d.default_value is not None and d.variable.name.value not in self.variables
+        }
+        if defaults:
+            self.variables = {**self.variables, **defaults}
         cost = self.selection_set(operation.selection_set, root)
         if operation.operation is OperationType.MUTATION:
             fields = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]

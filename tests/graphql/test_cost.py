@@ -83,6 +83,62 @@ async def test_a_document_over_the_limit_is_refused_before_any_sql(api: Api) -> 
     assert [s for s in statements if "api_keys" not in s and '"sites"' not in s] == []
 
 
+def test_a_page_size_variable_is_costed_as_the_executor_coerces_it() -> None:
+    # an Int given as a JSON float (500.0, 5e2) is the Int 500 to the executor: so to the cost
+    assert _cost(NESTED, {"outer": 500.0, "inner": 5e2}) == _cost(
+        NESTED, {"outer": 500, "inner": 500}
+    )
+    # a variable not given is its declared default, as the executor reads it
+    defaulted = NESTED.replace("$outer: Int,", "$outer: Int = 500,").replace(
+        "$inner: Int)", "$inner: Int = 500)"
+    )
+    assert _cost(defaulted) == _cost(NESTED, {"outer": 500, "inner": 500})
+    assert _cost(defaulted, {"outer": 2, "inner": 3}) == _cost(NESTED, {"outer": 2, "inner": 3})
+    # a value the executor refuses (past 32 bits, a string) costs the argument's default
+    assert _cost(NESTED, {"outer": 3_000_000_000, "inner": "9"}) == _cost(NESTED)
+
+
+@pytest.mark.parametrize(
+    ("document", "variables"),
+    [
+        (NESTED, {"outer": 500.0, "inner": 500.0}),
+        (
+            NESTED.replace("$outer: Int,", "$outer: Int = 500,").replace(
+                "$inner: Int)", "$inner: Int = 500)"
+            ),
+            {},
+        ),
+    ],
+    ids=["float-variables", "variable-defaults"],
+)
+async def test_a_page_size_cannot_pass_the_limit_as_a_float_or_a_default(
+    api: Api, document: str, variables: dict[str, Any]
+) -> None:
+    # given a site with a segment
+    await members(api, "m1")
+    await segment(api, "S", memberIds=["m1"])
+
+    # when 500 x 500 is asked with the sizes as 500.0, or as the variables' defaults
+    with count_statements() as statements:
+        body = await api.raw(document, variables)
+
+    # then it is refused for its cost, as 500 x 500 is, before any SQL
+    assert body["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED", body
+    assert body["errors"][0]["extensions"]["cost"] == _cost(NESTED, {"outer": 500, "inner": 500})
+    assert body["data"] is None
+    assert [s for s in statements if "api_keys" not in s and '"sites"' not in s] == []
+
+
+async def test_a_page_size_past_32_bits_is_the_variables_error_not_a_cost(api: Api) -> None:
+    body = await api.raw(NESTED, {"outer": 3_000_000_000, "inner": 1})
+
+    # then the variable is refused (as the same literal is), not costed at three billion
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+    assert "$outer" in error["message"] and "32-bit" in error["message"]
+    assert body["extensions"]["cost"]["requestedQueryCost"] <= get_settings().max_query_cost
+
+
 async def test_every_answer_reports_its_cost(api: Api) -> None:
     await members(api, "m1")
     seg = await segment(api, "S", memberIds=["m1"])
