@@ -68,6 +68,11 @@ def not_public(address: IPAddress) -> str | None:
     """Why an address is not public (None when it is)."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return not_public(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
+        # 6to4 (2002::/16) carries an IPv4 address, which a relay on the way may reach
+        embedded = not_public(address.sixtofour)
+        if embedded is not None:
+            return embedded
     for name in ("loopback", "link_local", "unspecified", "multicast", "private", "reserved"):
         if getattr(address, f"is_{name}"):
             return name.replace("_", "-")

@@ -31,6 +31,9 @@ from tests.webhooks.conftest import Receiver, Workers, create, deliveries, recor
         ("ff02::1", "multicast"),
         ("240.0.0.1", "private"),  # reserved (Python counts it as private too)
         ("::ffff:10.0.0.1", "private"),  # mapped into IPv6
+        ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:a00:1::1", "private"),  # 6to4 of 10.0.0.1
+        ("2002:808:808::1", None),  # 6to4 of 8.8.8.8
         ("100.64.1.1", "non-public"),  # shared address space
         ("8.8.8.8", None),
         ("2606:4700:4700::1111", None),
