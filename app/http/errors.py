@@ -44,8 +44,11 @@ def status_for(codes: Iterable[str], *, request_error: bool, media_type: str) ->
     return 200
 
 
-def error_body(message: str, code: str, **extra: object) -> bytes:
-    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code, **extra}}]})
+def error_body(message: str, code: str, *, data_null: bool = False, **extra: object) -> bytes:
+    """``data_null``: the answer of a request that did not run, under application/json
+    (200), says ``"data": null`` as the executor's own parse and validation errors do."""
+    errors = [{"message": message, "extensions": {"code": code, **extra}}]
+    return orjson.dumps({"data": None, "errors": errors} if data_null else {"errors": errors})
 
 
 def error_response(
@@ -55,11 +58,12 @@ def error_response(
     *,
     media_type: str = JSON,
     headers: Mapping[str, str] | None = None,
+    data_null: bool = False,
     **extra: object,
 ) -> Response:
     """A refusal as a GraphQL response body: {"errors": [{"message", "extensions": {"code"}}]}."""
     return Response(
-        error_body(message, code, **extra),
+        error_body(message, code, data_null=data_null, **extra),
         status_code=status,
         media_type=media_type,
         headers=dict(headers or {}),

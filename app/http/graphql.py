@@ -424,8 +424,15 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> None:
         state.current().error_codes.append(error.code)
         status = error.status or status_for([error.code], request_error=True, media_type=media)
+        # a GraphQL request that could not run answers 200 under application/json, with
+        # "data": null as parse and validation errors have it; a 4xx is no GraphQL answer
         response = error_response(
-            error.message, error.code, status, media_type=media, headers=error.headers
+            error.message,
+            error.code,
+            status,
+            media_type=media,
+            headers=error.headers,
+            data_null=status == 200,
         )
         await response(scope, receive, send)
 
