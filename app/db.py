@@ -15,6 +15,7 @@ A module elsewhere that still asks ``is_postgres()`` says why beside it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import re
 import sqlite3
@@ -34,6 +35,7 @@ from pypika_tortoise.terms import Function, Term
 from tortoise import Tortoise, fields
 from tortoise.backends.base.client import (
     BaseDBAsyncClient,
+    ConnectionWrapper,
     NestedTransactionContext,
     TransactionContext,
 )
@@ -298,6 +300,25 @@ class _SqliteTransaction(SqliteTransactionContext):
             self._trxlock.release()
 
 
+class _ConnectionWrapper(ConnectionWrapper[Any]):
+    """Tortoise's hold of the SQLite connection for one statement, which lets go of the
+    connection's lock when opening the connection fails. Tortoise's takes the lock, then opens:
+    an error there (a file that is not a database, a full disk refusing the WAL journal) leaves
+    ``__aexit__`` unrun and the lock held, and every later statement of the process waits for
+    it forever (``segments serve`` hung in its migrations, never saying why)."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> Any:
+        await self._lock.acquire()
+        try:
+            await self.ensure_connection()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self.connection
+
+
 class UnicodeSqliteClient(SqliteClient):
     """Tortoise's SQLite client, whose connection has ``UNICODE_LOWER``, and whose
     transactions filter with it too."""
@@ -305,6 +326,23 @@ class UnicodeSqliteClient(SqliteClient):
     # Tortoise's migrations pick their SQLite schema editor by the client's module name
     __module__ = SqliteClient.__module__
     executor_class = _SqliteExecutor
+
+    async def create_connection(self, with_db: bool) -> None:
+        """Tortoise's, but a connection whose set-up fails (its PRAGMAs, on a full disk or a
+        file that is not a database) is closed and forgotten, so that the next statement opens
+        one afresh: Tortoise keeps it, and the process would go on without WAL, foreign keys,
+        ``UNICODE_LOWER`` or the request deadline's interruption."""
+        try:
+            await super().create_connection(with_db)
+        except BaseException:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            raise
+
+    def acquire_connection(self) -> ConnectionWrapper[Any]:
+        return _ConnectionWrapper(self._lock, self)
 
     def _in_transaction(self) -> TransactionContext:
         return _SqliteTransaction(_UnicodeTransactionWrapper(self), self._lock)
