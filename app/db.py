@@ -681,13 +681,20 @@ def parse_pk(text: str) -> int | None:
     return pk if pk < 2**63 else None
 
 
-_SQLITE_OUTAGES = ("unable to open database", "disk i/o error", "database is locked")
+# (a full disk: nothing the caller did wrong, and the same write succeeds once there is room)
+_SQLITE_OUTAGES = (
+    "unable to open database",
+    "disk i/o error",
+    "database is locked",
+    "database or disk is full",
+)
 
 
 def is_outage(exc: BaseException | None) -> bool:
     """True when exc, or an error it was raised from, says that the database cannot be
     reached (refused, dropped, shutting down, out of connections; SQLite: the file cannot be
-    opened or stays locked): the caller should retry, it did nothing wrong."""
+    opened or stays locked) or cannot write (its disk is full): the caller should retry, it
+    did nothing wrong."""
     import socket
     import sqlite3
 
@@ -703,6 +710,7 @@ def is_outage(exc: BaseException | None) -> bool:
         asyncpg.AdminShutdownError,
         asyncpg.CrashShutdownError,
         asyncpg.TooManyConnectionsError,
+        asyncpg.DiskFullError,  # 53100: the write is refused until there is room again
     )
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
