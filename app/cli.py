@@ -351,6 +351,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SQLITE_UNUSABLE = (
+    "file is not a database",
+    "database disk image is malformed",
+    "database or disk is full",
+)
+
+
 def _unreachable(exc: BaseException) -> str | None:
     """The one line for an error of reaching the database (it or one of its causes), or None
     for any other error."""
@@ -376,6 +383,9 @@ def _unreachable(exc: BaseException) -> str | None:
             reason = str(seen)  # the server is starting or shutting down
         elif isinstance(seen, sqlite3.OperationalError) and "unable to open" in str(seen):
             reason = str(seen)
+        elif isinstance(seen, sqlite3.DatabaseError) and str(seen).startswith(_SQLITE_UNUSABLE):
+            # the file is there but is no SQLite database, or cannot be written
+            return f"cannot use the database at {_where(url)}: {seen}"
         if reason is not None:
             return f"cannot reach the database at {_where(url)}: {reason}"
         seen = seen.__cause__ or seen.__context__

@@ -44,6 +44,25 @@ def test_an_unreachable_database_is_one_line(command: list[str]) -> None:
     assert "GraphiQL:" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["serve", "--port", "0"], ["migrate"], ["sites", "list"]],
+    ids=["serve", "migrate", "sites-list"],
+)
+def test_a_file_that_is_no_sqlite_database_is_one_line(command: list[str], tmp_path: Path) -> None:
+    # given a SQLite URL naming a file of text
+    path = tmp_path / "notes.db"
+    path.write_text("not a database, just some notes\n" * 100)
+
+    # when a command runs on it
+    result = _cli(f"sqlite://{path}", *command)
+
+    # then it fails with one line saying which file and why, no traceback, the file untouched
+    assert result.returncode == 1
+    assert result.stderr == f"error: cannot use the database at {path}: file is not a database\n"
+    assert path.read_text().startswith("not a database")
+
+
 def _postgres_server() -> str:
     """The PostgreSQL server of the PostgreSQL suite, else the local one `make test` starts."""
     from tests.conftest import TEST_DATABASE_URL
